@@ -1,0 +1,126 @@
+/* history.h: the vocabulary of a run's history, shared by those who report and those who judge.
+ *
+ * impl/ reports facts about itself through io_observe() with the kinds below; simulated clients
+ * report what they invoked and what came back; the simulator itself records the faults it
+ * injected. The result is a history: a time-ordered array of events that the checkers in model/
+ * judge without looking inside any node. The same checkers can judge a history recorded from
+ * the production binary.
+ *
+ * May depend on: impl/base.h (types only). Nothing here may depend on sim/ or impl/ internals. */
+#ifndef HISTORY_H
+#define HISTORY_H
+
+#include "../impl/base.h"
+
+/* Observation kinds. Field meanings are listed per kind; unused fields are zero. */
+enum history_kind {
+    HISTORY_NONE = 0,
+
+    /* ----- Reported by the simulator ----- */
+    HISTORY_FAULT = 1,      /* a=enum history_fault, b=target node or -1, c=amount, d=effect. */
+    HISTORY_HEALED = 2,     /* Every fault healed; the liveness phase starts now. a=bound_ns. */
+    HISTORY_NODE_START = 3, /* The process started or restarted (memory empty, disk kept). */
+    HISTORY_RUN_END = 4,    /* The run ended. */
+
+    /* ----- Reported by the Raft metadata quorum (impl/quorum) ----- */
+    /* Role changes: a=epoch, b=enum history_quorum_role, c=leader id known (or -1 as u64). */
+    HISTORY_QUORUM_ROLE = 10,
+    /* The node's durable vote was written and synced: a=epoch, b=candidate id. */
+    HISTORY_QUORUM_VOTED = 11,
+    /* The node appended an entry to its log: a=offset, b=entry epoch, c=entry checksum. */
+    HISTORY_QUORUM_APPENDED = 12,
+    /* The node truncated its log: a=new end offset (entries at >= a are gone). */
+    HISTORY_QUORUM_TRUNCATED = 13,
+    /* The node learned that the entry is committed: a=offset, b=entry epoch, c=checksum.
+     * Reported once per entry per node, in offset order, as the high watermark moves. */
+    HISTORY_QUORUM_COMMITTED = 14,
+    /* The node applied the committed entry to its state machine: a=offset, c=state digest. */
+    HISTORY_QUORUM_APPLIED = 15,
+    /* The node installed a snapshot covering offsets < a (epoch b of the last entry). */
+    HISTORY_QUORUM_SNAPSHOT = 16,
+
+    /* ----- Reported by clients (simulated or real) ----- */
+    /* An operation was invoked: a=operation id (unique per client), c=value checksum. */
+    HISTORY_CLIENT_INVOKE = 30,
+    /* It succeeded: a=operation id, b=offset it was committed at, c=value checksum. */
+    HISTORY_CLIENT_OK = 31,
+    /* It definitely failed (never applied): a=operation id, b=error code. */
+    HISTORY_CLIENT_FAIL = 32,
+    /* Its outcome is unknown (timeout, connection lost): a=operation id, b=error code. */
+    HISTORY_CLIENT_UNKNOWN = 33,
+};
+
+enum history_quorum_role {
+    HISTORY_ROLE_UNATTACHED = 0,
+    HISTORY_ROLE_FOLLOWER = 1,
+    HISTORY_ROLE_PROSPECTIVE = 2, /* Pre-vote phase. */
+    HISTORY_ROLE_CANDIDATE = 3,
+    HISTORY_ROLE_LEADER = 4,
+    HISTORY_ROLE_RESIGNED = 5,
+    HISTORY_ROLE_OBSERVER = 6, /* A broker that is not a voter. */
+};
+
+enum history_fault {
+    HISTORY_FAULT_CRASH = 1,
+    HISTORY_FAULT_RESTART = 2,
+    HISTORY_FAULT_PAUSE = 3,
+    HISTORY_FAULT_RESUME = 4,
+    HISTORY_FAULT_PARTITION = 5,
+    HISTORY_FAULT_HEAL = 6,
+    HISTORY_FAULT_CLOCK = 7,
+    HISTORY_FAULT_DISK = 8,
+};
+
+struct history_event {
+    u64 time_ns;  /* Virtual time in the simulator; monotonic time in production. */
+    u32 node;     /* Reporting process (node id, or client id for clients). */
+    u32 kind;     /* enum history_kind. */
+    u64 a, b, c, d;
+    u32 data_offset; /* Into history.data, when data_size > 0. */
+    u32 data_size;
+};
+
+/* A history owns its arrays; they grow while a run records. */
+struct history {
+    struct history_event *events;
+    u32 count;
+    u32 capacity;
+    u8 *data;
+    u32 data_size;
+    u32 data_capacity;
+};
+
+void history_init(struct history *history);
+void history_free(struct history *history);
+void history_append(struct history *history, const struct history_event *event, const u8 *data,
+                    u32 data_size);
+
+/* ===== Checkers ===== */
+
+/* What a checker says about a history. A failing check names the invariant, the event where it
+ * broke, and a sentence a person can read. */
+struct check_outcome {
+    bool passed;
+    u32 event_index; /* The history event at which the violation was detected. */
+    char message[512];
+};
+
+/* Parameters a checker needs from the scenario, not from the history. */
+struct check_params {
+    u32 voter_count;
+    u64 liveness_bound_ns; /* How long after HISTORY_HEALED the cluster may take to converge. */
+};
+
+struct checker {
+    const char *name;        /* As written in scenario files: "election-safety". */
+    const char *description; /* One sentence for reports. */
+    void (*check)(const struct history *history, const struct check_params *params,
+                  struct check_outcome *outcome);
+};
+
+/* Every checker model/ offers, in a fixed order. Looked up by name from scenario files. */
+extern const struct checker model_checkers[];
+extern const u32 model_checker_count;
+const struct checker *model_checker_find(const char *name);
+
+#endif
