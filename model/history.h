@@ -109,6 +109,9 @@ struct check_outcome {
 struct check_params {
     u32 voter_count;
     u64 liveness_bound_ns; /* How long after HISTORY_HEALED the cluster may take to converge. */
+    /* Windows from the scenario's "expect" lines (0..0: not requested). */
+    u64 unavailable_from_ns, unavailable_to_ns;
+    u64 available_from_ns, available_to_ns;
 };
 
 struct checker {

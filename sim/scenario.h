@@ -135,6 +135,14 @@ struct scenario {
     u64 heal_at_ns;        /* When every fault heals and liveness is judged (0: never). */
     u64 liveness_bound_ns; /* Convergence must happen within this after heal_at_ns. */
 
+    /* Optional expectations about availability while faults are active (0..0: none):
+     * "expect unavailable 10s..30s": nothing new may be committed in the window (e.g. a quorum
+     * split evenly must stop rather than split its brain);
+     * "expect available 10s..30s": new entries must still be committed in the window, allowing
+     * liveness_bound_ns for a new leader (e.g. a 3-datacenter quorum that lost one). */
+    u64 unavailable_from_ns, unavailable_to_ns;
+    u64 available_from_ns, available_to_ns;
+
     char checks[SCENARIO_CHECKS_MAX][SCENARIO_NAME_MAX];
     u32 check_count;
 };
