@@ -117,10 +117,9 @@ bench: release
 	tests/bench/run_bench.sh
 
 docs: deps
-	@mkdir -p build/docs
-	for f in $$(find . -name '*.dot' -not -path './build/*'); do \
-	    dot -Tsvg $$f -o build/docs/$$(basename $${f%.dot}).svg || exit 1; done
-	@echo "diagrams rendered to build/docs/"
+	for f in reports/diagrams/*.dot impl/*/*.dot; do \
+	    [ -e "$$f" ] || continue; dot -Tsvg "$$f" -o "$${f%.dot}.svg" || exit 1; done
+	@echo "diagrams rendered next to their .dot sources (SVG)"
 
 tidy:
 	tests/tidy.sh
