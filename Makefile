@@ -13,7 +13,8 @@ ifeq ($(origin CC),default)
 CC := gcc
 endif
 
-DEB_PACKAGES := gcc make libzstd-dev zstd libjemalloc-dev graphviz procps
+DEB_PACKAGES := gcc make libzstd-dev zstd libjemalloc-dev graphviz procps zlib1g-dev liblz4-dev \
+                libsnappy-dev python3
 DEFAULT_SCENARIO ?= scenarios/quorum-partition-leader.scn
 SEED ?= 7
 SWEEP_SEEDS ?= 1..200
@@ -26,7 +27,7 @@ CFLAGS_debug := -O0 -fsanitize=address,undefined -fno-sanitize-recover=all \
                 -fno-omit-frame-pointer
 CFLAGS_o0 := -O0
 LDFLAGS_debug := -fsanitize=address,undefined
-LIBS := -lzstd -lm
+LIBS := -lzstd -lz -llz4 -lsnappy -lm
 
 # B moves the whole build elsewhere (e.g. B=/tmp/mybuild), so parallel work does not collide.
 B ?= build
@@ -65,6 +66,9 @@ build/.deps-ok: Makefile
 	    { echo "make deps: could not install:$$missing" >&2; exit 1; }; \
 	fi
 	@mkdir -p build && touch $@
+
+# Generated sources (the Kafka protocol codec) bring their own rules.
+-include impl/protocol/codegen.mk
 
 # ----- One template per variant -----
 define VARIANT_RULES
