@@ -1,6 +1,6 @@
 /* scenario.h: a parsed scenario: topology, workload, fault schedule, run length and checks.
  *
- * Scenario files (scenarios/*.scn) are a small line-oriented language, documented in
+ * Scenario files (scenarios/NAME.scn) are a small line-oriented language, documented in
  * scenarios/README.md; scenario_parse() turns one into this struct or reports file:line:column.
  * The simulator only ever reads this struct; swarm mode fills faults[] from the seed before a
  * run (sim/swarm.c), so a swarm run is an ordinary scripted run afterwards.

@@ -1,0 +1,482 @@
+/* log_recovery.c: opening a partition log, with recovery after an unclean shutdown.
+ *
+ * Method. (1) List the directory: every `<base>.log` is a segment; leftovers (index files
+ * without a .log, `*.tmp`, `*.deleted`, `*.cleaned`, `*.swap`) are removed. (2) Read the
+ * recovery point, log start and leader epoch checkpoints (missing or malformed: recover
+ * everything, start at the first segment, no epochs). (3) Segments wholly below the segment
+ * holding the recovery point were synced with their indexes: load the index files, checking
+ * them as Kafka's sanity check does; a bad one is rebuilt. (4) The segment holding the recovery
+ * point and all later ones are scanned batch by batch: framing, magic, CRC-32C, records, offsets
+ * increasing and below the next segment. At the first bad or torn batch the .log is truncated
+ * there (and synced) and every later segment is deleted; indexes are rebuilt by the same code
+ * that appends (segment_add_batch), so they equal what appends built. (5) Flush everything,
+ * write the checkpoints, and report LOG_EVENT_OPENED.
+ *
+ * Invariant: after recovery no batch that failed validation is reachable (everything at or
+ * after it was cut), and the recovery point equals the log end offset.
+ *
+ * Tested by tests/unit/test_log_recovery.c: torn tails at every 512-byte boundary, flipped
+ * bits, deleted and corrupted index files, garbage after the last batch, crashes during rolls. */
+#include "log_internal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+const char *const log_checkpoint_names[LOG_CHECKPOINT_KIND_COUNT] = {
+    [LOG_CHECKPOINT_RECOVERY_POINT] = "recovery-point-offset-checkpoint",
+    [LOG_CHECKPOINT_LOG_START] = "log-start-offset-checkpoint",
+    [LOG_CHECKPOINT_EPOCHS] = "leader-epoch-checkpoint",
+};
+
+enum {
+    LOG_RECOVERY_PHASE_TRUNCATED = 1,
+    LOG_RECOVERY_PHASE_REMOVING,
+    LOG_RECOVERY_PHASE_CREATED,
+    LOG_RECOVERY_PHASE_FLUSHED,
+};
+
+static void log_recovery_next_checkpoint(struct partition_log *log);
+static void log_recovery_next_stale(struct partition_log *log);
+static void log_recovery_next_segment(struct partition_log *log);
+
+void log_recovery_start(struct partition_log *log)
+{
+    ASSERT(log->segment_count == 0);
+    ASSERT(log->state == LOG_STATE_CREATED || log->state == LOG_STATE_OPENING);
+    log->op.recover_from = -1;
+    log->op.start_from = 0;
+    (void)log_issue_list(log, LOG_STEP_OPEN_LIST);
+}
+
+static bool log_recovery_name_has_suffix(const char *name, const char *suffix)
+{
+    size_t length = strlen(name), suffix_length = strlen(suffix);
+    return length >= suffix_length && strcmp(name + length - suffix_length, suffix) == 0;
+}
+
+static void log_recovery_add_stale(struct partition_log *log, const char *name)
+{
+    if (log->stale_count == PARTITION_LOG_STALE_MAX) return; /* The next open takes the rest. */
+    int written = snprintf(log->stale[log->stale_count], IO_PATH_MAX, "%s/%s", log->directory,
+                           name);
+    if (written > 0 && (u32)written < IO_PATH_MAX) log->stale_count++;
+}
+
+/* Inserts a segment for base_offset in order; false when segments_max is reached. */
+static bool log_recovery_add_segment(struct partition_log *log, i64 base_offset)
+{
+    u32 at = log->segment_count;
+    while (at > 0 && log->segments[at - 1].base_offset > base_offset) at--;
+    if (at > 0 && log->segments[at - 1].base_offset == base_offset) return true;
+    if (log->segment_count == log->config.segments_max) return false;
+    memmove(&log->segments[at + 1], &log->segments[at],
+            sizeof(struct segment) * (log->segment_count - at));
+    if (!segment_init(&log->segments[at], base_offset, log->config.segment_index_bytes)) {
+        memmove(&log->segments[at], &log->segments[at + 1],
+                sizeof(struct segment) * (log->segment_count - at));
+        return false;
+    }
+    log->segment_count++;
+    return true;
+}
+
+static bool log_recovery_has_segment(const struct partition_log *log, i64 base_offset)
+{
+    u32 index = log_segment_find(log, base_offset);
+    return log->segment_count > 0 && log->segments[index].base_offset == base_offset;
+}
+
+/* Two passes over the names: segments first, then files that belong to no segment. */
+static bool log_recovery_parse_names(struct partition_log *log, const u8 *names, u32 size,
+                                     u32 count)
+{
+    for (u32 pass = 0; pass < 2; pass++) {
+        u32 position = 0;
+        for (u32 i = 0; i < count && position < size; i++) {
+            const char *name = (const char *)names + position;
+            u32 length = (u32)strnlen(name, size - position);
+            if (position + length >= size) break; /* Unterminated: ignore the rest. */
+            position += length + 1;
+            i64 base_offset = 0;
+            enum segment_file_kind kind;
+            bool segment_file = segment_name_parse(name, &base_offset, &kind);
+            if (pass == 0) {
+                if (!segment_file || kind != SEGMENT_FILE_LOG) continue;
+                if (!log_recovery_add_segment(log, base_offset)) return false;
+            } else if (segment_file && !log_recovery_has_segment(log, base_offset)) {
+                log_recovery_add_stale(log, name);
+            } else if (log_recovery_name_has_suffix(name, ".tmp") ||
+                       log_recovery_name_has_suffix(name, ".deleted") ||
+                       log_recovery_name_has_suffix(name, ".cleaned") ||
+                       log_recovery_name_has_suffix(name, ".swap")) {
+                log_recovery_add_stale(log, name);
+            }
+        }
+    }
+    return true;
+}
+
+static void log_recovery_on_list(struct partition_log *log, const struct io_completion *c)
+{
+    if (c->result != IO_OK && c->result != IO_ERR_NOT_FOUND) {
+        log_op_fail_io(log, "list", c->result);
+        return;
+    }
+    if (c->result == IO_OK && !log_recovery_parse_names(log, c->buffer, c->size, c->count)) {
+        io_log(log->io, IO_LOG_ERROR, "log %s: more than %u segments", log->directory,
+               log->config.segments_max);
+        log->state = LOG_STATE_FAILED;
+        log_op_finish(log, LOG_ERR_LIMIT);
+        return;
+    }
+    log->op.file_kind = 0;
+    log_recovery_next_checkpoint(log);
+}
+
+static void log_recovery_next_checkpoint(struct partition_log *log)
+{
+    if (log->op.file_kind == LOG_CHECKPOINT_KIND_COUNT) {
+        log->op.count = 0;
+        log_recovery_next_stale(log);
+        return;
+    }
+    char path[IO_PATH_MAX];
+    int written = snprintf(path, sizeof(path), "%s/%s", log->directory,
+                           log_checkpoint_names[log->op.file_kind]);
+    ASSERT(written > 0 && (u32)written < sizeof(path)); /* init keeps the directory short. */
+    (void)log_issue_open(log, LOG_STEP_OPEN_CHECKPOINT_OPEN, path, 0);
+}
+
+static void log_recovery_parse_checkpoint(struct partition_log *log, const char *text, u32 size)
+{
+    bool parsed = false;
+    switch (log->op.file_kind) {
+    case LOG_CHECKPOINT_RECOVERY_POINT:
+        parsed = checkpoint_offset_parse(text, size, log->topic, log->partition,
+                                         &log->op.recover_from);
+        if (parsed) log->recovery_point_checkpointed = log->op.recover_from;
+        break;
+    case LOG_CHECKPOINT_LOG_START:
+        parsed = checkpoint_offset_parse(text, size, log->topic, log->partition,
+                                         &log->op.start_from);
+        if (parsed) log->log_start_checkpointed = log->op.start_from;
+        break;
+    case LOG_CHECKPOINT_EPOCHS:
+        parsed = checkpoint_epochs_parse(text, size, log->epochs, PARTITION_LOG_EPOCHS_MAX,
+                                         &log->epoch_count);
+        if (!parsed) log->epoch_count = 0;
+        break;
+    default: ASSERT(false);
+    }
+    if (!parsed) {
+        /* Safe to ignore: recovery scans everything and the epochs are rebuilt by appends. */
+        io_log(log->io, IO_LOG_WARN, "log %s: ignoring malformed %s", log->directory,
+               log_checkpoint_names[log->op.file_kind]);
+        if (log->op.file_kind == LOG_CHECKPOINT_RECOVERY_POINT) log->op.recover_from = -1;
+        if (log->op.file_kind == LOG_CHECKPOINT_LOG_START) log->op.start_from = 0;
+    }
+}
+
+static void log_recovery_on_checkpoint(struct partition_log *log, enum log_step step,
+                                       const struct io_completion *c)
+{
+    if (step == LOG_STEP_OPEN_CHECKPOINT_OPEN) {
+        if (c->result == IO_ERR_NOT_FOUND) {
+            log->op.file_kind++;
+            log_recovery_next_checkpoint(log);
+            return;
+        }
+        if (c->result != IO_OK) {
+            log_op_fail_io(log, "open checkpoint", c->result);
+            return;
+        }
+        log->op.checkpoint_file = c->file;
+        u32 size = (u32)MIN(c->file_size, (u64)log->buffer_capacity - 1);
+        (void)log_issue_read(log, LOG_STEP_OPEN_CHECKPOINT_READ, c->file, 0, log->buffer, size);
+        return;
+    }
+    io_file_close(log->io, log->op.checkpoint_file);
+    if (c->result != IO_OK) {
+        log_op_fail_io(log, "read checkpoint", c->result);
+        return;
+    }
+    log_recovery_parse_checkpoint(log, (const char *)log->buffer, c->size);
+    log->op.file_kind++;
+    log_recovery_next_checkpoint(log);
+}
+
+static void log_recovery_next_stale(struct partition_log *log)
+{
+    if (log->op.count == log->stale_count) {
+        log->stale_count = 0;
+        i64 from = log->op.recover_from;
+        log->op.recover_segment = from < 0 ? 0 : log_segment_find(log, from);
+        log->op.segment = 0;
+        log->op.file_kind = 0;
+        log_recovery_next_segment(log);
+        return;
+    }
+    io_log(log->io, IO_LOG_INFO, "log %s: removing leftover %s", log->directory,
+           log->stale[log->op.count]);
+    (void)log_issue_remove(log, LOG_STEP_OPEN_STALE_REMOVE, log->stale[log->op.count]);
+}
+
+/* ===== Segments ===== */
+
+static void log_recovery_finish_segments(struct partition_log *log);
+static void log_recovery_load_index(struct partition_log *log);
+
+static void log_recovery_next_segment(struct partition_log *log)
+{
+    if (log->op.segment == log->segment_count) {
+        log_recovery_finish_segments(log);
+        return;
+    }
+    struct segment *segment = &log->segments[log->op.segment];
+    ASSERT(log->op.file_kind < SEGMENT_FILE_KIND_COUNT);
+    char path[IO_PATH_MAX];
+    segment_path(path, sizeof(path), log->directory, segment->base_offset, log->op.file_kind);
+    u32 flags = log->op.file_kind == SEGMENT_FILE_LOG ? 0 : IO_OPEN_CREATE;
+    (void)log_issue_open(log, LOG_STEP_OPEN_SEGMENT_FILE, path, flags);
+}
+
+/* Scans the whole .log of op.segment, rebuilding its indexes. */
+static void log_recovery_scan(struct partition_log *log)
+{
+    struct segment *segment = &log->segments[log->op.segment];
+    segment->index.count = 0;
+    segment->time.count = 0;
+    segment->size = 0;
+    segment->next_offset = segment->base_offset;
+    segment->max_timestamp = -1;
+    segment->offset_of_max_timestamp = -1;
+    segment->rolling_timestamp = -1;
+    segment->closed = false;
+    segment->indexes_durable = false;
+    segment->log_synced = false;
+    log_scan_start(log, log->op.segment, 0, log->op.file_sizes[SEGMENT_FILE_LOG], true);
+}
+
+static void log_recovery_on_segment_file(struct partition_log *log, const struct io_completion *c)
+{
+    struct segment *segment = &log->segments[log->op.segment];
+    if (c->result != IO_OK) {
+        log_op_fail_io(log, "open segment file", c->result);
+        return;
+    }
+    segment->files[log->op.file_kind] = c->file;
+    log->op.file_sizes[log->op.file_kind] = c->file_size;
+    log->op.file_kind++;
+    if (log->op.file_kind < SEGMENT_FILE_KIND_COUNT) {
+        log_recovery_next_segment(log);
+        return;
+    }
+    if (log->op.segment >= log->op.recover_segment) {
+        log_recovery_scan(log);
+        return;
+    }
+    log->op.file_kind = SEGMENT_FILE_INDEX;
+    log->op.position = 0;
+    log_recovery_load_index(log);
+}
+
+/* Reads the next chunk of op.segment's index file op.file_kind (a multiple of both entry
+ * sizes), or finishes the segment when both are loaded. */
+static u32 log_recovery_index_chunk(const struct partition_log *log, u64 file_size)
+{
+    /* 24 bytes hold a whole number of entries of either index. */
+    u32 chunk = log->buffer_capacity / 24 * 24;
+    ASSERT(log->op.position <= file_size);
+    return (u32)MIN((u64)chunk, file_size - log->op.position);
+}
+
+static void log_recovery_load_index(struct partition_log *log)
+{
+    struct segment *segment = &log->segments[log->op.segment];
+    u64 file_size = log->op.file_sizes[log->op.file_kind];
+    if (log->op.position == file_size) {
+        if (log->op.file_kind == SEGMENT_FILE_INDEX) {
+            log->op.file_kind = SEGMENT_FILE_TIME_INDEX;
+            log->op.position = 0;
+            log_recovery_load_index(log);
+            return;
+        }
+        /* A closed, synced segment: its end is where the next one begins. */
+        segment->size = log->op.file_sizes[SEGMENT_FILE_LOG];
+        segment->next_offset = log->segments[log->op.segment + 1].base_offset;
+        if (segment->time.count > 0) {
+            const struct time_index_entry *last = &segment->time.entries[segment->time.count - 1];
+            segment->max_timestamp = last->timestamp;
+            segment->offset_of_max_timestamp = segment->base_offset + last->relative_offset;
+        }
+        segment->closed = true;
+        segment->indexes_durable = true;
+        segment->log_synced = true;
+        segment_invariants(segment);
+        log->op.segment++;
+        log->op.file_kind = 0;
+        log_recovery_next_segment(log);
+        return;
+    }
+    u32 size = log_recovery_index_chunk(log, file_size);
+    (void)log_issue_read(log, LOG_STEP_OPEN_INDEX_READ, segment->files[log->op.file_kind],
+                         log->op.position, log->buffer, size);
+}
+
+static void log_recovery_on_index_read(struct partition_log *log, const struct io_completion *c)
+{
+    struct segment *segment = &log->segments[log->op.segment];
+    if (c->result != IO_OK) {
+        log_op_fail_io(log, "read index", c->result);
+        return;
+    }
+    u64 file_size = log->op.file_sizes[log->op.file_kind];
+    u64 expected = log_recovery_index_chunk(log, file_size);
+    i64 next_base = log->segments[log->op.segment + 1].base_offset;
+    bool good = c->size > 0 && c->size == expected;
+    if (good && log->op.file_kind == SEGMENT_FILE_INDEX) {
+        good = offset_index_decode_append(&segment->index, log->buffer, c->size,
+                                          segment->base_offset, next_base,
+                                          log->op.file_sizes[SEGMENT_FILE_LOG]);
+    } else if (good) {
+        good = time_index_decode_append(&segment->time, log->buffer, c->size,
+                                        segment->base_offset, next_base);
+    }
+    if (!good) {
+        io_log(log->io, IO_LOG_WARN, "log %s: corrupt index of segment %lld: rebuilding",
+               log->directory, (long long)segment->base_offset);
+        COVER(true);
+        log_recovery_scan(log);
+        return;
+    }
+    log->op.position += c->size;
+    log_recovery_load_index(log);
+}
+
+bool log_recovery_visit(struct partition_log *log, const struct record_batch_header *header,
+                        u64 batch_size)
+{
+    struct segment *segment = &log->segments[log->op.segment];
+    i64 last_offset = header->BaseOffset + header->LastOffsetDelta;
+    bool fits = header->BaseOffset >= segment->next_offset &&
+                last_offset - segment->base_offset <= INT32_MAX && !segment_index_full(segment);
+    if (log->op.segment + 1 < log->segment_count) {
+        fits = fits && last_offset < log->segments[log->op.segment + 1].base_offset;
+    }
+    if (!fits) {
+        /* Offsets out of order or beyond the next segment: as bad as a CRC failure. */
+        log->op.scan.error = BATCH_INVALID;
+        log_recovery_scan_done(log, LOG_SCAN_BAD);
+        return false;
+    }
+    segment_add_batch(segment, header, batch_size, log->config.index_interval_bytes);
+    return true;
+}
+
+void log_recovery_scan_done(struct partition_log *log, enum log_scan_outcome outcome)
+{
+    struct segment *segment = &log->segments[log->op.segment];
+    if (outcome == LOG_SCAN_END) {
+        if (log->op.segment + 1 < log->segment_count) segment_close_for_appends(segment);
+        log->op.segment++;
+        log->op.file_kind = 0;
+        log_recovery_next_segment(log);
+        return;
+    }
+    u64 position = log->op.scan.position;
+    ASSERT(position == segment->size);
+    io_log(log->io, IO_LOG_WARN,
+           "log %s: %s at position %llu of segment %lld: truncating, dropping %u later segments",
+           log->directory, batch_error_name(log->op.scan.error), (unsigned long long)position,
+           (long long)segment->base_offset, log->segment_count - log->op.segment - 1);
+    COVER(log->op.scan.error == BATCH_CORRUPT);
+    COVER(log->op.scan.error == BATCH_INCOMPLETE);
+    log->op.phase = LOG_RECOVERY_PHASE_TRUNCATED;
+    log_file_truncate_synced(log, segment->files[SEGMENT_FILE_LOG], position);
+}
+
+/* Removes the segments after op.segment, the last one first, so a crash leaves a prefix. */
+static void log_recovery_remove_later(struct partition_log *log)
+{
+    if (log->segment_count == log->op.segment + 1) {
+        log->op.segment++;
+        log_recovery_finish_segments(log);
+        return;
+    }
+    struct segment *last = &log->segments[log->segment_count - 1];
+    i64 base_offset = last->base_offset;
+    log_segment_release(log, last);
+    log->segment_count--;
+    log->op.phase = LOG_RECOVERY_PHASE_REMOVING;
+    log_segment_files_remove(log, base_offset);
+}
+
+/* Every segment is loaded or recovered: settle the offsets, then flush and checkpoint. */
+static void log_recovery_finish_segments(struct partition_log *log)
+{
+    if (log->segment_count == 0) {
+        i64 base_offset = MAX(log->op.start_from, 0);
+        if (!segment_init(&log->segments[0], base_offset, log->config.segment_index_bytes)) {
+            log->state = LOG_STATE_FAILED;
+            log_op_finish(log, LOG_ERR_LIMIT);
+            return;
+        }
+        log->segment_count = 1;
+        log->op.segment = 0;
+        log->op.phase = LOG_RECOVERY_PHASE_CREATED;
+        log_segment_files_create(log);
+        return;
+    }
+    i64 end_offset = log_end_offset(log);
+    log->log_start_offset = MIN(MAX(log->op.start_from, log->segments[0].base_offset), end_offset);
+    log_epochs_truncate_from_end(log, end_offset);
+    log_epochs_truncate_from_start(log, log->log_start_offset);
+    log->recovery_point = MIN(MAX(log->op.recover_from, 0), end_offset);
+    log->recovery_point = MAX(log->recovery_point, log->segments[0].base_offset);
+    log->recovery_point = MIN(log->recovery_point, end_offset);
+    log->epochs_dirty = true;
+    log->op.phase = LOG_RECOVERY_PHASE_FLUSHED;
+    log_flush_start(log, end_offset, LOG_CHECKPOINTS_ALL);
+}
+
+void log_recovery_continue(struct partition_log *log)
+{
+    switch (log->op.phase) {
+    case LOG_RECOVERY_PHASE_TRUNCATED:
+    case LOG_RECOVERY_PHASE_REMOVING: log_recovery_remove_later(log); return;
+    case LOG_RECOVERY_PHASE_CREATED: log_recovery_finish_segments(log); return;
+    case LOG_RECOVERY_PHASE_FLUSHED:
+        ASSERT(log->recovery_point == log_end_offset(log));
+        log->state = LOG_STATE_OPEN;
+        log->last_flush_ns = io_now_ns(log->io);
+        log->messages_since_flush = 0;
+        io_log(log->io, IO_LOG_INFO, "log %s: open, %u segments, offsets [%lld, %lld)",
+               log->directory, log->segment_count, (long long)log->log_start_offset,
+               (long long)log_end_offset(log));
+        log_op_finish(log, LOG_OK);
+        return;
+    default: ASSERT(false && "unknown recovery phase");
+    }
+}
+
+void log_recovery_on_step(struct partition_log *log, enum log_step step,
+                          const struct io_completion *completion)
+{
+    switch (step) {
+    case LOG_STEP_OPEN_LIST: log_recovery_on_list(log, completion); return;
+    case LOG_STEP_OPEN_CHECKPOINT_OPEN:
+    case LOG_STEP_OPEN_CHECKPOINT_READ: log_recovery_on_checkpoint(log, step, completion); return;
+    case LOG_STEP_OPEN_STALE_REMOVE:
+        if (completion->result != IO_OK && completion->result != IO_ERR_NOT_FOUND) {
+            log_op_fail_io(log, "remove leftover", completion->result);
+            return;
+        }
+        log->op.count++;
+        log_recovery_next_stale(log);
+        return;
+    case LOG_STEP_OPEN_SEGMENT_FILE: log_recovery_on_segment_file(log, completion); return;
+    case LOG_STEP_OPEN_INDEX_READ: log_recovery_on_index_read(log, completion); return;
+    default: ASSERT(false && "not a recovery step");
+    }
+}

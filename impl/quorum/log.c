@@ -1,0 +1,374 @@
+/* log.c: the quorum log's memory mirror, its recovery scan and its disk pipeline.
+ *
+ * Invariants (checked by quorum_log_invariants after every mutation):
+ *   0 <= synced_end <= write_end <= end; entries are dense from offset 0, positions are
+ *   contiguous (entry i+1 starts where entry i ends), epochs never decrease, bytes_end is where
+ *   the last entry ends; at most one disk operation is in flight.
+ * Recovery reads the whole file into the arena and keeps the longest prefix of whole records
+ * whose CRC verifies, whose offsets count up from 0 and whose epochs never decrease; the rest
+ * (a torn or corrupt tail) is truncated away before anything new is written. Recovered entries
+ * count as durable only after a first sync (in production a process crash keeps unsynced bytes
+ * in the page cache: they were never acknowledged, and must not be until synced).
+ *
+ * Tested by tests/unit/test_quorum_log.c (scan stops exactly at a torn or corrupt record,
+ * pipeline ordering with a fake io) and by every simulated run (crashes tear tails). */
+#include "log.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static void quorum_log_invariants(const struct quorum_log *log)
+{
+    ASSERT(log->synced_end >= 0);
+    ASSERT(log->synced_end <= log->write_end);
+    ASSERT(log->write_end <= log->end);
+    ASSERT(log->end <= (i64)QUORUM_LOG_ENTRIES_MAX);
+    ASSERT(log->bytes_end <= QUORUM_LOG_BYTES_MAX);
+    if (log->end > 0) {
+        const struct quorum_log_entry *last = &log->entries[log->end - 1];
+        ASSERT(last->position + QUORUM_RECORD_HEADER_SIZE + last->size == log->bytes_end);
+    } else {
+        ASSERT(log->bytes_end == 0);
+    }
+}
+
+void quorum_log_init(struct quorum_log *log, struct io *io, u64 user_data_tag)
+{
+    ASSERT((user_data_tag & 0xff) == 0);
+    memset(log, 0, sizeof(*log));
+    log->io = io;
+    log->user_data_tag = user_data_tag;
+    log->arena = calloc(1, QUORUM_LOG_BYTES_MAX);
+    log->entries = calloc(QUORUM_LOG_ENTRIES_MAX, sizeof(struct quorum_log_entry));
+    log->write_buffer = calloc(1, QUORUM_LOG_WRITE_MAX);
+    ASSERT(log->arena != NULL);
+    ASSERT(log->entries != NULL);
+    ASSERT(log->write_buffer != NULL);
+    quorum_log_invariants(log);
+}
+
+void quorum_log_free(struct quorum_log *log)
+{
+    free(log->arena);
+    free(log->entries);
+    free(log->write_buffer);
+    memset(log, 0, sizeof(*log));
+}
+
+/* ===== Queries ===== */
+
+const struct quorum_log_entry *quorum_log_entry(const struct quorum_log *log, i64 offset)
+{
+    ASSERT(offset >= 0);
+    ASSERT(offset < log->end);
+    return &log->entries[offset];
+}
+
+const u8 *quorum_log_payload(const struct quorum_log *log, i64 offset)
+{
+    const struct quorum_log_entry *entry = quorum_log_entry(log, offset);
+    return log->arena + entry->position + QUORUM_RECORD_HEADER_SIZE;
+}
+
+i32 quorum_log_epoch_at(const struct quorum_log *log, i64 offset)
+{
+    return quorum_log_entry(log, offset)->epoch;
+}
+
+i32 quorum_log_last_epoch(const struct quorum_log *log)
+{
+    if (log->end == 0) return 0;
+    return log->entries[log->end - 1].epoch;
+}
+
+void quorum_log_end_for_epoch(const struct quorum_log *log, i32 epoch, i32 *epoch_found,
+                              i64 *end_offset)
+{
+    /* Epochs never decrease, so the first entry with an epoch > epoch is found by bisection. */
+    i64 low = 0, high = log->end;
+    while (low < high) {
+        i64 middle = low + (high - low) / 2;
+        if (log->entries[middle].epoch <= epoch) low = middle + 1;
+        else high = middle;
+    }
+    ASSERT(low >= 0 && low <= log->end);
+    *end_offset = low;
+    *epoch_found = low == 0 ? 0 : log->entries[low - 1].epoch;
+    ASSERT(*epoch_found <= epoch);
+}
+
+static u64 position_of(const struct quorum_log *log, i64 offset)
+{
+    ASSERT(offset >= 0 && offset <= log->end);
+    return offset == log->end ? log->bytes_end : log->entries[offset].position;
+}
+
+const u8 *quorum_log_records(const struct quorum_log *log, i64 from, u32 bytes_max, u32 *count,
+                             u32 *size)
+{
+    ASSERT(from >= 0 && from <= log->end);
+    u64 start = position_of(log, from);
+    i64 until = from;
+    while (until < log->end) {
+        u64 stop = position_of(log, until + 1);
+        if (stop - start > bytes_max && until > from) break;
+        if (stop - start > bytes_max) break; /* A single record above bytes_max: never sent. */
+        until++;
+    }
+    *count = (u32)(until - from);
+    *size = (u32)(position_of(log, until) - start);
+    return log->arena + start;
+}
+
+bool quorum_log_has_room(const struct quorum_log *log, u32 size, bool control)
+{
+    u64 entries_limit = QUORUM_LOG_ENTRIES_MAX - (control ? 0 : QUORUM_LOG_RESERVE);
+    u64 bytes_limit = QUORUM_LOG_BYTES_MAX - (control ? 0 : QUORUM_LOG_RESERVE * 1024u);
+    if ((u64)log->end + 1 > entries_limit) return false;
+    return log->bytes_end + QUORUM_RECORD_HEADER_SIZE + size <= bytes_limit;
+}
+
+/* ===== Mutations ===== */
+
+static i64 log_push(struct quorum_log *log, i32 epoch, u32 attributes, u64 checksum, u32 size)
+{
+    ASSERT(log->recovered);
+    i64 offset = log->end;
+    struct quorum_log_entry *entry = &log->entries[offset];
+    entry->position = log->bytes_end;
+    entry->epoch = epoch;
+    entry->size = size;
+    entry->attributes = attributes;
+    entry->checksum = checksum;
+    log->bytes_end += QUORUM_RECORD_HEADER_SIZE + size;
+    log->end++;
+    quorum_log_invariants(log);
+    return offset;
+}
+
+i64 quorum_log_append(struct quorum_log *log, i32 epoch, u32 attributes, const u8 *payload,
+                      u32 size)
+{
+    ASSERT(epoch >= quorum_log_last_epoch(log));
+    ASSERT(quorum_log_has_room(log, size, true));
+    u32 written = quorum_record_encode(log->arena + log->bytes_end,
+                                       (u32)MIN(QUORUM_LOG_BYTES_MAX - log->bytes_end,
+                                                (u64)QUORUM_FRAME_SIZE_MAX),
+                                       log->end, epoch, attributes, payload, size);
+    ASSERT(written == QUORUM_RECORD_HEADER_SIZE + size);
+    return log_push(log, epoch, attributes, quorum_value_checksum(payload, size), size);
+}
+
+i64 quorum_log_append_record(struct quorum_log *log, const struct quorum_record *record)
+{
+    ASSERT(record->Offset == log->end);
+    return quorum_log_append(log, record->Epoch, record->Attributes, record->payload,
+                             record->size);
+}
+
+void quorum_log_truncate(struct quorum_log *log, i64 end)
+{
+    ASSERT(end >= 0);
+    ASSERT(end <= log->end);
+    if (end == log->end) return;
+    log->bytes_end = position_of(log, end);
+    log->end = end;
+    if (log->write_end > end) {
+        log->write_end = end;
+        log->truncate_needed = true; /* The file holds bytes past end: cut them first. */
+    }
+    if (log->synced_end > end) log->synced_end = end;
+    quorum_log_invariants(log);
+}
+
+/* ===== Recovery ===== */
+
+u64 quorum_log_scan(struct quorum_log *log, u64 size)
+{
+    ASSERT(size <= QUORUM_LOG_BYTES_MAX);
+    ASSERT(log->end == 0);
+    u64 position = 0;
+    i32 epoch_previous = 0;
+    while (position < size && log->end < (i64)QUORUM_LOG_ENTRIES_MAX) {
+        struct quorum_record record;
+        u32 consumed = 0;
+        u64 left = size - position;
+        u32 available = (u32)MIN(left, (u64)QUORUM_FRAME_SIZE_MAX);
+        if (quorum_record_decode(log->arena + position, available, &record, &consumed) !=
+            WIRE_OK) {
+            break; /* Torn or corrupt: the valid log ends here. */
+        }
+        if (record.Offset != log->end || record.Epoch < epoch_previous) break;
+        epoch_previous = record.Epoch;
+        log->bytes_end = position;
+        log->recovered = true;
+        log_push(log, record.Epoch, record.Attributes,
+                 quorum_value_checksum(record.payload, record.size), record.size);
+        position += consumed;
+    }
+    ASSERT(position == log->bytes_end);
+    ASSERT(position <= size);
+    return position;
+}
+
+static void log_read_next(struct quorum_log *log)
+{
+    u64 limit = MIN(log->file_size, (u64)QUORUM_LOG_BYTES_MAX);
+    ASSERT(log->read_position < limit);
+    u32 chunk = (u32)MIN(limit - log->read_position, (u64)QUORUM_LOG_READ_CHUNK);
+    enum io_result result = io_file_read(log->io, log->file, log->read_position,
+                                         log->arena + log->read_position, chunk,
+                                         log->user_data_tag | LOG_OP_READ);
+    if (result != IO_OK) {
+        log->failed = true;
+        return;
+    }
+    log->op = LOG_OP_READ;
+}
+
+/* The whole image is in the arena (or the file ended early): scan it and set the pipeline so
+ * the first operations cut the bad tail and sync what was recovered. */
+static enum quorum_log_event log_recover_finish(struct quorum_log *log)
+{
+    u64 valid = quorum_log_scan(log, log->read_position);
+    log->recovered = true;
+    log->truncated_bytes = log->file_size - valid;
+    log->write_end = log->end;
+    log->synced_end = 0;
+    log->truncate_needed = valid != log->file_size;
+    memset(log->arena + valid, 0, (size_t)(log->read_position - valid));
+    if (log->truncate_needed) {
+        io_log(log->io, IO_LOG_WARN, "quorum log: cut %llu bytes of torn or corrupt tail at "
+               "offset %lld", (unsigned long long)log->truncated_bytes, (long long)log->end);
+    }
+    quorum_log_invariants(log);
+    return LOG_EVENT_RECOVERED;
+}
+
+void quorum_log_open(struct quorum_log *log)
+{
+    ASSERT(log->op == LOG_OP_NONE);
+    ASSERT(!log->recovered);
+    enum io_result result = io_file_open(log->io, QUORUM_LOG_PATH, IO_OPEN_CREATE,
+                                         log->user_data_tag | LOG_OP_OPEN);
+    if (result != IO_OK) {
+        log->failed = true;
+        return;
+    }
+    log->op = LOG_OP_OPEN;
+}
+
+void quorum_log_retry(struct quorum_log *log)
+{
+    if (!log->failed || log->op != LOG_OP_NONE) return;
+    log->failed = false;
+    if (log->file == 0) {
+        quorum_log_open(log);
+    } else if (!log->recovered) {
+        log_read_next(log);
+    } else {
+        quorum_log_pump(log);
+    }
+}
+
+static enum quorum_log_event log_on_read(struct quorum_log *log, const struct io_completion *c)
+{
+    if (c->result != IO_OK) {
+        log->failed = true;
+        return LOG_EVENT_ERROR;
+    }
+    log->read_position += c->size;
+    u64 limit = MIN(log->file_size, (u64)QUORUM_LOG_BYTES_MAX);
+    if (c->size > 0 && log->read_position < limit) {
+        log_read_next(log);
+        return log->failed ? LOG_EVENT_ERROR : LOG_EVENT_NONE;
+    }
+    return log_recover_finish(log);
+}
+
+/* ===== The disk pipeline ===== */
+
+enum quorum_log_event quorum_log_on_file(struct quorum_log *log,
+                                         const struct io_completion *completion)
+{
+    ASSERT((completion->user_data & 0xff) == (u64)log->op);
+    enum quorum_log_op op = log->op;
+    log->op = LOG_OP_NONE;
+    if (op == LOG_OP_OPEN) {
+        if (completion->result != IO_OK) {
+            log->failed = true;
+            return LOG_EVENT_ERROR;
+        }
+        log->file = completion->file;
+        log->file_size = completion->file_size;
+        if (log->file_size == 0) return log_recover_finish(log);
+        log_read_next(log);
+        return log->failed ? LOG_EVENT_ERROR : LOG_EVENT_NONE;
+    }
+    if (op == LOG_OP_READ) return log_on_read(log, completion);
+    if (completion->result != IO_OK) {
+        /* Whatever was in flight may or may not have reached the disk: rewrite from the last
+         * durable point, cutting first. */
+        io_log(log->io, IO_LOG_WARN, "quorum log: %s failed: %s", op == LOG_OP_SYNC ? "sync" :
+               "write", io_result_name(completion->result));
+        log->write_end = log->synced_end;
+        log->truncate_needed = true;
+        log->failed = true;
+        quorum_log_invariants(log);
+        return LOG_EVENT_ERROR;
+    }
+    if (op == LOG_OP_SYNC) {
+        i64 durable = MIN(log->sync_target, log->write_end);
+        if (durable > log->synced_end) log->synced_end = durable;
+        quorum_log_invariants(log);
+        return LOG_EVENT_SYNCED;
+    }
+    return LOG_EVENT_NONE;
+}
+
+/* Writes [write_end, k) for the largest k whose bytes fit in one write. */
+static void log_issue_write(struct quorum_log *log)
+{
+    i64 from = log->write_end;
+    u64 start = position_of(log, from);
+    i64 until = from + 1;
+    while (until < log->end && position_of(log, until + 1) - start <= QUORUM_LOG_WRITE_MAX) {
+        until++;
+    }
+    u64 size = position_of(log, until) - start;
+    ASSERT(size <= QUORUM_LOG_WRITE_MAX);
+    ASSERT(size > 0);
+    memcpy(log->write_buffer, log->arena + start, (size_t)size);
+    enum io_result result = io_file_write(log->io, log->file, start, log->write_buffer,
+                                          (u32)size, log->user_data_tag | LOG_OP_WRITE);
+    if (result != IO_OK) {
+        log->failed = true;
+        return;
+    }
+    log->op = LOG_OP_WRITE;
+    log->write_end = until;
+}
+
+void quorum_log_pump(struct quorum_log *log)
+{
+    if (!log->recovered || log->failed || log->op != LOG_OP_NONE) return;
+    enum io_result result = IO_OK;
+    if (log->truncate_needed) {
+        result = io_file_truncate(log->io, log->file, position_of(log, log->write_end),
+                                  log->user_data_tag | LOG_OP_TRUNCATE);
+        if (result == IO_OK) {
+            log->op = LOG_OP_TRUNCATE;
+            log->truncate_needed = false;
+        }
+    } else if (log->write_end < log->end) {
+        log_issue_write(log);
+    } else if (log->synced_end < log->write_end) {
+        result = io_file_sync(log->io, log->file, log->user_data_tag | LOG_OP_SYNC);
+        if (result == IO_OK) {
+            log->op = LOG_OP_SYNC;
+            log->sync_target = log->write_end;
+        }
+    }
+    if (result != IO_OK) log->failed = true;
+    quorum_log_invariants(log);
+}

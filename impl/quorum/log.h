@@ -1,0 +1,110 @@
+/* log.h: the quorum's replicated log: an in-memory mirror of one append-only file, and the
+ * disk pipeline that makes it durable.
+ *
+ * The file "quorum/log" is a sequence of records (wire.h: Offset, Epoch, Size, Attributes, Crc,
+ * payload), offsets dense from 0. Memory holds the same bytes (the arena) plus an index of
+ * entries, so fetches are served from memory. Disk operations go one at a time (truncate, then
+ * write, then sync), which keeps reasoning simple: the file is always a prefix of what memory
+ * held when the operation was issued. synced_end says how far the file is known durable.
+ *
+ * Bounded: QUORUM_LOG_ENTRIES_MAX entries, QUORUM_LOG_BYTES_MAX bytes. Snapshots (a later issue)
+ * will let the log start above offset 0; until then a full log rejects client appends and keeps
+ * QUORUM_LOG_RESERVE entries for leader-change records so elections always succeed.
+ *
+ * May depend on: base.h, io.h, quorum/wire.h. */
+#ifndef QUORUM_LOG_H
+#define QUORUM_LOG_H
+
+#include "../io.h"
+#include "wire.h"
+
+#define QUORUM_LOG_ENTRIES_MAX 65536u
+#define QUORUM_LOG_BYTES_MAX (8u * 1024u * 1024u)
+#define QUORUM_LOG_RESERVE 1024u /* Entries (and KiB) kept free for leader-change records. */
+#define QUORUM_LOG_WRITE_MAX (256u * 1024u)
+#define QUORUM_LOG_READ_CHUNK (256u * 1024u)
+#define QUORUM_LOG_PATH "quorum/log"
+
+struct quorum_log_entry {
+    u64 position; /* Byte position of the record in the file (and the arena). */
+    i32 epoch;
+    u32 size;     /* Payload bytes. */
+    u32 attributes;
+    u64 checksum; /* quorum_value_checksum of the payload. */
+};
+
+enum quorum_log_op { LOG_OP_NONE, LOG_OP_OPEN, LOG_OP_READ, LOG_OP_TRUNCATE, LOG_OP_WRITE,
+                     LOG_OP_SYNC };
+
+/* What a completion meant to the owner. */
+enum quorum_log_event {
+    LOG_EVENT_NONE,      /* Nothing the owner must react to. */
+    LOG_EVENT_RECOVERED, /* The file was read and scanned; the log is usable. */
+    LOG_EVENT_SYNCED,    /* synced_end advanced. */
+    LOG_EVENT_ERROR,     /* An I/O error: call quorum_log_retry() after a backoff. */
+};
+
+struct quorum_log {
+    struct io *io;
+    u64 user_data_tag; /* OR-ed into every request's user_data; low byte = enum quorum_log_op. */
+    io_file file;
+    bool recovered;
+    bool failed;
+
+    u8 *arena; /* Mirror of the file's valid bytes. */
+    u64 bytes_end;
+    struct quorum_log_entry *entries;
+    i64 end; /* Offset one past the last entry (= entry count). */
+
+    /* The disk pipeline: [0, synced_end) durable, [synced_end, write_end) written and awaiting
+     * a sync, [write_end, end) only in memory. */
+    enum quorum_log_op op;
+    i64 write_end;
+    i64 synced_end;
+    i64 sync_target;
+    bool truncate_needed;
+    u8 *write_buffer; /* Stable while a write is in flight. */
+
+    /* Recovery. */
+    u64 file_size;
+    u64 read_position;
+    u64 truncated_bytes; /* Bytes of torn or corrupt tail cut at recovery (for tests, logs). */
+};
+
+void quorum_log_init(struct quorum_log *log, struct io *io, u64 user_data_tag);
+void quorum_log_free(struct quorum_log *log);
+
+/* Starts recovery: open, read, scan. Completes with LOG_EVENT_RECOVERED. */
+void quorum_log_open(struct quorum_log *log);
+enum quorum_log_event quorum_log_on_file(struct quorum_log *log,
+                                         const struct io_completion *completion);
+void quorum_log_retry(struct quorum_log *log);
+
+/* Scans a file image already in the arena, building the index. Returns the length of the valid
+ * prefix: scanning stops at the first torn, corrupt, misnumbered or epoch-decreasing record. */
+u64 quorum_log_scan(struct quorum_log *log, u64 size);
+
+bool quorum_log_has_room(const struct quorum_log *log, u32 size, bool control);
+/* Appends in memory; returns the new entry's offset. The disk follows via quorum_log_pump. */
+i64 quorum_log_append(struct quorum_log *log, i32 epoch, u32 attributes, const u8 *payload,
+                      u32 size);
+/* Appends a record received from the leader (already validated by the codec). */
+i64 quorum_log_append_record(struct quorum_log *log, const struct quorum_record *record);
+/* Drops entries at offsets >= end. */
+void quorum_log_truncate(struct quorum_log *log, i64 end);
+/* Issues the next disk operation if none is in flight. */
+void quorum_log_pump(struct quorum_log *log);
+
+i32 quorum_log_last_epoch(const struct quorum_log *log);
+i32 quorum_log_epoch_at(const struct quorum_log *log, i64 offset);
+const struct quorum_log_entry *quorum_log_entry(const struct quorum_log *log, i64 offset);
+const u8 *quorum_log_payload(const struct quorum_log *log, i64 offset);
+/* KRaft's endOffsetForEpoch: the largest epoch <= epoch present in the log, and the offset one
+ * past its last entry. {0, 0} when no entry has an epoch <= epoch. */
+void quorum_log_end_for_epoch(const struct quorum_log *log, i32 epoch, i32 *epoch_found,
+                              i64 *end_offset);
+/* Record bytes of [from, ...) up to bytes_max (at least one record if any): for fetches. */
+const u8 *quorum_log_records(const struct quorum_log *log, i64 from, u32 bytes_max, u32 *count,
+                             u32 *size);
+
+#endif

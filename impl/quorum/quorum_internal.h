@@ -1,0 +1,152 @@
+/* quorum_internal.h: the quorum's state, shared by quorum.c (roles, timers, disk, commit) and
+ * quorum_rpc.c (the messages). Nothing outside impl/quorum includes this file.
+ *
+ * May depend on: quorum.h, log.h, state.h, wire.h, model/history.h (observation kinds). */
+#ifndef QUORUM_INTERNAL_H
+#define QUORUM_INTERNAL_H
+
+#include "../../model/history.h"
+#include "log.h"
+#include "quorum.h"
+#include "state.h"
+#include "wire.h"
+
+/* A compile-time switch for "a deliberately broken build is caught by the checkers" tests:
+ * 1 grants a vote before the vote is durable; 2 counts every vote twice. 0: correct. */
+#ifndef QUORUM_MUTATION
+#define QUORUM_MUTATION 0
+#endif
+
+#define QUORUM_INFLIGHT_MAX 8u         /* Requests awaiting a response, per peer. */
+#define QUORUM_PARKED_MAX 32u          /* Fetches the leader holds until data arrives. */
+#define QUORUM_PENDING_APPENDS_MAX 1024u
+#define QUORUM_PENDING_VOTES_MAX 16u
+#define QUORUM_TICK_NS (50 * NS_PER_MS)
+#define QUORUM_FETCH_WAIT_NS (500 * NS_PER_MS) /* Fetch long-poll, as KRaft's MaxWaitMs. */
+#define QUORUM_DISK_RETRY_NS (100 * NS_PER_MS)
+#define QUORUM_SEND_BUFFER_SIZE (QUORUM_FETCH_BYTES_MAX + 1024u)
+#define QUORUM_TAG_STORE ((u64)1 << 48)
+#define QUORUM_TAG_LOG ((u64)2 << 48)
+#define QUORUM_NONE (-1)
+
+enum quorum_timer { QUORUM_TIMER_ROLE, QUORUM_TIMER_TICK, QUORUM_TIMER_DISK };
+
+struct quorum_inflight {
+    bool used;
+    i16 api_key;
+    i32 correlation_id;
+    u32 round; /* Election round a Vote belongs to; stale rounds are not counted. */
+    bool pre_vote;
+    u64 sent_ns;
+};
+
+struct quorum_peer {
+    i32 id;
+    io_conn conn; /* Our outgoing connection to it; 0 when down. */
+    struct quorum_inflight inflight[QUORUM_INFLIGHT_MAX];
+    /* The leader's view of this voter in the current epoch. */
+    i64 fetch_offset; /* Its synced log end, as its last fetch said; -1 until it fetched. */
+    u64 last_fetch_ns;
+    u64 begin_sent_ns;
+    /* The current election round. */
+    bool granted;
+    bool rejected;
+};
+
+struct quorum_parked {
+    bool used;
+    io_conn conn;
+    i32 correlation_id;
+    struct quorum_fetch_request request;
+    u64 parked_ns;
+};
+
+struct quorum_pending_append {
+    bool used;
+    io_conn conn;
+    i32 correlation_id;
+    i64 offset;
+};
+
+struct quorum_pending_vote {
+    bool used;
+    io_conn conn;
+    i32 correlation_id;
+    i32 epoch;
+    i32 candidate;
+};
+
+struct quorum {
+    struct io *io;
+    const struct node_config *config;
+    u32 timer_base;
+    u64 file_tag;
+    i32 self_id;
+    i32 self_index; /* Index in peers, or -1 for an observer. */
+    u32 voter_count;
+    u32 majority;
+    struct quorum_peer peers[CONFIG_VOTERS_MAX];
+    u64 election_timeout_ns, fetch_timeout_ns, request_timeout_ns;
+
+    u32 role; /* enum history_quorum_role */
+    i32 epoch;
+    i32 leader_id;
+    i32 voted_for;
+    bool store_recovered;
+    bool started; /* Store and log recovered: the quorum takes part. */
+    bool stopping;
+    u64 leader_contact_ns; /* Follower: last good fetch response. Leader: election time. */
+
+    i32 voted_reported_epoch; /* HISTORY_QUORUM_VOTED is reported once per epoch. */
+    u32 vote_round;
+    bool votes_sent; /* Candidate: Vote requests went out (after the self-vote was durable). */
+    bool fetch_inflight;
+    u32 observer_next; /* Observer without a known leader: next voter to ask. */
+
+    i64 epoch_start_offset; /* Leader: offset of its leader-change record. */
+    i64 commit_end;         /* Entries below are known committed (the high watermark). */
+    u64 digest;             /* State machine: running digest of the applied entries. */
+    u64 *digests;           /* digests[o]: digest after applying offset o. */
+
+    struct quorum_log log;
+    struct quorum_store store;
+    struct quorum_parked parked[QUORUM_PARKED_MAX];
+    struct quorum_pending_append appends[QUORUM_PENDING_APPENDS_MAX];
+    struct quorum_pending_vote votes[QUORUM_PENDING_VOTES_MAX];
+    i32 correlation_next;
+    u8 *send_buffer;
+};
+
+/* quorum.c */
+void quorum_invariants(const struct quorum *q);
+void quorum_observe(const struct quorum *q, u32 kind, u64 a, u64 b, u64 c, u64 d);
+i32 quorum_voter_index(const struct quorum *q, i32 id);
+bool quorum_has_live_leader(const struct quorum *q);
+void quorum_adopt(struct quorum *q, i32 epoch, i32 leader);
+void quorum_become_follower(struct quorum *q, i32 epoch, i32 leader);
+void quorum_become_unattached(struct quorum *q, i32 epoch);
+void quorum_become_candidate(struct quorum *q);
+void quorum_become_leader(struct quorum *q);
+void quorum_grant_vote(struct quorum *q, i32 candidate);
+void quorum_update_high_watermark(struct quorum *q);
+void quorum_follower_commit(struct quorum *q, i64 high_watermark);
+void quorum_follower_truncate(struct quorum *q, i64 end);
+void quorum_role_timer_set(struct quorum *q, u64 delay_ns);
+u64 quorum_election_delay(const struct quorum *q);
+void quorum_endpoint_hint(const struct quorum *q, i32 leader, char *target, u32 size);
+void quorum_observe_appended(const struct quorum *q, i64 offset, bool recovered);
+
+/* quorum_rpc.c */
+void quorum_send_vote_requests(struct quorum *q, bool pre_vote);
+void quorum_send_begin_epoch(struct quorum *q, u32 index);
+void quorum_send_end_epoch(struct quorum *q, u32 index);
+void quorum_maybe_fetch(struct quorum *q);
+void quorum_wake_parked(struct quorum *q, bool all);
+void quorum_drop_parked(struct quorum *q, i16 error);
+void quorum_answer_appends(struct quorum *q, bool leadership_lost);
+void quorum_answer_votes(struct quorum *q);
+void quorum_expire_inflight(struct quorum *q);
+void quorum_peer_forget(struct quorum *q, u32 index);
+u32 quorum_tally(const struct quorum *q);
+
+#endif

@@ -1,0 +1,535 @@
+/* wire.c: encoding and decoding of the quorum's frames (see wire.h for the format).
+ *
+ * Invariants: encoders write exactly the fields decoders read, in the same order (paired by the
+ * round-trip tests); decoders never read past the frame and reject trailing bytes; every
+ * length field is bounded by a _MAX constant before it is used. Encoders assert room, because
+ * every buffer is sized from the same constants (an overflow would be our bug, not the
+ * world's).
+ *
+ * Tested by tests/unit/test_quorum_wire.c: round trips of every message, every truncation of
+ * every message rejected, random garbage rejected without a crash under ASan/UBSan. */
+#include "wire.h"
+
+#include <string.h>
+
+static const u32 crc32c_table[256] = {
+    0x00000000u, 0xf26b8303u, 0xe13b70f7u, 0x1350f3f4u, 0xc79a971fu, 0x35f1141cu,
+    0x26a1e7e8u, 0xd4ca64ebu, 0x8ad958cfu, 0x78b2dbccu, 0x6be22838u, 0x9989ab3bu,
+    0x4d43cfd0u, 0xbf284cd3u, 0xac78bf27u, 0x5e133c24u, 0x105ec76fu, 0xe235446cu,
+    0xf165b798u, 0x030e349bu, 0xd7c45070u, 0x25afd373u, 0x36ff2087u, 0xc494a384u,
+    0x9a879fa0u, 0x68ec1ca3u, 0x7bbcef57u, 0x89d76c54u, 0x5d1d08bfu, 0xaf768bbcu,
+    0xbc267848u, 0x4e4dfb4bu, 0x20bd8edeu, 0xd2d60dddu, 0xc186fe29u, 0x33ed7d2au,
+    0xe72719c1u, 0x154c9ac2u, 0x061c6936u, 0xf477ea35u, 0xaa64d611u, 0x580f5512u,
+    0x4b5fa6e6u, 0xb93425e5u, 0x6dfe410eu, 0x9f95c20du, 0x8cc531f9u, 0x7eaeb2fau,
+    0x30e349b1u, 0xc288cab2u, 0xd1d83946u, 0x23b3ba45u, 0xf779deaeu, 0x05125dadu,
+    0x1642ae59u, 0xe4292d5au, 0xba3a117eu, 0x4851927du, 0x5b016189u, 0xa96ae28au,
+    0x7da08661u, 0x8fcb0562u, 0x9c9bf696u, 0x6ef07595u, 0x417b1dbcu, 0xb3109ebfu,
+    0xa0406d4bu, 0x522bee48u, 0x86e18aa3u, 0x748a09a0u, 0x67dafa54u, 0x95b17957u,
+    0xcba24573u, 0x39c9c670u, 0x2a993584u, 0xd8f2b687u, 0x0c38d26cu, 0xfe53516fu,
+    0xed03a29bu, 0x1f682198u, 0x5125dad3u, 0xa34e59d0u, 0xb01eaa24u, 0x42752927u,
+    0x96bf4dccu, 0x64d4cecfu, 0x77843d3bu, 0x85efbe38u, 0xdbfc821cu, 0x2997011fu,
+    0x3ac7f2ebu, 0xc8ac71e8u, 0x1c661503u, 0xee0d9600u, 0xfd5d65f4u, 0x0f36e6f7u,
+    0x61c69362u, 0x93ad1061u, 0x80fde395u, 0x72966096u, 0xa65c047du, 0x5437877eu,
+    0x4767748au, 0xb50cf789u, 0xeb1fcbadu, 0x197448aeu, 0x0a24bb5au, 0xf84f3859u,
+    0x2c855cb2u, 0xdeeedfb1u, 0xcdbe2c45u, 0x3fd5af46u, 0x7198540du, 0x83f3d70eu,
+    0x90a324fau, 0x62c8a7f9u, 0xb602c312u, 0x44694011u, 0x5739b3e5u, 0xa55230e6u,
+    0xfb410cc2u, 0x092a8fc1u, 0x1a7a7c35u, 0xe811ff36u, 0x3cdb9bddu, 0xceb018deu,
+    0xdde0eb2au, 0x2f8b6829u, 0x82f63b78u, 0x709db87bu, 0x63cd4b8fu, 0x91a6c88cu,
+    0x456cac67u, 0xb7072f64u, 0xa457dc90u, 0x563c5f93u, 0x082f63b7u, 0xfa44e0b4u,
+    0xe9141340u, 0x1b7f9043u, 0xcfb5f4a8u, 0x3dde77abu, 0x2e8e845fu, 0xdce5075cu,
+    0x92a8fc17u, 0x60c37f14u, 0x73938ce0u, 0x81f80fe3u, 0x55326b08u, 0xa759e80bu,
+    0xb4091bffu, 0x466298fcu, 0x1871a4d8u, 0xea1a27dbu, 0xf94ad42fu, 0x0b21572cu,
+    0xdfeb33c7u, 0x2d80b0c4u, 0x3ed04330u, 0xccbbc033u, 0xa24bb5a6u, 0x502036a5u,
+    0x4370c551u, 0xb11b4652u, 0x65d122b9u, 0x97baa1bau, 0x84ea524eu, 0x7681d14du,
+    0x2892ed69u, 0xdaf96e6au, 0xc9a99d9eu, 0x3bc21e9du, 0xef087a76u, 0x1d63f975u,
+    0x0e330a81u, 0xfc588982u, 0xb21572c9u, 0x407ef1cau, 0x532e023eu, 0xa145813du,
+    0x758fe5d6u, 0x87e466d5u, 0x94b49521u, 0x66df1622u, 0x38cc2a06u, 0xcaa7a905u,
+    0xd9f75af1u, 0x2b9cd9f2u, 0xff56bd19u, 0x0d3d3e1au, 0x1e6dcdeeu, 0xec064eedu,
+    0xc38d26c4u, 0x31e6a5c7u, 0x22b65633u, 0xd0ddd530u, 0x0417b1dbu, 0xf67c32d8u,
+    0xe52cc12cu, 0x1747422fu, 0x49547e0bu, 0xbb3ffd08u, 0xa86f0efcu, 0x5a048dffu,
+    0x8ecee914u, 0x7ca56a17u, 0x6ff599e3u, 0x9d9e1ae0u, 0xd3d3e1abu, 0x21b862a8u,
+    0x32e8915cu, 0xc083125fu, 0x144976b4u, 0xe622f5b7u, 0xf5720643u, 0x07198540u,
+    0x590ab964u, 0xab613a67u, 0xb831c993u, 0x4a5a4a90u, 0x9e902e7bu, 0x6cfbad78u,
+    0x7fab5e8cu, 0x8dc0dd8fu, 0xe330a81au, 0x115b2b19u, 0x020bd8edu, 0xf0605beeu,
+    0x24aa3f05u, 0xd6c1bc06u, 0xc5914ff2u, 0x37faccf1u, 0x69e9f0d5u, 0x9b8273d6u,
+    0x88d28022u, 0x7ab90321u, 0xae7367cau, 0x5c18e4c9u, 0x4f48173du, 0xbd23943eu,
+    0xf36e6f75u, 0x0105ec76u, 0x12551f82u, 0xe03e9c81u, 0x34f4f86au, 0xc69f7b69u,
+    0xd5cf889du, 0x27a40b9eu, 0x79b737bau, 0x8bdcb4b9u, 0x988c474du, 0x6ae7c44eu,
+    0xbe2da0a5u, 0x4c4623a6u, 0x5f16d052u, 0xad7d5351u
+};
+
+u32 quorum_crc32c(u32 crc, const u8 *bytes, u32 size)
+{
+    ASSERT(bytes != NULL || size == 0);
+    crc = ~crc;
+    for (u32 i = 0; i < size; i++) crc = crc32c_table[(crc ^ bytes[i]) & 0xff] ^ (crc >> 8);
+    return ~crc;
+}
+
+u64 quorum_value_checksum(const u8 *bytes, u32 size)
+{
+    ASSERT(bytes != NULL || size == 0);
+    u64 hash = 0xcbf29ce484222325ull;
+    for (u32 i = 0; i < size; i++) {
+        hash ^= bytes[i];
+        hash *= 0x100000001b3ull;
+    }
+    return hash;
+}
+
+/* ===== Writer and reader ===== */
+
+void quorum_writer_init(struct quorum_writer *writer, u8 *buffer, u32 capacity)
+{
+    ASSERT(buffer != NULL);
+    ASSERT(capacity >= 4u);
+    writer->buffer = buffer;
+    writer->size = 0;
+    writer->capacity = capacity;
+}
+
+static u8 *writer_reserve(struct quorum_writer *writer, u32 size)
+{
+    ASSERT(writer->size <= writer->capacity);
+    ASSERT(size <= writer->capacity - writer->size);
+    u8 *target = writer->buffer + writer->size;
+    writer->size += size;
+    return target;
+}
+
+void quorum_put_u8(struct quorum_writer *writer, u8 value) { *writer_reserve(writer, 1) = value; }
+void quorum_put_i16(struct quorum_writer *writer, i16 value)
+{
+    store_u16_be(writer_reserve(writer, 2), (u16)value);
+}
+void quorum_put_i32(struct quorum_writer *writer, i32 value)
+{
+    store_u32_be(writer_reserve(writer, 4), (u32)value);
+}
+void quorum_put_u32(struct quorum_writer *writer, u32 value)
+{
+    store_u32_be(writer_reserve(writer, 4), value);
+}
+void quorum_put_i64(struct quorum_writer *writer, i64 value)
+{
+    store_u64_be(writer_reserve(writer, 8), (u64)value);
+}
+void quorum_put_bytes(struct quorum_writer *writer, const u8 *bytes, u32 size)
+{
+    if (size == 0) return;
+    memcpy(writer_reserve(writer, size), bytes, size);
+}
+
+static const u8 *reader_take(struct quorum_reader *reader, u32 size)
+{
+    ASSERT(reader->position <= reader->size);
+    if (size > reader->size - reader->position) return NULL;
+    const u8 *source = reader->bytes + reader->position;
+    reader->position += size;
+    return source;
+}
+
+bool quorum_get_u8(struct quorum_reader *reader, u8 *value)
+{
+    const u8 *p = reader_take(reader, 1);
+    if (p == NULL) return false;
+    *value = p[0];
+    return true;
+}
+bool quorum_get_i16(struct quorum_reader *reader, i16 *value)
+{
+    const u8 *p = reader_take(reader, 2);
+    if (p == NULL) return false;
+    *value = (i16)load_u16_be(p);
+    return true;
+}
+bool quorum_get_i32(struct quorum_reader *reader, i32 *value)
+{
+    const u8 *p = reader_take(reader, 4);
+    if (p == NULL) return false;
+    *value = (i32)load_u32_be(p);
+    return true;
+}
+bool quorum_get_u32(struct quorum_reader *reader, u32 *value)
+{
+    const u8 *p = reader_take(reader, 4);
+    if (p == NULL) return false;
+    *value = load_u32_be(p);
+    return true;
+}
+bool quorum_get_i64(struct quorum_reader *reader, i64 *value)
+{
+    const u8 *p = reader_take(reader, 8);
+    if (p == NULL) return false;
+    *value = (i64)load_u64_be(p);
+    return true;
+}
+
+static bool get_bool(struct quorum_reader *reader, bool *value)
+{
+    u8 byte = 0;
+    if (!quorum_get_u8(reader, &byte)) return false;
+    if (byte > 1) return false;
+    *value = byte == 1;
+    return true;
+}
+
+/* A Kafka nullable string (i16 length, -1 = null) into a bounded, terminated buffer. */
+static bool get_string(struct quorum_reader *reader, char *target, u32 capacity)
+{
+    ASSERT(capacity > 0);
+    i16 length = 0;
+    if (!quorum_get_i16(reader, &length)) return false;
+    target[0] = '\0';
+    if (length == -1) return true;
+    if (length < 0) return false;
+    if ((u32)length >= capacity) return false;
+    const u8 *bytes = reader_take(reader, (u32)length);
+    if (bytes == NULL) return false;
+    if (memchr(bytes, '\0', (u32)length) != NULL) return false;
+    memcpy(target, bytes, (u32)length);
+    target[length] = '\0';
+    return true;
+}
+
+static void put_string(struct quorum_writer *writer, const char *text)
+{
+    if (text == NULL || text[0] == '\0') {
+        quorum_put_i16(writer, -1);
+        return;
+    }
+    size_t length = strlen(text);
+    ASSERT(length < 0x7fff);
+    quorum_put_i16(writer, (i16)length);
+    quorum_put_bytes(writer, (const u8 *)text, (u32)length);
+}
+
+static enum quorum_wire_result finish(const struct quorum_reader *reader, bool ok)
+{
+    if (!ok) return WIRE_INVALID;
+    if (reader->position != reader->size) return WIRE_INVALID; /* Trailing bytes. */
+    return WIRE_OK;
+}
+
+/* ===== Frames ===== */
+
+void quorum_frame_request_begin(struct quorum_writer *writer, i16 api_key, i32 correlation_id,
+                                const char *client_id)
+{
+    ASSERT(writer->size == 0);
+    writer_reserve(writer, 4u);
+    quorum_put_i16(writer, api_key);
+    quorum_put_i16(writer, QUORUM_WIRE_VERSION);
+    quorum_put_i32(writer, correlation_id);
+    put_string(writer, client_id);
+}
+
+void quorum_frame_response_begin(struct quorum_writer *writer, i32 correlation_id)
+{
+    ASSERT(writer->size == 0);
+    writer_reserve(writer, 4u);
+    quorum_put_i32(writer, correlation_id);
+}
+
+u32 quorum_frame_end(struct quorum_writer *writer)
+{
+    ASSERT(writer->size >= 4u);
+    ASSERT(writer->size <= QUORUM_FRAME_SIZE_MAX);
+    store_u32_be(writer->buffer, writer->size - 4u);
+    return writer->size;
+}
+
+enum quorum_wire_result quorum_decode_request_header(struct quorum_reader *reader,
+                                                     struct quorum_header *header)
+{
+    memset(header, 0, sizeof(*header));
+    if (!quorum_get_i16(reader, &header->ApiKey)) return WIRE_INVALID;
+    if (!quorum_get_i16(reader, &header->ApiVersion)) return WIRE_INVALID;
+    if (!quorum_get_i32(reader, &header->CorrelationId)) return WIRE_INVALID;
+    if (!get_string(reader, header->ClientId, sizeof(header->ClientId))) return WIRE_INVALID;
+    if (header->ApiVersion != QUORUM_WIRE_VERSION) return WIRE_INVALID;
+    return WIRE_OK;
+}
+
+enum quorum_wire_result quorum_decode_response_header(struct quorum_reader *reader,
+                                                      i32 *correlation_id)
+{
+    if (!quorum_get_i32(reader, correlation_id)) return WIRE_INVALID;
+    return WIRE_OK;
+}
+
+/* ===== Vote ===== */
+
+void quorum_encode_vote_request(struct quorum_writer *w, const struct quorum_vote_request *m)
+{
+    put_string(w, NULL); /* ClusterId: null until cluster ids exist. */
+    quorum_put_i32(w, m->CandidateEpoch);
+    quorum_put_i32(w, m->CandidateId);
+    quorum_put_i32(w, m->VoterId);
+    quorum_put_i32(w, m->LastOffsetEpoch);
+    quorum_put_i64(w, m->LastOffset);
+    quorum_put_u8(w, m->PreVote ? 1 : 0);
+}
+
+enum quorum_wire_result quorum_decode_vote_request(struct quorum_reader *r,
+                                                   struct quorum_vote_request *m)
+{
+    char cluster_id[QUORUM_CLIENT_ID_MAX];
+    memset(m, 0, sizeof(*m));
+    bool ok = get_string(r, cluster_id, sizeof(cluster_id)) &&
+              quorum_get_i32(r, &m->CandidateEpoch) && quorum_get_i32(r, &m->CandidateId) &&
+              quorum_get_i32(r, &m->VoterId) && quorum_get_i32(r, &m->LastOffsetEpoch) &&
+              quorum_get_i64(r, &m->LastOffset) && get_bool(r, &m->PreVote);
+    if (ok && (m->CandidateEpoch < 0 || m->LastOffsetEpoch < 0 || m->LastOffset < 0)) ok = false;
+    return finish(r, ok);
+}
+
+void quorum_encode_vote_response(struct quorum_writer *w, const struct quorum_vote_response *m)
+{
+    quorum_put_i16(w, m->ErrorCode);
+    quorum_put_i32(w, m->LeaderId);
+    quorum_put_i32(w, m->LeaderEpoch);
+    quorum_put_u8(w, m->VoteGranted ? 1 : 0);
+}
+
+enum quorum_wire_result quorum_decode_vote_response(struct quorum_reader *r,
+                                                    struct quorum_vote_response *m)
+{
+    memset(m, 0, sizeof(*m));
+    bool ok = quorum_get_i16(r, &m->ErrorCode) && quorum_get_i32(r, &m->LeaderId) &&
+              quorum_get_i32(r, &m->LeaderEpoch) && get_bool(r, &m->VoteGranted);
+    if (ok && m->LeaderEpoch < 0) ok = false;
+    return finish(r, ok);
+}
+
+/* ===== BeginQuorumEpoch, EndQuorumEpoch ===== */
+
+void quorum_encode_begin_epoch_request(struct quorum_writer *w,
+                                       const struct quorum_begin_epoch_request *m)
+{
+    put_string(w, NULL);
+    quorum_put_i32(w, m->LeaderId);
+    quorum_put_i32(w, m->LeaderEpoch);
+    quorum_put_i32(w, m->VoterId);
+}
+
+enum quorum_wire_result quorum_decode_begin_epoch_request(struct quorum_reader *r,
+                                                          struct quorum_begin_epoch_request *m)
+{
+    char cluster_id[QUORUM_CLIENT_ID_MAX];
+    memset(m, 0, sizeof(*m));
+    bool ok = get_string(r, cluster_id, sizeof(cluster_id)) && quorum_get_i32(r, &m->LeaderId) &&
+              quorum_get_i32(r, &m->LeaderEpoch) && quorum_get_i32(r, &m->VoterId);
+    if (ok && (m->LeaderEpoch < 0 || m->LeaderId < 0)) ok = false;
+    return finish(r, ok);
+}
+
+void quorum_encode_end_epoch_request(struct quorum_writer *w,
+                                     const struct quorum_end_epoch_request *m)
+{
+    ASSERT(m->successor_count <= QUORUM_SUCCESSORS_MAX);
+    put_string(w, NULL);
+    quorum_put_i32(w, m->LeaderId);
+    quorum_put_i32(w, m->LeaderEpoch);
+    quorum_put_u32(w, m->successor_count);
+    for (u32 i = 0; i < m->successor_count; i++) quorum_put_i32(w, m->PreferredSuccessors[i]);
+}
+
+enum quorum_wire_result quorum_decode_end_epoch_request(struct quorum_reader *r,
+                                                        struct quorum_end_epoch_request *m)
+{
+    char cluster_id[QUORUM_CLIENT_ID_MAX];
+    memset(m, 0, sizeof(*m));
+    bool ok = get_string(r, cluster_id, sizeof(cluster_id)) && quorum_get_i32(r, &m->LeaderId) &&
+              quorum_get_i32(r, &m->LeaderEpoch) && quorum_get_u32(r, &m->successor_count);
+    if (ok && m->successor_count > QUORUM_SUCCESSORS_MAX) ok = false;
+    for (u32 i = 0; ok && i < m->successor_count; i++) {
+        ok = quorum_get_i32(r, &m->PreferredSuccessors[i]);
+    }
+    if (ok && (m->LeaderEpoch < 0 || m->LeaderId < 0)) ok = false;
+    return finish(r, ok);
+}
+
+void quorum_encode_epoch_response(struct quorum_writer *w, const struct quorum_epoch_response *m)
+{
+    quorum_put_i16(w, m->ErrorCode);
+    quorum_put_i32(w, m->LeaderId);
+    quorum_put_i32(w, m->LeaderEpoch);
+}
+
+enum quorum_wire_result quorum_decode_epoch_response(struct quorum_reader *r,
+                                                     struct quorum_epoch_response *m)
+{
+    memset(m, 0, sizeof(*m));
+    bool ok = quorum_get_i16(r, &m->ErrorCode) && quorum_get_i32(r, &m->LeaderId) &&
+              quorum_get_i32(r, &m->LeaderEpoch);
+    if (ok && m->LeaderEpoch < 0) ok = false;
+    return finish(r, ok);
+}
+
+/* ===== Fetch ===== */
+
+void quorum_encode_fetch_request(struct quorum_writer *w, const struct quorum_fetch_request *m)
+{
+    put_string(w, NULL);
+    quorum_put_i32(w, m->ReplicaId);
+    quorum_put_i32(w, m->CurrentLeaderEpoch);
+    quorum_put_i64(w, m->FetchOffset);
+    quorum_put_i32(w, m->LastFetchedEpoch);
+    quorum_put_i32(w, m->MaxBytes);
+}
+
+enum quorum_wire_result quorum_decode_fetch_request(struct quorum_reader *r,
+                                                    struct quorum_fetch_request *m)
+{
+    char cluster_id[QUORUM_CLIENT_ID_MAX];
+    memset(m, 0, sizeof(*m));
+    bool ok = get_string(r, cluster_id, sizeof(cluster_id)) &&
+              quorum_get_i32(r, &m->ReplicaId) && quorum_get_i32(r, &m->CurrentLeaderEpoch) &&
+              quorum_get_i64(r, &m->FetchOffset) && quorum_get_i32(r, &m->LastFetchedEpoch) &&
+              quorum_get_i32(r, &m->MaxBytes);
+    if (ok && (m->ReplicaId < 0 || m->FetchOffset < 0 || m->LastFetchedEpoch < 0)) ok = false;
+    if (ok && (m->CurrentLeaderEpoch < 0 || m->MaxBytes < 0)) ok = false;
+    return finish(r, ok);
+}
+
+void quorum_encode_fetch_response(struct quorum_writer *w, const struct quorum_fetch_response *m)
+{
+    ASSERT(m->records_size <= QUORUM_FETCH_BYTES_MAX);
+    quorum_put_i16(w, m->ErrorCode);
+    quorum_put_i32(w, m->LeaderId);
+    quorum_put_i32(w, m->LeaderEpoch);
+    quorum_put_i64(w, m->HighWatermark);
+    quorum_put_i32(w, m->DivergingEpoch);
+    quorum_put_i64(w, m->DivergingEndOffset);
+    quorum_put_u32(w, m->record_count);
+    quorum_put_u32(w, m->records_size);
+    quorum_put_bytes(w, m->records, m->records_size);
+}
+
+/* Validates every record (framing, CRC, consecutive offsets, non-decreasing epochs), so the
+ * quorum can later walk them with quorum_record_decode knowing each one is whole. */
+static bool records_valid(const u8 *bytes, u32 size, u32 count)
+{
+    u32 position = 0;
+    i64 offset_previous = -1;
+    i32 epoch_previous = 0;
+    for (u32 i = 0; i < count; i++) {
+        struct quorum_record record;
+        u32 consumed = 0;
+        if (quorum_record_decode(bytes + position, size - position, &record, &consumed) !=
+            WIRE_OK) {
+            return false;
+        }
+        if (offset_previous >= 0 && record.Offset != offset_previous + 1) return false;
+        if (record.Epoch < epoch_previous) return false;
+        offset_previous = record.Offset;
+        epoch_previous = record.Epoch;
+        position += consumed;
+        ASSERT(position <= size);
+    }
+    return position == size;
+}
+
+enum quorum_wire_result quorum_decode_fetch_response(struct quorum_reader *r,
+                                                     struct quorum_fetch_response *m)
+{
+    memset(m, 0, sizeof(*m));
+    bool ok = quorum_get_i16(r, &m->ErrorCode) && quorum_get_i32(r, &m->LeaderId) &&
+              quorum_get_i32(r, &m->LeaderEpoch) && quorum_get_i64(r, &m->HighWatermark) &&
+              quorum_get_i32(r, &m->DivergingEpoch) &&
+              quorum_get_i64(r, &m->DivergingEndOffset) &&
+              quorum_get_u32(r, &m->record_count) && quorum_get_u32(r, &m->records_size);
+    if (!ok) return WIRE_INVALID;
+    if (m->LeaderEpoch < 0 || m->HighWatermark < 0) return WIRE_INVALID;
+    if (m->DivergingEpoch < -1) return WIRE_INVALID;
+    if (m->DivergingEpoch >= 0 && m->DivergingEndOffset < 0) return WIRE_INVALID;
+    if (m->records_size > QUORUM_FETCH_BYTES_MAX) return WIRE_INVALID;
+    if (m->record_count > m->records_size / QUORUM_RECORD_HEADER_SIZE) return WIRE_INVALID;
+    m->records = reader_take(r, m->records_size);
+    if (m->records == NULL) return WIRE_INVALID;
+    if (!records_valid(m->records, m->records_size, m->record_count)) return WIRE_INVALID;
+    return finish(r, true);
+}
+
+/* ===== Client append ===== */
+
+void quorum_encode_append_request(struct quorum_writer *w, const struct quorum_append_request *m)
+{
+    ASSERT(m->value_size <= QUORUM_ENTRY_SIZE_MAX);
+    quorum_put_u32(w, m->value_size);
+    quorum_put_bytes(w, m->Value, m->value_size);
+}
+
+enum quorum_wire_result quorum_decode_append_request(struct quorum_reader *r,
+                                                     struct quorum_append_request *m)
+{
+    memset(m, 0, sizeof(*m));
+    if (!quorum_get_u32(r, &m->value_size)) return WIRE_INVALID;
+    if (m->value_size == 0 || m->value_size > QUORUM_ENTRY_SIZE_MAX) return WIRE_INVALID;
+    m->Value = reader_take(r, m->value_size);
+    return finish(r, m->Value != NULL);
+}
+
+void quorum_encode_append_response(struct quorum_writer *w,
+                                   const struct quorum_append_response *m)
+{
+    quorum_put_i16(w, m->ErrorCode);
+    quorum_put_i64(w, m->Offset);
+    quorum_put_i32(w, m->LeaderId);
+    put_string(w, m->LeaderEndpoint);
+}
+
+enum quorum_wire_result quorum_decode_append_response(struct quorum_reader *r,
+                                                      struct quorum_append_response *m)
+{
+    memset(m, 0, sizeof(*m));
+    bool ok = quorum_get_i16(r, &m->ErrorCode) && quorum_get_i64(r, &m->Offset) &&
+              quorum_get_i32(r, &m->LeaderId) &&
+              get_string(r, m->LeaderEndpoint, sizeof(m->LeaderEndpoint));
+    return finish(r, ok);
+}
+
+/* ===== Records ===== */
+
+static u32 record_crc(const u8 *header, const u8 *payload, u32 size)
+{
+    u32 crc = quorum_crc32c(0, header, 20); /* Offset, Epoch, Size, Attributes. */
+    return quorum_crc32c(crc, payload, size);
+}
+
+u32 quorum_record_encode(u8 *target, u32 capacity, i64 offset, i32 epoch, u32 attributes,
+                         const u8 *payload, u32 size)
+{
+    ASSERT(offset >= 0);
+    ASSERT(epoch > 0);
+    ASSERT(size <= QUORUM_ENTRY_SIZE_MAX);
+    ASSERT(capacity >= QUORUM_RECORD_HEADER_SIZE + size);
+    store_u64_be(target, (u64)offset);
+    store_u32_be(target + 8, (u32)epoch);
+    store_u32_be(target + 12, size);
+    store_u32_be(target + 16, attributes);
+    if (size > 0) memcpy(target + QUORUM_RECORD_HEADER_SIZE, payload, size);
+    store_u32_be(target + 20, record_crc(target, target + QUORUM_RECORD_HEADER_SIZE, size));
+    return QUORUM_RECORD_HEADER_SIZE + size;
+}
+
+enum quorum_wire_result quorum_record_decode(const u8 *bytes, u32 size,
+                                             struct quorum_record *record, u32 *consumed)
+{
+    memset(record, 0, sizeof(*record));
+    if (size < QUORUM_RECORD_HEADER_SIZE) return WIRE_INVALID;
+    record->Offset = (i64)load_u64_be(bytes);
+    record->Epoch = (i32)load_u32_be(bytes + 8);
+    record->size = load_u32_be(bytes + 12);
+    record->Attributes = load_u32_be(bytes + 16);
+    record->crc = load_u32_be(bytes + 20);
+    if (record->Offset < 0 || record->Epoch <= 0) return WIRE_INVALID;
+    if (record->size > QUORUM_ENTRY_SIZE_MAX) return WIRE_INVALID;
+    if ((record->Attributes & ~QUORUM_RECORD_CONTROL) != 0) return WIRE_INVALID;
+    if (record->size > size - QUORUM_RECORD_HEADER_SIZE) return WIRE_INVALID;
+    record->payload = bytes + QUORUM_RECORD_HEADER_SIZE;
+    if (record_crc(bytes, record->payload, record->size) != record->crc) return WIRE_INVALID;
+    *consumed = QUORUM_RECORD_HEADER_SIZE + record->size;
+    return WIRE_OK;
+}

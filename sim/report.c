@@ -1,0 +1,922 @@
+/* report.c: the summary ksim prints and the report folder --report writes.
+ *
+ * Both are for a person learning distributed systems, so they say what happened in short plain
+ * sentences: what the scenario teaches, the cluster, a timeline of faults, leader changes and
+ * restarts, what the clients saw, each check's verdict and, on failure, how to replay it.
+ * Everything here reads the scenario and the result; nothing feeds back into a run, so reports
+ * cannot break determinism. The layout of each output is described in reports/README.md.
+ *
+ * Invariants: the summary's last line is exactly "trace-hash: <16 lowercase hex digits>" (CI and
+ * tests/sim/determinism.sh parse it); every text buffer write is bounded and truncates safely.
+ * Tested by tests/unit/test_scenario.c (a made-up history rendered into a temporary folder)
+ * and by tests/sim/cli.sh (the real thing). */
+#include "report.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <spawn.h>
+#include <stdarg.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+extern char **environ;
+
+#define REPORT_TIMELINE_MAX 400u /* Rows in report.md's timeline; history.tsv has them all. */
+#define REPORT_DOT_EVENTS_MAX 120u /* Boxes in timeline.dot: more would not be readable. */
+#define REPORT_NODE_IDS_MAX (SCENARIO_NODES_MAX + 1)
+
+/* ===== Small text helpers ===== */
+
+struct text {
+    char *buffer;
+    u32 size;
+    u32 length;
+};
+
+static void text_add(struct text *text, const char *format, ...) PRINTF_LIKE(2, 3);
+
+/* Appends, truncating at the buffer's end; the buffer is always NUL-terminated. */
+static void text_add(struct text *text, const char *format, ...)
+{
+    ASSERT(text->size > 0);
+    ASSERT(text->length < text->size);
+    va_list args;
+    va_start(args, format);
+    int written = vsnprintf(text->buffer + text->length, text->size - text->length, format, args);
+    va_end(args);
+    if (written < 0) return;
+    text->length = MIN(text->size - 1, text->length + (u32)written);
+}
+
+void report_format_duration(u64 ns, char *buffer, u32 size)
+{
+    ASSERT(size > 0);
+    if (ns == 0) snprintf(buffer, size, "0s");
+    else if (ns % NS_PER_S == 0) snprintf(buffer, size, "%" PRIu64 "s", ns / NS_PER_S);
+    else if (ns >= NS_PER_S) {
+        snprintf(buffer, size, "%" PRIu64 ".%03" PRIu64 "s", ns / NS_PER_S,
+                 ns % NS_PER_S / NS_PER_MS);
+    } else if (ns % NS_PER_MS == 0) snprintf(buffer, size, "%" PRIu64 "ms", ns / NS_PER_MS);
+    else if (ns >= NS_PER_MS) {
+        snprintf(buffer, size, "%" PRIu64 ".%03" PRIu64 "ms", ns / NS_PER_MS,
+                 ns % NS_PER_MS / NS_PER_US);
+    } else if (ns % NS_PER_US == 0) snprintf(buffer, size, "%" PRIu64 "us", ns / NS_PER_US);
+    else snprintf(buffer, size, "%" PRIu64 "ns", ns);
+}
+
+/* Times in timelines always have three decimals, so a column of them lines up. */
+static void format_time(u64 ns, char *buffer, u32 size)
+{
+    snprintf(buffer, size, "%" PRIu64 ".%03" PRIu64 "s", ns / NS_PER_S, ns % NS_PER_S / NS_PER_MS);
+}
+
+static void format_bytes(u64 bytes, char *buffer, u32 size)
+{
+    if (bytes >= 1024 * 1024) {
+        snprintf(buffer, size, "%.1f MiB", (double)bytes / (1024.0 * 1024.0));
+    } else {
+        snprintf(buffer, size, "%.1f KiB", (double)bytes / 1024.0);
+    }
+}
+
+/* The scenario's name for a node id, or "node N" for an id the scenario does not know. */
+static void node_name(const struct scenario *scenario, u64 id, char *buffer, u32 size)
+{
+    if (id >= 1 && id <= scenario->node_count && scenario->nodes[id - 1].id == id) {
+        snprintf(buffer, size, "%s", scenario->nodes[id - 1].name);
+    } else if (id == UINT64_MAX || id == UINT32_MAX) {
+        snprintf(buffer, size, "-");
+    } else {
+        snprintf(buffer, size, "node %" PRIu64, id);
+    }
+}
+
+/* ===== Vocabulary ===== */
+
+struct kind_name {
+    u32 kind;
+    const char *name;
+};
+
+static const struct kind_name history_kind_names[] = {
+    {HISTORY_FAULT, "FAULT"},
+    {HISTORY_HEALED, "HEALED"},
+    {HISTORY_NODE_START, "NODE_START"},
+    {HISTORY_RUN_END, "RUN_END"},
+    {HISTORY_QUORUM_ROLE, "QUORUM_ROLE"},
+    {HISTORY_QUORUM_VOTED, "QUORUM_VOTED"},
+    {HISTORY_QUORUM_APPENDED, "QUORUM_APPENDED"},
+    {HISTORY_QUORUM_TRUNCATED, "QUORUM_TRUNCATED"},
+    {HISTORY_QUORUM_COMMITTED, "QUORUM_COMMITTED"},
+    {HISTORY_QUORUM_APPLIED, "QUORUM_APPLIED"},
+    {HISTORY_QUORUM_SNAPSHOT, "QUORUM_SNAPSHOT"},
+    {HISTORY_CLIENT_INVOKE, "CLIENT_INVOKE"},
+    {HISTORY_CLIENT_OK, "CLIENT_OK"},
+    {HISTORY_CLIENT_FAIL, "CLIENT_FAIL"},
+    {HISTORY_CLIENT_UNKNOWN, "CLIENT_UNKNOWN"},
+};
+
+static const char *history_kind_name(u32 kind)
+{
+    for (u32 i = 0; i < ARRAY_LEN(history_kind_names); i++) {
+        if (history_kind_names[i].kind == kind) return history_kind_names[i].name;
+    }
+    return "UNKNOWN_KIND";
+}
+
+static const char *const role_names[] = {
+    [HISTORY_ROLE_UNATTACHED] = "unattached", [HISTORY_ROLE_FOLLOWER] = "follower",
+    [HISTORY_ROLE_PROSPECTIVE] = "prospective", [HISTORY_ROLE_CANDIDATE] = "candidate",
+    [HISTORY_ROLE_LEADER] = "leader",         [HISTORY_ROLE_RESIGNED] = "resigned",
+    [HISTORY_ROLE_OBSERVER] = "observer",
+};
+
+static const char *role_name(u64 role)
+{
+    return role < ARRAY_LEN(role_names) ? role_names[role] : "?";
+}
+
+static bool kind_is_client(u32 kind)
+{
+    return kind >= HISTORY_CLIENT_INVOKE && kind <= HISTORY_CLIENT_UNKNOWN;
+}
+
+/* ===== History statistics ===== */
+
+void report_history_stats(const struct history *history, struct report_stats *stats)
+{
+    ASSERT(history != NULL && stats != NULL);
+    memset(stats, 0, sizeof(*stats));
+    bool started[REPORT_NODE_IDS_MAX] = {false};
+    for (u32 i = 0; i < history->count; i++) {
+        const struct history_event *event = &history->events[i];
+        switch (event->kind) {
+        case HISTORY_CLIENT_INVOKE: stats->client_invoked++; break;
+        case HISTORY_CLIENT_OK: stats->client_ok++; break;
+        case HISTORY_CLIENT_FAIL: stats->client_failed++; break;
+        case HISTORY_CLIENT_UNKNOWN: stats->client_unknown++; break;
+        case HISTORY_FAULT: stats->fault_events++; break;
+        case HISTORY_QUORUM_COMMITTED:
+            stats->committed_length = MAX(stats->committed_length, event->a + 1);
+            break;
+        case HISTORY_QUORUM_ROLE:
+            if (event->b == HISTORY_ROLE_LEADER) stats->leader_changes++;
+            break;
+        case HISTORY_NODE_START:
+            if (event->node < REPORT_NODE_IDS_MAX && !started[event->node]) {
+                started[event->node] = true;
+            } else {
+                stats->restarts++;
+            }
+            break;
+        default: break;
+        }
+    }
+    ASSERT(stats->client_ok + stats->client_failed <= history->count);
+}
+
+/* ===== Describing faults and events ===== */
+
+static void describe_set(const struct scenario *scenario, const struct node_set *set,
+                         struct text *text)
+{
+    bool first = true;
+    for (u32 i = 0; i < scenario->node_count; i++) {
+        if (!node_set_has(set, i)) continue;
+        text_add(text, "%s%s", first ? "" : ",", scenario->nodes[i].name);
+        first = false;
+    }
+}
+
+static void describe_target(const struct scenario *scenario, const struct scenario_fault *fault,
+                            struct text *text)
+{
+    switch (fault->target) {
+    case TARGET_LEADER: text_add(text, " leader"); break;
+    case TARGET_RANDOM: text_add(text, " random"); break;
+    case TARGET_NODE:
+        ASSERT(fault->target_node < scenario->node_count);
+        text_add(text, " %s", scenario->nodes[fault->target_node].name);
+        break;
+    case TARGET_SETS:
+        text_add(text, " ");
+        describe_set(scenario, &fault->side_a, text);
+        text_add(text, fault->kind == FAULT_CUT_ONE_WAY ? " -> " : " | ");
+        describe_set(scenario, &fault->side_b, text);
+        break;
+    }
+}
+
+void report_fault_describe(const struct scenario *scenario, const struct scenario_fault *fault,
+                           char *buffer, u32 size)
+{
+    ASSERT(scenario != NULL && fault != NULL && size > 0);
+    struct text text = {buffer, size, 0};
+    buffer[0] = '\0';
+    char at[32];
+    report_format_duration(fault->at_ns, at, sizeof(at));
+    text_add(&text, "at %s %s", at, fault_kind_name(fault->kind));
+    if (fault->kind != FAULT_HEAL) describe_target(scenario, fault, &text);
+    char amount[32];
+    switch (fault->kind) {
+    case FAULT_CLOCK_JUMP:
+        report_format_duration((u64)(fault->amount < 0 ? -fault->amount : fault->amount), amount,
+                               sizeof(amount));
+        text_add(&text, " %c%s", fault->amount < 0 ? '-' : '+', amount);
+        break;
+    case FAULT_CLOCK_DRIFT: text_add(&text, " %+" PRIi64 "ppm", fault->amount); break;
+    case FAULT_DISK_SLOW: text_add(&text, " %" PRIi64 "x", fault->amount); break;
+    case FAULT_DISK_CORRUPT:
+    case FAULT_DISK_READ_ERROR: text_add(&text, " %" PRIi64, fault->amount); break;
+    default: break;
+    }
+}
+
+/* Sentences for HISTORY_FAULT events, by enum history_fault; %s is the target node. */
+static const char *const fault_sentences[] = {
+    [HISTORY_FAULT_CRASH] = "%s crashed: its memory is gone, its disk stays",
+    [HISTORY_FAULT_RESTART] = "%s restarted and recovers from its disk",
+    [HISTORY_FAULT_PAUSE] = "%s froze (like a long garbage-collection pause)",
+    [HISTORY_FAULT_RESUME] = "%s woke up from its pause",
+    [HISTORY_FAULT_PARTITION] = "%s was cut off from the network",
+    [HISTORY_FAULT_HEAL] = "the network healed",
+    [HISTORY_FAULT_CLOCK] = "the wall clock of %s was disturbed",
+    [HISTORY_FAULT_DISK] = "the disk of %s misbehaved",
+};
+
+static void describe_fault_event(const struct scenario *scenario,
+                                 const struct history_event *event, struct text *text)
+{
+    char target[SCENARIO_NAME_MAX + 16];
+    node_name(scenario, event->b, target, sizeof(target));
+    bool network_wide = event->b == UINT64_MAX || event->b == UINT32_MAX;
+    if (event->a == HISTORY_FAULT_PARTITION && network_wide) {
+        text_add(text, "the network was split");
+    } else if (event->a < ARRAY_LEN(fault_sentences) && fault_sentences[event->a] != NULL) {
+        text_add(text, fault_sentences[event->a], target);
+    } else {
+        text_add(text, "fault %" PRIu64 " on %s", event->a, target);
+    }
+    if (event->d == 0) text_add(text, " (no effect)");
+}
+
+/* Per node id, what a timeline already said: it started once; a restart fault was told (so
+ * the start that follows it need not be told again). */
+#define NODE_STARTED 1u
+#define NODE_RESTART_TOLD 2u
+
+/* One sentence for a notable event; false for events a timeline leaves out. */
+static bool describe_event(const struct scenario *scenario, const struct history_event *event,
+                           u8 *node_state, struct text *text)
+{
+    char name[SCENARIO_NAME_MAX + 16], bound[32];
+    node_name(scenario, event->node, name, sizeof(name));
+    switch (event->kind) {
+    case HISTORY_FAULT:
+        if (event->a == HISTORY_FAULT_RESTART && event->b < REPORT_NODE_IDS_MAX) {
+            node_state[event->b] |= NODE_RESTART_TOLD;
+        }
+        describe_fault_event(scenario, event, text);
+        return true;
+    case HISTORY_HEALED:
+        report_format_duration(event->a, bound, sizeof(bound));
+        text_add(text, "every fault healed; the cluster has %s to converge", bound);
+        return true;
+    case HISTORY_NODE_START:
+        if (event->node < REPORT_NODE_IDS_MAX) {
+            u8 state = node_state[event->node];
+            node_state[event->node] = NODE_STARTED;
+            if ((state & NODE_STARTED) == 0 || (state & NODE_RESTART_TOLD) != 0) return false;
+        }
+        text_add(text, "%s started again (memory empty, disk as it was)", name);
+        return true;
+    case HISTORY_QUORUM_ROLE:
+        if (event->b != HISTORY_ROLE_LEADER) return false;
+        text_add(text, "%s became the leader of epoch %" PRIu64, name, event->a);
+        return true;
+    case HISTORY_RUN_END: text_add(text, "the run ended"); return true;
+    default: return false;
+    }
+}
+
+/* ===== The summary ===== */
+
+static void print_topology(FILE *out, const struct scenario *scenario)
+{
+    u32 voters = 0;
+    for (u32 i = 0; i < scenario->node_count; i++) voters += scenario->nodes[i].voter ? 1 : 0;
+    fprintf(out, "topology    %u node%s (%u voter%s, %u observer%s) in %u datacenter%s:",
+            scenario->node_count, scenario->node_count == 1 ? "" : "s", voters,
+            voters == 1 ? "" : "s", scenario->node_count - voters,
+            scenario->node_count - voters == 1 ? "" : "s", scenario->datacenter_count,
+            scenario->datacenter_count == 1 ? "" : "s");
+    for (u32 d = 0; d < scenario->datacenter_count; d++) {
+        fprintf(out, " %s{", scenario->datacenters[d].name);
+        bool first = true;
+        for (u32 i = 0; i < scenario->node_count; i++) {
+            if (scenario->nodes[i].datacenter != d) continue;
+            fprintf(out, "%s%s%s", first ? "" : " ", scenario->nodes[i].name,
+                    scenario->nodes[i].voter ? "" : "(observer)");
+            first = false;
+        }
+        fprintf(out, "}");
+    }
+    fprintf(out, "\n");
+    const struct scenario_workload *workload = &scenario->workload;
+    if (workload->kind == WORKLOAD_QUORUM_APPEND) {
+        char interval[32], timeout[32], start[32];
+        report_format_duration(workload->interval_ns, interval, sizeof(interval));
+        report_format_duration(workload->request_timeout_ns, timeout, sizeof(timeout));
+        report_format_duration(workload->start_ns, start, sizeof(start));
+        fprintf(out, "workload    quorum-append: %u clients, a %u-byte value every %s each, "
+                "timeout %s, from %s\n", workload->client_count, workload->value_size, interval,
+                timeout, start);
+    } else {
+        fprintf(out, "workload    none\n");
+    }
+}
+
+void report_print_scenario(FILE *out, const struct scenario *scenario)
+{
+    ASSERT(out != NULL && scenario != NULL);
+    fprintf(out, "scenario    %s (%s)\n", scenario->name, scenario->path);
+    const char *line = scenario->description;
+    while (*line != '\0') {
+        size_t length = strcspn(line, "\n");
+        fprintf(out, "            %.*s\n", (int)length, line);
+        line += length + (line[length] == '\n' ? 1 : 0);
+    }
+    print_topology(out, scenario);
+    char run[32], heal[32], bound[32];
+    report_format_duration(scenario->run_ns, run, sizeof(run));
+    report_format_duration(scenario->heal_at_ns, heal, sizeof(heal));
+    report_format_duration(scenario->liveness_bound_ns, bound, sizeof(bound));
+    fprintf(out, "run         %s simulated", run);
+    if (scenario->heal_at_ns != 0) {
+        fprintf(out, "; every fault heals at %s, then %s to converge", heal, bound);
+    }
+    fprintf(out, "\n");
+    u32 scripted = 0;
+    for (u32 i = 0; i < scenario->fault_count; i++) scripted += scenario->faults[i].line != 0;
+    fprintf(out, "faults      %u scheduled (%u scripted, %u drawn by the seed)%s\n",
+            scenario->fault_count, scripted, scenario->fault_count - scripted,
+            scenario->swarm.enabled ? ", swarm mode" : "");
+}
+
+void report_print_schedule(FILE *out, const struct scenario *scenario, u32 shown_max)
+{
+    ASSERT(out != NULL && scenario != NULL);
+    for (u32 i = 0; i < scenario->fault_count; i++) {
+        if (i == shown_max) {
+            fprintf(out, "  ... and %u more\n", scenario->fault_count - shown_max);
+            break;
+        }
+        char sentence[512];
+        report_fault_describe(scenario, &scenario->faults[i], sentence, sizeof(sentence));
+        if (scenario->faults[i].line != 0) {
+            fprintf(out, "  %-50s (line %u)\n", sentence, scenario->faults[i].line);
+        } else {
+            fprintf(out, "  %-50s (seed)\n", sentence);
+        }
+    }
+}
+
+static void print_run_figures(FILE *out, const struct sim_result *result)
+{
+    char simulated[32], memory[32];
+    report_format_duration(result->simulated_ns, simulated, sizeof(simulated));
+    format_bytes(result->peak_memory_bytes, memory, sizeof(memory));
+    double wall = result->wall_seconds > 0 ? result->wall_seconds : 1e-9;
+    fprintf(out, "seed        %" PRIu64 "\n", result->seed);
+    fprintf(out, "simulated   %s\n", simulated);
+    fprintf(out, "events      %" PRIu64 "\n", result->events);
+    fprintf(out, "wall time   %.3fs\n", result->wall_seconds);
+    fprintf(out, "speed       %.0f events/s, %.1f simulated s per wall s\n",
+            (double)result->events / wall, (double)result->simulated_ns / 1e9 / wall);
+    fprintf(out, "peak memory %s\n", memory);
+}
+
+static void print_fault_table(FILE *out, const struct sim_fault_stats *faults)
+{
+    bool any = false;
+    for (u32 kind = 0; kind < FAULT_KIND_COUNT; kind++) any = any || faults->fired[kind] > 0;
+    if (!any) {
+        fprintf(out, "\nfaults: none fired\n");
+    } else {
+        fprintf(out, "\n%-18s %7s %10s\n", "fault", "fired", "effective");
+        for (u32 kind = 0; kind < FAULT_KIND_COUNT; kind++) {
+            if (faults->fired[kind] == 0) continue;
+            fprintf(out, "%-18s %7u %10u\n", fault_kind_name(kind), faults->fired[kind],
+                    faults->effective[kind]);
+        }
+    }
+    fprintf(out, "effects: %" PRIu64 " messages dropped, %" PRIu64 " connections broken, %" PRIu64
+            " bytes lost to crash, %" PRIu64 " writes torn, %" PRIu64 " sectors corrupted, %" PRIu64
+            " read errors\n", faults->messages_dropped, faults->connections_broken,
+            faults->bytes_lost_to_crash, faults->writes_torn, faults->sectors_corrupted,
+            faults->read_errors);
+}
+
+/* "history event #12 at 3.141s: n2 QUORUM_COMMITTED" for the event a failing check names. */
+static void describe_event_position(const struct scenario *scenario, const struct history *history,
+                                    u32 index, char *buffer, u32 size)
+{
+    if (index >= history->count) {
+        snprintf(buffer, size, "history event #%u (past the end of the history)", index);
+        return;
+    }
+    const struct history_event *event = &history->events[index];
+    char time[32], name[SCENARIO_NAME_MAX + 16];
+    format_time(event->time_ns, time, sizeof(time));
+    if (kind_is_client(event->kind)) snprintf(name, sizeof(name), "client %u", event->node);
+    else node_name(scenario, event->node, name, sizeof(name));
+    snprintf(buffer, size, "history event #%u at t=%s: %s %s (a=%" PRIu64 " b=%" PRIu64 ")",
+             index, time, name, history_kind_name(event->kind), event->a, event->b);
+}
+
+static void print_checks(FILE *out, const struct scenario *scenario,
+                         const struct sim_result *result, const char *replay)
+{
+    fprintf(out, "\nchecks\n");
+    for (u32 i = 0; i < result->outcome_count; i++) {
+        const struct check_outcome *outcome = &result->outcomes[i];
+        const char *name = result->outcome_names[i] != NULL ? result->outcome_names[i] : "?";
+        fprintf(out, "%s %-20s %s\n", outcome->passed ? "PASS" : "FAIL", name, outcome->message);
+        if (outcome->passed) continue;
+        const struct checker *checker = model_checker_find(name);
+        char position[256];
+        describe_event_position(scenario, &result->history, outcome->event_index, position,
+                                sizeof(position));
+        fprintf(out, "     invariant: %s\n", checker != NULL ? checker->description : name);
+        fprintf(out, "     broke at:  %s\n", position);
+        fprintf(out, "     replay:    %s\n", replay);
+    }
+    if (result->fault_failure[0] != '\0') {
+        fprintf(out, "FAIL %-20s %s\n     replay:    %s\n", "scripted-faults",
+                result->fault_failure, replay);
+    }
+}
+
+void report_replay_command(const char *program, const char *scenario_path, u64 seed,
+                           char *buffer, u32 size)
+{
+    snprintf(buffer, size, "%s run %s --seed %" PRIu64 " --trace t.zst", program, scenario_path,
+             seed);
+}
+
+void report_print_summary(FILE *out, const struct scenario *scenario,
+                          const struct sim_result *result, const char *program,
+                          const char *report_path)
+{
+    ASSERT(out != NULL && scenario != NULL && result != NULL && program != NULL);
+    report_print_scenario(out, scenario);
+    report_print_schedule(out, scenario, 20);
+    print_run_figures(out, result);
+    struct report_stats stats;
+    report_history_stats(&result->history, &stats);
+    fprintf(out, "history     %u events: %u leader changes, %u restarts; client operations: "
+            "%" PRIu64 " ok, %" PRIu64 " failed, %" PRIu64 " unknown; committed log length %"
+            PRIu64 "\n", result->history.count, stats.leader_changes, stats.restarts,
+            stats.client_ok, stats.client_failed, stats.client_unknown, stats.committed_length);
+    print_fault_table(out, &result->faults);
+    char replay[1024];
+    report_replay_command(program, scenario->path, result->seed, replay, sizeof(replay));
+    print_checks(out, scenario, result, replay);
+    u32 failed = 0;
+    for (u32 i = 0; i < result->outcome_count; i++) failed += result->outcomes[i].passed ? 0 : 1;
+    bool passed = failed == 0 && result->fault_failure[0] == '\0' && result->passed;
+    fprintf(out, "\nresult      %s: %u of %u checks passed%s\n", passed ? "PASS" : "FAIL",
+            result->outcome_count - failed, result->outcome_count,
+            result->fault_failure[0] != '\0' ? "; a scripted fault never took effect" : "");
+    if (report_path != NULL) fprintf(out, "report      %s/report.md\n", report_path);
+    fprintf(out, "trace-hash: %016" PRIx64 "\n", result->trace_hash);
+}
+
+/* ===== The report folder ===== */
+
+/* mkdir -p: creates each missing component of path. */
+static bool make_directories(const char *path, char *error, u32 error_size)
+{
+    char partial[1024];
+    u32 length = (u32)strlen(path);
+    if (length == 0 || length >= sizeof(partial)) {
+        snprintf(error, error_size, "report directory '%s': bad path", path);
+        return false;
+    }
+    for (u32 i = 1; i <= length; i++) {
+        if (path[i] != '/' && path[i] != '\0') continue;
+        memcpy(partial, path, i);
+        partial[i] = '\0';
+        if (mkdir(partial, 0777) != 0 && errno != EEXIST) {
+            snprintf(error, error_size, "cannot create %s: %s", partial, strerror(errno));
+            return false;
+        }
+    }
+    struct stat info;
+    if (stat(path, &info) != 0 || !S_ISDIR(info.st_mode)) {
+        snprintf(error, error_size, "%s is not a directory", path);
+        return false;
+    }
+    return true;
+}
+
+static FILE *report_open(const char *folder, const char *file, char *error, u32 error_size)
+{
+    char path[1200];
+    snprintf(path, sizeof(path), "%s/%s", folder, file);
+    FILE *out = fopen(path, "w");
+    if (out == NULL) snprintf(error, error_size, "cannot write %s: %s", path, strerror(errno));
+    return out;
+}
+
+static bool report_close(FILE *out, const char *folder, const char *file, char *error,
+                         u32 error_size)
+{
+    bool failed = ferror(out) != 0;
+    failed = fclose(out) != 0 || failed;
+    if (failed) snprintf(error, error_size, "error writing %s/%s", folder, file);
+    return !failed;
+}
+
+/* history.tsv: one line per event, with a header; values that are -1 print as -1. */
+static void write_history_tsv(FILE *out, const struct scenario *scenario,
+                              const struct history *history)
+{
+    fprintf(out, "index\ttime_ns\ttime\tnode\tkind\ta\tb\tc\td\twhat\n");
+    u8 node_state[REPORT_NODE_IDS_MAX] = {0};
+    for (u32 i = 0; i < history->count; i++) {
+        const struct history_event *event = &history->events[i];
+        char time[32], name[SCENARIO_NAME_MAX + 16], what[256];
+        struct text text = {what, sizeof(what), 0};
+        what[0] = '\0';
+        format_time(event->time_ns, time, sizeof(time));
+        if (kind_is_client(event->kind)) snprintf(name, sizeof(name), "client-%u", event->node);
+        else node_name(scenario, event->node, name, sizeof(name));
+        if (!describe_event(scenario, event, node_state, &text) &&
+            event->kind == HISTORY_QUORUM_ROLE) {
+            text_add(&text, "%s in epoch %" PRIu64, role_name(event->b), event->a);
+        }
+        fprintf(out, "%u\t%" PRIu64 "\t%s\t%s\t%s", i, event->time_ns, time, name,
+                history_kind_name(event->kind));
+        const u64 values[4] = {event->a, event->b, event->c, event->d};
+        for (u32 v = 0; v < 4; v++) {
+            if (values[v] == UINT64_MAX) fprintf(out, "\t-1");
+            else fprintf(out, "\t%" PRIu64, values[v]);
+        }
+        fprintf(out, "\t%s\n", what);
+    }
+}
+
+/* ===== timeline.dot ===== */
+
+/* The row of the timeline an event belongs to: 0 for the network and the whole cluster, else
+ * 1 + the node's index. */
+static u32 timeline_row(const struct scenario *scenario, const struct history_event *event)
+{
+    u64 id = event->kind == HISTORY_FAULT ? event->b : event->node;
+    if (event->kind == HISTORY_HEALED || event->kind == HISTORY_RUN_END) return 0;
+    if (id >= 1 && id <= scenario->node_count) return (u32)id;
+    return 0;
+}
+
+static const char *timeline_color(const struct history_event *event)
+{
+    if (event->kind == HISTORY_QUORUM_ROLE) return "#cfe2f3"; /* Leaders: blue. */
+    if (event->kind == HISTORY_NODE_START) return "#fce5cd";  /* Restarts: orange. */
+    if (event->kind == HISTORY_HEALED) return "#d9ead3";      /* Healing: green. */
+    if (event->kind == HISTORY_FAULT && (event->a == HISTORY_FAULT_HEAL ||
+                                         event->a == HISTORY_FAULT_RESTART ||
+                                         event->a == HISTORY_FAULT_RESUME)) return "#d9ead3";
+    if (event->kind == HISTORY_FAULT) return "#f4cccc";       /* Faults: red. */
+    return "#eeeeee";
+}
+
+/* A new column on the time axis, chained to the previous one. */
+static void write_timeline_column(FILE *out, u32 column, u64 time_ns)
+{
+    char time[32];
+    format_time(time_ns, time, sizeof(time));
+    fprintf(out, "  node [shape=plaintext, style=\"\"];\n  c%u [label=\"%s\"];\n", column, time);
+    if (column == 0) fprintf(out, "  axis -> c0 [color=gray];\n");
+    else fprintf(out, "  c%u -> c%u [color=gray];\n", column - 1, column);
+    fprintf(out, "  node [shape=box, style=\"rounded,filled\"];\n");
+}
+
+/* Columns are distinct times; each row chains its events left to right. */
+static void write_timeline_dot(FILE *out, const struct scenario *scenario,
+                               const struct history *history)
+{
+    fprintf(out, "digraph timeline {\n  graph [rankdir=LR, nodesep=0.2, ranksep=0.25, "
+            "fontname=\"Helvetica\", labelloc=t, label=\"%s: faults, leaders and restarts "
+            "over time\"];\n  node [fontname=\"Helvetica\", fontsize=10];\n"
+            "  edge [arrowhead=none];\n", scenario->name);
+    fprintf(out, "  node [shape=plaintext];\n  axis [label=\"time\"];\n"
+            "  row0 [label=\"network\"];\n");
+    for (u32 i = 0; i < scenario->node_count; i++) {
+        fprintf(out, "  row%u [label=\"%s\"];\n", i + 1, scenario->nodes[i].name);
+    }
+    fprintf(out, "  { rank=same; axis;");
+    for (u32 i = 0; i <= scenario->node_count; i++) fprintf(out, " row%u;", i);
+    fprintf(out, " }\n  node [shape=box, style=\"rounded,filled\"];\n");
+
+    u32 last_in_row[SCENARIO_NODES_MAX + 1];
+    for (u32 i = 0; i <= scenario->node_count; i++) last_in_row[i] = UINT32_MAX;
+    u8 node_state[REPORT_NODE_IDS_MAX] = {0};
+    u64 column_time = UINT64_MAX;
+    u32 columns = 0, boxes = 0;
+    for (u32 i = 0; i < history->count && boxes < REPORT_DOT_EVENTS_MAX; i++) {
+        const struct history_event *event = &history->events[i];
+        char what[256];
+        struct text text = {what, sizeof(what), 0};
+        what[0] = '\0';
+        if (!describe_event(scenario, event, node_state, &text)) continue;
+        u64 millis = event->time_ns / NS_PER_MS;
+        if (millis != column_time) {
+            write_timeline_column(out, columns++, event->time_ns);
+            column_time = millis;
+        }
+        u32 row = timeline_row(scenario, event);
+        fprintf(out, "  e%u [label=\"%s\", fillcolor=\"%s\"];\n  { rank=same; c%u; e%u; }\n", i,
+                what, timeline_color(event), columns - 1, i);
+        if (last_in_row[row] == UINT32_MAX) {
+            fprintf(out, "  row%u -> e%u [style=dotted, weight=10];\n", row, i);
+        } else {
+            fprintf(out, "  e%u -> e%u [color=\"#999999\", weight=10];\n", last_in_row[row], i);
+        }
+        last_in_row[row] = i;
+        boxes++;
+    }
+    fprintf(out, "}\n");
+}
+
+/* ===== report.md ===== */
+
+static void md_cluster(FILE *out, const struct scenario *scenario)
+{
+    u32 voters = 0;
+    for (u32 i = 0; i < scenario->node_count; i++) voters += scenario->nodes[i].voter ? 1 : 0;
+    fprintf(out, "## The cluster\n\n%u nodes: %u voters in the metadata quorum (a majority is %u) "
+            "and %u observers.\n\n", scenario->node_count, voters, voters / 2 + 1,
+            scenario->node_count - voters);
+    for (u32 d = 0; d < scenario->datacenter_count; d++) {
+        const struct scenario_datacenter *datacenter = &scenario->datacenters[d];
+        char low[32], high[32];
+        report_format_duration(datacenter->lan_latency_min_ns, low, sizeof(low));
+        report_format_duration(datacenter->lan_latency_max_ns, high, sizeof(high));
+        fprintf(out, "- Datacenter **%s** (latency %s to %s inside it):", datacenter->name, low,
+                high);
+        for (u32 i = 0; i < scenario->node_count; i++) {
+            const struct scenario_node *node = &scenario->nodes[i];
+            if (node->datacenter != d) continue;
+            fprintf(out, " %s (id %u, %s)", node->name, node->id,
+                    node->voter ? "voter" : "observer");
+        }
+        fprintf(out, "\n");
+    }
+    char low[32], high[32], timeout[32];
+    report_format_duration(scenario->wan_latency_min_ns, low, sizeof(low));
+    report_format_duration(scenario->wan_latency_max_ns, high, sizeof(high));
+    report_format_duration(scenario->connection_timeout_ns, timeout, sizeof(timeout));
+    if (scenario->datacenter_count > 1) {
+        fprintf(out, "- Between datacenters a message takes %s to %s.\n", low, high);
+    }
+    fprintf(out, "- A connection that stalls for %s breaks.\n", timeout);
+    report_format_duration(scenario->disk_latency_min_ns, low, sizeof(low));
+    report_format_duration(scenario->disk_latency_max_ns, high, sizeof(high));
+    fprintf(out, "- A disk operation takes %s to %s.\n", low, high);
+    const struct scenario_workload *workload = &scenario->workload;
+    if (workload->kind == WORKLOAD_QUORUM_APPEND) {
+        char interval[32], start[32];
+        report_format_duration(workload->interval_ns, interval, sizeof(interval));
+        report_format_duration(workload->start_ns, start, sizeof(start));
+        fprintf(out, "- From %s on, %u clients each append a %u-byte value to the replicated log "
+                "every %s, through whichever node leads.\n", start, workload->client_count,
+                workload->value_size, interval);
+    }
+    fprintf(out, "\n");
+}
+
+static void md_schedule(FILE *out, const struct scenario *scenario)
+{
+    char run[32], heal[32], bound[32];
+    report_format_duration(scenario->run_ns, run, sizeof(run));
+    report_format_duration(scenario->heal_at_ns, heal, sizeof(heal));
+    report_format_duration(scenario->liveness_bound_ns, bound, sizeof(bound));
+    fprintf(out, "## The fault schedule\n\nThe run lasts %s of simulated time.", run);
+    if (scenario->heal_at_ns != 0) {
+        fprintf(out, " At %s every fault heals; from then on the cluster has %s to recover.", heal,
+                bound);
+    }
+    if (scenario->swarm.enabled) {
+        fprintf(out, " This is a swarm run: the seed chose which kinds of faults happen and "
+                "when.");
+    }
+    fprintf(out, "\n\n");
+    if (scenario->fault_count == 0) fprintf(out, "No fault was scheduled.\n\n");
+    for (u32 i = 0; i < scenario->fault_count; i++) {
+        char sentence[512];
+        report_fault_describe(scenario, &scenario->faults[i], sentence, sizeof(sentence));
+        if (scenario->faults[i].line != 0) {
+            fprintf(out, "- `%s` (line %u)\n", sentence, scenario->faults[i].line);
+        } else {
+            fprintf(out, "- `%s` (drawn by the seed)\n", sentence);
+        }
+    }
+    fprintf(out, "\n");
+}
+
+static void md_timeline(FILE *out, const struct scenario *scenario, const struct history *history,
+                        bool have_svg)
+{
+    fprintf(out, "## What happened\n\nFaults, leader changes and restarts, in order. Every event "
+            "of the run is in `history.tsv`.\n\n");
+    if (have_svg) fprintf(out, "![timeline](timeline.svg)\n\n");
+    fprintf(out, "| time | what happened |\n|---:|---|\n");
+    u8 node_state[REPORT_NODE_IDS_MAX] = {0};
+    u32 rows = 0, left_out = 0;
+    for (u32 i = 0; i < history->count; i++) {
+        char what[256], time[32];
+        struct text text = {what, sizeof(what), 0};
+        what[0] = '\0';
+        if (!describe_event(scenario, &history->events[i], node_state, &text)) continue;
+        if (rows == REPORT_TIMELINE_MAX) { left_out++; continue; }
+        format_time(history->events[i].time_ns, time, sizeof(time));
+        fprintf(out, "| %s | %s |\n", time, what);
+        rows++;
+    }
+    if (rows == 0) fprintf(out, "| | nothing notable happened |\n");
+    if (left_out > 0) fprintf(out, "\n%u more such events are in `history.tsv`.\n", left_out);
+    fprintf(out, "\n");
+}
+
+static void md_clients(FILE *out, const struct report_stats *stats)
+{
+    u64 finished = stats->client_ok + stats->client_failed + stats->client_unknown;
+    u64 pending = stats->client_invoked > finished ? stats->client_invoked - finished : 0;
+    fprintf(out, "## What the clients saw\n\n"
+            "- %" PRIu64 " operations were started.\n"
+            "- %" PRIu64 " succeeded: the value is committed and must never be lost.\n"
+            "- %" PRIu64 " failed: the value was definitely not written.\n"
+            "- %" PRIu64 " have an unknown outcome (a timeout or a lost connection): the value "
+            "may or may not have been written, and the checkers accept either.\n"
+            "- %" PRIu64 " were still waiting for an answer when the run ended.\n"
+            "- The committed log holds %" PRIu64 " entries; the leader changed %u times; nodes "
+            "restarted %u times.\n\n", stats->client_invoked, stats->client_ok,
+            stats->client_failed, stats->client_unknown, pending, stats->committed_length,
+            stats->leader_changes, stats->restarts);
+}
+
+static void md_checks(FILE *out, const struct scenario *scenario, const struct sim_result *result)
+{
+    fprintf(out, "## The checks\n\nEach check reads the history and judges one promise.\n\n"
+            "| check | verdict | the promise | what the check says |\n|---|---|---|---|\n");
+    for (u32 i = 0; i < result->outcome_count; i++) {
+        const struct check_outcome *outcome = &result->outcomes[i];
+        const char *name = result->outcome_names[i] != NULL ? result->outcome_names[i] : "?";
+        const struct checker *checker = model_checker_find(name);
+        fprintf(out, "| %s | %s | %s | %s |\n", name, outcome->passed ? "PASS" : "**FAIL**",
+                checker != NULL ? checker->description : "", outcome->message);
+    }
+    if (result->fault_failure[0] != '\0') {
+        fprintf(out, "| scripted faults | **FAIL** | every scripted fault takes effect | %s |\n",
+                result->fault_failure);
+    }
+    for (u32 i = 0; i < result->outcome_count; i++) {
+        if (result->outcomes[i].passed) continue;
+        char position[256];
+        describe_event_position(scenario, &result->history, result->outcomes[i].event_index,
+                                position, sizeof(position));
+        fprintf(out, "\n**%s** broke at %s (line %u of `history.tsv`, counting the header).\n",
+                result->outcome_names[i] != NULL ? result->outcome_names[i] : "?", position,
+                result->outcomes[i].event_index + 2);
+    }
+    fprintf(out, "\n");
+}
+
+static void md_faults(FILE *out, const struct sim_fault_stats *faults)
+{
+    fprintf(out, "## Fault accounting\n\nA fault is *effective* when it changed something (a "
+            "crash of a node that was already down is not).\n\n| fault | fired | effective |\n"
+            "|---|---:|---:|\n");
+    for (u32 kind = 0; kind < FAULT_KIND_COUNT; kind++) {
+        if (faults->fired[kind] == 0) continue;
+        fprintf(out, "| %s | %u | %u |\n", fault_kind_name(kind), faults->fired[kind],
+                faults->effective[kind]);
+    }
+    fprintf(out, "\nMessages dropped: %" PRIu64 ". Connections broken: %" PRIu64 ". Unsynced "
+            "bytes lost to crashes: %" PRIu64 ". Writes torn: %" PRIu64 ". Sectors corrupted: %"
+            PRIu64 ". Read errors: %" PRIu64 ".\n\n", faults->messages_dropped,
+            faults->connections_broken, faults->bytes_lost_to_crash, faults->writes_torn,
+            faults->sectors_corrupted, faults->read_errors);
+}
+
+static void md_run(FILE *out, const struct scenario *scenario, const struct sim_result *result,
+                   const char *program, const char *render_note)
+{
+    char simulated[32], memory[32], replay[1024];
+    report_format_duration(result->simulated_ns, simulated, sizeof(simulated));
+    format_bytes(result->peak_memory_bytes, memory, sizeof(memory));
+    report_replay_command(program, scenario->path, result->seed, replay, sizeof(replay));
+    double wall = result->wall_seconds > 0 ? result->wall_seconds : 1e-9;
+    fprintf(out, "## The run\n\n- Seed %" PRIu64 ", %s simulated in %.3f s of wall time (%.1f "
+            "simulated seconds per second), %" PRIu64 " events, peak memory %s.\n"
+            "- Trace hash `%016" PRIx64 "`: the same seed and binary always give the same "
+            "hash.\n\n## Replay\n\nTo run it again, with the full trace of every event:\n\n"
+            "```\n%s\n```\n\nFiles here: `report.md` (this page), `history.tsv` (every history "
+            "event, one per line), `timeline.dot`%s.\n", result->seed, simulated,
+            result->wall_seconds, (double)result->simulated_ns / 1e9 / wall, result->events,
+            memory, result->trace_hash, replay, render_note);
+}
+
+static void write_report_md(FILE *out, const struct scenario *scenario,
+                            const struct sim_result *result, const char *program,
+                            bool have_svg, const char *render_note)
+{
+    u32 failed = 0;
+    for (u32 i = 0; i < result->outcome_count; i++) failed += result->outcomes[i].passed ? 0 : 1;
+    bool passed = failed == 0 && result->fault_failure[0] == '\0' && result->passed;
+    fprintf(out, "# %s, seed %" PRIu64 "\n\n**%s**: %s\n\n## What this scenario teaches\n\n",
+            scenario->name, result->seed, passed ? "PASS" : "FAIL",
+            passed ? "every check passed." : "at least one promise was broken; see the checks.");
+    const char *line = scenario->description;
+    while (*line != '\0') {
+        size_t length = strcspn(line, "\n");
+        fprintf(out, "%.*s\n", (int)length, line);
+        line += length + (line[length] == '\n' ? 1 : 0);
+    }
+    fprintf(out, "\n");
+    md_cluster(out, scenario);
+    md_schedule(out, scenario);
+    md_timeline(out, scenario, &result->history, have_svg);
+    struct report_stats stats;
+    report_history_stats(&result->history, &stats);
+    md_clients(out, &stats);
+    md_checks(out, scenario, result);
+    md_faults(out, &result->faults);
+    md_run(out, scenario, result, program, render_note);
+}
+
+/* ===== Rendering and the folder ===== */
+
+/* Runs `dot -Tsvg` on the timeline. Returns a note for report.md: empty when the SVG exists. */
+static void render_svg(const char *folder, char *note, u32 note_size)
+{
+    char dot_path[1200], svg_path[1200];
+    snprintf(dot_path, sizeof(dot_path), "%s/timeline.dot", folder);
+    snprintf(svg_path, sizeof(svg_path), "%s/timeline.svg", folder);
+    char *const argv[] = {"dot", "-Tsvg", dot_path, "-o", svg_path, NULL};
+    pid_t pid = 0;
+    int spawned = posix_spawnp(&pid, "dot", NULL, NULL, argv, environ);
+    if (spawned != 0) {
+        snprintf(note, note_size, " (graphviz `dot` is not available: %s; timeline.svg was "
+                 "not drawn)", strerror(spawned));
+        return;
+    }
+    int status = 0;
+    while (waitpid(pid, &status, 0) < 0) {
+        if (errno != EINTR) {
+            snprintf(note, note_size, " (waiting for dot failed: %s)", strerror(errno));
+            return;
+        }
+    }
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+        snprintf(note, note_size, " (dot failed to draw timeline.svg, status %d)", status);
+        return;
+    }
+    snprintf(note, note_size, " and `timeline.svg` (the timeline, drawn by graphviz)");
+}
+
+bool report_write(const char *directory, const struct scenario *scenario,
+                  const struct sim_result *result, const char *program, char *path,
+                  u32 path_size, char *error, u32 error_size)
+{
+    ASSERT(directory != NULL && scenario != NULL && result != NULL);
+    ASSERT(path != NULL && path_size > 0 && error != NULL && error_size > 0);
+    int length = snprintf(path, path_size, "%s/%s-seed%" PRIu64, directory, scenario->name,
+                          result->seed);
+    if (length < 0 || (u32)length >= path_size) {
+        snprintf(error, error_size, "report directory path too long");
+        return false;
+    }
+    if (!make_directories(path, error, error_size)) return false;
+
+    FILE *out = report_open(path, "history.tsv", error, error_size);
+    if (out == NULL) return false;
+    write_history_tsv(out, scenario, &result->history);
+    if (!report_close(out, path, "history.tsv", error, error_size)) return false;
+
+    out = report_open(path, "timeline.dot", error, error_size);
+    if (out == NULL) return false;
+    write_timeline_dot(out, scenario, &result->history);
+    if (!report_close(out, path, "timeline.dot", error, error_size)) return false;
+
+    char note[256] = "";
+    render_svg(path, note, sizeof(note));
+    bool have_svg = strstr(note, "graphviz)") != NULL;
+
+    out = report_open(path, "report.md", error, error_size);
+    if (out == NULL) return false;
+    write_report_md(out, scenario, result, program, have_svg, note);
+    return report_close(out, path, "report.md", error, error_size);
+}

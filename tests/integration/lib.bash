@@ -1,0 +1,87 @@
+# lib.bash: helpers shared by the kbroker integration tests (sourced, not run).
+#
+# Everything is bounded (waits take a timeout), every process a test starts is recorded and
+# killed by kb_cleanup (installed as an EXIT trap), and only 127.0.0.1 is used. Checks print one
+# line each ("ok ..." / "FAIL ...") and kb_finish ends with "N passed, M failed".
+
+KB_BUILD=${B:-build}
+KBROKER=$KB_BUILD/kbroker
+KB_CLIENT=$KB_BUILD/quorum_client_tool
+KB_PASSED=0
+KB_FAILED=0
+KB_PIDS=()
+KB_TMP=$(mktemp -d /tmp/kbroker-it.XXXXXX)
+
+kb_cleanup() {
+    local pid
+    for pid in "${KB_PIDS[@]}"; do
+        kill -9 "$pid" 2>/dev/null
+    done
+    for pid in "${KB_PIDS[@]}"; do
+        wait "$pid" 2>/dev/null
+    done
+    if [ "${KB_KEEP_TMP:-0}" = 1 ] || [ "$KB_FAILED" -gt 0 ]; then
+        echo "(logs kept in $KB_TMP)"
+    else
+        rm -rf "$KB_TMP"
+    fi
+}
+trap kb_cleanup EXIT
+
+kb_check() { # kb_check DESCRIPTION COMMAND...: runs the command, records pass or fail.
+    local description=$1
+    shift
+    if "$@"; then
+        KB_PASSED=$((KB_PASSED + 1))
+        echo "ok   $description"
+    else
+        KB_FAILED=$((KB_FAILED + 1))
+        echo "FAIL $description"
+    fi
+}
+
+kb_finish() {
+    echo "$KB_PASSED passed, $KB_FAILED failed"
+    [ "$KB_FAILED" -eq 0 ]
+}
+
+kb_require_binaries() {
+    local binary
+    for binary in "$@"; do
+        if [ ! -x "$binary" ]; then
+            echo "missing $binary (build with make release first)"
+            KB_FAILED=$((KB_FAILED + 1))
+            kb_finish
+            exit 1
+        fi
+    done
+}
+
+kb_port_in_use() { # Something accepts connections on 127.0.0.1:$1.
+    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
+}
+
+# Prints N distinct ports that nobody listens on now (bounded attempts).
+kb_free_ports() {
+    local wanted=$1 found=() attempt port candidate duplicate
+    for attempt in $(seq 1 200); do
+        port=$((20000 + (RANDOM * 32768 + RANDOM) % 40000))
+        duplicate=0
+        for candidate in "${found[@]}"; do [ "$candidate" = "$port" ] && duplicate=1; done
+        if [ "$duplicate" = 0 ] && ! kb_port_in_use "$port"; then found+=("$port"); fi
+        [ "${#found[@]}" -ge "$wanted" ] && break
+    done
+    echo "${found[@]}"
+}
+
+kb_wait_for() { # kb_wait_for SECONDS COMMAND...: polls every 0.1 s until it succeeds.
+    local seconds=$1 tries
+    shift
+    for tries in $(seq 1 $((seconds * 10))); do
+        if "$@"; then return 0; fi
+        sleep 0.1
+    done
+    return 1
+}
+
+kb_process_gone() { ! kill -0 "$1" 2>/dev/null; }
