@@ -70,6 +70,7 @@ static void io_sim_timer_set(void *context, u32 timer_id, u64 deadline_ns)
     process->timer_generation[timer_id]++;
     process->timer_armed[timer_id] = true;
     u64 at = MAX(deadline_ns, world_now_ns(process->world));
+    ASSERT(at >= deadline_ns);
     world_push(process->world, at, WORLD_EVENT_TIMER, process->index, timer_id,
                process->timer_generation[timer_id], 0);
 }
@@ -120,6 +121,7 @@ static enum io_result io_sim_send_file(void *context, io_conn conn, io_file file
     if (!io_sim_acting(process)) return IO_ERR_CLOSED;
     if (!io_sim_handle_valid(process, file)) return IO_ERR_INVALID;
     u32 slot = process->files[file - 1].file;
+    ASSERT(slot < process->disk.file_count);
     if (offset + size > disk_size(&process->disk, slot)) return IO_ERR_INVALID;
     u8 *bytes = malloc(MAX(size, 1u));
     ASSERT(bytes != NULL);
@@ -164,6 +166,7 @@ static bool io_sim_path_valid(const char *path)
 static struct world_disk_op *io_sim_op_new(struct world_process *process, enum io_file_op kind,
                                            u64 user_data)
 {
+    ASSERT(process->alive);
     struct world_disk_op *op = calloc(1, sizeof(*op));
     ASSERT(op != NULL);
     op->op = kind;
@@ -173,11 +176,14 @@ static struct world_disk_op *io_sim_op_new(struct world_process *process, enum i
     op->next = process->ops;
     if (process->ops != NULL) process->ops->prev = op;
     process->ops = op;
+    ASSERT(op->issue_seq > 0);
     return op;
 }
 
 static void io_sim_op_unlink(struct world_process *process, struct world_disk_op *op)
 {
+    ASSERT(op->prev != NULL || process->ops == op); /* The list head has no predecessor. */
+    ASSERT(op->next == NULL || op->next->prev == op);
     if (op->prev != NULL) op->prev->next = op->next;
     else process->ops = op->next;
     if (op->next != NULL) op->next->prev = op->prev;
@@ -202,10 +208,12 @@ static u64 io_sim_op_schedule(struct world_process *process, struct world_disk_o
     const struct scenario *scenario = process->world->scenario;
     u64 latency = prng_range(&process->disk_prng, scenario->disk_latency_min_ns,
                              scenario->disk_latency_max_ns);
+    ASSERT(process->disk_slow_multiplier >= 1);
     if (process->disk_slow_multiplier > 1) process->disk_ops_slowed++;
     latency *= process->disk_slow_multiplier;
     u64 at = MAX(world_now_ns(process->world) + latency, not_before_ns);
     world_push(process->world, at, WORLD_EVENT_DISK, process->index, 0, (u64)(uintptr_t)op, 0);
+    ASSERT(at >= world_now_ns(process->world) + scenario->disk_latency_min_ns);
     return at;
 }
 
@@ -346,6 +354,8 @@ static io_file io_sim_handle_new(struct world_process *process, u32 slot)
     process->files[process->file_handle_count].open = true;
     process->file_handle_count++;
     disk_ref(&process->disk, slot);
+    ASSERT(process->file_handle_count != 0); /* Handle 0 means none. */
+    ASSERT(io_sim_handle_valid(process, process->file_handle_count));
     return process->file_handle_count;
 }
 
@@ -403,6 +413,7 @@ static enum io_result io_sim_complete(struct world_process *process,
 void io_sim_on_disk_event(struct world_process *process, const struct sched_event *event)
 {
     ASSERT(process->alive);
+    ASSERT(event->incarnation == process->incarnation); /* Else the op was freed by a crash. */
     struct world_disk_op *op = (struct world_disk_op *)(uintptr_t)event->a;
     ASSERT(op != NULL);
     struct io_completion completion = {0};
@@ -449,16 +460,22 @@ static void io_sim_observe(void *context, const struct io_observation *observati
     struct world_process *process = io_sim_process(context);
     if (!process->alive) return;
     struct world *world = process->world;
-    char text[160];
-    snprintf(text, sizeof(text), "kind=%u a=%llu b=%llu c=%llu d=%llu data=%u", observation->kind,
-             (unsigned long long)observation->a, (unsigned long long)observation->b,
-             (unsigned long long)observation->c, (unsigned long long)observation->d,
-             observation->data_size);
-    world_trace(world, TRACE_OBSERVE, process->index, observation->kind, observation->a,
-                observation->data_size > 0
-                    ? trace_hash_bytes(observation->data, observation->data_size)
-                    : 0,
-                text);
+    /* Every field is folded into the hashed words; the readable note is only for the text. */
+    u64 data_hash = observation->data_size > 0
+                        ? trace_hash_bytes(observation->data, observation->data_size)
+                        : 0;
+    u64 folded = prng_mix64(prng_mix64(prng_mix64(observation->b) ^ observation->c) ^
+                            observation->d) ^ data_hash;
+    char note[160];
+    note[0] = '\0';
+    if (trace_wants_text(&world->trace)) {
+        snprintf(note, sizeof(note), "kind=%u a=%llu b=%llu c=%llu d=%llu data=%u",
+                 observation->kind, (unsigned long long)observation->a,
+                 (unsigned long long)observation->b, (unsigned long long)observation->c,
+                 (unsigned long long)observation->d, observation->data_size);
+    }
+    trace_record_note(&world->trace, world_now_ns(world), TRACE_OBSERVE, process->index,
+                      observation->kind, observation->a, folded, note);
     if (world->observer == NULL) return;
     struct history_event event = {0};
     event.time_ns = world_now_ns(world);

@@ -1,7 +1,7 @@
 /* ksim_main.c: the ksim command line that people, scripts and CI drive the simulator with.
  *
  *   ksim run SCENARIO [--seed N] [--trace FILE] [--report DIR] [--verbose]
- *   ksim sweep SCENARIO --seeds A..B [--jobs N]
+ *   ksim sweep SCENARIO --seeds A..B [--jobs N] [--timeout SECONDS]
  *   ksim show SCENARIO [--seed N]     (the parsed scenario and its fault schedule, no run)
  *   ksim checks                       (the checkers a scenario may name)
  *
@@ -13,8 +13,9 @@
  * A sweep forks one child per seed, at most --jobs at a time. Each child runs one seed and
  * writes one line ("PASS <hash>" or "FAIL <hash> <check>: <message>") to a pipe that also
  * carries its stdout and stderr, so an assertion message from a child that aborted is kept. A
- * child killed by a signal counts as a failed seed, and its signal is printed. Failures are
- * listed sorted by seed, whatever order the children finished in.
+ * child killed by a signal counts as a failed seed, and its signal is printed; so does a child
+ * still running after --timeout seconds (it is killed), so that a livelock cannot hang CI.
+ * Failures are listed sorted by seed, whatever order the children finished in.
  *
  * Tested by tests/sim/cli.sh (exit codes, the last lines, errors, reports, sweeps). */
 #include "../impl/base.h"
@@ -37,6 +38,7 @@
 #define KSIM_JOBS_MAX 64u
 #define KSIM_SWEEP_SEEDS_MAX 100000000ull
 #define KSIM_CHILD_OUTPUT_MAX 2048u
+#define KSIM_SEED_TIMEOUT_S 600u /* Wall seconds one seed of a sweep may take. */
 
 enum exit_code {
     EXIT_PASS = 0,
@@ -49,7 +51,7 @@ static const char usage_main[] =
     "\n"
     "usage:\n"
     "  ksim run SCENARIO [--seed N] [--trace FILE] [--report DIR] [--verbose]\n"
-    "  ksim sweep SCENARIO --seeds A..B [--jobs N]\n"
+    "  ksim sweep SCENARIO --seeds A..B [--jobs N] [--timeout SECONDS]\n"
     "  ksim show SCENARIO [--seed N]\n"
     "  ksim checks\n"
     "  ksim COMMAND --help\n"
@@ -76,11 +78,12 @@ static const char usage_run[] =
     "effect, 2 bad input (the message names file:line:column).\n";
 
 static const char usage_sweep[] =
-    "usage: ksim sweep SCENARIO --seeds A..B [--jobs N]\n"
+    "usage: ksim sweep SCENARIO --seeds A..B [--jobs N] [--timeout SECONDS]\n"
     "\n"
     "Runs seeds A to B (inclusive) in N worker processes (default 2), shows progress on stderr,\n"
     "lists every failing seed with the command that replays it, and ends with the line\n"
-    "'N passed, M failed'. A seed whose process crashed or aborted counts as failed.\n"
+    "'N passed, M failed'. A seed whose process crashed or aborted counts as failed, and so\n"
+    "does one that runs longer than --timeout seconds of wall time (default 600).\n"
     "\n"
     "exit status: 0 every seed passed, 1 some seed failed, 2 bad input.\n";
 
@@ -103,6 +106,8 @@ struct options {
     bool seeds_given;
     u32 jobs;
     bool jobs_given;
+    u64 timeout_s;
+    bool timeout_given;
     bool help;
 };
 
@@ -182,6 +187,11 @@ static int parse_option(const char *command, int argc, char **argv, int *i,
         }
         options->jobs = (u32)jobs;
         options->jobs_given = true;
+    } else if ((value = option_value(argc, argv, i, "--timeout")) != NULL) {
+        if (!parse_u64(value, &options->timeout_s) || options->timeout_s == 0) {
+            return usage_error(command, "--timeout needs a number of seconds, not '%s'", value);
+        }
+        options->timeout_given = true;
     } else if ((value = option_value(argc, argv, i, "--trace")) != NULL && *value != '\0') {
         options->trace_path = value;
     } else if ((value = option_value(argc, argv, i, "--report")) != NULL && *value != '\0') {
@@ -196,6 +206,18 @@ static int parse_option(const char *command, int argc, char **argv, int *i,
     return EXIT_PASS;
 }
 
+/* Whether the space-separated list names option exactly ("--seed" is not "--seeds"). */
+static bool option_allowed(const char *allowed, const char *option)
+{
+    size_t length = strlen(option);
+    for (const char *p = strstr(allowed, option); p != NULL; p = strstr(p + 1, option)) {
+        bool starts = p == allowed || p[-1] == ' ';
+        bool ends = p[length] == '\0' || p[length] == ' ';
+        if (starts && ends) return true;
+    }
+    return false;
+}
+
 /* Parses everything after the command; allowed lists the options this command takes. */
 static int parse_options(const char *command, int argc, char **argv, const char *allowed,
                          struct options *options)
@@ -203,19 +225,21 @@ static int parse_options(const char *command, int argc, char **argv, const char 
     memset(options, 0, sizeof(*options));
     options->seed = 1;
     options->jobs = 2;
+    options->timeout_s = KSIM_SEED_TIMEOUT_S;
     for (int i = 2; i < argc; i++) {
         int result = parse_option(command, argc, argv, &i, options);
         if (result != EXIT_PASS) return result;
         if (options->help) return EXIT_PASS;
     }
     if (options->help) return EXIT_PASS;
-    static const char *const names[] = {"--seed", "--seeds", "--jobs", "--trace", "--report",
-                                        "--verbose"};
-    const bool given[] = {options->seed_given, options->seeds_given, options->jobs_given,
+    static const char *const names[] = {"--seed",  "--seeds",  "--jobs",   "--timeout",
+                                        "--trace", "--report", "--verbose"};
+    const bool given[] = {options->seed_given,         options->seeds_given,
+                          options->jobs_given,         options->timeout_given,
                           options->trace_path != NULL, options->report_dir != NULL,
                           options->verbose};
     for (u32 n = 0; n < ARRAY_LEN(names); n++) {
-        if (given[n] && strstr(allowed, names[n]) == NULL) {
+        if (given[n] && !option_allowed(allowed, names[n])) {
             return usage_error(command, "option '%s' does not apply here", names[n]);
         }
     }
@@ -318,6 +342,8 @@ struct sweep_slot {
     pid_t pid;
     int fd;
     u64 seed;
+    double started_s;   /* Wall time the child was forked. */
+    bool timed_out;     /* Killed for running longer than the timeout. */
     char output[KSIM_CHILD_OUTPUT_MAX]; /* The last bytes the child wrote. */
     u32 length;
 };
@@ -332,6 +358,7 @@ struct sweep {
     const char *program;
     struct sweep_slot slots[KSIM_JOBS_MAX];
     u32 jobs;
+    u64 timeout_s;
     u64 total, launched, passed, failed;
     struct sweep_failure *failures;
     u64 failure_capacity;
@@ -339,6 +366,13 @@ struct sweep {
 };
 
 #define SWEEP_RESULT_MARK "ksim-seed-result: "
+
+static double wall_now_seconds(void)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (double)now.tv_sec + (double)now.tv_nsec / 1e9;
+}
 
 /* The child: runs one seed with its stdout and stderr on the pipe, and never returns. */
 static _Noreturn void sweep_child(const struct scenario *scenario, u64 seed, int fd)
@@ -393,6 +427,7 @@ static void sweep_launch(struct sweep *sweep, struct sweep_slot *slot, u64 seed)
     slot->active = true;
     slot->pid = pid;
     slot->fd = fds[0];
+    slot->started_s = wall_now_seconds();
     sweep->launched++;
 }
 
@@ -447,13 +482,25 @@ static void sweep_finish(struct sweep *sweep, struct sweep_slot *slot)
     if (WIFEXITED(status) && WEXITSTATUS(status) == EXIT_FAIL && mark != NULL) {
         const char *message = mark + strlen(SWEEP_RESULT_MARK) + strlen("FAIL ") + 17;
         snprintf(text, sizeof(text), "%.*s", (int)strcspn(message, "\n"), message);
-    } else if (WIFSIGNALED(status)) {
-        int signal_number = WTERMSIG(status);
-        snprintf(text, sizeof(text), "the process died of signal %d (%s); its last output:\n%s",
-                 signal_number, strsignal(signal_number), slot->output);
     } else {
-        snprintf(text, sizeof(text), "the process exited with status %d; its last output:\n%s",
-                 WIFEXITED(status) ? WEXITSTATUS(status) : -1, slot->output);
+        if (slot->timed_out) {
+            snprintf(text, sizeof(text), "still running after %" PRIu64 " s of wall time, so "
+                     "it was stopped (an endless loop?)", sweep->timeout_s);
+        } else if (WIFSIGNALED(status)) {
+            snprintf(text, sizeof(text), "the process died of signal %d (%s)", WTERMSIG(status),
+                     strsignal(WTERMSIG(status)));
+        } else {
+            snprintf(text, sizeof(text), "the process exited with status %d",
+                     WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+        }
+        /* What it said last (an assertion message, the seed and virtual time) helps the most. */
+        while (slot->length > 0 && (slot->output[slot->length - 1] == '\n')) {
+            slot->output[--slot->length] = '\0';
+        }
+        size_t used = strlen(text);
+        if (slot->length > 0) {
+            snprintf(text + used, sizeof(text) - used, "; its last output:\n%s", slot->output);
+        }
     }
     sweep_record_failure(sweep, slot->seed, text);
     if (sweep->progress_tty) fprintf(stderr, "\r\033[K");
@@ -476,6 +523,20 @@ static void sweep_progress(const struct sweep *sweep)
     }
 }
 
+/* Kills children that ran past the timeout; their pipes then close and they are finished as
+ * failed seeds like any other. */
+static void sweep_stop_overdue(struct sweep *sweep)
+{
+    double now = wall_now_seconds();
+    for (u32 j = 0; j < sweep->jobs; j++) {
+        struct sweep_slot *slot = &sweep->slots[j];
+        if (!slot->active || slot->timed_out) continue;
+        if (now - slot->started_s <= (double)sweep->timeout_s) continue;
+        slot->timed_out = true;
+        kill(slot->pid, SIGKILL);
+    }
+}
+
 /* Waits until some child wrote or finished, and handles what it did. */
 static void sweep_wait(struct sweep *sweep)
 {
@@ -488,10 +549,11 @@ static void sweep_wait(struct sweep *sweep)
         slot_of[count++] = j;
     }
     ASSERT(count > 0);
-    if (poll(fds, count, -1) < 0) {
+    if (poll(fds, count, 1000) < 0) {
         ASSERT(errno == EINTR);
         return;
     }
+    sweep_stop_overdue(sweep);
     for (u32 k = 0; k < count; k++) {
         if (fds[k].revents == 0) continue;
         struct sweep_slot *slot = &sweep->slots[slot_of[k]];
@@ -531,17 +593,11 @@ static void sweep_print_failures(const struct sweep *sweep)
     }
 }
 
-static double wall_now_seconds(void)
-{
-    struct timespec now;
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    return (double)now.tv_sec + (double)now.tv_nsec / 1e9;
-}
 
 static int command_sweep(int argc, char **argv)
 {
     struct options options;
-    int parsed = parse_options("sweep", argc, argv, "--seeds --jobs", &options);
+    int parsed = parse_options("sweep", argc, argv, "--seeds --jobs --timeout", &options);
     if (parsed != EXIT_PASS) return parsed;
     if (options.help) { fputs(usage_sweep, stdout); return EXIT_PASS; }
     if (!options.seeds_given) return usage_error("sweep", "missing %s", "--seeds A..B");
@@ -555,6 +611,7 @@ static int command_sweep(int argc, char **argv)
     sweep->scenario = scenario;
     sweep->program = argv[0];
     sweep->jobs = options.jobs;
+    sweep->timeout_s = options.timeout_s;
     sweep->total = options.seed_last - options.seed_first + 1;
     sweep->progress_tty = isatty(STDERR_FILENO) != 0;
     double start = wall_now_seconds();

@@ -184,6 +184,8 @@ static void net_direction_push(struct world *world, struct net_conn *conn, u32 d
     else dir->tail->next = chunk;
     dir->tail = chunk;
     dir->queued_bytes += size;
+    ASSERT(chunk->deliver_at_ns >= world_now_ns(world));
+    ASSERT(dir->head != NULL && dir->tail == chunk);
     if (kind != NET_CHUNK_DATA) dir->finished = true;
     if (dir->stalled) {
         world->stats.messages_stalled++; /* Joins the queue behind a cut link. */
@@ -240,6 +242,7 @@ enum io_result net_listen(struct world_process *process, const char *endpoint, u
     }
     if (process->listener_count == WORLD_LISTENERS_MAX) return IO_ERR_LIMIT;
     struct world_listener *listener = &process->listeners[process->listener_count++];
+    ASSERT(process->listener_count <= WORLD_LISTENERS_MAX);
     listener->port = port;
     listener->tag = tag;
     listener->frame_size_max = frame_size_max;
@@ -404,6 +407,8 @@ static void net_on_syn(struct world *world, struct net_conn *conn)
     accepted->tag = listener->tag;
     accepted->frame_size_max = listener->frame_size_max;
     accepted->state = NET_SIDE_OPEN;
+    ASSERT(accepted->handle != 0);
+    ASSERT(!conn->broken);
     world_push(world, world_now_ns(world), WORLD_EVENT_CONN, to, 1, conn->id,
                IO_CONN_ACCEPTED);
     world_push(world, back_ns, WORLD_EVENT_CONN, from, 0, conn->id, IO_CONN_CONNECTED);
@@ -425,6 +430,7 @@ static void net_recv_append(struct net_side *side, const u8 *bytes, u32 size)
     }
     memcpy(side->recv + side->recv_size, bytes, size);
     side->recv_size += size;
+    ASSERT(side->recv_size <= side->recv_capacity);
 }
 
 /* A chunk crossed the link: the receiving side's kernel takes it. */
@@ -473,6 +479,7 @@ static void net_on_arrive(struct world *world, struct net_conn *conn, u32 d, u64
         return;
     }
     struct net_chunk *chunk = dir->head;
+    ASSERT(chunk->deliver_at_ns <= world_now_ns(world)); /* Never early. */
     dir->head = chunk->next;
     if (dir->head == NULL) dir->tail = NULL;
     ASSERT(dir->queued_bytes >= chunk->size);
@@ -528,6 +535,7 @@ void net_links_changed(struct world *world)
             dir->generation++;
             dir->scheduled = false;
             if (dir->head != NULL) net_direction_schedule(world, conn, d);
+            ASSERT(!dir->stalled);
         }
     }
 }
@@ -586,6 +594,8 @@ static void net_frame_limit(struct world_process *process, struct net_conn *conn
 static void net_deliver_frames(struct world_process *process, struct net_conn *conn, u32 s)
 {
     struct net_side *side = &conn->side[s];
+    ASSERT(side->state == NET_SIDE_OPEN || side->state == NET_SIDE_CLOSING);
+    ASSERT(!side->delivering);
     u32 limit = side->frame_size_max == 0 ? UINT32_MAX : side->frame_size_max;
     u32 offset = 0;
     /* Bounded: every round consumes a whole frame from a buffer that nothing refills here. */

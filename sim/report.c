@@ -80,10 +80,13 @@ static void format_bytes(u64 bytes, char *buffer, u32 size)
     }
 }
 
-/* The scenario's name for a node id, or "node N" for an id the scenario does not know. */
+/* The scenario's name for a node id, or "node N" for an id the scenario does not know. Node 0
+ * is the simulator itself (faults, healing, the end of the run). */
 static void node_name(const struct scenario *scenario, u64 id, char *buffer, u32 size)
 {
-    if (id >= 1 && id <= scenario->node_count && scenario->nodes[id - 1].id == id) {
+    if (id == 0) {
+        snprintf(buffer, size, "sim");
+    } else if (id >= 1 && id <= scenario->node_count && scenario->nodes[id - 1].id == id) {
         snprintf(buffer, size, "%s", scenario->nodes[id - 1].name);
     } else if (id == UINT64_MAX || id == UINT32_MAX) {
         snprintf(buffer, size, "-");
@@ -245,26 +248,129 @@ static const char *const fault_sentences[] = {
     [HISTORY_FAULT_DISK] = "the disk of %s misbehaved",
 };
 
+/* The history's class for a scheduled fault kind (as sim/sim.c records it). */
+static u32 fault_history_class(enum fault_kind kind)
+{
+    static const u32 classes[FAULT_KIND_COUNT] = {
+        [FAULT_CRASH] = HISTORY_FAULT_CRASH,         [FAULT_RESTART] = HISTORY_FAULT_RESTART,
+        [FAULT_PAUSE] = HISTORY_FAULT_PAUSE,         [FAULT_RESUME] = HISTORY_FAULT_RESUME,
+        [FAULT_ISOLATE] = HISTORY_FAULT_PARTITION,   [FAULT_PARTITION] = HISTORY_FAULT_PARTITION,
+        [FAULT_CUT_ONE_WAY] = HISTORY_FAULT_PARTITION, [FAULT_HEAL] = HISTORY_FAULT_HEAL,
+        [FAULT_CLOCK_JUMP] = HISTORY_FAULT_CLOCK,    [FAULT_CLOCK_DRIFT] = HISTORY_FAULT_CLOCK,
+        [FAULT_DISK_CORRUPT] = HISTORY_FAULT_DISK,   [FAULT_DISK_READ_ERROR] = HISTORY_FAULT_DISK,
+        [FAULT_DISK_SLOW] = HISTORY_FAULT_DISK,
+    };
+    ASSERT(kind < FAULT_KIND_COUNT);
+    return classes[kind];
+}
+
+/* The scheduled fault a HISTORY_FAULT event reports, found by time, class and target; NULL
+ * when none matches (the history says less than the schedule, e.g. which clock fault). */
+static const struct scenario_fault *fault_for_event(const struct scenario *scenario,
+                                                    const struct history_event *event)
+{
+    for (u32 i = 0; i < scenario->fault_count; i++) {
+        const struct scenario_fault *fault = &scenario->faults[i];
+        if (fault->at_ns != event->time_ns) continue;
+        if (fault_history_class(fault->kind) != event->a) continue;
+        if (fault->target == TARGET_NODE && scenario->nodes[fault->target_node].id != event->b) {
+            continue;
+        }
+        return fault;
+    }
+    return NULL;
+}
+
+/* Clock, disk and network faults said precisely, when the schedule tells which one it was. */
+static bool describe_scheduled_fault(const struct scenario *scenario,
+                                     const struct scenario_fault *fault, const char *target,
+                                     struct text *text)
+{
+    char amount[32];
+    u64 magnitude = (u64)(fault->amount < 0 ? -fault->amount : fault->amount);
+    switch (fault->kind) {
+    case FAULT_CLOCK_JUMP:
+        report_format_duration(magnitude, amount, sizeof(amount));
+        text_add(text, "the wall clock of %s jumped %s by %s", target,
+                 fault->amount < 0 ? "back" : "forward", amount);
+        return true;
+    case FAULT_CLOCK_DRIFT:
+        text_add(text, "the wall clock of %s now runs %s by %" PRIu64 " ppm", target,
+                 fault->amount < 0 ? "slow" : "fast", magnitude);
+        return true;
+    case FAULT_DISK_CORRUPT:
+        text_add(text, "%" PRIu64 " stored sectors of %s were corrupted", magnitude, target);
+        return true;
+    case FAULT_DISK_READ_ERROR:
+        text_add(text, "the next %" PRIu64 " disk reads of %s will fail", magnitude, target);
+        return true;
+    case FAULT_DISK_SLOW:
+        if (magnitude <= 1) text_add(text, "the disk of %s is back to its normal speed", target);
+        else text_add(text, "the disk of %s became %" PRIu64 " times slower", target, magnitude);
+        return true;
+    case FAULT_PARTITION:
+    case FAULT_CUT_ONE_WAY:
+        text_add(text, fault->kind == FAULT_PARTITION ? "the network was split: "
+                                                      : "messages stopped flowing one way: ");
+        describe_set(scenario, &fault->side_a, text);
+        text_add(text, fault->kind == FAULT_PARTITION ? " | " : " -> ");
+        describe_set(scenario, &fault->side_b, text);
+        return true;
+    default: return false;
+    }
+}
+
 static void describe_fault_event(const struct scenario *scenario,
                                  const struct history_event *event, struct text *text)
 {
     char target[SCENARIO_NAME_MAX + 16];
     node_name(scenario, event->b, target, sizeof(target));
     bool network_wide = event->b == UINT64_MAX || event->b == UINT32_MAX;
-    if (event->a == HISTORY_FAULT_PARTITION && network_wide) {
+    const struct scenario_fault *fault = fault_for_event(scenario, event);
+    if (fault != NULL && describe_scheduled_fault(scenario, fault, target, text)) {
+        /* Said precisely. */
+    } else if (event->a == HISTORY_FAULT_PARTITION && network_wide) {
         text_add(text, "the network was split");
     } else if (event->a < ARRAY_LEN(fault_sentences) && fault_sentences[event->a] != NULL) {
         text_add(text, fault_sentences[event->a], target);
     } else {
         text_add(text, "fault %" PRIu64 " on %s", event->a, target);
     }
-    if (event->d == 0) text_add(text, " (no effect)");
+    bool recovery = event->a == HISTORY_FAULT_RESTART || event->a == HISTORY_FAULT_RESUME;
+    if (event->d == 0) {
+        text_add(text, recovery ? " (it was not stopped: no effect)" : " (no effect)");
+    }
 }
 
 /* Per node id, what a timeline already said: it started once; a restart fault was told (so
  * the start that follows it need not be told again). */
 #define NODE_STARTED 1u
 #define NODE_RESTART_TOLD 2u
+#define NODE_LEADING 4u
+
+/* Leaders, those who stop leading, and candidates; other role changes are left out. */
+static bool describe_role(const struct history_event *event, const char *name, u8 *node_state,
+                          struct text *text)
+{
+    ASSERT(event->kind == HISTORY_QUORUM_ROLE);
+    bool was_leading = false;
+    if (event->node < REPORT_NODE_IDS_MAX) {
+        was_leading = (node_state[event->node] & NODE_LEADING) != 0;
+        node_state[event->node] &= (u8)~NODE_LEADING;
+        if (event->b == HISTORY_ROLE_LEADER) node_state[event->node] |= NODE_LEADING;
+    }
+    if (event->b == HISTORY_ROLE_LEADER) {
+        text_add(text, "%s became the leader of epoch %" PRIu64, name, event->a);
+    } else if (was_leading) {
+        text_add(text, "%s stopped leading (now %s in epoch %" PRIu64 ")", name,
+                 role_name(event->b), event->a);
+    } else if (event->b == HISTORY_ROLE_CANDIDATE) {
+        text_add(text, "%s asks for votes to lead epoch %" PRIu64, name, event->a);
+    } else {
+        return false;
+    }
+    return true;
+}
 
 /* One sentence for a notable event; false for events a timeline leaves out. */
 static bool describe_event(const struct scenario *scenario, const struct history_event *event,
@@ -286,15 +392,12 @@ static bool describe_event(const struct scenario *scenario, const struct history
     case HISTORY_NODE_START:
         if (event->node < REPORT_NODE_IDS_MAX) {
             u8 state = node_state[event->node];
-            node_state[event->node] = NODE_STARTED;
+            node_state[event->node] = NODE_STARTED; /* A restarted node leads nothing. */
             if ((state & NODE_STARTED) == 0 || (state & NODE_RESTART_TOLD) != 0) return false;
         }
         text_add(text, "%s started again (memory empty, disk as it was)", name);
         return true;
-    case HISTORY_QUORUM_ROLE:
-        if (event->b != HISTORY_ROLE_LEADER) return false;
-        text_add(text, "%s became the leader of epoch %" PRIu64, name, event->a);
-        return true;
+    case HISTORY_QUORUM_ROLE: return describe_role(event, name, node_state, text);
     case HISTORY_RUN_END: text_add(text, "the run ended"); return true;
     default: return false;
     }
@@ -458,6 +561,31 @@ static void print_checks(FILE *out, const struct scenario *scenario,
     }
 }
 
+/* "leaders     n3 (epoch 1) at 1.298s, n2 (epoch 3) at 12.005s": who led when, in short. */
+static void print_leaders(FILE *out, const struct scenario *scenario,
+                          const struct history *history, u32 leader_changes)
+{
+    const u32 shown_max = 6;
+    fprintf(out, "leaders     %u leader change%s%s", leader_changes, leader_changes == 1 ? "" : "s",
+            leader_changes > 0 ? ": " : "\n");
+    u32 shown = 0;
+    for (u32 i = 0; i < history->count && shown < leader_changes; i++) {
+        const struct history_event *event = &history->events[i];
+        if (event->kind != HISTORY_QUORUM_ROLE || event->b != HISTORY_ROLE_LEADER) continue;
+        if (shown == shown_max) {
+            fprintf(out, ", ... (%u more)", leader_changes - shown_max);
+            break;
+        }
+        char name[SCENARIO_NAME_MAX + 16], time[32];
+        node_name(scenario, event->node, name, sizeof(name));
+        format_time(event->time_ns, time, sizeof(time));
+        fprintf(out, "%s%s (epoch %" PRIu64 ") at %s", shown == 0 ? "" : ", ", name, event->a,
+                time);
+        shown++;
+    }
+    if (leader_changes > 0) fprintf(out, "\n");
+}
+
 void report_replay_command(const char *program, const char *scenario_path, u64 seed,
                            char *buffer, u32 size)
 {
@@ -475,10 +603,12 @@ void report_print_summary(FILE *out, const struct scenario *scenario,
     print_run_figures(out, result);
     struct report_stats stats;
     report_history_stats(&result->history, &stats);
-    fprintf(out, "history     %u events: %u leader changes, %u restarts; client operations: "
-            "%" PRIu64 " ok, %" PRIu64 " failed, %" PRIu64 " unknown; committed log length %"
-            PRIu64 "\n", result->history.count, stats.leader_changes, stats.restarts,
-            stats.client_ok, stats.client_failed, stats.client_unknown, stats.committed_length);
+    fprintf(out, "history     %u events, %u restarts, committed log length %" PRIu64 "\n",
+            result->history.count, stats.restarts, stats.committed_length);
+    fprintf(out, "clients     %" PRIu64 " operations: %" PRIu64 " ok, %" PRIu64 " failed, %"
+            PRIu64 " unknown\n", stats.client_invoked, stats.client_ok, stats.client_failed,
+            stats.client_unknown);
+    print_leaders(out, scenario, &result->history, stats.leader_changes);
     print_fault_table(out, &result->faults);
     char replay[1024];
     report_replay_command(program, scenario->path, result->seed, replay, sizeof(replay));
@@ -576,13 +706,16 @@ static u32 timeline_row(const struct scenario *scenario, const struct history_ev
 {
     u64 id = event->kind == HISTORY_FAULT ? event->b : event->node;
     if (event->kind == HISTORY_HEALED || event->kind == HISTORY_RUN_END) return 0;
+    if (event->kind == HISTORY_FAULT && event->a == HISTORY_FAULT_HEAL) return 0;
     if (id >= 1 && id <= scenario->node_count) return (u32)id;
     return 0;
 }
 
 static const char *timeline_color(const struct history_event *event)
 {
-    if (event->kind == HISTORY_QUORUM_ROLE) return "#cfe2f3"; /* Leaders: blue. */
+    if (event->kind == HISTORY_QUORUM_ROLE) {
+        return event->b == HISTORY_ROLE_LEADER ? "#cfe2f3" : "#fff2cc"; /* Blue, yellow. */
+    }
     if (event->kind == HISTORY_NODE_START) return "#fce5cd";  /* Restarts: orange. */
     if (event->kind == HISTORY_HEALED) return "#d9ead3";      /* Healing: green. */
     if (event->kind == HISTORY_FAULT && (event->a == HISTORY_FAULT_HEAL ||
@@ -590,6 +723,22 @@ static const char *timeline_color(const struct history_event *event)
                                          event->a == HISTORY_FAULT_RESUME)) return "#d9ead3";
     if (event->kind == HISTORY_FAULT) return "#f4cccc";       /* Faults: red. */
     return "#eeeeee";
+}
+
+/* Writes a sentence as a dot label, broken into lines of about 24 characters with dot's "\n"
+ * escape, so that boxes stay narrow; a double quote would end the label, so it becomes '. */
+static void dot_label(FILE *out, const char *text)
+{
+    u32 line_length = 0;
+    for (const char *c = text; *c != '\0'; c++) {
+        if (*c == ' ' && line_length >= 24) {
+            fputs("\\n", out);
+            line_length = 0;
+            continue;
+        }
+        fputc(*c == '"' ? '\'' : *c, out);
+        line_length++;
+    }
 }
 
 /* A new column on the time axis, chained to the previous one. */
@@ -608,8 +757,8 @@ static void write_timeline_dot(FILE *out, const struct scenario *scenario,
                                const struct history *history)
 {
     fprintf(out, "digraph timeline {\n  graph [rankdir=LR, nodesep=0.2, ranksep=0.25, "
-            "fontname=\"Helvetica\", labelloc=t, label=\"%s: faults, leaders and restarts "
-            "over time\"];\n  node [fontname=\"Helvetica\", fontsize=10];\n"
+            "fontname=\"Helvetica\", labelloc=t, label=\"%s: faults, elections, leaders and "
+            "restarts over time\"];\n  node [fontname=\"Helvetica\", fontsize=10];\n"
             "  edge [arrowhead=none];\n", scenario->name);
     fprintf(out, "  node [shape=plaintext];\n  axis [label=\"time\"];\n"
             "  row0 [label=\"network\"];\n");
@@ -637,8 +786,10 @@ static void write_timeline_dot(FILE *out, const struct scenario *scenario,
             column_time = millis;
         }
         u32 row = timeline_row(scenario, event);
-        fprintf(out, "  e%u [label=\"%s\", fillcolor=\"%s\"];\n  { rank=same; c%u; e%u; }\n", i,
-                what, timeline_color(event), columns - 1, i);
+        fprintf(out, "  e%u [label=\"", i);
+        dot_label(out, what);
+        fprintf(out, "\", fillcolor=\"%s\"];\n  { rank=same; c%u; e%u; }\n",
+                timeline_color(event), columns - 1, i);
         if (last_in_row[row] == UINT32_MAX) {
             fprintf(out, "  row%u -> e%u [style=dotted, weight=10];\n", row, i);
         } else {
@@ -651,6 +802,16 @@ static void write_timeline_dot(FILE *out, const struct scenario *scenario,
 }
 
 /* ===== report.md ===== */
+
+/* Prints text for a Markdown table cell: a '|' would end the cell, and a newline the row. */
+static void md_cell(FILE *out, const char *text)
+{
+    for (const char *c = text; *c != '\0'; c++) {
+        if (*c == '|') fputs("\\|", out);
+        else if (*c == '\n') fputc(' ', out);
+        else fputc(*c, out);
+    }
+}
 
 static void md_cluster(FILE *out, const struct scenario *scenario)
 {
@@ -729,8 +890,8 @@ static void md_schedule(FILE *out, const struct scenario *scenario)
 static void md_timeline(FILE *out, const struct scenario *scenario, const struct history *history,
                         bool have_svg)
 {
-    fprintf(out, "## What happened\n\nFaults, leader changes and restarts, in order. Every event "
-            "of the run is in `history.tsv`.\n\n");
+    fprintf(out, "## What happened\n\nFaults, elections, leader changes and restarts, in order. "
+            "Every event of the run is in `history.tsv`.\n\n");
     if (have_svg) fprintf(out, "![timeline](timeline.svg)\n\n");
     fprintf(out, "| time | what happened |\n|---:|---|\n");
     u8 node_state[REPORT_NODE_IDS_MAX] = {0};
@@ -742,7 +903,9 @@ static void md_timeline(FILE *out, const struct scenario *scenario, const struct
         if (!describe_event(scenario, &history->events[i], node_state, &text)) continue;
         if (rows == REPORT_TIMELINE_MAX) { left_out++; continue; }
         format_time(history->events[i].time_ns, time, sizeof(time));
-        fprintf(out, "| %s | %s |\n", time, what);
+        fprintf(out, "| %s | ", time);
+        md_cell(out, what);
+        fprintf(out, " |\n");
         rows++;
     }
     if (rows == 0) fprintf(out, "| | nothing notable happened |\n");
@@ -775,12 +938,16 @@ static void md_checks(FILE *out, const struct scenario *scenario, const struct s
         const struct check_outcome *outcome = &result->outcomes[i];
         const char *name = result->outcome_names[i] != NULL ? result->outcome_names[i] : "?";
         const struct checker *checker = model_checker_find(name);
-        fprintf(out, "| %s | %s | %s | %s |\n", name, outcome->passed ? "PASS" : "**FAIL**",
-                checker != NULL ? checker->description : "", outcome->message);
+        fprintf(out, "| %s | %s | ", name, outcome->passed ? "PASS" : "**FAIL**");
+        md_cell(out, checker != NULL ? checker->description : "");
+        fprintf(out, " | ");
+        md_cell(out, outcome->message);
+        fprintf(out, " |\n");
     }
     if (result->fault_failure[0] != '\0') {
-        fprintf(out, "| scripted faults | **FAIL** | every scripted fault takes effect | %s |\n",
-                result->fault_failure);
+        fprintf(out, "| scripted faults | **FAIL** | every scripted fault takes effect | ");
+        md_cell(out, result->fault_failure);
+        fprintf(out, " |\n");
     }
     for (u32 i = 0; i < result->outcome_count; i++) {
         if (result->outcomes[i].passed) continue;

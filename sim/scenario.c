@@ -999,7 +999,12 @@ static bool statement_at(struct parser *parser)
                             word->start, suggest_text(&suggestion, hint, sizeof(hint)));
     }
     fault->kind = fault_words[kind].kind;
-    if (fault->kind == FAULT_HEAL) return parser_end(parser);
+    if (fault->kind == FAULT_HEAL) {
+        /* Heal aims at no node: the whole network (sets, both empty), so that the simulator
+         * records it as network-wide. */
+        fault->target = TARGET_SETS;
+        return parser_end(parser);
+    }
     if (fault->kind == FAULT_PARTITION || fault->kind == FAULT_CUT_ONE_WAY) {
         return fault_sets(parser, fault);
     }

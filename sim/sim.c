@@ -14,8 +14,9 @@
  * the run, naming its scenario line.
  *
  * Determinism: wall time and peak memory are measured here and only stored in the result; they
- * never reach the trace or any decision. Tested end to end by build/ksim runs of scenarios/
- * (tests/run_all.sh compares trace hashes across build variants). */
+ * never reach the trace or any decision. Tested by tests/unit/test_sim_run.c (determinism, the
+ * history's simulator facts, TARGET_LEADER, a fault without effect failing the run) and end to
+ * end by build/ksim runs of scenarios/ (tests/run_all.sh compares hashes across build variants). */
 #include "sim.h"
 
 #include "../impl/node.h"
@@ -259,9 +260,13 @@ static void sim_observer(void *context, const struct history_event *event, const
     if (event->kind == HISTORY_NODE_START && !node) return;
     history_append(&run->result->history, event, data, event->data_size);
     run->observe_seq++;
-    if (event->kind != HISTORY_QUORUM_ROLE) return;
     i32 index = sim_node_index_of_id(run->scenario, event->node);
     if (index < 0) return;
+    if (event->kind == HISTORY_NODE_START) {
+        run->role[index] = HISTORY_ROLE_UNATTACHED; /* A restarted node leads nothing yet. */
+        return;
+    }
+    if (event->kind != HISTORY_QUORUM_ROLE) return;
     run->role[index] = (u32)event->b;
     run->role_epoch[index] = event->a;
     run->role_seq[index] = run->observe_seq;
@@ -293,6 +298,7 @@ static i32 sim_leader(const struct sim_run *run)
                        run->role_seq[i] > run->role_seq[best]);
         if (better) best = (i32)i;
     }
+    if (best >= 0) ASSERT(run->role[best] == HISTORY_ROLE_LEADER);
     return best;
 }
 
@@ -304,6 +310,7 @@ static i32 sim_fault_target(struct sim_run *run, const struct scenario_fault *fa
         return (i32)fault->target_node;
     case TARGET_LEADER: return sim_leader(run);
     case TARGET_RANDOM:
+        ASSERT(run->scenario->node_count > 0);
         return (i32)prng_below(&run->world->fault_prng, run->scenario->node_count);
     case TARGET_SETS: return -1;
     }
@@ -463,6 +470,7 @@ static void sim_heal_all(struct sim_run *run)
         if (process->disk_slow_multiplier != 1) world_disk_slow(world, i, 1);
         process->read_errors_pending = 0;
     }
+    ASSERT(world->cut_count == 0);
     sim_record(run, HISTORY_HEALED, 0, run->scenario->liveness_bound_ns, 0, 0, 0);
 }
 

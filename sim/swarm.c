@@ -9,7 +9,8 @@
  * Invariants of the drawn schedule: every drawn fault fires strictly before the end of the
  * fault phase; a crashed node is restarted and a paused node resumed before that end; a node
  * is never crashed or paused while already down; network faults do not overlap (each is
- * followed by a heal before the next one starts); a slowed disk gets its speed back. Drawn
+ * followed by a heal before the next one starts); a slowed disk gets its speed back; stored
+ * data is damaged (corruption, read errors) only on observers and a minority of voters. Drawn
  * faults have must_take_effect = false and line = 0. The result is sorted by time, stably, so
  * scripted faults at the same instant keep their place.
  *
@@ -80,6 +81,12 @@ struct swarm {
     u64 busy_until_ns[SCENARIO_NODES_MAX]; /* A node is crashed or paused until then. */
     u64 network_busy_until_ns;
     u64 disk_slow_until_ns[SCENARIO_NODES_MAX];
+    /* Nodes whose stored data the seed may damage (corruption, read errors): every observer and
+     * a minority of the voters, so that a majority always keeps an intact copy of each
+     * committed entry. Losing data that no replica still holds is not a bug a checker should
+     * report (TigerBeetle's ClusterFaultAtlas keeps faults recoverable the same way). */
+    u32 damageable[SCENARIO_NODES_MAX];
+    u32 damageable_count;
 };
 
 /* Appends one drawn fault if there is room for it and its follow-up (room_for counts both). */
@@ -193,14 +200,42 @@ static void swarm_network(struct swarm *swarm, u64 at_ns, enum swarm_family fami
     }
     struct scenario_fault *heal = swarm_add(swarm, heal_ns, FAULT_HEAL, 1);
     ASSERT(heal != NULL);
+    heal->target = TARGET_SETS; /* The whole network, as the parser writes it. */
     swarm->network_busy_until_ns = heal_ns + 1;
 }
 
 /* Clock and disk faults on one node: amounts drawn in ranges that hurt without being absurd. */
+/* Chooses the damageable nodes: all observers, and (voters - 1) / 2 voters picked by the seed. */
+static void swarm_choose_damageable(struct swarm *swarm)
+{
+    const struct scenario *scenario = swarm->scenario;
+    u32 voters[SCENARIO_NODES_MAX];
+    u32 voter_count = 0;
+    for (u32 i = 0; i < scenario->node_count; i++) {
+        if (scenario->nodes[i].voter) voters[voter_count++] = i;
+        else swarm->damageable[swarm->damageable_count++] = i;
+    }
+    u32 minority = voter_count > 0 ? (voter_count - 1) / 2 : 0;
+    for (u32 k = 0; k < minority; k++) {
+        /* Partial Fisher-Yates: the first k entries are a uniform sample. */
+        u32 pick = k + (u32)swarm_between(&swarm->rng, 0, voter_count - 1 - k);
+        u32 chosen = voters[pick];
+        voters[pick] = voters[k];
+        voters[k] = chosen;
+        swarm->damageable[swarm->damageable_count++] = chosen;
+    }
+    ASSERT(swarm->damageable_count <= scenario->node_count);
+}
+
 static void swarm_node_fault(struct swarm *swarm, u64 at_ns, enum swarm_family family)
 {
     struct swarm_rng *rng = &swarm->rng;
     u32 node = (u32)swarm_between(rng, 0, swarm->scenario->node_count - 1);
+    bool damages = family == FAMILY_DISK_CORRUPT || family == FAMILY_DISK_READ_ERROR;
+    if (damages) {
+        if (swarm->damageable_count == 0) return; /* One or two voters: no minority to spare. */
+        node = swarm->damageable[swarm_between(rng, 0, swarm->damageable_count - 1)];
+    }
     enum fault_kind kind = family == FAMILY_CLOCK_JUMP        ? FAULT_CLOCK_JUMP
                            : family == FAMILY_CLOCK_DRIFT     ? FAULT_CLOCK_DRIFT
                            : family == FAMILY_DISK_CORRUPT    ? FAULT_DISK_CORRUPT
@@ -299,10 +334,12 @@ void swarm_expand(struct scenario *scenario, u64 seed)
     u64 until = scenario->swarm.faults_until_ns;
     u64 start = scenario->workload.kind != WORKLOAD_NONE ? scenario->workload.start_ns : NS_PER_S;
     swarm.start_ns = MIN(start, until / 2);
-    swarm.end_ns = swarm.start_ns + swarm_between(&swarm.rng, (until - swarm.start_ns) / 2,
-                                                  until - swarm.start_ns);
+    u64 range = until - swarm.start_ns;
+    ASSERT(range >= 1);
+    swarm.end_ns = swarm.start_ns + swarm_between(&swarm.rng, MAX(range / 2, 1), range);
     ASSERT(swarm.end_ns > swarm.start_ns && swarm.end_ns <= until);
 
+    swarm_choose_damageable(&swarm);
     bool on[FAMILY_COUNT];
     u64 mean_gap_ns[FAMILY_COUNT];
     bool any = false;

@@ -47,6 +47,7 @@ bool trace_open_file(struct trace *trace, const char *path)
     trace->out_capacity = (u32)ZSTD_CStreamOutSize();
     trace->out_buffer = malloc(trace->out_capacity);
     ASSERT(trace->out_buffer != NULL);
+    ASSERT(trace->out_capacity > 0);
     return true;
 }
 
@@ -113,8 +114,8 @@ static void trace_write_text(struct trace *trace, u64 time_ns, u32 kind, u32 pro
     }
 }
 
-void trace_record(struct trace *trace, u64 time_ns, u32 kind, u32 process, u64 a, u64 b, u64 c,
-                  const char *text)
+static void trace_fold(struct trace *trace, u64 time_ns, u32 kind, u32 process, u64 a, u64 b,
+                       u64 c, const char *text)
 {
     ASSERT(kind != 0);
     u64 hash = trace->hash;
@@ -126,7 +127,18 @@ void trace_record(struct trace *trace, u64 time_ns, u32 kind, u32 process, u64 a
     if (text != NULL) hash = prng_mix64(hash ^ trace_hash_bytes((const u8 *)text, strlen(text)));
     trace->hash = hash;
     trace->records++;
-    if (trace->verbose || trace->file != NULL) {
-        trace_write_text(trace, time_ns, kind, process, a, b, c, text);
-    }
+}
+
+void trace_record(struct trace *trace, u64 time_ns, u32 kind, u32 process, u64 a, u64 b, u64 c,
+                  const char *text)
+{
+    trace_fold(trace, time_ns, kind, process, a, b, c, text);
+    if (trace_wants_text(trace)) trace_write_text(trace, time_ns, kind, process, a, b, c, text);
+}
+
+void trace_record_note(struct trace *trace, u64 time_ns, u32 kind, u32 process, u64 a, u64 b,
+                       u64 c, const char *note)
+{
+    trace_fold(trace, time_ns, kind, process, a, b, c, NULL);
+    if (trace_wants_text(trace)) trace_write_text(trace, time_ns, kind, process, a, b, c, note);
 }

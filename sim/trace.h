@@ -48,6 +48,15 @@ WARN_UNUSED bool trace_close(struct trace *trace);
 
 void trace_record(struct trace *trace, u64 time_ns, u32 kind, u32 process, u64 a, u64 b, u64 c,
                   const char *text);
+/* True when text lines are being written, so callers can skip formatting a note otherwise. */
+static inline bool trace_wants_text(const struct trace *trace)
+{
+    return trace->verbose || trace->file != NULL;
+}
+/* Like trace_record, but the note is written and not hashed: its content must be a function of
+ * a, b and c alone (a readable rendering of hashed fields). */
+void trace_record_note(struct trace *trace, u64 time_ns, u32 kind, u32 process, u64 a, u64 b,
+                       u64 c, const char *note);
 
 /* A 64-bit hash of a byte string (for frame contents). */
 u64 trace_hash_bytes(const u8 *bytes, u64 size);

@@ -272,7 +272,8 @@ void log_maintenance_on_step(struct partition_log *log, enum log_step step,
     case LOG_STEP_TRUNCATE_FILE:
         (void)log_issue_sync(log, LOG_STEP_TRUNCATE_SYNC, log->op.checkpoint_file);
         return;
-    case LOG_STEP_TRUNCATE_SYNC: log_op_continue(log); return;
+    case LOG_STEP_TRUNCATE_SYNC:
+    case LOG_STEP_SYNC_CONTINUE: log_op_continue(log); return;
     case LOG_STEP_FLUSH_LOG_SYNC:
     case LOG_STEP_FLUSH_INDEX_WRITE:
     case LOG_STEP_FLUSH_INDEX_TRUNCATE:

@@ -4,10 +4,10 @@
  * without a .log, `*.tmp`, `*.deleted`, `*.cleaned`, `*.swap`) are removed. (2) Read the
  * recovery point, log start and leader epoch checkpoints (missing or malformed: recover
  * everything, start at the first segment, no epochs). (3) Segments wholly below the segment
- * holding the recovery point were synced with their indexes: load the index files, checking
- * them as Kafka's sanity check does; a bad one is rebuilt. (4) The segment holding the recovery
- * point and all later ones are scanned batch by batch: framing, magic, CRC-32C, records, offsets
- * increasing and below the next segment. At the first bad or torn batch the .log is truncated
+ * holding the last flushed offset (recovery point - 1) were closed and synced with their
+ * indexes: load the index files, checking them as Kafka's sanity check does; a bad or missing
+ * one is rebuilt. (4) That segment and all later ones are scanned batch by batch: framing,
+ * magic, CRC-32C, records, offsets increasing and below the next segment. At the first bad or torn batch the .log is truncated
  * there (and synced) and every later segment is deleted; indexes are rebuilt by the same code
  * that appends (segment_add_batch), so they equal what appends built. (5) Flush everything,
  * write the checkpoints, and report LOG_EVENT_OPENED.
@@ -15,8 +15,9 @@
  * Invariant: after recovery no batch that failed validation is reachable (everything at or
  * after it was cut), and the recovery point equals the log end offset.
  *
- * Tested by tests/unit/test_log_recovery.c: torn tails at every 512-byte boundary, flipped
- * bits, deleted and corrupted index files, garbage after the last batch, crashes during rolls. */
+ * Tested by tests/unit/test_log_recovery.c (torn tails at every 512-byte boundary, flipped
+ * bits, deleted and corrupted index files, garbage after the last batch, random crashes over
+ * the fake io) and tests/unit/test_log_sim.c (random crashes on the simulated disk). */
 #include "log_internal.h"
 
 #include <stdio.h>
@@ -211,7 +212,10 @@ static void log_recovery_next_stale(struct partition_log *log)
     if (log->op.count == log->stale_count) {
         log->stale_count = 0;
         i64 from = log->op.recover_from;
-        log->op.recover_segment = from < 0 ? 0 : log_segment_find(log, from);
+        /* The segment holding the last flushed offset and all later ones are scanned: when
+         * the recovery point was written that segment may still have been the active one, so
+         * its index files were not written even if it was rolled since. */
+        log->op.recover_segment = from <= 0 ? 0 : log_segment_find(log, from - 1);
         log->op.segment = 0;
         log->op.file_kind = 0;
         log_recovery_next_segment(log);
@@ -237,7 +241,13 @@ static void log_recovery_next_segment(struct partition_log *log)
     ASSERT(log->op.file_kind < SEGMENT_FILE_KIND_COUNT);
     char path[IO_PATH_MAX];
     segment_path(path, sizeof(path), log->directory, segment->base_offset, log->op.file_kind);
-    u32 flags = log->op.file_kind == SEGMENT_FILE_LOG ? 0 : IO_OPEN_CREATE;
+    /* Below the recovery point an index file must exist (else it is rebuilt); it is created
+     * when missing, once that was noticed. */
+    u32 flags = 0;
+    if (log->op.file_kind != SEGMENT_FILE_LOG &&
+        (log->op.segment >= log->op.recover_segment || log->op.index_missing)) {
+        flags = IO_OPEN_CREATE;
+    }
     (void)log_issue_open(log, LOG_STEP_OPEN_SEGMENT_FILE, path, flags);
 }
 
@@ -261,6 +271,14 @@ static void log_recovery_scan(struct partition_log *log)
 static void log_recovery_on_segment_file(struct partition_log *log, const struct io_completion *c)
 {
     struct segment *segment = &log->segments[log->op.segment];
+    if (c->result == IO_ERR_NOT_FOUND && log->op.file_kind != SEGMENT_FILE_LOG &&
+        !log->op.index_missing) {
+        io_log(log->io, IO_LOG_WARN, "log %s: segment %lld lost an index file: rebuilding",
+               log->directory, (long long)segment->base_offset);
+        log->op.index_missing = true;
+        log_recovery_next_segment(log); /* Again, creating it. */
+        return;
+    }
     if (c->result != IO_OK) {
         log_op_fail_io(log, "open segment file", c->result);
         return;
@@ -272,7 +290,8 @@ static void log_recovery_on_segment_file(struct partition_log *log, const struct
         log_recovery_next_segment(log);
         return;
     }
-    if (log->op.segment >= log->op.recover_segment) {
+    if (log->op.segment >= log->op.recover_segment || log->op.index_missing) {
+        log->op.index_missing = false;
         log_recovery_scan(log);
         return;
     }

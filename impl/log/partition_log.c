@@ -102,6 +102,13 @@ void partition_log_deinit(struct partition_log *log)
 {
     for (u32 i = 0; i < log->segment_count; i++) log_segment_release(log, &log->segments[i]);
     log->segment_count = 0;
+    partition_log_drop(log);
+}
+
+void partition_log_drop(struct partition_log *log)
+{
+    for (u32 i = 0; i < log->segment_count; i++) segment_free(&log->segments[i]);
+    log->segment_count = 0;
     free(log->buffer);
     free(log->segments);
     free(log->requests);
@@ -556,7 +563,7 @@ u32 log_segment_find(const struct partition_log *log, i64 offset)
     return low == 0 ? 0 : low - 1;
 }
 
-enum { LOG_APPEND_PHASE_ROLLED = 1, LOG_APPEND_PHASE_FLUSHED };
+enum { LOG_APPEND_PHASE_ROLL_SYNCED = 1, LOG_APPEND_PHASE_ROLLED, LOG_APPEND_PHASE_FLUSHED };
 
 /* Kafka's shouldRoll: size, segment.ms (by record timestamps), a full index, or offsets that
  * no longer fit the index's 32-bit relative offsets. */
@@ -582,6 +589,8 @@ static void log_append_write(struct partition_log *log)
                           active->size, request->batch, request->batch_size);
 }
 
+static void log_append_roll(struct partition_log *log);
+
 static void log_append_start(struct partition_log *log)
 {
     struct log_request *request = &log->op.request;
@@ -605,6 +614,18 @@ static void log_append_start(struct partition_log *log)
         log_op_finish(log, LOG_ERR_LIMIT);
         return;
     }
+    /* The old segment is synced before the new one exists, so that a crash can never leave a
+     * later segment after a segment whose tail was lost (a hole in the offsets). */
+    log->op.phase = LOG_APPEND_PHASE_ROLL_SYNCED;
+    (void)log_issue_sync(log, LOG_STEP_SYNC_CONTINUE, active->files[SEGMENT_FILE_LOG]);
+}
+
+/* The active segment is durable: close it and create the next one at the batch's offset. */
+static void log_append_roll(struct partition_log *log)
+{
+    struct segment *active = log_active_segment(log);
+    i64 base_offset = log->op.event.offset;
+    active->log_synced = true;
     struct segment *next = &log->segments[log->segment_count];
     if (!segment_init(next, base_offset, log->config.segment_index_bytes)) {
         log_op_finish(log, LOG_ERR_LIMIT);
@@ -612,7 +633,8 @@ static void log_append_start(struct partition_log *log)
     }
     segment_close_for_appends(active);
     log->segment_count++;
-    /* Kafka flushes everything before a new segment once it is rolled. */
+    /* Kafka flushes everything before a new segment once it is rolled: here the indexes of
+     * the closed segment and the recovery point checkpoint. */
     struct log_request flush = {.kind = LOG_OP_FLUSH, .internal = true, .offset = base_offset};
     (void)log_enqueue_internal(log, &flush);
     log->op.segment = log->segment_count - 1;
@@ -648,6 +670,10 @@ static void log_append_on_write(struct partition_log *log, const struct io_compl
 
 static void log_append_continue(struct partition_log *log)
 {
+    if (log->op.phase == LOG_APPEND_PHASE_ROLL_SYNCED) {
+        log_append_roll(log);
+        return;
+    }
     if (log->op.phase == LOG_APPEND_PHASE_ROLLED) {
         log_append_write(log);
         return;

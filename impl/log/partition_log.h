@@ -182,6 +182,7 @@ struct log_op {
     u32 checkpoint_mask;     /* Checkpoints still to write. */
     i64 recover_from;        /* OPEN: recovery point read from the checkpoint. */
     u32 recover_segment;     /* OPEN: segments from this one on are scanned. */
+    bool index_missing;      /* OPEN: an index file of this segment did not exist. */
     i64 start_from;          /* OPEN: log start offset read from the checkpoint. */
     bool deferred;           /* A no-I/O completion waits for the nop listing. */
     i64 checkpoint_value;    /* The offset a checkpoint being written records. */
@@ -243,8 +244,10 @@ struct partition_log_params {
 /* Allocates everything; false when memory cannot be had. No I/O. */
 WARN_UNUSED bool partition_log_init(struct partition_log *log, struct io *io,
                                     const struct partition_log_params *params);
-/* Frees memory and closes open files (immediate). Safe in any state, e.g. after a crash. */
+/* Closes open files (immediate) and frees memory. */
 void partition_log_deinit(struct partition_log *log);
+/* The process crashed: frees memory without touching io (its handles are already gone). */
+void partition_log_drop(struct partition_log *log);
 
 bool partition_log_owns(const struct partition_log *log, u64 user_data);
 void partition_log_on_file(struct partition_log *log, const struct io_completion *completion);

@@ -68,9 +68,10 @@ bool segment_name_parse(const char *name, i64 *base_offset, enum segment_file_ki
     u64 value = 0;
     for (u32 i = 0; i < SEGMENT_NAME_DIGITS; i++) {
         if (name[i] < '0' || name[i] > '9') return false;
-        value = value * 10 + (u64)(name[i] - '0');
+        u64 digit = (u64)(name[i] - '0');
+        if (value > ((u64)INT64_MAX - digit) / 10) return false; /* Would pass INT64_MAX. */
+        value = value * 10 + digit;
     }
-    if (value > (u64)INT64_MAX) return false;
     for (u32 k = 0; k < SEGMENT_FILE_KIND_COUNT; k++) {
         if (strcmp(name + SEGMENT_NAME_DIGITS, segment_suffixes[k]) == 0) {
             *base_offset = (i64)value;

@@ -401,9 +401,15 @@ void proto_write_i64(struct proto_writer *writer, i64 value)
     proto_write_raw(writer, bytes, 8);
 }
 
-void proto_write_u16(struct proto_writer *writer, u16 value) { proto_write_i16(writer, (i16)value); }
+void proto_write_u16(struct proto_writer *writer, u16 value)
+{
+    proto_write_i16(writer, (i16)value);
+}
 
-void proto_write_u32(struct proto_writer *writer, u32 value) { proto_write_i32(writer, (i32)value); }
+void proto_write_u32(struct proto_writer *writer, u32 value)
+{
+    proto_write_i32(writer, (i32)value);
+}
 
 void proto_write_f64(struct proto_writer *writer, double value)
 {
@@ -440,7 +446,10 @@ static void writer_varint_raw(struct proto_writer *writer, u64 raw)
     proto_write_raw(writer, bytes, length);
 }
 
-void proto_write_uvarint(struct proto_writer *writer, u32 value) { writer_varint_raw(writer, value); }
+void proto_write_uvarint(struct proto_writer *writer, u32 value)
+{
+    writer_varint_raw(writer, value);
+}
 
 void proto_write_varint(struct proto_writer *writer, i32 value)
 {

@@ -318,6 +318,17 @@ def default_check(field, value):
     return '%s == %s' % (value, d or '0')
 
 
+def negate(check):
+    """The negation of a default check, without a double negation."""
+    if check.startswith('!') and re.match(r'^![A-Za-z_][\w>.-]*$', check):
+        return check[1:]
+    if ' == ' in check and '&&' not in check and '||' not in check and '(' not in check:
+        return check.replace(' == ', ' != ')
+    if check.endswith(' == NULL') and '(' not in check:
+        return check[:-len(' == NULL')] + ' != NULL'
+    return '!%s' % check if re.match(r'^[\w>.-]+\(.*\)$', check) else '!(%s)' % check
+
+
 def elem_ctype(field):
     if field.kind == 'prim':
         return PRIMITIVES[field.elem][0]
@@ -439,7 +450,20 @@ def wrap(line, indent):
     pieces.append(current)
     if len(continuation) > 4 and any(len(p) > 100 for p in pieces):
         pieces = [p if not p.startswith(continuation) else p[4:] for p in pieces]
-    return pieces
+    return [part for p in pieces for part in hard_wrap(p, continuation)]
+
+
+def hard_wrap(line, continuation):
+    """Last resort for very long names: breaks at the last space before column 100."""
+    parts = []
+    while len(line) > 100 and '"' not in line:
+        cut = line.rfind(' ', len(continuation) + 1, 100)
+        if cut <= len(continuation):
+            break
+        parts.append(line[:cut].rstrip())
+        line = continuation + '    ' + line[cut + 1:]
+    parts.append(line)
+    return parts
 
 
 def split_top_level(text):
@@ -759,13 +783,13 @@ def emit_write(out, struct):
                 b.line('if (%s) {' % c, 1)
                 write_statements(b, f, value, 'writer', 2)
                 if guard:
-                    b.line('} else if (!(%s)) {' % default_check(f, value), 1)
+                    b.line('} else if (%s) {' % negate(default_check(f, value)), 1)
                     b.line(fail_line, 2)
                 b.line('}', 1)
             elif guard:
                 if c != 'false':
                     b.line('if (!(%s)) {' % c, 1)
-                b.line('if (!(%s)) {' % default_check(f, value), 1 if c == 'false' else 2)
+                b.line('if (%s) {' % negate(default_check(f, value)), 1 if c == 'false' else 2)
                 b.line(fail_line, 2 if c == 'false' else 3)
                 b.line('}', 1 if c == 'false' else 2)
                 if c != 'false':
@@ -794,7 +818,7 @@ def emit_tagged_write(b, struct, tagged, indent):
     for f in ordered:
         c = cond(f.tagged, m)
         check = default_check(f, 'value->%s' % f.name)
-        expr = '!(%s)' % check if c == 'true' else '(%s) && !(%s)' % (c, check)
+        expr = negate(check) if c == 'true' else '(%s) && %s' % (c, negate(check))
         line = 'const bool send_%s = %s;' % (f.name, expr)
         if len(line) + 4 * indent <= 100:
             b.line(line, indent)
@@ -803,7 +827,7 @@ def emit_tagged_write(b, struct, tagged, indent):
                 b.line('const bool send_%s =' % f.name, indent)
             else:
                 b.line('const bool send_%s = (%s) &&' % (f.name, c), indent)
-            b.line('    !(%s);' % check, indent + 1)
+            b.line('    %s;' % negate(check), indent + 1)
     b.line('u32 tagged_count = 0;', indent)
     for f in ordered:
         b.line('tagged_count += send_%s ? 1 : 0;' % f.name, indent)

@@ -395,13 +395,11 @@ static void kafka_api_versions_response_write(struct proto_writer *writer, i16 v
         proto_write_i32(writer, value->ThrottleTimeMs);
     }
     if (version >= 3) {
-        const bool send_SupportedFeatures = (version >= 3) &&
-                !(value->SupportedFeatures.count == 0);
+        const bool send_SupportedFeatures = (version >= 3) && value->SupportedFeatures.count != 0;
         const bool send_FinalizedFeaturesEpoch = (version >= 3) &&
-                !(value->FinalizedFeaturesEpoch == -1);
-        const bool send_FinalizedFeatures = (version >= 3) &&
-                !(value->FinalizedFeatures.count == 0);
-        const bool send_ZkMigrationReady = (version >= 3) && !(!value->ZkMigrationReady);
+                value->FinalizedFeaturesEpoch != -1;
+        const bool send_FinalizedFeatures = (version >= 3) && value->FinalizedFeatures.count != 0;
+        const bool send_ZkMigrationReady = (version >= 3) && value->ZkMigrationReady;
         u32 tagged_count = 0;
         tagged_count += send_SupportedFeatures ? 1 : 0;
         tagged_count += send_FinalizedFeaturesEpoch ? 1 : 0;
@@ -584,12 +582,12 @@ static void kafka_metadata_request_write(struct proto_writer *writer, i16 versio
     }
     if (version >= 8 && version <= 10) {
         proto_write_bool(writer, value->IncludeClusterAuthorizedOperations);
-    } else if (!(!value->IncludeClusterAuthorizedOperations)) {
+    } else if (value->IncludeClusterAuthorizedOperations) {
         proto_writer_fail(writer, PROTO_ERROR_UNREPRESENTABLE);
     }
     if (version >= 8) {
         proto_write_bool(writer, value->IncludeTopicAuthorizedOperations);
-    } else if (!(!value->IncludeTopicAuthorizedOperations)) {
+    } else if (value->IncludeTopicAuthorizedOperations) {
         proto_writer_fail(writer, PROTO_ERROR_UNREPRESENTABLE);
     }
     if (version >= 9) {
@@ -842,7 +840,7 @@ static void kafka_metadata_response_topic_write(struct proto_writer *writer, i16
     }
     if (version >= 8) {
         proto_write_i32(writer, value->TopicAuthorizedOperations);
-    } else if (!(value->TopicAuthorizedOperations == INT32_MIN)) {
+    } else if (value->TopicAuthorizedOperations != INT32_MIN) {
         proto_writer_fail(writer, PROTO_ERROR_UNREPRESENTABLE);
     }
     if (version >= 9) {
@@ -929,7 +927,7 @@ static void kafka_metadata_response_write(struct proto_writer *writer, i16 versi
     }
     if (version >= 8 && version <= 10) {
         proto_write_i32(writer, value->ClusterAuthorizedOperations);
-    } else if (!(value->ClusterAuthorizedOperations == INT32_MIN)) {
+    } else if (value->ClusterAuthorizedOperations != INT32_MIN) {
         proto_writer_fail(writer, PROTO_ERROR_UNREPRESENTABLE);
     }
     if (version >= 9) {
@@ -1371,13 +1369,13 @@ static void kafka_produce_response_partition_produce_write(struct proto_writer *
         proto_write_string(writer, value->ErrorMessage, version >= 9, version >= 8);
     }
     if (!(version >= 10)) {
-        if (!(kafka_produce_response_leader_id_and_epoch_is_default(&value->CurrentLeader))) {
+        if (!kafka_produce_response_leader_id_and_epoch_is_default(&value->CurrentLeader)) {
             proto_writer_fail(writer, PROTO_ERROR_UNREPRESENTABLE);
         }
     }
     if (version >= 9) {
         const bool send_CurrentLeader = (version >= 10) &&
-                !(kafka_produce_response_leader_id_and_epoch_is_default(&value->CurrentLeader));
+                !kafka_produce_response_leader_id_and_epoch_is_default(&value->CurrentLeader);
         u32 tagged_count = 0;
         tagged_count += send_CurrentLeader ? 1 : 0;
         proto_write_uvarint(writer, tagged_count);
@@ -1514,12 +1512,12 @@ static void kafka_produce_response_write(struct proto_writer *writer, i16 versio
         proto_write_i32(writer, value->ThrottleTimeMs);
     }
     if (!(version >= 10)) {
-        if (!(value->NodeEndpoints.count == 0)) {
+        if (value->NodeEndpoints.count != 0) {
             proto_writer_fail(writer, PROTO_ERROR_UNREPRESENTABLE);
         }
     }
     if (version >= 9) {
-        const bool send_NodeEndpoints = (version >= 10) && !(value->NodeEndpoints.count == 0);
+        const bool send_NodeEndpoints = (version >= 10) && value->NodeEndpoints.count != 0;
         u32 tagged_count = 0;
         tagged_count += send_NodeEndpoints ? 1 : 0;
         proto_write_uvarint(writer, tagged_count);
@@ -1648,7 +1646,7 @@ static void kafka_fetch_request_partition_write(struct proto_writer *writer, i16
     proto_write_i64(writer, value->FetchOffset);
     if (version >= 12) {
         proto_write_i32(writer, value->LastFetchedEpoch);
-    } else if (!(value->LastFetchedEpoch == -1)) {
+    } else if (value->LastFetchedEpoch != -1) {
         proto_writer_fail(writer, PROTO_ERROR_UNREPRESENTABLE);
     }
     if (version >= 5) {
@@ -1657,7 +1655,7 @@ static void kafka_fetch_request_partition_write(struct proto_writer *writer, i16
     proto_write_i32(writer, value->PartitionMaxBytes);
     if (version >= 12) {
         const bool send_ReplicaDirectoryId = (version >= 17) &&
-                !(proto_uuid_is_zero(value->ReplicaDirectoryId));
+                !proto_uuid_is_zero(value->ReplicaDirectoryId);
         u32 tagged_count = 0;
         tagged_count += send_ReplicaDirectoryId ? 1 : 0;
         proto_write_uvarint(writer, tagged_count);
@@ -1915,11 +1913,11 @@ static void kafka_fetch_request_write(struct proto_writer *writer, i16 version,
 {
     if (version <= 14) {
         proto_write_i32(writer, value->ReplicaId);
-    } else if (!(value->ReplicaId == -1)) {
+    } else if (value->ReplicaId != -1) {
         proto_writer_fail(writer, PROTO_ERROR_UNREPRESENTABLE);
     }
     if (!(version >= 15)) {
-        if (!(kafka_fetch_request_replica_state_is_default(&value->ReplicaState))) {
+        if (!kafka_fetch_request_replica_state_is_default(&value->ReplicaState)) {
             proto_writer_fail(writer, PROTO_ERROR_UNREPRESENTABLE);
         }
     }
@@ -1949,7 +1947,7 @@ static void kafka_fetch_request_write(struct proto_writer *writer, i16 version,
             kafka_fetch_request_forgotten_topic_write(writer, version,
                     &value->ForgottenTopicsData.items[i]);
         }
-    } else if (!(value->ForgottenTopicsData.count == 0)) {
+    } else if (value->ForgottenTopicsData.count != 0) {
         proto_writer_fail(writer, PROTO_ERROR_UNREPRESENTABLE);
     }
     if (version >= 11) {
@@ -1958,7 +1956,7 @@ static void kafka_fetch_request_write(struct proto_writer *writer, i16 version,
     if (version >= 12) {
         const bool send_ClusterId = (version >= 12) && !(value->ClusterId.size < 0);
         const bool send_ReplicaState = (version >= 15) &&
-                !(kafka_fetch_request_replica_state_is_default(&value->ReplicaState));
+                !kafka_fetch_request_replica_state_is_default(&value->ReplicaState);
         u32 tagged_count = 0;
         tagged_count += send_ClusterId ? 1 : 0;
         tagged_count += send_ReplicaState ? 1 : 0;
@@ -2274,17 +2272,17 @@ static void kafka_fetch_response_partition_data_write(struct proto_writer *write
         proto_write_i64(writer, value->LogStartOffset);
     }
     if (!(version >= 12)) {
-        if (!(kafka_fetch_response_epoch_end_offset_is_default(&value->DivergingEpoch))) {
+        if (!kafka_fetch_response_epoch_end_offset_is_default(&value->DivergingEpoch)) {
             proto_writer_fail(writer, PROTO_ERROR_UNREPRESENTABLE);
         }
     }
     if (!(version >= 12)) {
-        if (!(kafka_fetch_response_leader_id_and_epoch_is_default(&value->CurrentLeader))) {
+        if (!kafka_fetch_response_leader_id_and_epoch_is_default(&value->CurrentLeader)) {
             proto_writer_fail(writer, PROTO_ERROR_UNREPRESENTABLE);
         }
     }
     if (!(version >= 12)) {
-        if (!(kafka_fetch_response_snapshot_id_is_default(&value->SnapshotId))) {
+        if (!kafka_fetch_response_snapshot_id_is_default(&value->SnapshotId)) {
             proto_writer_fail(writer, PROTO_ERROR_UNREPRESENTABLE);
         }
     }
@@ -2299,17 +2297,17 @@ static void kafka_fetch_response_partition_data_write(struct proto_writer *write
     }
     if (version >= 11) {
         proto_write_i32(writer, value->PreferredReadReplica);
-    } else if (!(value->PreferredReadReplica == -1)) {
+    } else if (value->PreferredReadReplica != -1) {
         proto_writer_fail(writer, PROTO_ERROR_UNREPRESENTABLE);
     }
     proto_write_bytes(writer, value->Records, version >= 12, true);
     if (version >= 12) {
         const bool send_DivergingEpoch = (version >= 12) &&
-                !(kafka_fetch_response_epoch_end_offset_is_default(&value->DivergingEpoch));
+                !kafka_fetch_response_epoch_end_offset_is_default(&value->DivergingEpoch);
         const bool send_CurrentLeader = (version >= 12) &&
-                !(kafka_fetch_response_leader_id_and_epoch_is_default(&value->CurrentLeader));
+                !kafka_fetch_response_leader_id_and_epoch_is_default(&value->CurrentLeader);
         const bool send_SnapshotId = (version >= 12) &&
-                !(kafka_fetch_response_snapshot_id_is_default(&value->SnapshotId));
+                !kafka_fetch_response_snapshot_id_is_default(&value->SnapshotId);
         u32 tagged_count = 0;
         tagged_count += send_DivergingEpoch ? 1 : 0;
         tagged_count += send_CurrentLeader ? 1 : 0;
@@ -2515,7 +2513,7 @@ static void kafka_fetch_response_write(struct proto_writer *writer, i16 version,
     }
     if (version >= 7) {
         proto_write_i32(writer, value->SessionId);
-    } else if (!(value->SessionId == 0)) {
+    } else if (value->SessionId != 0) {
         proto_writer_fail(writer, PROTO_ERROR_UNREPRESENTABLE);
     }
     ASSERT(value->Responses.count <= 0 || value->Responses.items != NULL);
@@ -2524,12 +2522,12 @@ static void kafka_fetch_response_write(struct proto_writer *writer, i16 version,
         kafka_fetch_response_fetchable_topic_write(writer, version, &value->Responses.items[i]);
     }
     if (!(version >= 16)) {
-        if (!(value->NodeEndpoints.count == 0)) {
+        if (value->NodeEndpoints.count != 0) {
             proto_writer_fail(writer, PROTO_ERROR_UNREPRESENTABLE);
         }
     }
     if (version >= 12) {
-        const bool send_NodeEndpoints = (version >= 16) && !(value->NodeEndpoints.count == 0);
+        const bool send_NodeEndpoints = (version >= 16) && value->NodeEndpoints.count != 0;
         u32 tagged_count = 0;
         tagged_count += send_NodeEndpoints ? 1 : 0;
         proto_write_uvarint(writer, tagged_count);
@@ -2633,7 +2631,7 @@ static void kafka_list_offsets_request_partition_write(struct proto_writer *writ
     proto_write_i64(writer, value->Timestamp);
     if (version <= 0) {
         proto_write_i32(writer, value->MaxNumOffsets);
-    } else if (!(value->MaxNumOffsets == 1)) {
+    } else if (value->MaxNumOffsets != 1) {
         proto_writer_fail(writer, PROTO_ERROR_UNREPRESENTABLE);
     }
     if (version >= 6) {
@@ -2728,7 +2726,7 @@ static void kafka_list_offsets_request_write(struct proto_writer *writer, i16 ve
     proto_write_i32(writer, value->ReplicaId);
     if (version >= 2) {
         proto_write_i8(writer, value->IsolationLevel);
-    } else if (!(value->IsolationLevel == 0)) {
+    } else if (value->IsolationLevel != 0) {
         proto_writer_fail(writer, PROTO_ERROR_UNREPRESENTABLE);
     }
     ASSERT(value->Topics.count <= 0 || value->Topics.items != NULL);
@@ -2837,22 +2835,22 @@ static void kafka_list_offsets_response_partition_write(struct proto_writer *wri
         for (i32 i = 0; i < value->OldStyleOffsets.count; i++) {
             proto_write_i64(writer, value->OldStyleOffsets.items[i]);
         }
-    } else if (!(value->OldStyleOffsets.count == 0)) {
+    } else if (value->OldStyleOffsets.count != 0) {
         proto_writer_fail(writer, PROTO_ERROR_UNREPRESENTABLE);
     }
     if (version >= 1) {
         proto_write_i64(writer, value->Timestamp);
-    } else if (!(value->Timestamp == -1)) {
+    } else if (value->Timestamp != -1) {
         proto_writer_fail(writer, PROTO_ERROR_UNREPRESENTABLE);
     }
     if (version >= 1) {
         proto_write_i64(writer, value->Offset);
-    } else if (!(value->Offset == -1)) {
+    } else if (value->Offset != -1) {
         proto_writer_fail(writer, PROTO_ERROR_UNREPRESENTABLE);
     }
     if (version >= 4) {
         proto_write_i32(writer, value->LeaderEpoch);
-    } else if (!(value->LeaderEpoch == -1)) {
+    } else if (value->LeaderEpoch != -1) {
         proto_writer_fail(writer, PROTO_ERROR_UNREPRESENTABLE);
     }
     if (version >= 6) {
@@ -3207,7 +3205,7 @@ static void kafka_create_topics_request_write(struct proto_writer *writer, i16 v
     proto_write_i32(writer, value->timeoutMs);
     if (version >= 1) {
         proto_write_bool(writer, value->validateOnly);
-    } else if (!(!value->validateOnly)) {
+    } else if (value->validateOnly) {
         proto_writer_fail(writer, PROTO_ERROR_UNREPRESENTABLE);
     }
     if (version >= 5) {
@@ -3388,8 +3386,7 @@ static void kafka_create_topics_response_creatable_topic_result_write(struct pro
         }
     }
     if (version >= 5) {
-        const bool send_TopicConfigErrorCode = (version >= 5) &&
-                !(value->TopicConfigErrorCode == 0);
+        const bool send_TopicConfigErrorCode = (version >= 5) && value->TopicConfigErrorCode != 0;
         u32 tagged_count = 0;
         tagged_count += send_TopicConfigErrorCode ? 1 : 0;
         proto_write_uvarint(writer, tagged_count);
@@ -3572,7 +3569,7 @@ static void kafka_delete_topics_request_write(struct proto_writer *writer, i16 v
         for (i32 i = 0; i < value->Topics.count; i++) {
             kafka_delete_topics_request_topic_state_write(writer, version, &value->Topics.items[i]);
         }
-    } else if (!(value->Topics.count == 0)) {
+    } else if (value->Topics.count != 0) {
         proto_writer_fail(writer, PROTO_ERROR_UNREPRESENTABLE);
     }
     if (version <= 5) {
@@ -4138,12 +4135,12 @@ static void kafka_describe_configs_request_write(struct proto_writer *writer, i1
     }
     if (version >= 1) {
         proto_write_bool(writer, value->IncludeSynonyms);
-    } else if (!(!value->IncludeSynonyms)) {
+    } else if (value->IncludeSynonyms) {
         proto_writer_fail(writer, PROTO_ERROR_UNREPRESENTABLE);
     }
     if (version >= 3) {
         proto_write_bool(writer, value->IncludeDocumentation);
-    } else if (!(!value->IncludeDocumentation)) {
+    } else if (value->IncludeDocumentation) {
         proto_writer_fail(writer, PROTO_ERROR_UNREPRESENTABLE);
     }
     if (version >= 4) {
@@ -4295,7 +4292,7 @@ static void kafka_describe_configs_response_resource_result_write(struct proto_w
     proto_write_bool(writer, value->ReadOnly);
     if (version <= 0) {
         proto_write_bool(writer, value->IsDefault);
-    } else if (!(!value->IsDefault)) {
+    } else if (value->IsDefault) {
         proto_writer_fail(writer, PROTO_ERROR_UNREPRESENTABLE);
     }
     if (version >= 1) {
@@ -5059,7 +5056,7 @@ static void kafka_describe_cluster_request_write(struct proto_writer *writer, i1
     proto_write_bool(writer, value->IncludeClusterAuthorizedOperations);
     if (version >= 1) {
         proto_write_i8(writer, value->EndpointType);
-    } else if (!(value->EndpointType == 1)) {
+    } else if (value->EndpointType != 1) {
         proto_writer_fail(writer, PROTO_ERROR_UNREPRESENTABLE);
     }
     proto_write_uvarint(writer, 0); /* No tagged fields. */
@@ -5173,7 +5170,7 @@ static void kafka_describe_cluster_response_write(struct proto_writer *writer, i
     proto_write_string(writer, value->ErrorMessage, true, true);
     if (version >= 1) {
         proto_write_i8(writer, value->EndpointType);
-    } else if (!(value->EndpointType == 1)) {
+    } else if (value->EndpointType != 1) {
         proto_writer_fail(writer, PROTO_ERROR_UNREPRESENTABLE);
     }
     proto_write_string(writer, value->ClusterId, true, false);
@@ -5962,12 +5959,12 @@ static void kafka_find_coordinator_request_write(struct proto_writer *writer, i1
 {
     if (version <= 3) {
         proto_write_string(writer, value->Key, version >= 3, false);
-    } else if (!(value->Key.size == 0)) {
+    } else if (value->Key.size != 0) {
         proto_writer_fail(writer, PROTO_ERROR_UNREPRESENTABLE);
     }
     if (version >= 1) {
         proto_write_i8(writer, value->KeyType);
-    } else if (!(value->KeyType == 0)) {
+    } else if (value->KeyType != 0) {
         proto_writer_fail(writer, PROTO_ERROR_UNREPRESENTABLE);
     }
     if (version >= 4) {
@@ -5976,7 +5973,7 @@ static void kafka_find_coordinator_request_write(struct proto_writer *writer, i1
         for (i32 i = 0; i < value->CoordinatorKeys.count; i++) {
             proto_write_string(writer, value->CoordinatorKeys.items[i], version >= 3, false);
         }
-    } else if (!(value->CoordinatorKeys.count == 0)) {
+    } else if (value->CoordinatorKeys.count != 0) {
         proto_writer_fail(writer, PROTO_ERROR_UNREPRESENTABLE);
     }
     if (version >= 3) {
@@ -6116,7 +6113,7 @@ static void kafka_find_coordinator_response_write(struct proto_writer *writer, i
     }
     if (version <= 3) {
         proto_write_i16(writer, value->ErrorCode);
-    } else if (!(value->ErrorCode == 0)) {
+    } else if (value->ErrorCode != 0) {
         proto_writer_fail(writer, PROTO_ERROR_UNREPRESENTABLE);
     }
     if (version >= 1 && version <= 3) {
@@ -6124,17 +6121,17 @@ static void kafka_find_coordinator_response_write(struct proto_writer *writer, i
     }
     if (version <= 3) {
         proto_write_i32(writer, value->NodeId);
-    } else if (!(value->NodeId == 0)) {
+    } else if (value->NodeId != 0) {
         proto_writer_fail(writer, PROTO_ERROR_UNREPRESENTABLE);
     }
     if (version <= 3) {
         proto_write_string(writer, value->Host, version >= 3, false);
-    } else if (!(value->Host.size == 0)) {
+    } else if (value->Host.size != 0) {
         proto_writer_fail(writer, PROTO_ERROR_UNREPRESENTABLE);
     }
     if (version <= 3) {
         proto_write_i32(writer, value->Port);
-    } else if (!(value->Port == 0)) {
+    } else if (value->Port != 0) {
         proto_writer_fail(writer, PROTO_ERROR_UNREPRESENTABLE);
     }
     if (version >= 4) {
@@ -6144,7 +6141,7 @@ static void kafka_find_coordinator_response_write(struct proto_writer *writer, i
             kafka_find_coordinator_response_coordinator_write(writer, version,
                     &value->Coordinators.items[i]);
         }
-    } else if (!(value->Coordinators.count == 0)) {
+    } else if (value->Coordinators.count != 0) {
         proto_writer_fail(writer, PROTO_ERROR_UNREPRESENTABLE);
     }
     if (version >= 3) {
@@ -6420,7 +6417,7 @@ static void kafka_join_group_response_write(struct proto_writer *writer, i16 ver
     proto_write_string(writer, value->Leader, version >= 6, false);
     if (version >= 9) {
         proto_write_bool(writer, value->SkipAssignment);
-    } else if (!(!value->SkipAssignment)) {
+    } else if (value->SkipAssignment) {
         proto_writer_fail(writer, PROTO_ERROR_UNREPRESENTABLE);
     }
     proto_write_string(writer, value->MemberId, version >= 6, false);
@@ -6887,7 +6884,7 @@ static void kafka_leave_group_request_write(struct proto_writer *writer, i16 ver
     proto_write_string(writer, value->GroupId, version >= 4, false);
     if (version <= 2) {
         proto_write_string(writer, value->MemberId, version >= 4, false);
-    } else if (!(value->MemberId.size == 0)) {
+    } else if (value->MemberId.size != 0) {
         proto_writer_fail(writer, PROTO_ERROR_UNREPRESENTABLE);
     }
     if (version >= 3) {
@@ -6897,7 +6894,7 @@ static void kafka_leave_group_request_write(struct proto_writer *writer, i16 ver
             kafka_leave_group_request_member_identity_write(writer, version,
                     &value->Members.items[i]);
         }
-    } else if (!(value->Members.count == 0)) {
+    } else if (value->Members.count != 0) {
         proto_writer_fail(writer, PROTO_ERROR_UNREPRESENTABLE);
     }
     if (version >= 4) {
@@ -7021,7 +7018,7 @@ static void kafka_leave_group_response_write(struct proto_writer *writer, i16 ve
         for (i32 i = 0; i < value->Members.count; i++) {
             kafka_leave_group_response_member_write(writer, version, &value->Members.items[i]);
         }
-    } else if (!(value->Members.count == 0)) {
+    } else if (value->Members.count != 0) {
         proto_writer_fail(writer, PROTO_ERROR_UNREPRESENTABLE);
     }
     if (version >= 4) {
@@ -7109,7 +7106,7 @@ static void kafka_offset_commit_request_partition_write(struct proto_writer *wri
     }
     if (version >= 1 && version <= 1) {
         proto_write_i64(writer, value->CommitTimestamp);
-    } else if (!(value->CommitTimestamp == -1)) {
+    } else if (value->CommitTimestamp != -1) {
         proto_writer_fail(writer, PROTO_ERROR_UNREPRESENTABLE);
     }
     proto_write_string(writer, value->CommittedMetadata, version >= 8, true);
@@ -7658,7 +7655,7 @@ static void kafka_offset_fetch_request_write(struct proto_writer *writer, i16 ve
 {
     if (version <= 7) {
         proto_write_string(writer, value->GroupId, version >= 6, false);
-    } else if (!(value->GroupId.size == 0)) {
+    } else if (value->GroupId.size != 0) {
         proto_writer_fail(writer, PROTO_ERROR_UNREPRESENTABLE);
     }
     if (version <= 7) {
@@ -7668,7 +7665,7 @@ static void kafka_offset_fetch_request_write(struct proto_writer *writer, i16 ve
         for (i32 i = 0; i < value->Topics.count; i++) {
             kafka_offset_fetch_request_topic_write(writer, version, &value->Topics.items[i]);
         }
-    } else if (!(value->Topics.count == 0)) {
+    } else if (value->Topics.count != 0) {
         proto_writer_fail(writer, PROTO_ERROR_UNREPRESENTABLE);
     }
     if (version >= 8) {
@@ -7677,12 +7674,12 @@ static void kafka_offset_fetch_request_write(struct proto_writer *writer, i16 ve
         for (i32 i = 0; i < value->Groups.count; i++) {
             kafka_offset_fetch_request_group_write(writer, version, &value->Groups.items[i]);
         }
-    } else if (!(value->Groups.count == 0)) {
+    } else if (value->Groups.count != 0) {
         proto_writer_fail(writer, PROTO_ERROR_UNREPRESENTABLE);
     }
     if (version >= 7) {
         proto_write_bool(writer, value->RequireStable);
-    } else if (!(!value->RequireStable)) {
+    } else if (value->RequireStable) {
         proto_writer_fail(writer, PROTO_ERROR_UNREPRESENTABLE);
     }
     if (version >= 6) {
@@ -8035,7 +8032,7 @@ static void kafka_offset_fetch_response_write(struct proto_writer *writer, i16 v
         for (i32 i = 0; i < value->Topics.count; i++) {
             kafka_offset_fetch_response_topic_write(writer, version, &value->Topics.items[i]);
         }
-    } else if (!(value->Topics.count == 0)) {
+    } else if (value->Topics.count != 0) {
         proto_writer_fail(writer, PROTO_ERROR_UNREPRESENTABLE);
     }
     if (version >= 2 && version <= 7) {
@@ -8047,7 +8044,7 @@ static void kafka_offset_fetch_response_write(struct proto_writer *writer, i16 v
         for (i32 i = 0; i < value->Groups.count; i++) {
             kafka_offset_fetch_response_group_write(writer, version, &value->Groups.items[i]);
         }
-    } else if (!(value->Groups.count == 0)) {
+    } else if (value->Groups.count != 0) {
         proto_writer_fail(writer, PROTO_ERROR_UNREPRESENTABLE);
     }
     if (version >= 6) {
@@ -8132,7 +8129,7 @@ static void kafka_list_groups_request_write(struct proto_writer *writer, i16 ver
         for (i32 i = 0; i < value->StatesFilter.count; i++) {
             proto_write_string(writer, value->StatesFilter.items[i], version >= 3, false);
         }
-    } else if (!(value->StatesFilter.count == 0)) {
+    } else if (value->StatesFilter.count != 0) {
         proto_writer_fail(writer, PROTO_ERROR_UNREPRESENTABLE);
     }
     if (version >= 5) {
@@ -8141,7 +8138,7 @@ static void kafka_list_groups_request_write(struct proto_writer *writer, i16 ver
         for (i32 i = 0; i < value->TypesFilter.count; i++) {
             proto_write_string(writer, value->TypesFilter.items[i], version >= 3, false);
         }
-    } else if (!(value->TypesFilter.count == 0)) {
+    } else if (value->TypesFilter.count != 0) {
         proto_writer_fail(writer, PROTO_ERROR_UNREPRESENTABLE);
     }
     if (version >= 3) {
@@ -8343,7 +8340,7 @@ static void kafka_describe_groups_request_write(struct proto_writer *writer, i16
     }
     if (version >= 3) {
         proto_write_bool(writer, value->IncludeAuthorizedOperations);
-    } else if (!(!value->IncludeAuthorizedOperations)) {
+    } else if (value->IncludeAuthorizedOperations) {
         proto_writer_fail(writer, PROTO_ERROR_UNREPRESENTABLE);
     }
     if (version >= 5) {
@@ -8500,7 +8497,7 @@ static void kafka_describe_groups_response_described_group_write(struct proto_wr
     }
     if (version >= 3) {
         proto_write_i32(writer, value->AuthorizedOperations);
-    } else if (!(value->AuthorizedOperations == INT32_MIN)) {
+    } else if (value->AuthorizedOperations != INT32_MIN) {
         proto_writer_fail(writer, PROTO_ERROR_UNREPRESENTABLE);
     }
     if (version >= 5) {
@@ -8786,12 +8783,12 @@ static void kafka_init_producer_id_request_write(struct proto_writer *writer, i1
     proto_write_i32(writer, value->TransactionTimeoutMs);
     if (version >= 3) {
         proto_write_i64(writer, value->ProducerId);
-    } else if (!(value->ProducerId == -1)) {
+    } else if (value->ProducerId != -1) {
         proto_writer_fail(writer, PROTO_ERROR_UNREPRESENTABLE);
     }
     if (version >= 3) {
         proto_write_i16(writer, value->ProducerEpoch);
-    } else if (!(value->ProducerEpoch == -1)) {
+    } else if (value->ProducerEpoch != -1) {
         proto_writer_fail(writer, PROTO_ERROR_UNREPRESENTABLE);
     }
     if (version >= 2) {
@@ -9064,22 +9061,22 @@ static void kafka_add_partitions_to_txn_request_write(struct proto_writer *write
             kafka_add_partitions_to_txn_request_transaction_write(writer, version,
                     &value->Transactions.items[i]);
         }
-    } else if (!(value->Transactions.count == 0)) {
+    } else if (value->Transactions.count != 0) {
         proto_writer_fail(writer, PROTO_ERROR_UNREPRESENTABLE);
     }
     if (version <= 3) {
         proto_write_string(writer, value->V3AndBelowTransactionalId, version >= 3, false);
-    } else if (!(value->V3AndBelowTransactionalId.size == 0)) {
+    } else if (value->V3AndBelowTransactionalId.size != 0) {
         proto_writer_fail(writer, PROTO_ERROR_UNREPRESENTABLE);
     }
     if (version <= 3) {
         proto_write_i64(writer, value->V3AndBelowProducerId);
-    } else if (!(value->V3AndBelowProducerId == 0)) {
+    } else if (value->V3AndBelowProducerId != 0) {
         proto_writer_fail(writer, PROTO_ERROR_UNREPRESENTABLE);
     }
     if (version <= 3) {
         proto_write_i16(writer, value->V3AndBelowProducerEpoch);
-    } else if (!(value->V3AndBelowProducerEpoch == 0)) {
+    } else if (value->V3AndBelowProducerEpoch != 0) {
         proto_writer_fail(writer, PROTO_ERROR_UNREPRESENTABLE);
     }
     if (version <= 3) {
@@ -9089,7 +9086,7 @@ static void kafka_add_partitions_to_txn_request_write(struct proto_writer *write
             kafka_add_partitions_to_txn_request_topic_write(writer, version,
                     &value->V3AndBelowTopics.items[i]);
         }
-    } else if (!(value->V3AndBelowTopics.count == 0)) {
+    } else if (value->V3AndBelowTopics.count != 0) {
         proto_writer_fail(writer, PROTO_ERROR_UNREPRESENTABLE);
     }
     if (version >= 3) {
@@ -9347,7 +9344,7 @@ static void kafka_add_partitions_to_txn_response_write(struct proto_writer *writ
             kafka_add_partitions_to_txn_response_result_write(writer, version,
                     &value->ResultsByTransaction.items[i]);
         }
-    } else if (!(value->ResultsByTransaction.count == 0)) {
+    } else if (value->ResultsByTransaction.count != 0) {
         proto_writer_fail(writer, PROTO_ERROR_UNREPRESENTABLE);
     }
     if (version <= 3) {
@@ -9358,7 +9355,7 @@ static void kafka_add_partitions_to_txn_response_write(struct proto_writer *writ
             kafka_add_partitions_to_txn_response_topic_result_write(writer, version,
                     &value->ResultsByTopicV3AndBelow.items[i]);
         }
-    } else if (!(value->ResultsByTopicV3AndBelow.count == 0)) {
+    } else if (value->ResultsByTopicV3AndBelow.count != 0) {
         proto_writer_fail(writer, PROTO_ERROR_UNREPRESENTABLE);
     }
     if (version >= 3) {
@@ -9777,12 +9774,12 @@ static void kafka_txn_offset_commit_request_write(struct proto_writer *writer, i
     proto_write_i16(writer, value->ProducerEpoch);
     if (version >= 3) {
         proto_write_i32(writer, value->GenerationId);
-    } else if (!(value->GenerationId == -1)) {
+    } else if (value->GenerationId != -1) {
         proto_writer_fail(writer, PROTO_ERROR_UNREPRESENTABLE);
     }
     if (version >= 3) {
         proto_write_string(writer, value->MemberId, version >= 3, false);
-    } else if (!(value->MemberId.size == 0)) {
+    } else if (value->MemberId.size != 0) {
         proto_writer_fail(writer, PROTO_ERROR_UNREPRESENTABLE);
     }
     if (version >= 3) {
@@ -10767,11 +10764,11 @@ static void kafka_vote_response_write(struct proto_writer *writer, i16 version,
         kafka_vote_response_topic_data_write(writer, version, &value->Topics.items[i]);
     }
     if (!(version >= 1)) {
-        if (!(value->NodeEndpoints.count == 0)) {
+        if (value->NodeEndpoints.count != 0) {
             proto_writer_fail(writer, PROTO_ERROR_UNREPRESENTABLE);
         }
     }
-    const bool send_NodeEndpoints = (version >= 1) && !(value->NodeEndpoints.count == 0);
+    const bool send_NodeEndpoints = (version >= 1) && value->NodeEndpoints.count != 0;
     u32 tagged_count = 0;
     tagged_count += send_NodeEndpoints ? 1 : 0;
     proto_write_uvarint(writer, tagged_count);
@@ -11283,12 +11280,12 @@ static void kafka_begin_quorum_epoch_response_write(struct proto_writer *writer,
                 &value->Topics.items[i]);
     }
     if (!(version >= 1)) {
-        if (!(value->NodeEndpoints.count == 0)) {
+        if (value->NodeEndpoints.count != 0) {
             proto_writer_fail(writer, PROTO_ERROR_UNREPRESENTABLE);
         }
     }
     if (version >= 1) {
-        const bool send_NodeEndpoints = (version >= 1) && !(value->NodeEndpoints.count == 0);
+        const bool send_NodeEndpoints = (version >= 1) && value->NodeEndpoints.count != 0;
         u32 tagged_count = 0;
         tagged_count += send_NodeEndpoints ? 1 : 0;
         proto_write_uvarint(writer, tagged_count);
@@ -11868,12 +11865,12 @@ static void kafka_end_quorum_epoch_response_write(struct proto_writer *writer, i
         kafka_end_quorum_epoch_response_topic_data_write(writer, version, &value->Topics.items[i]);
     }
     if (!(version >= 1)) {
-        if (!(value->NodeEndpoints.count == 0)) {
+        if (value->NodeEndpoints.count != 0) {
             proto_writer_fail(writer, PROTO_ERROR_UNREPRESENTABLE);
         }
     }
     if (version >= 1) {
-        const bool send_NodeEndpoints = (version >= 1) && !(value->NodeEndpoints.count == 0);
+        const bool send_NodeEndpoints = (version >= 1) && value->NodeEndpoints.count != 0;
         u32 tagged_count = 0;
         tagged_count += send_NodeEndpoints ? 1 : 0;
         proto_write_uvarint(writer, tagged_count);
@@ -12205,7 +12202,7 @@ static void kafka_describe_quorum_response_replica_state_write(struct proto_writ
     proto_write_i32(writer, value->ReplicaId);
     if (version >= 2) {
         proto_write_uuid(writer, value->ReplicaDirectoryId);
-    } else if (!(proto_uuid_is_zero(value->ReplicaDirectoryId))) {
+    } else if (!proto_uuid_is_zero(value->ReplicaDirectoryId)) {
         proto_writer_fail(writer, PROTO_ERROR_UNREPRESENTABLE);
     }
     proto_write_i64(writer, value->LogEndOffset);
@@ -12405,7 +12402,7 @@ static void kafka_describe_quorum_response_write(struct proto_writer *writer, i1
         for (i32 i = 0; i < value->Nodes.count; i++) {
             kafka_describe_quorum_response_node_write(writer, version, &value->Nodes.items[i]);
         }
-    } else if (!(value->Nodes.count == 0)) {
+    } else if (value->Nodes.count != 0) {
         proto_writer_fail(writer, PROTO_ERROR_UNREPRESENTABLE);
     }
     proto_write_uvarint(writer, 0); /* No tagged fields. */
@@ -12518,7 +12515,7 @@ static void kafka_fetch_snapshot_request_partition_snapshot_write(struct proto_w
     kafka_fetch_snapshot_request_snapshot_id_write(writer, version, &value->SnapshotId);
     proto_write_i64(writer, value->Position);
     const bool send_ReplicaDirectoryId = (version >= 1) &&
-            !(proto_uuid_is_zero(value->ReplicaDirectoryId));
+            !proto_uuid_is_zero(value->ReplicaDirectoryId);
     u32 tagged_count = 0;
     tagged_count += send_ReplicaDirectoryId ? 1 : 0;
     proto_write_uvarint(writer, tagged_count);
@@ -12832,7 +12829,7 @@ static void kafka_fetch_snapshot_response_partition_snapshot_write(struct proto_
     proto_write_i64(writer, value->Position);
     proto_write_bytes(writer, value->UnalignedRecords, true, false);
     const bool send_CurrentLeader =
-            !(kafka_fetch_snapshot_response_leader_id_and_epoch_is_default(&value->CurrentLeader));
+            !kafka_fetch_snapshot_response_leader_id_and_epoch_is_default(&value->CurrentLeader);
     u32 tagged_count = 0;
     tagged_count += send_CurrentLeader ? 1 : 0;
     proto_write_uvarint(writer, tagged_count);
@@ -12954,11 +12951,11 @@ static void kafka_fetch_snapshot_response_write(struct proto_writer *writer, i16
                 &value->Topics.items[i]);
     }
     if (!(version >= 1)) {
-        if (!(value->NodeEndpoints.count == 0)) {
+        if (value->NodeEndpoints.count != 0) {
             proto_writer_fail(writer, PROTO_ERROR_UNREPRESENTABLE);
         }
     }
-    const bool send_NodeEndpoints = (version >= 1) && !(value->NodeEndpoints.count == 0);
+    const bool send_NodeEndpoints = (version >= 1) && value->NodeEndpoints.count != 0;
     u32 tagged_count = 0;
     tagged_count += send_NodeEndpoints ? 1 : 0;
     proto_write_uvarint(writer, tagged_count);
@@ -13102,7 +13099,7 @@ static void kafka_elect_leaders_request_write(struct proto_writer *writer, i16 v
 {
     if (version >= 1) {
         proto_write_i8(writer, value->ElectionType);
-    } else if (!(value->ElectionType == 0)) {
+    } else if (value->ElectionType != 0) {
         proto_writer_fail(writer, PROTO_ERROR_UNREPRESENTABLE);
     }
     ASSERT(value->TopicPartitions.count <= 0 || value->TopicPartitions.items != NULL);
@@ -13277,7 +13274,7 @@ static void kafka_elect_leaders_response_write(struct proto_writer *writer, i16 
     proto_write_i32(writer, value->ThrottleTimeMs);
     if (version >= 1) {
         proto_write_i16(writer, value->ErrorCode);
-    } else if (!(value->ErrorCode == 0)) {
+    } else if (value->ErrorCode != 0) {
         proto_writer_fail(writer, PROTO_ERROR_UNREPRESENTABLE);
     }
     ASSERT(value->ReplicaElectionResults.count <= 0 || value->ReplicaElectionResults.items != NULL);
@@ -13434,7 +13431,7 @@ static void kafka_alter_partition_request_partition_data_write(struct proto_writ
         for (i32 i = 0; i < value->NewIsr.count; i++) {
             proto_write_i32(writer, value->NewIsr.items[i]);
         }
-    } else if (!(value->NewIsr.count == 0)) {
+    } else if (value->NewIsr.count != 0) {
         proto_writer_fail(writer, PROTO_ERROR_UNREPRESENTABLE);
     }
     if (version >= 3) {
@@ -13444,12 +13441,12 @@ static void kafka_alter_partition_request_partition_data_write(struct proto_writ
             kafka_alter_partition_request_broker_state_write(writer, version,
                     &value->NewIsrWithEpochs.items[i]);
         }
-    } else if (!(value->NewIsrWithEpochs.count == 0)) {
+    } else if (value->NewIsrWithEpochs.count != 0) {
         proto_writer_fail(writer, PROTO_ERROR_UNREPRESENTABLE);
     }
     if (version >= 1) {
         proto_write_i8(writer, value->LeaderRecoveryState);
-    } else if (!(value->LeaderRecoveryState == 0)) {
+    } else if (value->LeaderRecoveryState != 0) {
         proto_writer_fail(writer, PROTO_ERROR_UNREPRESENTABLE);
     }
     proto_write_i32(writer, value->PartitionEpoch);
@@ -13925,7 +13922,7 @@ static void kafka_broker_registration_request_write(struct proto_writer *writer,
     proto_write_string(writer, value->Rack, true, true);
     if (version >= 1) {
         proto_write_bool(writer, value->IsMigratingZkBroker);
-    } else if (!(!value->IsMigratingZkBroker)) {
+    } else if (value->IsMigratingZkBroker) {
         proto_writer_fail(writer, PROTO_ERROR_UNREPRESENTABLE);
     }
     if (version >= 2) {
@@ -14074,11 +14071,11 @@ static void kafka_broker_heartbeat_request_write(struct proto_writer *writer, i1
     proto_write_bool(writer, value->WantFence);
     proto_write_bool(writer, value->WantShutDown);
     if (!(version >= 1)) {
-        if (!(value->OfflineLogDirs.count == 0)) {
+        if (value->OfflineLogDirs.count != 0) {
             proto_writer_fail(writer, PROTO_ERROR_UNREPRESENTABLE);
         }
     }
-    const bool send_OfflineLogDirs = (version >= 1) && !(value->OfflineLogDirs.count == 0);
+    const bool send_OfflineLogDirs = (version >= 1) && value->OfflineLogDirs.count != 0;
     u32 tagged_count = 0;
     tagged_count += send_OfflineLogDirs ? 1 : 0;
     proto_write_uvarint(writer, tagged_count);
@@ -14709,7 +14706,7 @@ static void kafka_describe_acls_request_write(struct proto_writer *writer, i16 v
     proto_write_string(writer, value->ResourceNameFilter, version >= 2, true);
     if (version >= 1) {
         proto_write_i8(writer, value->PatternTypeFilter);
-    } else if (!(value->PatternTypeFilter == 3)) {
+    } else if (value->PatternTypeFilter != 3) {
         proto_writer_fail(writer, PROTO_ERROR_UNREPRESENTABLE);
     }
     proto_write_string(writer, value->PrincipalFilter, version >= 2, true);
@@ -14845,7 +14842,7 @@ static void kafka_describe_acls_response_resource_write(struct proto_writer *wri
     proto_write_string(writer, value->ResourceName, version >= 2, false);
     if (version >= 1) {
         proto_write_i8(writer, value->PatternType);
-    } else if (!(value->PatternType == 3)) {
+    } else if (value->PatternType != 3) {
         proto_writer_fail(writer, PROTO_ERROR_UNREPRESENTABLE);
     }
     ASSERT(value->Acls.count <= 0 || value->Acls.items != NULL);
@@ -14977,7 +14974,7 @@ static void kafka_create_acls_request_acl_creation_write(struct proto_writer *wr
     proto_write_string(writer, value->ResourceName, version >= 2, false);
     if (version >= 1) {
         proto_write_i8(writer, value->ResourcePatternType);
-    } else if (!(value->ResourcePatternType == 3)) {
+    } else if (value->ResourcePatternType != 3) {
         proto_writer_fail(writer, PROTO_ERROR_UNREPRESENTABLE);
     }
     proto_write_string(writer, value->Principal, version >= 2, false);
@@ -15205,7 +15202,7 @@ static void kafka_delete_acls_request_filter_write(struct proto_writer *writer, 
     proto_write_string(writer, value->ResourceNameFilter, version >= 2, true);
     if (version >= 1) {
         proto_write_i8(writer, value->PatternTypeFilter);
-    } else if (!(value->PatternTypeFilter == 3)) {
+    } else if (value->PatternTypeFilter != 3) {
         proto_writer_fail(writer, PROTO_ERROR_UNREPRESENTABLE);
     }
     proto_write_string(writer, value->PrincipalFilter, version >= 2, true);
@@ -15337,7 +15334,7 @@ static void kafka_delete_acls_response_matching_acl_write(struct proto_writer *w
     proto_write_string(writer, value->ResourceName, version >= 2, false);
     if (version >= 1) {
         proto_write_i8(writer, value->PatternType);
-    } else if (!(value->PatternType == 3)) {
+    } else if (value->PatternType != 3) {
         proto_writer_fail(writer, PROTO_ERROR_UNREPRESENTABLE);
     }
     proto_write_string(writer, value->Principal, version >= 2, false);
@@ -17268,7 +17265,7 @@ static void kafka_list_transactions_request_write(struct proto_writer *writer, i
     }
     if (version >= 1) {
         proto_write_i64(writer, value->DurationFilter);
-    } else if (!(value->DurationFilter == -1)) {
+    } else if (value->DurationFilter != -1) {
         proto_writer_fail(writer, PROTO_ERROR_UNREPRESENTABLE);
     }
     proto_write_uvarint(writer, 0); /* No tagged fields. */
@@ -18144,7 +18141,7 @@ static void kafka_leader_change_message_voter_write(struct proto_writer *writer,
     proto_write_i32(writer, value->VoterId);
     if (version >= 1) {
         proto_write_uuid(writer, value->VoterDirectoryId);
-    } else if (!(proto_uuid_is_zero(value->VoterDirectoryId))) {
+    } else if (!proto_uuid_is_zero(value->VoterDirectoryId)) {
         proto_writer_fail(writer, PROTO_ERROR_UNREPRESENTABLE);
     }
     proto_write_uvarint(writer, 0); /* No tagged fields. */

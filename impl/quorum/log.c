@@ -211,6 +211,27 @@ u64 quorum_log_scan(struct quorum_log *log, u64 size)
     return position;
 }
 
+bool quorum_log_damage_beyond(const struct quorum_log *log, u64 valid, u64 size)
+{
+    ASSERT(valid <= size && size <= QUORUM_LOG_BYTES_MAX);
+    i32 epoch_last = quorum_log_last_epoch(log);
+    for (u64 position = valid + 1; position + QUORUM_RECORD_HEADER_SIZE <= size; position++) {
+        const u8 *header = log->arena + position;
+        i64 offset = (i64)load_u64_be(header);
+        i32 epoch = (i32)load_u32_be(header + 8);
+        /* Cheap filters first; the CRC is computed only for plausible headers. */
+        if (offset <= log->end || offset > log->end + (i64)(size / QUORUM_RECORD_HEADER_SIZE)) {
+            continue;
+        }
+        if (epoch < epoch_last || epoch <= 0) continue;
+        struct quorum_record record;
+        u32 consumed = 0;
+        u32 available = (u32)MIN(size - position, (u64)QUORUM_FRAME_SIZE_MAX);
+        if (quorum_record_decode(header, available, &record, &consumed) == WIRE_OK) return true;
+    }
+    return false;
+}
+
 static void log_read_next(struct quorum_log *log)
 {
     u64 limit = MIN(log->file_size, (u64)QUORUM_LOG_BYTES_MAX);
@@ -236,7 +257,12 @@ static enum quorum_log_event log_recover_finish(struct quorum_log *log)
     log->write_end = log->end;
     log->synced_end = 0;
     log->truncate_needed = valid != log->file_size;
+    log->damaged = quorum_log_damage_beyond(log, valid, log->read_position);
     memset(log->arena + valid, 0, (size_t)(log->read_position - valid));
+    if (log->damaged) {
+        io_log(log->io, IO_LOG_WARN, "quorum log: corruption at offset %lld with valid records "
+               "after it: synced entries were lost", (long long)log->end);
+    }
     if (log->truncate_needed) {
         io_log(log->io, IO_LOG_WARN, "quorum log: cut %llu bytes of torn or corrupt tail at "
                "offset %lld", (unsigned long long)log->truncated_bytes, (long long)log->end);

@@ -69,6 +69,8 @@ struct quorum_log {
     u64 file_size;
     u64 read_position;
     u64 truncated_bytes; /* Bytes of torn or corrupt tail cut at recovery (for tests, logs). */
+    bool damaged; /* A whole valid record lay beyond the cut: synced data was corrupted, not
+                   * merely an unsynced tail torn, so acknowledged entries may be lost. */
 };
 
 void quorum_log_init(struct quorum_log *log, struct io *io, u64 user_data_tag);
@@ -83,6 +85,10 @@ void quorum_log_retry(struct quorum_log *log);
 /* Scans a file image already in the arena, building the index. Returns the length of the valid
  * prefix: scanning stops at the first torn, corrupt, misnumbered or epoch-decreasing record. */
 u64 quorum_log_scan(struct quorum_log *log, u64 size);
+
+/* After a scan that stopped at valid < size: does a whole valid record with a later offset
+ * follow somewhere? Then the cut removed synced data (corruption), not only a torn tail. */
+bool quorum_log_damage_beyond(const struct quorum_log *log, u64 valid, u64 size);
 
 bool quorum_log_has_room(const struct quorum_log *log, u32 size, bool control);
 /* Appends in memory; returns the new entry's offset. The disk follows via quorum_log_pump. */

@@ -165,7 +165,7 @@ void quorum_role_timer_set(struct quorum *q, u64 delay_ns)
 bool quorum_has_live_leader(const struct quorum *q)
 {
     if (q->role == HISTORY_ROLE_LEADER) return true;
-    if (q->role != HISTORY_ROLE_FOLLOWER) return false;
+    if (q->role != HISTORY_ROLE_FOLLOWER || !q->leader_heard) return false;
     return io_now_ns(q->io) - q->leader_contact_ns < q->fetch_timeout_ns;
 }
 
@@ -223,6 +223,7 @@ void quorum_become_follower(struct quorum *q, i32 epoch, i32 leader)
     leave_role(q, epoch);
     q->leader_id = leader;
     q->leader_contact_ns = io_now_ns(q->io); /* The fetch timeout starts now. */
+    q->leader_heard = false;
     if (q->self_index < 0) {
         enter_role(q, HISTORY_ROLE_OBSERVER);
     } else {
@@ -259,7 +260,7 @@ static void become_prospective(struct quorum *q)
     }
     enter_role(q, HISTORY_ROLE_PROSPECTIVE);
     quorum_role_timer_set(q, quorum_election_delay(q));
-    if (quorum_tally(q) >= q->majority) {
+    if (quorum_tally(q) >= q->majority && !q->damaged) {
         quorum_become_candidate(q); /* A single voter needs nobody's pre-vote. */
         return;
     }
@@ -549,6 +550,11 @@ static void on_recovered(struct quorum *q)
     io_log(q->io, IO_LOG_INFO, "quorum: recovered epoch %d, voted for %d, %lld entries",
            q->epoch, q->voted_for, (long long)q->log.end);
     q->started = true;
+    q->damaged = (q->log.damaged || q->store.damaged) && q->voter_count > 1 && q->self_index >= 0;
+    if (q->damaged) {
+        io_log(q->io, IO_LOG_WARN, "quorum: damaged disk: abstaining from elections until "
+               "caught up with a leader");
+    }
     quorum_log_pump(&q->log);
     if (q->self_index < 0) {
         enter_role(q, HISTORY_ROLE_OBSERVER);

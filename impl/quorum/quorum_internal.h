@@ -95,7 +95,12 @@ struct quorum {
     bool store_recovered;
     bool started; /* Store and log recovered: the quorum takes part. */
     bool stopping;
+    bool damaged; /* Recovery found synced state corrupted: we may have lost entries we had
+                   * acknowledged, or our vote. Until we have caught up with a leader of the
+                   * current epoch we neither vote nor stand for election. */
     u64 leader_contact_ns; /* Follower: last good fetch response. Leader: election time. */
+    bool leader_heard;     /* Follower: the leader itself answered a fetch in this epoch (not
+                            * merely named by another voter, which could be stale hearsay). */
 
     i32 voted_reported_epoch; /* HISTORY_QUORUM_VOTED is reported once per epoch. */
     u32 vote_round;

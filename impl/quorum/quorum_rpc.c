@@ -212,7 +212,8 @@ static void on_vote_response(struct quorum *q, u32 index, const struct quorum_in
         }
         q->peers[index].granted = response->VoteGranted;
         q->peers[index].rejected = !response->VoteGranted;
-        if (quorum_tally(q) >= q->majority) quorum_become_candidate(q);
+        /* A damaged node pre-votes only to find the leader, never to stand. */
+        if (quorum_tally(q) >= q->majority && !q->damaged) quorum_become_candidate(q);
         return;
     }
     if (!slot->pre_vote && q->role == HISTORY_ROLE_CANDIDATE) {
@@ -276,6 +277,7 @@ static void on_fetch_response(struct quorum *q, u32 index,
     if (q->role != HISTORY_ROLE_FOLLOWER && q->role != HISTORY_ROLE_OBSERVER) return;
     if (q->peers[index].id != q->leader_id) return;
     q->leader_contact_ns = io_now_ns(q->io);
+    q->leader_heard = true;
     if (response->DivergingEpoch >= 0) {
         i64 end = divergence_end(q, response->DivergingEpoch, response->DivergingEndOffset);
         if (end < q->log.end) quorum_follower_truncate(q, end);
@@ -284,6 +286,14 @@ static void on_fetch_response(struct quorum *q, u32 index,
     }
     append_fetched(q, response);
     quorum_follower_commit(q, response->HighWatermark);
+    i64 high_watermark = response->HighWatermark;
+    if (q->damaged && high_watermark > 0 && q->log.end >= high_watermark &&
+        quorum_log_epoch_at(&q->log, high_watermark - 1) == q->epoch) {
+        /* We hold everything committed before this epoch: our word is good again. */
+        q->damaged = false;
+        io_log(q->io, IO_LOG_INFO, "quorum: caught up to %lld after damage; voting again",
+               (long long)high_watermark);
+    }
     quorum_log_pump(&q->log);
     quorum_maybe_fetch(q);
 }
@@ -357,9 +367,12 @@ static void respond_vote(struct quorum *q, io_conn conn, i32 correlation_id, boo
     struct quorum_writer writer;
     quorum_writer_init(&writer, q->send_buffer, QUORUM_SEND_BUFFER_SIZE);
     quorum_frame_response_begin(&writer, correlation_id);
+    /* Name a leader only if we heard from it ourselves: passing on a leader we were merely
+     * told about lets a dead leader's name circulate and block elections. */
     struct quorum_vote_response response = {
-        .ErrorCode = QUORUM_ERROR_NONE, .LeaderId = q->leader_id, .LeaderEpoch = q->epoch,
-        .VoteGranted = granted};
+        .ErrorCode = QUORUM_ERROR_NONE,
+        .LeaderId = quorum_has_live_leader(q) ? q->leader_id : QUORUM_NONE,
+        .LeaderEpoch = q->epoch, .VoteGranted = granted};
     quorum_encode_vote_response(&writer, &response);
     send_frame(q, conn, &writer);
 }
@@ -418,7 +431,7 @@ static void on_vote_request(struct quorum *q, io_conn conn, i32 correlation_id,
                             const struct quorum_vote_request *request)
 {
     bool up_to_date = log_up_to_date(q, request->LastOffsetEpoch, request->LastOffset);
-    if (q->self_index < 0 || request->CandidateEpoch < q->epoch) {
+    if (q->self_index < 0 || request->CandidateEpoch < q->epoch || q->damaged) {
         respond_vote(q, conn, correlation_id, false);
         return;
     }
@@ -478,6 +491,8 @@ static void on_begin_epoch_request(struct quorum *q, io_conn conn, i32 correlati
     if (request->LeaderEpoch > q->epoch || q->leader_id != request->LeaderId) {
         quorum_become_follower(q, request->LeaderEpoch, request->LeaderId);
     }
+    q->leader_heard = true; /* The leader itself told us. */
+    q->leader_contact_ns = io_now_ns(q->io);
     respond_epoch(q, conn, correlation_id, QUORUM_ERROR_NONE);
 }
 

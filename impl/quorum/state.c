@@ -81,8 +81,10 @@ static void store_recover(struct quorum_store *store, u32 size)
         if (slot * QUORUM_STATE_SLOT_SIZE + QUORUM_STATE_RECORD_SIZE > size) continue;
         u64 sequence = 0;
         struct quorum_election_state state;
-        if (!quorum_state_decode(store->read_buffer + slot * QUORUM_STATE_SLOT_SIZE, &sequence,
-                                 &state)) {
+        const u8 *bytes = store->read_buffer + slot * QUORUM_STATE_SLOT_SIZE;
+        if (!quorum_state_decode(bytes, &sequence, &state)) {
+            /* A 32-byte write inside one sector is never torn, so a bad slot is corruption. */
+            for (u32 i = 0; i < QUORUM_STATE_RECORD_SIZE; i++) store->damaged |= bytes[i] != 0;
             continue;
         }
         if (!found || sequence > store->sequence) {

@@ -39,6 +39,7 @@ struct quorum_store {
     io_file file;
     bool recovered;
     bool failed;
+    bool damaged; /* A slot held bytes that are not a valid record: the vote may be lost. */
     enum quorum_store_op op;
     struct quorum_election_state durable;  /* What a crash now would recover. */
     struct quorum_election_state desired;  /* What the quorum last asked for. */

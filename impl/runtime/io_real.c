@@ -53,6 +53,7 @@
 #define REAL_SEGMENTS_MAX 1024u      /* Send-queue segments per connection. */
 #define REAL_CHUNK_SIZE (64u * 1024) /* Memory segments coalesce small sends up to this. */
 #define REAL_INPUT_INITIAL (64u * 1024)
+#define REAL_INPUT_KEEP_MAX (1024u * 1024) /* Larger input buffers are freed when empty. */
 #define REAL_EPOLL_BATCH 128
 #define REAL_IOV_MAX 64
 #define REAL_FRAME_DEFAULT_MAX (100u * 1024 * 1024)
@@ -455,7 +456,8 @@ static bool real_conn_interest(struct io_real *real, struct real_conn *conn)
     if (want_in == conn->in_armed && want_out == conn->out_armed) return true;
     struct epoll_event event;
     memset(&event, 0, sizeof(event));
-    event.events = (want_in ? EPOLLIN : 0u) | (want_out ? EPOLLOUT : 0u) | EPOLLRDHUP;
+    /* EPOLLRDHUP only with EPOLLIN: level-triggered, it would spin while reading is paused. */
+    event.events = (want_in ? EPOLLIN | EPOLLRDHUP : 0u) | (want_out ? EPOLLOUT : 0u);
     event.data.u64 = real_epoll_data(REAL_TAG_CONN, conn->handle % real->conns_max,
                                      conn->handle);
     if (epoll_ctl(real->epoll_fd, EPOLL_CTL_MOD, conn->fd, &event) != 0) return false;
@@ -468,7 +470,7 @@ static bool real_conn_register(struct io_real *real, struct real_conn *conn, u32
 {
     struct epoll_event event;
     memset(&event, 0, sizeof(event));
-    event.events = events | EPOLLRDHUP;
+    event.events = events | ((events & EPOLLIN) ? EPOLLRDHUP : 0u);
     event.data.u64 = real_epoll_data(REAL_TAG_CONN, conn->handle % real->conns_max,
                                      conn->handle);
     if (epoll_ctl(real->epoll_fd, EPOLL_CTL_ADD, conn->fd, &event) != 0) return false;
@@ -559,6 +561,11 @@ static enum io_result real_listen(void *context, const char *endpoint, u64 tag,
         real_logf(real, IO_LOG_WARN, "listen on %s failed: %s (%s)", endpoint,
                   io_result_name(result), strerror(errno));
         close(fd);
+        if (real->options.listen_failure_fatal) {
+            real_log(real, IO_LOG_ERROR, "cannot serve without this listener: stopping");
+            real->loop_failed = true;
+            real->finished = true; /* Only a flag: the loop ends after the current callback. */
+        }
         return result;
     }
     real->listeners[index] = (struct real_listener){
@@ -888,6 +895,13 @@ static bool real_frames_deliver(struct io_real *real, struct real_conn *conn)
     if (start > 0) {
         memmove(conn->input, conn->input + start, conn->input_size - start);
         conn->input_size -= start;
+    }
+    if (conn->input_size == 0 && conn->input_capacity > REAL_INPUT_KEEP_MAX) {
+        /* A huge frame passed: give its buffer back rather than hold it for the connection's
+         * whole life. */
+        free(conn->input);
+        conn->input = NULL;
+        conn->input_capacity = 0;
     }
     return true;
 }
@@ -1264,8 +1278,7 @@ static int real_name_compare(const void *a, const void *b)
 
 /* Collects regular-file names of an open directory, sorted (readdir order is arbitrary; a
  * sorted listing makes recovery order reproducible). Returns 0 or an errno. */
-static int real_list_names(struct io_real *real, DIR *dir, char (*names)[REAL_NAME_MAX],
-                           u32 names_max, u32 *count)
+static int real_list_names(DIR *dir, char (*names)[REAL_NAME_MAX], u32 names_max, u32 *count)
 {
     *count = 0;
     for (u32 guard = 0; guard < 1000000; guard++) {
@@ -1283,8 +1296,7 @@ static int real_list_names(struct io_real *real, DIR *dir, char (*names)[REAL_NA
         memcpy(names[*count], entry->d_name, strlen(entry->d_name) + 1);
         (*count)++;
     }
-    (void)real;
-    return ENOMEM;
+    return ENOMEM; /* Bounded: a directory with a million entries is not ours. */
 }
 
 static void real_list_fill(struct io_completion *completion, char (*names)[REAL_NAME_MAX],
@@ -1325,7 +1337,7 @@ static enum io_result real_file_list(void *context, const char *directory, u8 *b
     enum { NAMES_MAX = 4096 };
     char (*names)[REAL_NAME_MAX] = malloc(sizeof(*names) * NAMES_MAX);
     u32 count = 0;
-    int error = names == NULL ? ENOMEM : real_list_names(real, dir, names, NAMES_MAX, &count);
+    int error = names == NULL ? ENOMEM : real_list_names(dir, names, NAMES_MAX, &count);
     closedir(dir);
     if (error != 0) {
         completion.result = real_errno_result(error);
@@ -1416,11 +1428,18 @@ static void real_epoll_dispatch(struct io_real *real, const struct epoll_event *
         if (event->events & (EPOLLOUT | EPOLLERR | EPOLLHUP)) real_connect_done(real, conn);
         return;
     }
-    if (conn->state == REAL_CONN_OPEN && (event->events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP |
-                                                           EPOLLERR))) {
-        if (conn->in_armed || (event->events & (EPOLLHUP | EPOLLERR))) {
-            real_conn_readable(real, conn);
-        }
+    if (conn->state != REAL_CONN_OPEN) return; /* LINGER: the flush finds out. */
+    if (conn->in_armed && (event->events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))) {
+        real_conn_readable(real, conn);
+        return;
+    }
+    if (event->events & (EPOLLHUP | EPOLLERR)) {
+        /* Reset while paused (these two are reported whatever the interest): the connection
+         * is dead, and level-triggered epoll would report it again and again. */
+        int error = 0;
+        socklen_t size = sizeof(error);
+        if (getsockopt(conn->fd, SOL_SOCKET, SO_ERROR, &error, &size) != 0) error = errno;
+        real_conn_closed(real, conn, real_close_reason(error));
     }
     /* EPOLLOUT: the flush happens in real_conns_service before the next sleep. */
 }

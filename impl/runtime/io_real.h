@@ -26,6 +26,8 @@ struct io_real_options {
     u64 stop_grace_ms;           /* After on_stop, flush for at most this long; 0: 2000. */
     enum io_log_level log_level; /* Log lines below this level are dropped. */
     bool handle_signals;         /* SIGTERM/SIGINT request a graceful stop (processes only). */
+    bool listen_failure_fatal;   /* A listen that fails ends the loop (io_real_run returns 1),
+                                  * as Kafka exits when it cannot bind its listeners. */
     /* Optional: called with every observation (the client tool prints outcomes with it). */
     void (*observer)(void *context, const struct io_observation *observation);
     void *observer_context;

@@ -7,9 +7,10 @@
  * node over the real I/O runtime and runs its event loop until SIGTERM/SIGINT, after which the
  * node's on_stop runs, queued sends are flushed (at most 2 s) and the process exits 0.
  *
- * Exit status: 0 after a graceful stop, 1 on a runtime failure (data directory, epoll), 2 on a
- * usage or configuration error. Tested by tests/integration/kbroker_config.sh (errors,
- * warnings, SIGTERM) and tests/integration/kbroker_cluster.sh (a 3-node cluster). */
+ * Exit status: 0 after a graceful stop, 1 on a runtime failure (data directory, epoll, a
+ * listener that cannot bind), 2 on a usage or configuration error. Tested by
+ * tests/integration/kbroker_config.sh (errors, warnings, bind failure, SIGTERM) and
+ * tests/integration/kbroker_cluster.sh (a 3-node cluster). */
 #include "../config.h"
 #include "../node.h"
 #include "io_real.h"
@@ -178,6 +179,7 @@ static int kbroker_run(const struct node_config *config, enum io_log_level level
         .node_id = config->node_id,
         .log_level = level,
         .handle_signals = true,
+        .listen_failure_fatal = true,
     };
     char error[256];
     struct io_real *real = io_real_create(&options, error, sizeof(error));

@@ -19,7 +19,6 @@ CONTROLLER_PORT=("" "${PORTS[0]}" "${PORTS[1]}" "${PORTS[2]}")
 CLIENT_PORT=("" "${PORTS[3]}" "${PORTS[4]}" "${PORTS[5]}")
 VOTERS="1@127.0.0.1:${CONTROLLER_PORT[1]},2@127.0.0.1:${CONTROLLER_PORT[2]}"
 VOTERS="$VOTERS,3@127.0.0.1:${CONTROLLER_PORT[3]}"
-ENDPOINTS="127.0.0.1:${CLIENT_PORT[1]},127.0.0.1:${CLIENT_PORT[2]},127.0.0.1:${CLIENT_PORT[3]}"
 PID=("" "" "" "")
 
 for i in 1 2 3; do
@@ -104,9 +103,13 @@ kb_check "three nodes elect a leader" kb_wait_for 12 leader_elected
 FIRST_LEADER=$(current_leader)
 echo "     leader: node ${FIRST_LEADER:-none}"
 kb_check "40 appends through the leader all succeed" run_client 101 40
-# Leader discovery: from any endpoint, NOT_LEADER answers must lead the client to the leader.
-kb_check "20 appends given all 3 endpoints all succeed (leader discovery)" \
-    run_client 100 20 "$ENDPOINTS"
+# Leader discovery: a client that only knows a follower must be redirected to the leader by
+# the NOT_LEADER hint (the hint must carry the leader's client endpoint, not ours).
+for i in 1 2 3; do
+    if [ "$i" != "$FIRST_LEADER" ]; then FOLLOWER=$i; break; fi
+done
+kb_check "20 appends given only follower $FOLLOWER's endpoint succeed (leader discovery)" \
+    run_client 100 20 "127.0.0.1:${CLIENT_PORT[$FOLLOWER]}"
 
 kb_budget
 # --- Kill the leader: the two survivors elect a new one and keep committing.
@@ -124,8 +127,13 @@ kb_budget
 # --- Restart the victim on its data directory: it rejoins and catches up.
 TARGET=$(committed_max "${SECOND_LEADER:-1}")
 start_node "$VICTIM"
-rejoined() { local r; r=$(last_role "$VICTIM"); [ -n "$r" ]; }
-kb_check "the restarted node $VICTIM rejoins the quorum" kb_wait_for 12 rejoined
+# Rejoined: it follows (role 1) or leads (role 4) again, not merely recovered (role 0).
+rejoined() {
+    local epoch role
+    read -r epoch role <<<"$(last_role "$VICTIM")"
+    [ "${role:-}" = 1 ] || [ "${role:-}" = 4 ]
+}
+kb_check "the restarted node $VICTIM rejoins the quorum as a follower" kb_wait_for 12 rejoined
 caught_up() { [ "$(committed_max "$VICTIM")" -ge "$TARGET" ]; }
 kb_check "the restarted node's committed offset reaches $TARGET" kb_wait_for 12 caught_up
 echo "     node $VICTIM committed up to $(committed_max "$VICTIM")"

@@ -2,9 +2,10 @@
 # kbroker_config.sh: the broker's command line and configuration handling, end to end.
 #
 # A typo'd property exits 2 with "did you mean"; an invalid value names its line; a real Kafka
-# property that is not implemented yet only warns and the broker starts; SIGTERM stops it with
-# exit 0; --help, --version, a missing file and a bad --override behave. Uses build/kbroker
-# (B=dir to use another build), 127.0.0.1 only, and finishes in a few seconds.
+# property that is not implemented yet only warns and the broker starts; a port already taken
+# exits 1; SIGTERM stops it with exit 0; --help, --version, a missing file and a bad
+# --override behave. Uses build/kbroker (B=dir to use another build), 127.0.0.1 only, and
+# finishes in a few seconds.
 set -u
 cd "$(dirname "$0")/../.."
 source tests/integration/lib.bash
@@ -42,7 +43,8 @@ base_config "$KB_TMP/value.properties"
 sed -i 's/^node.id=1$/node.id=one/' "$KB_TMP/value.properties"
 run_broker "$KB_TMP/value.properties"
 kb_check "invalid value exits 2 with its line number" \
-    bash -c "[ $STATUS = 2 ] && grep -q 'value.properties:2: invalid value .one. for node.id' '$OUT'"
+    bash -c "[ $STATUS = 2 ] && grep -q 'value.properties:2: invalid value .one. for node.id' \
+        '$OUT'"
 
 # --- A cross-field error: a controller that is not a voter.
 base_config "$KB_TMP/voter.properties"
@@ -77,6 +79,11 @@ kb_check "broker with unimplemented properties starts and listens" \
     kb_wait_for 10 kb_port_in_use "$PORT_CLIENT"
 kb_check "broker is still running after 1 s" bash -c "sleep 1; kill -0 $PID"
 kb_check "data directory was created" test -d "$KB_TMP/data"
+
+# --- A second broker on the same ports cannot bind: it exits 1 at once, like Kafka.
+run_broker "$KB_TMP/warn.properties" --override "log.dirs=$KB_TMP/data2"
+kb_check "a listener that cannot bind stops the broker with exit 1" \
+    bash -c "[ $STATUS = 1 ] && grep -q 'cannot listen' '$OUT'"
 
 # --- SIGTERM: graceful stop, exit 0, bounded.
 kill -TERM "$PID"

@@ -65,7 +65,9 @@ kb_port_in_use() { # Something accepts connections on 127.0.0.1:$1.
 kb_free_ports() {
     local wanted=$1 found=() attempt port candidate duplicate
     for attempt in $(seq 1 200); do
-        port=$((20000 + (RANDOM * 32768 + RANDOM) % 40000))
+        # Below Linux's ephemeral range (32768-60999), so an outgoing connection cannot take
+        # the port between this check and the broker's bind.
+        port=$((20000 + (RANDOM * 32768 + RANDOM) % 12000))
         duplicate=0
         for candidate in "${found[@]}"; do [ "$candidate" = "$port" ] && duplicate=1; done
         if [ "$duplicate" = 0 ] && ! kb_port_in_use "$port"; then found+=("$port"); fi

@@ -23,9 +23,9 @@
 #include "../../impl/io.h"
 #include "../../impl/log/partition_log.h"
 
-#define FAKE_FILES_MAX 4096u
-#define FAKE_HANDLES_MAX 65536u
-#define FAKE_PENDING_MAX 4096u
+#define FAKE_FILES_MAX 1024u
+#define FAKE_HANDLES_MAX 16384u
+#define FAKE_PENDING_MAX 2048u
 #define FAKE_QUEUE_MAX 16u
 #define FAKE_SECTOR 512u
 
@@ -64,7 +64,8 @@ struct fake_io {
     u64 wall_ns;
     u64 random_state;
     u64 operations;     /* Issued so far. */
-    u64 fail_at;        /* Fail the operation with this number (1-based) with fail_result. */
+    u64 fail_at;        /* Fail operations fail_at.. (1-based) with fail_result, */
+    u64 fail_count;     /* this many of them (0 counts as 1). */
     enum io_result fail_result;
     bool fail_sync_reject; /* Reject at issue instead of failing the completion. */
     bool quiet;
@@ -129,7 +130,8 @@ static inline void fake_pending_clear(struct fake_file *file)
     file->pending_count = 0;
 }
 
-static inline void fake_pending_add(struct fake_file *file, bool truncate, u64 offset, const u8 *bytes,
+static inline void fake_pending_add(struct fake_file *file, bool truncate, u64 offset,
+                                    const u8 *bytes,
                              u32 size)
 {
     ASSERT(file->pending_count < FAKE_PENDING_MAX);
@@ -148,7 +150,8 @@ static inline void fake_pending_add(struct fake_file *file, bool truncate, u64 o
 static inline i32 fake_find(const struct fake_io *fake, const char *path)
 {
     for (u32 i = 0; i < fake->file_count; i++) {
-        if (fake->files[i].used && fake->files[i].linked && strcmp(fake->files[i].path, path) == 0) {
+        const struct fake_file *file = &fake->files[i];
+        if (file->used && file->linked && strcmp(file->path, path) == 0) {
             return (i32)i;
         }
     }
@@ -162,10 +165,16 @@ static inline struct fake_file *fake_file_of(struct fake_io *fake, io_file handl
     return &fake->files[fake->handles[handle - 1] - 1];
 }
 
+static inline bool fake_failing(const struct fake_io *fake, u64 operation)
+{
+    return fake->fail_at != 0 && operation >= fake->fail_at &&
+           operation < fake->fail_at + MAX(fake->fail_count, 1);
+}
+
 static inline enum io_result fake_complete(struct fake_io *fake, struct io_completion *completion)
 {
     fake->operations++;
-    if (fake->fail_at != 0 && fake->operations == fake->fail_at) {
+    if (fake_failing(fake, fake->operations)) {
         if (fake->fail_sync_reject) return fake->fail_result;
         completion->result = fake->fail_result;
     }
@@ -213,13 +222,18 @@ static inline u64 fake_send_queued(void *context, io_conn c)
     (void)context, (void)c;
     return 0;
 }
-static inline void fake_read_pause(void *context, io_conn c, bool p) { (void)context, (void)c, (void)p; }
+static inline void fake_read_pause(void *context, io_conn c, bool p)
+{
+    (void)context, (void)c, (void)p;
+}
 static inline void fake_close(void *context, io_conn c) { (void)context, (void)c; }
 
-static inline enum io_result fake_file_open(void *context, const char *path, u32 flags, u64 user_data)
+static inline enum io_result fake_file_open(void *context, const char *path, u32 flags,
+                                            u64 user_data)
 {
     struct fake_io *fake = context;
     struct io_completion completion = {.op = IO_FILE_OPEN, .user_data = user_data};
+    if (getenv("FAKE_TRACE")) fprintf(stderr, "open %s %u\n", path, flags);
     i32 slot = fake_find(fake, path);
     if (slot >= 0 && (flags & IO_OPEN_CREATE) && (flags & IO_OPEN_EXCLUSIVE)) {
         completion.result = IO_ERR_EXISTS;
@@ -263,7 +277,8 @@ static inline enum io_result fake_file_read(void *context, io_file handle, u64 o
     return fake_complete(fake, &completion);
 }
 
-static inline enum io_result fake_file_write(void *context, io_file handle, u64 offset, const u8 *bytes,
+static inline enum io_result fake_file_write(void *context, io_file handle, u64 offset,
+                                             const u8 *bytes,
                                       u32 size, u64 user_data)
 {
     struct fake_io *fake = context;
@@ -272,7 +287,7 @@ static inline enum io_result fake_file_write(void *context, io_file handle, u64 
         .op = IO_FILE_WRITE, .user_data = user_data, .file = handle, .offset = offset,
         .size = size,
     };
-    if (fake->fail_at == fake->operations + 1) return fake_complete(fake, &completion);
+    if (fake_failing(fake, fake->operations + 1)) return fake_complete(fake, &completion);
     fake_image_set(&file->current, offset, bytes, size);
     fake_pending_add(file, false, offset, bytes, size);
     fake->bytes_written += size;
@@ -290,7 +305,8 @@ static inline enum io_result fake_file_sync(void *context, io_file handle, u64 u
     return fake_complete(fake, &completion);
 }
 
-static inline enum io_result fake_file_truncate(void *context, io_file handle, u64 size, u64 user_data)
+static inline enum io_result fake_file_truncate(void *context, io_file handle, u64 size,
+                                                u64 user_data)
 {
     struct fake_io *fake = context;
     struct fake_file *file = fake_file_of(fake, handle);
@@ -340,7 +356,8 @@ static inline enum io_result fake_file_remove(void *context, const char *path, u
 }
 
 /* Names in reverse creation order, so the log cannot rely on sorted listings. */
-static inline enum io_result fake_file_list(void *context, const char *directory, u8 *buffer, u32 size,
+static inline enum io_result fake_file_list(void *context, const char *directory, u8 *buffer,
+                                            u32 size,
                                      u64 user_data)
 {
     struct fake_io *fake = context;
@@ -374,7 +391,10 @@ static inline void fake_log(void *context, enum io_log_level level, const char *
     struct fake_io *fake = context;
     if (!fake->quiet && level >= IO_LOG_WARN) fprintf(stderr, "    [log] %s\n", message);
 }
-static inline void fake_observe(void *context, const struct io_observation *o) { (void)context, (void)o; }
+static inline void fake_observe(void *context, const struct io_observation *o)
+{
+    (void)context, (void)o;
+}
 static inline bool fake_chance(void *context, u32 n, u32 d)
 {
     (void)context, (void)n, (void)d;
@@ -563,7 +583,7 @@ static inline struct log_harness *harness_create(const struct log_config *config
 static inline bool harness_crash_reopen(struct log_harness *harness, bool keep_some)
 {
     fake_io_crash(harness->fake, keep_some);
-    partition_log_deinit(&harness->log);
+    partition_log_drop(&harness->log);
     harness->initialised = false;
     return harness_open(harness);
 }
@@ -596,7 +616,7 @@ static inline u32 harness_batch(u8 *buffer, u64 capacity, i64 timestamp, u32 cou
     ASSERT(value_size <= sizeof(value));
     for (u32 i = 0; i < count; i++) {
         char key[32];
-        int key_length = snprintf(key, sizeof(key), "k%u-%u", tag, i);
+        int key_length = snprintf(key, sizeof(key), "k%06u-%06u", tag, i);
         for (u32 b = 0; b < value_size; b++) value[b] = (u8)(tag * 31 + i * 7 + b);
         batch_builder_add(&builder, timestamp + i, (const u8 *)key, key_length, value,
                           (i32)value_size, NULL, 0);
@@ -624,7 +644,8 @@ static inline struct log_event harness_read(struct log_harness *harness, i64 off
 }
 
 /* The bytes of a read range, from the fake file behind its handle. */
-static inline const u8 *harness_range_bytes(struct log_harness *harness, const struct log_range *range)
+static inline const u8 *harness_range_bytes(struct log_harness *harness,
+                                            const struct log_range *range)
 {
     struct fake_file *file = fake_file_of(harness->fake, range->file);
     ASSERT(range->position + range->size <= file->current.size);

@@ -12,6 +12,7 @@
 #include "../../impl/runtime/io_real.h"
 
 #include <netinet/in.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -47,6 +48,8 @@ static struct {
     u32 completion_count;
     u32 timers[EVENTS_MAX];
     u32 timer_count;
+    u32 large_frame_size;
+    u64 large_frame_sum;
     bool pause_on_accept;
     bool stopped;
     char directory[128];
@@ -94,6 +97,11 @@ static void on_frame(void *process, io_conn conn, const u8 *frame, u32 size)
 {
     (void)process;
     callback_enter();
+    if (size > PAYLOAD_MAX) { /* A large frame: checked by size and a position-weighted sum. */
+        t.large_frame_size = size;
+        for (u32 k = 0; k < size; k++) t.large_frame_sum += (u64)frame[k] * (k + 1);
+        return;
+    }
     u32 side = conn == t.accepted ? 0 : 1;
     u32 index = t.frames[side]++;
     t.frame_bytes[side] += size;
@@ -125,13 +133,17 @@ static const struct io_handler_vtable handler = {
     on_start, on_timer, on_conn, on_frame, on_file, on_stop,
 };
 
-static bool setup(void)
+static u64 setup_connect_timeout_ms; /* 0: the default. */
+
+static bool setup_with(u64 send_queue_bytes_max)
 {
     memset(&t, 0, sizeof(t));
     snprintf(t.directory, sizeof(t.directory), "/tmp/test_io_real.XXXXXX");
     if (mkdtemp(t.directory) == NULL) return false;
     struct io_real_options options = {.data_dir = t.directory, .node_id = 9,
-                                      .log_level = IO_LOG_WARN};
+                                      .log_level = IO_LOG_WARN,
+                                      .send_queue_bytes_max = send_queue_bytes_max,
+                                      .connect_timeout_ms = setup_connect_timeout_ms};
     char error[256];
     t.real = io_real_create(&options, error, sizeof(error));
     if (t.real == NULL) { fprintf(stderr, "  %s\n", error); return false; }
@@ -139,6 +151,8 @@ static bool setup(void)
     io_real_bind(t.real, &handler, &t);
     return true;
 }
+
+static bool setup(void) { return setup_with(0); }
 
 static void teardown(void)
 {
@@ -238,6 +252,39 @@ TEST(test_frames_in_order_both_ways)
     t.in_call = true;
     CHECK_EQ_U64(io_send_queued(t.io, t.connected), 0);
     t.in_call = false;
+    teardown();
+}
+
+static bool large_frame_arrived(void) { return t.large_frame_size != 0; }
+
+/* A frame far larger than the initial input buffer (and than a socket buffer) is reassembled
+ * whole; the frames after it still arrive in order. */
+TEST(test_large_frame)
+{
+    REQUIRE(setup());
+    char endpoint[64];
+    REQUIRE(connect_pair(8u << 20, endpoint, sizeof(endpoint)));
+    u32 size = 5u << 20;
+    u8 *frame = malloc(4 + size);
+    REQUIRE(frame != NULL);
+    store_u32_be(frame, size);
+    u64 sum = 0;
+    for (u32 k = 0; k < size; k++) {
+        frame[4 + k] = (u8)(k * 31 + 7);
+        sum += (u64)frame[4 + k] * (k + 1);
+    }
+    t.in_call = true;
+    enum io_result result = io_send(t.io, t.connected, frame, 4 + size);
+    t.in_call = false;
+    free(frame);
+    REQUIRE(result == IO_OK);
+    for (u32 i = 0; i < 3; i++) REQUIRE(send_pattern(t.connected, i) == IO_OK);
+    CHECK(run_until(large_frame_arrived, 5000));
+    CHECK_EQ_U64(t.large_frame_size, size);
+    CHECK_EQ_U64(t.large_frame_sum, sum);
+    frames_target = 3;
+    CHECK(run_until(server_has_frames, 2000));
+    CHECK_EQ_U64(t.frames_bad, 0);
     teardown();
 }
 
@@ -376,6 +423,69 @@ TEST(test_close_flushes_queued_bytes)
     teardown();
 }
 
+static u64 cpu_ns(void)
+{
+    struct rusage usage;
+    ASSERT(getrusage(RUSAGE_SELF, &usage) == 0);
+    return ((u64)usage.ru_utime.tv_sec + (u64)usage.ru_stime.tv_sec) * NS_PER_S +
+           ((u64)usage.ru_utime.tv_usec + (u64)usage.ru_stime.tv_usec) * NS_PER_US;
+}
+
+static bool accepted_closed(void) { return close_reason_of(t.accepted) != IO_CLOSE_NONE; }
+
+/* The peer sends and closes while we are paused: no busy loop, and after the resume every
+ * frame arrives before the CLOSED. */
+TEST(test_peer_close_while_paused)
+{
+    REQUIRE(setup());
+    t.pause_on_accept = true;
+    char endpoint[64];
+    REQUIRE(connect_pair(1u << 20, endpoint, sizeof(endpoint)));
+    for (u32 i = 0; i < 3; i++) REQUIRE(send_pattern(t.connected, i) == IO_OK);
+    run_for(50);
+    t.in_call = true;
+    io_close(t.io, t.connected);
+    t.in_call = false;
+    u64 cpu_before = cpu_ns();
+    run_for(300);
+    u64 cpu_used = cpu_ns() - cpu_before;
+    CHECK(cpu_used < 150 * NS_PER_MS); /* A spinning loop would use the whole 300 ms. */
+    CHECK_EQ_U64(t.frames[0], 0);
+    CHECK(close_reason_of(t.accepted) == IO_CLOSE_NONE);
+    t.in_call = true;
+    io_read_pause(t.io, t.accepted, false);
+    t.in_call = false;
+    CHECK(run_until(accepted_closed, 2000));
+    CHECK_EQ_U64(t.frames[0], 3);
+    CHECK_EQ_U64(t.frames_bad, 0);
+    CHECK_EQ_U64(t.reentrant_callbacks, 0);
+    teardown();
+}
+
+/* Sends are queued up to the per-connection bound, then refused with IO_ERR_LIMIT (back off),
+ * and accepted again once the queue drains. */
+TEST(test_send_queue_limit)
+{
+    REQUIRE(setup_with(100000));
+    char endpoint[64];
+    REQUIRE(connect_pair(1u << 20, endpoint, sizeof(endpoint)));
+    u32 accepted = 0;
+    enum io_result result = IO_OK;
+    for (u32 i = 0; i < 1000 && result == IO_OK; i++) {
+        result = send_pattern(t.connected, i);
+        if (result == IO_OK) accepted++;
+    }
+    CHECK(result == IO_ERR_LIMIT);
+    t.in_call = true;
+    CHECK(io_send_queued(t.io, t.connected) <= 100000);
+    t.in_call = false;
+    frames_target = accepted;
+    CHECK(run_until(server_has_frames, 3000));
+    CHECK(send_pattern(t.connected, accepted) == IO_OK);
+    CHECK_EQ_U64(t.frames_bad, 0);
+    teardown();
+}
+
 static bool any_conn_event(void) { return t.conn_event_count > 0; }
 
 TEST(test_connect_refused_and_malformed)
@@ -403,6 +513,39 @@ TEST(test_connect_refused_and_malformed)
     CHECK(io_listen(t.io, endpoint, 1, 1000) == IO_OK);
     CHECK(io_listen(t.io, endpoint, 1, 1000) == IO_ERR_EXISTS);
     t.in_call = false;
+    teardown();
+}
+
+/* A listener that never accepts, with a full backlog, drops further SYNs: a connect to it
+ * stalls, and the runtime gives up after the connect timeout with CLOSED(TIMEOUT). */
+TEST(test_connect_timeout)
+{
+    setup_connect_timeout_ms = 300;
+    bool ready = setup();
+    setup_connect_timeout_ms = 0;
+    REQUIRE(ready);
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    REQUIRE(fd >= 0);
+    struct sockaddr_in address = {.sin_family = AF_INET,
+                                  .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t size = sizeof(address);
+    REQUIRE(bind(fd, (struct sockaddr *)&address, sizeof(address)) == 0);
+    REQUIRE(listen(fd, 0) == 0);
+    REQUIRE(getsockname(fd, (struct sockaddr *)&address, &size) == 0);
+    char endpoint[64];
+    snprintf(endpoint, sizeof(endpoint), "127.0.0.1:%u", (unsigned)ntohs(address.sin_port));
+    io_conn conns[4];
+    t.in_call = true;
+    for (u32 i = 0; i < 4; i++) conns[i] = io_connect(t.io, endpoint, i, 1000);
+    t.in_call = false;
+    u64 start = io_now_ns(t.io);
+    run_for(1000);
+    u32 timeouts = 0;
+    for (u32 i = 0; i < 4; i++) timeouts += close_reason_of(conns[i]) == IO_CLOSE_TIMEOUT;
+    CHECK(timeouts >= 1); /* Those beyond the backlog stall until the timeout. */
+    CHECK(io_now_ns(t.io) - start >= 300 * NS_PER_MS);
+    CHECK_EQ_U64(t.reentrant_callbacks, 0);
+    close(fd);
     teardown();
 }
 
@@ -536,11 +679,15 @@ TEST(test_graceful_stop)
 
 static const struct test_case tests[] = {
     {"test_frames_in_order_both_ways", test_frames_in_order_both_ways},
+    {"test_large_frame", test_large_frame},
     {"test_frame_limit_closes", test_frame_limit_closes},
     {"test_send_file_range", test_send_file_range},
     {"test_read_pause_back_pressure", test_read_pause_back_pressure},
     {"test_close_flushes_queued_bytes", test_close_flushes_queued_bytes},
+    {"test_peer_close_while_paused", test_peer_close_while_paused},
+    {"test_send_queue_limit", test_send_queue_limit},
     {"test_connect_refused_and_malformed", test_connect_refused_and_malformed},
+    {"test_connect_timeout", test_connect_timeout},
     {"test_close_before_delivery_suppresses_events",
      test_close_before_delivery_suppresses_events},
     {"test_files", test_files},

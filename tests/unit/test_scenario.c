@@ -129,6 +129,7 @@ TEST(test_default_scenario_contents)
     CHECK(scenario->faults[0].must_take_effect);
     CHECK_EQ_U64(scenario->faults[0].at_ns, 5 * NS_PER_S);
     CHECK_EQ_U64(scenario->faults[1].kind, FAULT_HEAL);
+    CHECK_EQ_U64(scenario->faults[1].target, TARGET_SETS); /* The whole network. */
     CHECK_EQ_U64(scenario->run_ns, 40 * NS_PER_S);
     CHECK_EQ_U64(scenario->heal_at_ns, 20 * NS_PER_S);
     CHECK_EQ_U64(scenario->check_count, 7);
@@ -364,6 +365,17 @@ TEST(test_swarm_faults_within_phase)
             if (fault->kind == FAULT_HEAL) { CHECK(network_open == 1); network_open = 0; }
         }
         for (u32 n = 0; n < scenario->node_count; n++) CHECK(stopped[n] == 0);
+        /* Damage to stored data stays on a minority of the voters. */
+        struct node_set damaged = {{0}};
+        u32 damaged_count = 0;
+        for (u32 i = 0; i < scenario->fault_count; i++) {
+            const struct scenario_fault *fault = &scenario->faults[i];
+            if (fault->kind != FAULT_DISK_CORRUPT && fault->kind != FAULT_DISK_READ_ERROR) continue;
+            if (node_set_has(&damaged, fault->target_node)) continue;
+            node_set_add(&damaged, fault->target_node);
+            damaged_count++;
+        }
+        CHECK(damaged_count <= 2); /* 5 voters: a majority of 3 stays intact. */
         CHECK(network_open == 0);
     }
     CHECK(seeds_with_faults >= 180); /* Nearly every seed draws some. */
@@ -392,6 +404,30 @@ TEST(test_swarm_keeps_scripted_faults)
     }
     CHECK_EQ_U64(scripted, 2);
     CHECK(scenario->heal_at_ns <= 20 * NS_PER_S);
+    free(scenario);
+}
+
+/* The smallest fault phases still give a valid schedule. */
+TEST(test_swarm_tiny_phases)
+{
+    static const char *const untils[] = {"1ns", "2ns", "1us", "1ms", "999ms", "1s"};
+    struct scenario *scenario = scenario_new();
+    for (u32 i = 0; i < ARRAY_LEN(untils); i++) {
+        char text[64], error[512];
+        snprintf(text, sizeof(text), "swarm until %s\n", untils[i]);
+        bool ok = parse_with(text, scenario, error, sizeof(error));
+        if (!ok) fprintf(stderr, "  %s\n", error);
+        REQUIRE(ok);
+        u64 until = scenario->swarm.faults_until_ns;
+        for (u64 seed = 0; seed < 20; seed++) {
+            REQUIRE(parse_with(text, scenario, error, sizeof(error)));
+            swarm_expand(scenario, seed);
+            CHECK(scenario->heal_at_ns > 0 && scenario->heal_at_ns <= until);
+            for (u32 f = 0; f < scenario->fault_count; f++) {
+                CHECK(scenario->faults[f].at_ns < scenario->heal_at_ns);
+            }
+        }
+    }
     free(scenario);
 }
 
@@ -533,6 +569,7 @@ static const struct test_case tests[] = {
     {"test_swarm_is_deterministic_per_seed", test_swarm_is_deterministic_per_seed},
     {"test_swarm_faults_within_phase", test_swarm_faults_within_phase},
     {"test_swarm_keeps_scripted_faults", test_swarm_keeps_scripted_faults},
+    {"test_swarm_tiny_phases", test_swarm_tiny_phases},
     {"test_fault_kind_names", test_fault_kind_names},
     {"test_report_durations", test_report_durations},
     {"test_report_summary_and_folder", test_report_summary_and_folder},

@@ -233,15 +233,32 @@ static void dp_on_file(void *process, const struct io_completion *completion)
     dp->factory->script(dp, completion);
 }
 
+static u8 frame_seen[64];
+static u32 frame_seen_size;
+
 static void dp_on_timer(void *process, u32 timer_id) { (void)process; (void)timer_id; }
+
+/* Connected to itself: send the file's first 12 bytes (a whole frame), then overwrite them. */
 static void dp_on_conn(void *process, io_conn conn, enum io_conn_event event,
                        enum io_close_reason reason, u64 tag)
 {
-    (void)process; (void)conn; (void)event; (void)reason; (void)tag;
+    struct dp *dp = process;
+    (void)reason;
+    (void)tag;
+    if (event != IO_CONN_CONNECTED) return;
+    ASSERT(io_send_file(dp->io, conn, dp->file, 0, 12) == IO_OK);
+    ASSERT(io_send_file(dp->io, conn, dp->file, 0, 4096) == IO_ERR_INVALID); /* Past the end. */
+    memset(dp->buffer, 'X', 12);
+    ASSERT(io_file_write(dp->io, dp->file, 4, dp->buffer, 8, 77) == IO_OK);
 }
+
 static void dp_on_frame(void *process, io_conn conn, const u8 *frame, u32 size)
 {
-    (void)process; (void)conn; (void)frame; (void)size;
+    (void)process;
+    (void)conn;
+    ASSERT(size <= sizeof(frame_seen));
+    memcpy(frame_seen, frame, size);
+    frame_seen_size = size;
 }
 static void dp_on_stop(void *process) { (void)process; }
 
@@ -410,7 +427,37 @@ TEST(slow_disk_multiplies_latency)
     free(scenario);
 }
 
+/* Writes a framed record to a file, then sends it to itself with send_file. */
+static void script_send_file(struct dp *dp, const struct io_completion *completion)
+{
+    if (completion == NULL) {
+        ASSERT(io_file_open(dp->io, "seg.log", IO_OPEN_CREATE, 0) == IO_OK);
+    } else if (completion->op == IO_FILE_OPEN) {
+        store_u32_be(dp->buffer, 8);
+        memcpy(dp->buffer + 4, "abcdefgh", 8);
+        ASSERT(io_file_write(dp->io, dp->file, 0, dp->buffer, 12, 1) == IO_OK);
+    } else if (completion->op == IO_FILE_WRITE && completion->user_data == 1) {
+        ASSERT(io_listen(dp->io, "n1:9000", 0, 1024) == IO_OK);
+        ASSERT(io_connect(dp->io, "n1:9000", 0, 1024) != 0);
+    }
+}
+
+TEST(send_file_snapshots_bytes_at_send_time)
+{
+    struct scenario *scenario = disk_scenario();
+    struct dp_factory factory = {script_send_file};
+    frame_seen_size = 0;
+    struct world *world = disk_world(scenario, 3, &factory);
+    world_run_until(world, NS_PER_S);
+    CHECK_EQ_U64(frame_seen_size, 8);
+    CHECK(memcmp(frame_seen, "abcdefgh", 8) == 0); /* Not the 'X's written afterwards. */
+    CHECK_EQ_U64(done_count, 3);                   /* open, write, overwrite */
+    world_destroy(world);
+    free(scenario);
+}
+
 static const struct test_case tests[] = {
+    {"send_file_snapshots_bytes_at_send_time", send_file_snapshots_bytes_at_send_time},
     {"synced_data_survives_crash", synced_data_survives_crash},
     {"unsynced_write_lost_kept_or_torn_at_sector_boundary",
      unsynced_write_lost_kept_or_torn_at_sector_boundary},

@@ -104,8 +104,12 @@ TEST(throughput)
                      (double)(end.tv_nsec - start.tv_nsec) / 1e9;
     double rate = rounds / seconds;
     printf("     sched: %.2f million pop+push per second (10k pending)\n", rate / 1e6);
-    /* Loose floor so sanitizer builds pass; release builds measure far above it. */
-    CHECK(rate > 200000.0);
+#if defined(__SANITIZE_ADDRESS__)
+    double rate_floor = 50000.0; /* Sanitizers slow the heap down tenfold or more. */
+#else
+    double rate_floor = 1000000.0; /* The simulator's target; release builds measure ~7x that. */
+#endif
+    CHECK(rate > rate_floor);
     sched_free(&sched);
 }
 
