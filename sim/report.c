@@ -380,6 +380,12 @@ static bool describe_event(const struct scenario *scenario, const struct history
     node_name(scenario, event->node, name, sizeof(name));
     switch (event->kind) {
     case HISTORY_FAULT:
+        /* "restart all" and "resume all" sweep every node; the ones that were running are
+         * noise in a timeline. */
+        if ((event->a == HISTORY_FAULT_RESTART || event->a == HISTORY_FAULT_RESUME) &&
+            event->d == 0) {
+            return false;
+        }
         if (event->a == HISTORY_FAULT_RESTART && event->b < REPORT_NODE_IDS_MAX) {
             node_state[event->b] |= NODE_RESTART_TOLD;
         }

@@ -7,9 +7,10 @@
  * holding the last flushed offset (recovery point - 1) were closed and synced with their
  * indexes: load the index files, checking them as Kafka's sanity check does; a bad or missing
  * one is rebuilt. (4) That segment and all later ones are scanned batch by batch: framing,
- * magic, CRC-32C, records, offsets increasing and below the next segment. At the first bad or torn batch the .log is truncated
- * there (and synced) and every later segment is deleted; indexes are rebuilt by the same code
- * that appends (segment_add_batch), so they equal what appends built. (5) Flush everything,
+ * magic, CRC-32C, records, offsets increasing and below the next segment. At the first bad or
+ * torn batch the .log is truncated there (and synced) and every later segment is deleted;
+ * indexes are rebuilt by the same code that appends (segment_add_batch), so they equal what
+ * appends built. (5) Flush everything,
  * write the checkpoints, and report LOG_EVENT_OPENED.
  *
  * Invariant: after recovery no batch that failed validation is reachable (everything at or

@@ -33,6 +33,7 @@
 
 #include "../io.h"
 #include "checkpoint.h"
+#include "compression.h"
 #include "record_batch.h"
 #include "segment.h"
 
@@ -219,6 +220,8 @@ struct partition_log {
     u32 stale_count;
 
     u8 *buffer; /* Scans, listings, index files, checkpoint text: one user at a time. */
+    u8 *scratch; /* Decompression room, see partition_log_params (not owned). */
+    u32 scratch_size;
     u32 buffer_capacity;
 
     struct log_request *requests; /* Ring of requests_max + internal slack. */
@@ -239,6 +242,11 @@ struct partition_log_params {
     u32 io_tag;        /* Unique among this process's users of file user_data. */
     log_event_handler on_event;
     void *owner;
+    /* Optional, may be shared by every log of a process (used only within one call): room to
+     * decompress a batch's records, to validate compressed appends and to find a record by
+     * timestamp inside a compressed batch. NULL: compressed batches are checked by CRC only. */
+    u8 *scratch;
+    u32 scratch_size;
 };
 
 /* Allocates everything; false when memory cannot be had. No I/O. */
@@ -253,7 +261,8 @@ bool partition_log_owns(const struct partition_log *log, u64 user_data);
 void partition_log_on_file(struct partition_log *log, const struct io_completion *completion);
 
 WARN_UNUSED enum log_result partition_log_open(struct partition_log *log, u64 user_data);
-/* Appends one batch (validated here: LOG_ERR_INVALID_BATCH / LOG_ERR_TOO_LARGE at once). */
+/* Appends one batch (validated here: LOG_ERR_INVALID_BATCH / LOG_ERR_TOO_LARGE at once; a
+ * compressed batch's records too, when the log has scratch room). */
 WARN_UNUSED enum log_result partition_log_append(struct partition_log *log, u8 *batch,
                                                  u32 size, i32 leader_epoch,
                                                  bool assign_offsets, u64 user_data);

@@ -510,9 +510,15 @@ static void on_tick(struct quorum *q)
     quorum_expire_inflight(q);
     if (q->role == HISTORY_ROLE_LEADER) {
         quorum_wake_parked(q, false);
+        /* Voters that never fetched in this epoch, or went quiet, hear BeginQuorumEpoch again:
+         * one stuck at a higher epoch (a failed candidacy) answers with it, and we step down,
+         * rather than leaving it outside the quorum forever (its pre-votes cannot win while we
+         * lead, and it cannot follow a lower epoch). */
         for (u32 i = 0; i < q->voter_count; i++) {
-            if ((i32)i == q->self_index || q->peers[i].fetch_offset >= 0) continue;
-            if (now - q->peers[i].begin_sent_ns >= q->request_timeout_ns / 2) {
+            if ((i32)i == q->self_index) continue;
+            bool quiet = q->peers[i].fetch_offset < 0 ||
+                         now - q->peers[i].last_fetch_ns >= q->fetch_timeout_ns / 2;
+            if (quiet && now - q->peers[i].begin_sent_ns >= q->request_timeout_ns / 2) {
                 quorum_send_begin_epoch(q, i);
             }
         }

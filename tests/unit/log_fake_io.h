@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include "../../impl/io.h"
+#include "../../impl/log/crc32c.h"
 #include "../../impl/log/partition_log.h"
 
 #define FAKE_FILES_MAX 1024u
