@@ -14,14 +14,14 @@ CC := gcc
 endif
 
 DEB_PACKAGES := gcc make libzstd-dev zstd libjemalloc-dev graphviz procps zlib1g-dev liblz4-dev \
-                libsnappy-dev python3
+                libsnappy-dev python3 clang libclang-rt-14-dev
 DEFAULT_SCENARIO ?= scenarios/quorum-partition-leader.scn
 SEED ?= 7
 SWEEP_SEEDS ?= 1..200
 
 WARNINGS := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wvla -Wformat=2 \
             -Wno-format-nonliteral
-CFLAGS_COMMON := -std=c17 $(WARNINGS) -D_GNU_SOURCE -g -MMD -MP
+CFLAGS_COMMON := -std=c17 $(WARNINGS) -D_GNU_SOURCE -g -MMD -MP $(EXTRA_CFLAGS)
 CFLAGS_release := -O2
 CFLAGS_debug := -O0 -fsanitize=address,undefined -fno-sanitize-recover=all \
                 -fno-omit-frame-pointer

@@ -439,9 +439,9 @@ static void on_applied(struct model *model, u32 index, const struct history_even
     u64 offset = event->a;
     if (model->which != CHECK_APPLIED_PREFIX) return;
     if (offset != node->apply_next || offset >= node->commit_next) {
-        model_fail(model, index, "Event %u: node %u applied offset %llu, but it had applied up "
-                   "to %llu and known committed up to %llu: a node applies exactly the "
-                   "committed log, in order, each entry once.", index, node->id,
+        model_fail(model, index, "Event %u: node %u applied offset %llu, but it had applied the "
+                   "offsets below %llu and knew the offsets below %llu committed: a node "
+                   "applies exactly the committed log, in order, each entry once.", index, node->id,
                    (unsigned long long)offset, (unsigned long long)node->apply_next,
                    (unsigned long long)node->commit_next);
         return;

@@ -30,6 +30,7 @@ suite "unit tests (ASan+UBSan)" tests/run_unit.sh
 for t in tests/sim/*.sh; do
     suite "simulation: $(basename "$t" .sh)" "$t"
 done
+suite "fuzz: protocol codec (libFuzzer, bounded time)" tests/fuzz/run_fuzz.sh
 for t in tests/integration/*.sh; do
     suite "integration: $(basename "$t" .sh)" "$t"
 done

@@ -35,6 +35,12 @@ enum log_step {
     LOG_STEP_CHECKPOINT_WRITE,
     LOG_STEP_CHECKPOINT_SYNC,
     LOG_STEP_CHECKPOINT_RENAME,
+    LOG_STEP_OPEN_SWAP_RENAME,
+    LOG_STEP_COMPACT_OPEN,
+    LOG_STEP_COMPACT_WRITE,
+    LOG_STEP_COMPACT_INDEX_WRITE,
+    LOG_STEP_COMPACT_SYNC,
+    LOG_STEP_COMPACT_RENAME,
 };
 
 enum log_checkpoint_kind {
@@ -68,14 +74,31 @@ bool log_enqueue_internal(struct partition_log *log, const struct log_request *r
 
 void log_scan_start(struct partition_log *log, u32 segment, u64 position, u64 limit,
                     bool whole_batches);
+/* Continues a paused scan at position (the buffered bytes are still good). */
+void log_scan_resume(struct partition_log *log, u64 position);
 void log_scan_on_read(struct partition_log *log, const struct io_completion *completion);
 
 struct segment *log_active_segment(struct partition_log *log);
+/* segment_init with the log's index sizes. */
+WARN_UNUSED bool log_segment_init(const struct partition_log *log, struct segment *segment,
+                                  i64 base_offset);
 i64 log_end_offset(const struct partition_log *log);
 /* The last segment with base offset <= offset (0 if none). */
 u32 log_segment_find(const struct partition_log *log, i64 offset);
+/* Records that epoch starts at start_offset if it is newer than the latest (Kafka's assign). */
+void log_epochs_assign(struct partition_log *log, i32 epoch, i64 start_offset);
 void log_epochs_truncate_from_end(struct partition_log *log, i64 end_offset);
 void log_epochs_truncate_from_start(struct partition_log *log, i64 start_offset);
+
+/* ----- log_read.c ----- */
+void log_read_start(struct partition_log *log);
+bool log_read_visit(struct partition_log *log, const struct record_batch_header *header,
+                    u64 batch_size);
+void log_read_scan_done(struct partition_log *log, enum log_scan_outcome outcome);
+void log_list_start(struct partition_log *log);
+bool log_list_visit(struct partition_log *log, const struct record_batch_header *header,
+                    const u8 *bytes, u64 batch_size);
+void log_list_scan_done(struct partition_log *log, enum log_scan_outcome outcome);
 
 /* ----- log_recovery.c ----- */
 void log_recovery_start(struct partition_log *log);
@@ -110,6 +133,15 @@ void log_close_start(struct partition_log *log);
 void log_maintenance_continue(struct partition_log *log);
 /* Closes a segment's files and frees its memory. */
 void log_segment_release(struct partition_log *log, struct segment *segment);
+
+/* ----- log_compaction.c ----- */
+void log_compact_start(struct partition_log *log);
+bool log_compact_visit(struct partition_log *log, const struct record_batch_header *header,
+                       const u8 *bytes, u64 batch_size);
+void log_compact_scan_done(struct partition_log *log, enum log_scan_outcome outcome);
+void log_compact_continue(struct partition_log *log);
+void log_compact_on_step(struct partition_log *log, enum log_step step,
+                         const struct io_completion *completion);
 
 #define LOG_CHECKPOINTS_ALL ((1u << LOG_CHECKPOINT_KIND_COUNT) - 1)
 

@@ -360,8 +360,10 @@ bool log_truncate_visit(struct partition_log *log, const struct record_batch_hea
                         u64 batch_size)
 {
     (void)batch_size;
-    if (header->BaseOffset + header->LastOffsetDelta < log->op.request.offset) return true;
-    log_truncate_segment(log, log->op.scan.position, header->BaseOffset);
+    i64 offset = log->op.request.offset;
+    if (header->BaseOffset + header->LastOffsetDelta < offset) return true;
+    /* The batch holding offset goes whole; past a gap (compaction) the end is offset itself. */
+    log_truncate_segment(log, log->op.scan.position, MIN(header->BaseOffset, offset));
     return false;
 }
 
@@ -372,7 +374,8 @@ void log_truncate_scan_done(struct partition_log *log, enum log_scan_outcome out
         return;
     }
     const struct segment *segment = &log->segments[log->op.segment];
-    log_truncate_segment(log, segment->size, segment->next_offset); /* The offset is in a gap. */
+    /* The offset is in a gap after the last batch: nothing to cut, the end becomes offset. */
+    log_truncate_segment(log, segment->size, MIN(segment->next_offset, log->op.request.offset));
 }
 
 /* After the segment is cut: settle offsets and lower the checkpoints. */
@@ -427,14 +430,15 @@ static u32 log_retention_deletable(const struct partition_log *log)
 {
     u32 last = log->segment_count - 1;
     u32 by_time = 0, by_size = 0, by_start = 0;
-    if (log->config.retention_ms >= 0) {
+    bool delete_policy = (log->config.cleanup_policy & LOG_CLEANUP_DELETE) != 0;
+    if (delete_policy && log->config.retention_ms >= 0) {
         i64 now_ms = (i64)(io_wall_ns(log->io) / NS_PER_MS);
         while (by_time < last &&
                log->segments[by_time].max_timestamp < now_ms - log->config.retention_ms) {
             by_time++;
         }
     }
-    if (log->config.retention_bytes >= 0) {
+    if (delete_policy && log->config.retention_bytes >= 0) {
         i64 excess = (i64)partition_log_size_bytes(log) - log->config.retention_bytes;
         while (by_size < last && excess >= (i64)log->segments[by_size].size) {
             excess -= (i64)log->segments[by_size].size;

@@ -36,10 +36,13 @@ enum {
     LOG_RECOVERY_PHASE_REMOVING,
     LOG_RECOVERY_PHASE_CREATED,
     LOG_RECOVERY_PHASE_FLUSHED,
+    LOG_RECOVERY_PHASE_EMPTYING,
 };
 
 static void log_recovery_next_checkpoint(struct partition_log *log);
 static void log_recovery_next_stale(struct partition_log *log);
+static void log_recovery_next_swap(struct partition_log *log);
+static void log_recovery_remove_last(struct partition_log *log);
 static void log_recovery_next_segment(struct partition_log *log);
 
 void log_recovery_start(struct partition_log *log)
@@ -65,6 +68,37 @@ static void log_recovery_add_stale(struct partition_log *log, const char *name)
     if (written > 0 && (u32)written < IO_PATH_MAX) log->stale_count++;
 }
 
+static bool log_recovery_names_contain(const u8 *names, u32 size, u32 count, const char *wanted)
+{
+    u32 position = 0;
+    for (u32 i = 0; i < count && position < size; i++) {
+        const char *name = (const char *)names + position;
+        u32 length = (u32)strnlen(name, size - position);
+        if (position + length >= size) return false;
+        if (strcmp(name, wanted) == 0) return true;
+        position += length + 1;
+    }
+    return false;
+}
+
+/* A compaction's `<base>.<kind>.swap` is finished (renamed over the final name) when the
+ * compaction committed, which is when no `<base>.log.cleaned` is left; else it is removed. */
+static void log_recovery_add_swap(struct partition_log *log, const char *name, const u8 *names,
+                                  u32 size, u32 count)
+{
+    char uncommitted[IO_PATH_MAX];
+    int written = snprintf(uncommitted, sizeof(uncommitted), "%.20s.log.cleaned", name);
+    bool committed = written > 0 && strlen(name) > SEGMENT_NAME_DIGITS &&
+                     !log_recovery_names_contain(names, size, count, uncommitted);
+    if (!committed) {
+        log_recovery_add_stale(log, name);
+        return;
+    }
+    if (log->swap_count == PARTITION_LOG_STALE_MAX) return; /* One commit leaves at most 3. */
+    written = snprintf(log->swaps[log->swap_count], IO_PATH_MAX, "%s/%s", log->directory, name);
+    if (written > 0 && (u32)written < IO_PATH_MAX) log->swap_count++;
+}
+
 /* Inserts a segment for base_offset in order; false when segments_max is reached. */
 static bool log_recovery_add_segment(struct partition_log *log, i64 base_offset)
 {
@@ -74,7 +108,7 @@ static bool log_recovery_add_segment(struct partition_log *log, i64 base_offset)
     if (log->segment_count == log->config.segments_max) return false;
     memmove(&log->segments[at + 1], &log->segments[at],
             sizeof(struct segment) * (log->segment_count - at));
-    if (!segment_init(&log->segments[at], base_offset, log->config.segment_index_bytes)) {
+    if (!log_segment_init(log, &log->segments[at], base_offset)) {
         memmove(&log->segments[at], &log->segments[at + 1],
                 sizeof(struct segment) * (log->segment_count - at));
         return false;
@@ -108,10 +142,11 @@ static bool log_recovery_parse_names(struct partition_log *log, const u8 *names,
                 if (!log_recovery_add_segment(log, base_offset)) return false;
             } else if (segment_file && !log_recovery_has_segment(log, base_offset)) {
                 log_recovery_add_stale(log, name);
+            } else if (log_recovery_name_has_suffix(name, ".swap")) {
+                log_recovery_add_swap(log, name, names, size, count);
             } else if (log_recovery_name_has_suffix(name, ".tmp") ||
                        log_recovery_name_has_suffix(name, ".deleted") ||
-                       log_recovery_name_has_suffix(name, ".cleaned") ||
-                       log_recovery_name_has_suffix(name, ".swap")) {
+                       log_recovery_name_has_suffix(name, ".cleaned")) {
                 log_recovery_add_stale(log, name);
             }
         }
@@ -136,11 +171,29 @@ static void log_recovery_on_list(struct partition_log *log, const struct io_comp
     log_recovery_next_checkpoint(log);
 }
 
+static void log_recovery_next_swap(struct partition_log *log)
+{
+    if (log->op.count == log->swap_count) {
+        log->swap_count = 0;
+        log->op.count = 0;
+        log_recovery_next_stale(log);
+        return;
+    }
+    const char *source = log->swaps[log->op.count];
+    char target[IO_PATH_MAX];
+    size_t length = strlen(source);
+    ASSERT(length > 5 && length < IO_PATH_MAX);
+    memcpy(target, source, length - 5); /* Without ".swap". */
+    target[length - 5] = '\0';
+    io_log(log->io, IO_LOG_INFO, "log %s: finishing the swap of %s", log->directory, target);
+    (void)log_issue_rename(log, LOG_STEP_OPEN_SWAP_RENAME, source, target);
+}
+
 static void log_recovery_next_checkpoint(struct partition_log *log)
 {
     if (log->op.file_kind == LOG_CHECKPOINT_KIND_COUNT) {
         log->op.count = 0;
-        log_recovery_next_stale(log);
+        log_recovery_next_swap(log);
         return;
     }
     char path[IO_PATH_MAX];
@@ -256,6 +309,22 @@ static void log_recovery_next_segment(struct partition_log *log)
 static void log_recovery_scan(struct partition_log *log)
 {
     struct segment *segment = &log->segments[log->op.segment];
+    /* A segment written under other settings (a larger segment.bytes, a smaller interval) may
+     * need more index entries than new segments get: size the index for the file. */
+    u64 needed = log->op.file_sizes[SEGMENT_FILE_LOG] / log->config.index_interval_bytes + 2;
+    if (needed > segment->index.capacity && needed < UINT32_MAX / 2) {
+        COVER(true);
+        io_file files[SEGMENT_FILE_KIND_COUNT];
+        memcpy(files, segment->files, sizeof(files));
+        segment_free(segment);
+        bool allocated = segment_init(segment, segment->base_offset, UINT32_MAX / 2, (u32)needed);
+        memcpy(segment->files, files, sizeof(files));
+        if (!allocated) {
+            log->state = LOG_STATE_FAILED;
+            log_op_finish(log, LOG_ERR_LIMIT);
+            return;
+        }
+    }
     segment->index.count = 0;
     segment->time.count = 0;
     segment->size = 0;
@@ -391,6 +460,8 @@ bool log_recovery_visit(struct partition_log *log, const struct record_batch_hea
         return false;
     }
     segment_add_batch(segment, header, batch_size, log->config.index_interval_bytes);
+    /* As Kafka's recovery does: epochs the checkpoint missed come back from the batches. */
+    log_epochs_assign(log, header->PartitionLeaderEpoch, header->BaseOffset);
     return true;
 }
 
@@ -416,6 +487,17 @@ void log_recovery_scan_done(struct partition_log *log, enum log_scan_outcome out
     log_file_truncate_synced(log, segment->files[SEGMENT_FILE_LOG], position);
 }
 
+/* Forgets the last segment and removes its files; then log_recovery_continue. */
+static void log_recovery_remove_last(struct partition_log *log)
+{
+    ASSERT(log->segment_count > 0);
+    struct segment *last = &log->segments[log->segment_count - 1];
+    i64 base_offset = last->base_offset;
+    log_segment_release(log, last);
+    log->segment_count--;
+    log_segment_files_remove(log, base_offset);
+}
+
 /* Removes the segments after op.segment, the last one first, so a crash leaves a prefix. */
 static void log_recovery_remove_later(struct partition_log *log)
 {
@@ -424,12 +506,8 @@ static void log_recovery_remove_later(struct partition_log *log)
         log_recovery_finish_segments(log);
         return;
     }
-    struct segment *last = &log->segments[log->segment_count - 1];
-    i64 base_offset = last->base_offset;
-    log_segment_release(log, last);
-    log->segment_count--;
     log->op.phase = LOG_RECOVERY_PHASE_REMOVING;
-    log_segment_files_remove(log, base_offset);
+    log_recovery_remove_last(log);
 }
 
 /* Every segment is loaded or recovered: settle the offsets, then flush and checkpoint. */
@@ -437,7 +515,7 @@ static void log_recovery_finish_segments(struct partition_log *log)
 {
     if (log->segment_count == 0) {
         i64 base_offset = MAX(log->op.start_from, 0);
-        if (!segment_init(&log->segments[0], base_offset, log->config.segment_index_bytes)) {
+        if (!log_segment_init(log, &log->segments[0], base_offset)) {
             log->state = LOG_STATE_FAILED;
             log_op_finish(log, LOG_ERR_LIMIT);
             return;
@@ -449,6 +527,17 @@ static void log_recovery_finish_segments(struct partition_log *log)
         return;
     }
     i64 end_offset = log_end_offset(log);
+    if (log->op.start_from > end_offset) {
+        /* Records were deleted (DeleteRecords) up to past what survived the crash: start empty
+         * at the log start rather than hand out deleted offsets again (Kafka's
+         * truncateFullyAndStartAt). */
+        COVER(true);
+        io_log(log->io, IO_LOG_WARN, "log %s: log start %lld is past the end %lld: emptying",
+               log->directory, (long long)log->op.start_from, (long long)end_offset);
+        log->op.phase = LOG_RECOVERY_PHASE_EMPTYING;
+        log_recovery_remove_last(log);
+        return;
+    }
     log->log_start_offset = MIN(MAX(log->op.start_from, log->segments[0].base_offset), end_offset);
     log_epochs_truncate_from_end(log, end_offset);
     log_epochs_truncate_from_start(log, log->log_start_offset);
@@ -466,6 +555,13 @@ void log_recovery_continue(struct partition_log *log)
     case LOG_RECOVERY_PHASE_TRUNCATED:
     case LOG_RECOVERY_PHASE_REMOVING: log_recovery_remove_later(log); return;
     case LOG_RECOVERY_PHASE_CREATED: log_recovery_finish_segments(log); return;
+    case LOG_RECOVERY_PHASE_EMPTYING:
+        if (log->segment_count > 0) {
+            log_recovery_remove_last(log);
+            return;
+        }
+        log_recovery_finish_segments(log); /* Creates the segment at the log start. */
+        return;
     case LOG_RECOVERY_PHASE_FLUSHED:
         ASSERT(log->recovery_point == log_end_offset(log));
         log->state = LOG_STATE_OPEN;
@@ -494,6 +590,14 @@ void log_recovery_on_step(struct partition_log *log, enum log_step step,
         }
         log->op.count++;
         log_recovery_next_stale(log);
+        return;
+    case LOG_STEP_OPEN_SWAP_RENAME:
+        if (completion->result != IO_OK && completion->result != IO_ERR_NOT_FOUND) {
+            log_op_fail_io(log, "finish swap", completion->result);
+            return;
+        }
+        log->op.count++;
+        log_recovery_next_swap(log);
         return;
     case LOG_STEP_OPEN_SEGMENT_FILE: log_recovery_on_segment_file(log, completion); return;
     case LOG_STEP_OPEN_INDEX_READ: log_recovery_on_index_read(log, completion); return;

@@ -1,4 +1,4 @@
-/* partition_log.c: the request machinery of a partition log, and append, read and ListOffsets.
+/* partition_log.c: the request machinery of a partition log, its public API, and append.
  *
  * Method. Requests wait in a bounded ring and run one at a time. A running request (struct
  * log_op) issues one file operation, records the step to resume at, and returns; the completion
@@ -9,13 +9,17 @@
  * without I/O while the owner is inside a request call is deferred behind a directory listing,
  * so events only ever reach the owner from partition_log_on_file().
  *
- * Invariants (partition_log_invariants, after every step): segments sorted with contiguous
+ * Invariants (partition_log_invariants, after every request): segments sorted with contiguous
  * offsets (each base >= the previous segment's next offset), only the last one open for
  * appends, log start <= log end, recovery point <= log end, the epoch cache increasing in both
  * epoch and start offset, at most one file operation in flight.
  *
+ * Reads and ListOffsets are in log_read.c, recovery in log_recovery.c, flush, truncation and
+ * deletion in log_maintenance.c, the cleaner in log_compaction.c.
+ *
  * Tested by tests/unit/test_log.c (API behaviour over an in-memory fake io), test_log_recovery.c
- * (crashes, torn writes, corruption), test_log_format.c (files decoded independently). */
+ * (crashes, torn writes, corruption), test_log_format.c (files decoded independently),
+ * test_log_sim.c (crashes on the simulated disk). */
 #include "log_internal.h"
 
 #include <stdio.h>
@@ -23,6 +27,7 @@
 #include <string.h>
 
 #define LOG_INTERNAL_REQUESTS 8u /* Slack for the log's own flushes and checkpoints. */
+#define LOG_SCAN_HEADER_READ 8192u
 
 void log_config_defaults(struct log_config *config)
 {
@@ -38,6 +43,9 @@ void log_config_defaults(struct log_config *config)
     config->max_message_bytes = 1048588;
     config->segments_max = 4096;
     config->requests_max = 256;
+    config->cleanup_policy = LOG_CLEANUP_DELETE;
+    config->delete_retention_ms = 24ll * 3600 * 1000;
+    config->cleaner_map_slots = 1u << 16;
 }
 
 const char *log_result_name(enum log_result result)
@@ -97,6 +105,19 @@ bool partition_log_init(struct partition_log *log, struct io *io,
         partition_log_deinit(log);
         return false;
     }
+    if ((config->cleanup_policy & LOG_CLEANUP_COMPACT) == 0) return true;
+    /* A power of two, so the map probes with a mask. */
+    ASSERT(config->cleaner_map_slots >= 16);
+    ASSERT((config->cleaner_map_slots & (config->cleaner_map_slots - 1)) == 0);
+    log->cleaner_map = calloc(config->cleaner_map_slots, sizeof(struct compaction_slot));
+    /* First half: a rewritten batch, uncompressed; second half: the same, compressed. */
+    u32 plain = MAX(log->buffer_capacity, log->scratch_size + RECORD_BATCH_HEADER_SIZE);
+    log->cleaner_output_size = 2 * plain + 4096;
+    log->cleaner_output = malloc(log->cleaner_output_size);
+    if (log->cleaner_map == NULL || log->cleaner_output == NULL) {
+        partition_log_deinit(log);
+        return false;
+    }
     return true;
 }
 
@@ -111,9 +132,14 @@ void partition_log_drop(struct partition_log *log)
 {
     for (u32 i = 0; i < log->segment_count; i++) segment_free(&log->segments[i]);
     log->segment_count = 0;
+    segment_free(&log->op.cleaned);
     free(log->buffer);
     free(log->segments);
     free(log->requests);
+    free(log->cleaner_map);
+    free(log->cleaner_output);
+    log->cleaner_map = NULL;
+    log->cleaner_output = NULL;
     log->buffer = NULL;
     log->segments = NULL;
     log->requests = NULL;
@@ -208,6 +234,11 @@ static void log_op_deliver(struct partition_log *log)
     ASSERT(!log->io_in_flight);
     struct log_event event = log->op.event;
     bool internal = log->op.request.internal;
+    /* A compaction that ended early leaves its half-written segment: drop it. */
+    for (u32 kind = 0; kind < SEGMENT_FILE_KIND_COUNT; kind++) {
+        if (log->op.cleaned.files[kind] != 0) io_file_close(log->io, log->op.cleaned.files[kind]);
+    }
+    segment_free(&log->op.cleaned);
     event.user_data = log->op.request.user_data;
     event.log_start_offset = log->log_start_offset;
     event.log_end_offset = log->segment_count > 0 ? log_end_offset(log) : -1;
@@ -273,6 +304,7 @@ static enum log_event_kind log_event_kind_of(enum log_op_kind kind)
         [LOG_OP_DELETE_PREFIX] = LOG_EVENT_START_ADVANCED,
         [LOG_OP_EPOCH_CHECKPOINT] = LOG_EVENT_FLUSHED,
         [LOG_OP_CLOSE] = LOG_EVENT_CLOSED,
+        [LOG_OP_COMPACT] = LOG_EVENT_COMPACTED,
     };
     ASSERT((u32)kind < ARRAY_LEN(kinds));
     return kinds[kind];
@@ -345,7 +377,7 @@ void partition_log_on_file(struct partition_log *log, const struct io_completion
 
 /* ===== Leader epoch cache ===== */
 
-static void log_epochs_assign(struct partition_log *log, i32 epoch, i64 start_offset)
+void log_epochs_assign(struct partition_log *log, i32 epoch, i64 start_offset)
 {
     if (epoch < 0) return;
     if (log->epoch_count > 0) {
@@ -425,11 +457,20 @@ static void log_scan_bad(struct partition_log *log, enum batch_error error)
     log_scan_done(log, LOG_SCAN_BAD);
 }
 
+/* Whole batches need room for the largest; headers only need a few index intervals' worth
+ * (reads locate a batch from an index entry, so reading a megabyte to find it would waste). */
+static u32 log_scan_read_size(const struct partition_log *log)
+{
+    if (log->op.scan.whole_batches) return log->buffer_capacity;
+    u32 intervals = MAX(LOG_SCAN_HEADER_READ, 2 * log->config.index_interval_bytes);
+    return MIN(log->buffer_capacity, intervals);
+}
+
 static void log_scan_refill(struct partition_log *log)
 {
     struct log_scan *scan = &log->op.scan;
     ASSERT(scan->position < scan->limit);
-    u32 size = (u32)MIN((u64)log->buffer_capacity, scan->limit - scan->position);
+    u32 size = (u32)MIN((u64)log_scan_read_size(log), scan->limit - scan->position);
     scan->buffer_position = scan->position;
     scan->buffer_size = 0;
     io_file file = log->segments[scan->segment].files[SEGMENT_FILE_LOG];
@@ -519,6 +560,13 @@ void log_scan_start(struct partition_log *log, u32 segment, u64 position, u64 li
     log_scan_run(log);
 }
 
+void log_scan_resume(struct partition_log *log, u64 position)
+{
+    ASSERT(position >= log->op.scan.position);
+    log->op.scan.position = position;
+    log_scan_run(log);
+}
+
 void log_scan_on_read(struct partition_log *log, const struct io_completion *completion)
 {
     struct log_scan *scan = &log->op.scan;
@@ -526,7 +574,7 @@ void log_scan_on_read(struct partition_log *log, const struct io_completion *com
         log_op_fail_io(log, "read", completion->result);
         return;
     }
-    u64 requested = MIN((u64)log->buffer_capacity, scan->limit - scan->position);
+    u64 requested = MIN((u64)log_scan_read_size(log), scan->limit - scan->position);
     ASSERT(completion->size <= requested);
     scan->buffer_size = completion->size;
     if (completion->size < requested) {
@@ -538,6 +586,16 @@ void log_scan_on_read(struct partition_log *log, const struct io_completion *com
 }
 
 /* ===== Append ===== */
+
+bool log_segment_init(const struct partition_log *log, struct segment *segment, i64 base_offset)
+{
+    /* A segment holds segment.bytes plus at most one batch past it (the first batch of a
+     * segment is always taken), and gets at most one offset entry per index interval. */
+    u64 bytes_max = log->config.segment_bytes + log->config.max_message_bytes;
+    u64 entries_max = bytes_max / log->config.index_interval_bytes + 2;
+    return segment_init(segment, base_offset, log->config.segment_index_bytes,
+                        (u32)MIN(entries_max, (u64)UINT32_MAX));
+}
 
 struct segment *log_active_segment(struct partition_log *log)
 {
@@ -629,7 +687,7 @@ static void log_append_roll(struct partition_log *log)
     i64 base_offset = log->op.event.offset;
     active->log_synced = true;
     struct segment *next = &log->segments[log->segment_count];
-    if (!segment_init(next, base_offset, log->config.segment_index_bytes)) {
+    if (!log_segment_init(log, next, base_offset)) {
         log_op_finish(log, LOG_ERR_LIMIT);
         return;
     }
@@ -684,222 +742,6 @@ static void log_append_continue(struct partition_log *log)
     log_op_finish(log, LOG_OK);
 }
 
-/* ===== Read ===== */
-
-enum { LOG_READ_PHASE_LOCATE = 1, LOG_READ_PHASE_EXTEND };
-
-static i64 log_read_limit(const struct partition_log *log)
-{
-    return MIN(log->op.request.offset_limit, log_end_offset(log));
-}
-
-static void log_read_segment(struct partition_log *log, u32 index)
-{
-    const struct segment *segment = &log->segments[index];
-    i64 offset = log->op.request.offset;
-    u64 position = 0;
-    if (offset >= segment->base_offset) {
-        position = offset_index_lookup(&segment->index, segment->base_offset, offset);
-    }
-    log->op.segment = index;
-    log->op.phase = LOG_READ_PHASE_LOCATE;
-    log_scan_start(log, index, position, segment->size, false);
-}
-
-static void log_read_start(struct partition_log *log)
-{
-    const struct log_request *request = &log->op.request;
-    struct log_range *range = &log->op.event.range;
-    range->first_offset = request->offset;
-    range->next_offset = request->offset;
-    if (request->offset < log->log_start_offset || request->offset > log_end_offset(log)) {
-        log_op_finish(log, LOG_ERR_OUT_OF_RANGE);
-        return;
-    }
-    if (request->offset >= log_read_limit(log)) {
-        log_op_finish(log, LOG_OK);
-        return;
-    }
-    log_read_segment(log, log_segment_find(log, request->offset));
-}
-
-/* Found the first batch: remember it, then jump by the index as far as max_bytes allows. */
-static bool log_read_found(struct partition_log *log, const struct record_batch_header *header,
-                           u64 batch_size)
-{
-    const struct segment *segment = &log->segments[log->op.segment];
-    struct log_range *range = &log->op.event.range;
-    u64 position = log->op.scan.position;
-    i64 limit = log_read_limit(log);
-    if (header->BaseOffset + header->LastOffsetDelta >= limit) {
-        log_op_finish(log, LOG_OK); /* The first batch is not wholly below the limit. */
-        return false;
-    }
-    range->file = segment->files[SEGMENT_FILE_LOG];
-    range->position = position;
-    range->size = (u32)batch_size;
-    range->first_offset = header->BaseOffset;
-    range->next_offset = header->BaseOffset + header->LastOffsetDelta + 1;
-    log->op.phase = LOG_READ_PHASE_EXTEND;
-    const struct offset_index_entry *entry = offset_index_floor_position(
-        &segment->index, segment->base_offset, position + log->op.request.max_bytes, limit);
-    if (entry != NULL && entry->position > position + batch_size) {
-        /* Every batch before an indexed batch boundary within reach is whole and below it. */
-        range->size = (u32)(entry->position - position);
-        log->op.scan.position = entry->position;
-        COVER(true);
-    }
-    return true;
-}
-
-static bool log_read_visit(struct partition_log *log, const struct record_batch_header *header,
-                           u64 batch_size)
-{
-    struct log_range *range = &log->op.event.range;
-    i64 last_offset = header->BaseOffset + header->LastOffsetDelta;
-    if (log->op.phase == LOG_READ_PHASE_LOCATE) {
-        if (last_offset < log->op.request.offset) return true;
-        return log_read_found(log, header, batch_size);
-    }
-    ASSERT(log->op.phase == LOG_READ_PHASE_EXTEND);
-    u64 end = log->op.scan.position + batch_size;
-    ASSERT(log->op.scan.position == range->position + range->size);
-    if (last_offset >= log_read_limit(log) || end - range->position > log->op.request.max_bytes) {
-        range->next_offset = header->BaseOffset;
-        log_op_finish(log, LOG_OK);
-        return false;
-    }
-    range->size = (u32)(end - range->position);
-    range->next_offset = last_offset + 1;
-    return true;
-}
-
-static void log_read_scan_done(struct partition_log *log, enum log_scan_outcome outcome)
-{
-    if (outcome == LOG_SCAN_BAD) {
-        io_log(log->io, IO_LOG_ERROR, "log %s: bad batch while reading segment %u: %s",
-               log->directory, log->op.segment, batch_error_name(log->op.scan.error));
-        log_op_finish(log, LOG_ERR_CORRUPT);
-        return;
-    }
-    const struct segment *segment = &log->segments[log->op.segment];
-    if (log->op.phase == LOG_READ_PHASE_EXTEND) {
-        log->op.event.range.next_offset = MAX(log->op.event.range.next_offset,
-                                              MIN(segment->next_offset, log_read_limit(log)));
-        log_op_finish(log, LOG_OK);
-        return;
-    }
-    /* The offset falls in a gap after this segment's last batch: the next segment has it. */
-    if (log->op.segment + 1 < log->segment_count) {
-        log_read_segment(log, log->op.segment + 1);
-        return;
-    }
-    log_op_finish(log, LOG_OK);
-}
-
-/* ===== ListOffsets ===== */
-
-static void log_list_segment(struct partition_log *log, u32 index)
-{
-    i64 timestamp = log->op.request.timestamp;
-    for (; index < log->segment_count; index++) {
-        const struct segment *segment = &log->segments[index];
-        if (segment->max_timestamp < timestamp) continue;
-        if (segment->next_offset <= log->log_start_offset) continue;
-        i64 from = time_index_lookup(&segment->time, segment->base_offset, timestamp);
-        from = MAX(from, log->log_start_offset);
-        u64 position = 0;
-        if (from >= segment->base_offset) {
-            position = offset_index_lookup(&segment->index, segment->base_offset, from);
-        }
-        log->op.segment = index;
-        log_scan_start(log, index, position, segment->size, true);
-        return;
-    }
-    log->op.event.offset = -1; /* No record that late. */
-    log_op_finish(log, LOG_OK);
-}
-
-static void log_list_start(struct partition_log *log)
-{
-    i64 timestamp = log->op.request.timestamp;
-    struct log_event *event = &log->op.event;
-    if (timestamp == LOG_TIMESTAMP_EARLIEST) {
-        event->offset = log->log_start_offset;
-    } else if (timestamp == LOG_TIMESTAMP_LATEST) {
-        event->offset = log_end_offset(log);
-    } else if (timestamp == LOG_TIMESTAMP_MAX) {
-        for (u32 i = 0; i < log->segment_count; i++) {
-            const struct segment *segment = &log->segments[i];
-            if (segment->max_timestamp > event->timestamp) {
-                event->timestamp = segment->max_timestamp;
-                event->offset = segment->offset_of_max_timestamp;
-            }
-        }
-    } else if (timestamp < 0) {
-        log_op_finish(log, LOG_ERR_OUT_OF_RANGE);
-        return;
-    } else {
-        log_list_segment(log, 0);
-        return;
-    }
-    log_op_finish(log, LOG_OK);
-}
-
-/* The first record at or after the target time in a batch whose MaxTimestamp reaches it. */
-static bool log_list_visit(struct partition_log *log, const struct record_batch_header *header,
-                           const u8 *bytes, u64 batch_size)
-{
-    i64 timestamp = log->op.request.timestamp;
-    i64 last_offset = header->BaseOffset + header->LastOffsetDelta;
-    if (header->MaxTimestamp < timestamp || last_offset < log->log_start_offset) return true;
-    struct log_event *event = &log->op.event;
-    const u8 *records = bytes + RECORD_BATCH_HEADER_SIZE;
-    u64 records_size = batch_size - RECORD_BATCH_HEADER_SIZE;
-    bool readable = true;
-    if ((header->Attributes & RECORD_ATTRIBUTE_COMPRESSION_MASK) != 0) {
-        readable = log->scratch != NULL &&
-                   batch_records_decompress(bytes, batch_size, header, log->scratch,
-                                            log->scratch_size, &records_size) == BATCH_OK;
-        records = log->scratch;
-    }
-    if (!readable || (header->Attributes & RECORD_ATTRIBUTE_LOG_APPEND_TIME) != 0) {
-        /* The batch is the precision: records that cannot be looked at, or that share the
-         * time the broker stamped on the batch. */
-        event->offset = MAX(header->BaseOffset, log->log_start_offset);
-        event->timestamp = header->MaxTimestamp;
-        log_op_finish(log, LOG_OK);
-        return false;
-    }
-    struct record_iterator iterator;
-    record_iterator_init(&iterator, records, records_size, (u32)header->RecordCount);
-    for (i32 i = 0; i < header->RecordCount; i++) {
-        struct record_view record;
-        bool more = false;
-        /* The scanner validated the batch, so its records parse. */
-        ASSERT(record_iterator_next(&iterator, &record, &more) == BATCH_OK);
-        ASSERT(more);
-        i64 offset = header->BaseOffset + record.OffsetDelta;
-        i64 record_timestamp = header->BaseTimestamp + record.TimestampDelta;
-        if (record_timestamp >= timestamp && offset >= log->log_start_offset) {
-            event->offset = offset;
-            event->timestamp = record_timestamp;
-            log_op_finish(log, LOG_OK);
-            return false;
-        }
-    }
-    return true; /* MaxTimestamp overstated the records: look further. */
-}
-
-static void log_list_scan_done(struct partition_log *log, enum log_scan_outcome outcome)
-{
-    if (outcome == LOG_SCAN_BAD) {
-        log_op_finish(log, LOG_ERR_CORRUPT);
-        return;
-    }
-    log_list_segment(log, log->op.segment + 1);
-}
-
 /* ===== Dispatch ===== */
 
 static bool log_scan_visit(struct partition_log *log, const struct record_batch_header *header,
@@ -910,6 +752,7 @@ static bool log_scan_visit(struct partition_log *log, const struct record_batch_
     case LOG_OP_READ: return log_read_visit(log, header, batch_size);
     case LOG_OP_LIST_OFFSET: return log_list_visit(log, header, bytes, batch_size);
     case LOG_OP_TRUNCATE: return log_truncate_visit(log, header, batch_size);
+    case LOG_OP_COMPACT: return log_compact_visit(log, header, bytes, batch_size);
     default: ASSERT(false && "op kind without a scan");
     }
     return false;
@@ -922,6 +765,7 @@ static void log_scan_done(struct partition_log *log, enum log_scan_outcome outco
     case LOG_OP_READ: log_read_scan_done(log, outcome); return;
     case LOG_OP_LIST_OFFSET: log_list_scan_done(log, outcome); return;
     case LOG_OP_TRUNCATE: log_truncate_scan_done(log, outcome); return;
+    case LOG_OP_COMPACT: log_compact_scan_done(log, outcome); return;
     default: ASSERT(false && "op kind without a scan");
     }
 }
@@ -938,6 +782,7 @@ static void log_op_start_kind(struct partition_log *log)
     case LOG_OP_TRUNCATE: log_truncate_start(log); return;
     case LOG_OP_DELETE_PREFIX: log_delete_prefix_start(log); return;
     case LOG_OP_CLOSE: log_close_start(log); return;
+    case LOG_OP_COMPACT: log_compact_start(log); return;
     case LOG_OP_NONE: break;
     }
     ASSERT(false && "unknown op kind");
@@ -951,6 +796,7 @@ void log_op_continue(struct partition_log *log)
     case LOG_OP_APPEND: log_append_continue(log); return;
     case LOG_OP_TRUNCATE: log_truncate_continue(log); return;
     case LOG_OP_DELETE_PREFIX: log_delete_prefix_continue(log); return;
+    case LOG_OP_COMPACT: log_compact_continue(log); return;
     case LOG_OP_FLUSH:
     case LOG_OP_EPOCH_CHECKPOINT:
     case LOG_OP_CLOSE: log_maintenance_continue(log); return;
@@ -969,7 +815,13 @@ static void log_dispatch(struct partition_log *log, enum log_step step,
     case LOG_STEP_OPEN_CHECKPOINT_READ:
     case LOG_STEP_OPEN_STALE_REMOVE:
     case LOG_STEP_OPEN_SEGMENT_FILE:
+    case LOG_STEP_OPEN_SWAP_RENAME:
     case LOG_STEP_OPEN_INDEX_READ: log_recovery_on_step(log, step, completion); return;
+    case LOG_STEP_COMPACT_OPEN:
+    case LOG_STEP_COMPACT_WRITE:
+    case LOG_STEP_COMPACT_INDEX_WRITE:
+    case LOG_STEP_COMPACT_SYNC:
+    case LOG_STEP_COMPACT_RENAME: log_compact_on_step(log, step, completion); return;
     default: log_maintenance_on_step(log, step, completion); return;
     }
 }
@@ -1056,6 +908,13 @@ enum log_result partition_log_enforce_retention(struct partition_log *log, u64 u
     struct log_request request = {
         .kind = LOG_OP_DELETE_PREFIX, .user_data = user_data, .retention = true,
     };
+    return log_submit(log, &request);
+}
+
+enum log_result partition_log_compact(struct partition_log *log, u64 user_data)
+{
+    ASSERT(log->config.cleanup_policy & LOG_CLEANUP_COMPACT); /* The owner's configuration. */
+    struct log_request request = {.kind = LOG_OP_COMPACT, .user_data = user_data};
     return log_submit(log, &request);
 }
 

@@ -59,7 +59,14 @@ struct log_config {
     u32 max_message_bytes;     /* max.message.bytes = 1048588 */
     u32 segments_max;          /* Our bound on segments per partition (default 4096). */
     u32 requests_max;          /* Our bound on queued requests (default 256). */
+    u32 cleanup_policy;        /* cleanup.policy: LOG_CLEANUP_* bits (default delete). */
+    i64 delete_retention_ms;   /* delete.retention.ms = 1 day: tombstones kept this long. */
+    u32 cleaner_map_slots;     /* Our bound on keys one compaction pass can track (default
+                                * 65536 slots, 16 bytes each, allocated at init if compact). */
 };
+
+#define LOG_CLEANUP_DELETE 1u
+#define LOG_CLEANUP_COMPACT 2u
 
 void log_config_defaults(struct log_config *config);
 
@@ -87,6 +94,7 @@ enum log_event_kind {
     LOG_EVENT_TRUNCATED,
     LOG_EVENT_START_ADVANCED,
     LOG_EVENT_CLOSED,
+    LOG_EVENT_COMPACTED,
 };
 
 /* Whole batches as a file range: send with io_send_file(file, position, size) or read it.
@@ -109,7 +117,8 @@ struct log_event {
     i64 log_start_offset;
     i64 log_end_offset;
     i64 recovery_point;
-    u32 segments_deleted; /* START_ADVANCED. */
+    u32 segments_deleted; /* START_ADVANCED. COMPACTED: segments rewritten. */
+    u64 records_removed;  /* COMPACTED. */
     struct log_range range; /* READ. */
 };
 
@@ -134,6 +143,7 @@ enum log_op_kind {
     LOG_OP_DELETE_PREFIX, /* DeleteRecords and retention. */
     LOG_OP_EPOCH_CHECKPOINT,
     LOG_OP_CLOSE,
+    LOG_OP_COMPACT,
 };
 
 struct log_request {
@@ -152,6 +162,11 @@ struct log_request {
 };
 
 enum log_scan_outcome { LOG_SCAN_END, LOG_SCAN_BAD };
+
+struct compaction_slot {
+    u64 key_hash; /* 0: empty. */
+    i64 offset;
+};
 
 /* Walks the batches of one segment file through the shared buffer. */
 struct log_scan {
@@ -190,6 +205,11 @@ struct log_op {
     io_file checkpoint_file; /* The temporary checkpoint file, or a checkpoint being read. */
     i64 remove_base;         /* The segment whose files are being removed. */
     u32 remove_kind;
+    u32 compact_limit;       /* COMPACT: segments below this one are cleaned. */
+    u32 compact_record;      /* COMPACT: next record of the current batch to consider. */
+    struct segment cleaned;  /* COMPACT: the segment being written. */
+    const u8 *compact_out;   /* COMPACT: the batch being written to it. */
+    u32 compact_out_size;
 };
 
 struct partition_log {
@@ -218,10 +238,15 @@ struct partition_log {
 
     char stale[PARTITION_LOG_STALE_MAX][IO_PATH_MAX]; /* OPEN: leftovers to remove. */
     u32 stale_count;
+    char swaps[PARTITION_LOG_STALE_MAX][IO_PATH_MAX]; /* OPEN: committed compactions to finish. */
+    u32 swap_count;
 
     u8 *buffer; /* Scans, listings, index files, checkpoint text: one user at a time. */
     u8 *scratch; /* Decompression room, see partition_log_params (not owned). */
     u32 scratch_size;
+    struct compaction_slot *cleaner_map; /* Key hash -> latest offset (compact policy only). */
+    u8 *cleaner_output;                  /* A rewritten batch, uncompressed then compressed. */
+    u32 cleaner_output_size;
     u32 buffer_capacity;
 
     struct log_request *requests; /* Ring of requests_max + internal slack. */
@@ -287,6 +312,10 @@ WARN_UNUSED enum log_result partition_log_delete_records(struct partition_log *l
 /* Deletes the oldest segments past retention.ms / retention.bytes (never the active one). */
 WARN_UNUSED enum log_result partition_log_enforce_retention(struct partition_log *log,
                                                             u64 user_data);
+/* cleanup.policy=compact: keeps the latest record per key in every closed segment (never the
+ * active one), drops tombstones older than delete.retention.ms, keeps offsets. Segments are
+ * rewritten one at a time through `.cleaned` and `.swap` files, as Kafka does. */
+WARN_UNUSED enum log_result partition_log_compact(struct partition_log *log, u64 user_data);
 /* Flushes everything, writes the checkpoints, closes the files. */
 WARN_UNUSED enum log_result partition_log_close(struct partition_log *log, u64 user_data);
 /* Call periodically: starts the flush.ms flush when due. */

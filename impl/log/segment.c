@@ -22,18 +22,21 @@ static const char *const segment_suffixes[SEGMENT_FILE_KIND_COUNT] = {
     [SEGMENT_FILE_TIME_INDEX] = ".timeindex",
 };
 
-bool segment_init(struct segment *segment, i64 base_offset, u32 index_bytes_max)
+bool segment_init(struct segment *segment, i64 base_offset, u32 index_bytes_max,
+                  u32 entries_max)
 {
     ASSERT(base_offset >= 0);
     ASSERT(index_bytes_max >= 4 * TIME_INDEX_ENTRY_SIZE);
+    ASSERT(entries_max >= 1);
     memset(segment, 0, sizeof(*segment));
     segment->base_offset = base_offset;
     segment->next_offset = base_offset;
     segment->max_timestamp = -1;
     segment->offset_of_max_timestamp = -1;
     segment->rolling_timestamp = -1;
-    segment->index.capacity = index_bytes_max / OFFSET_INDEX_ENTRY_SIZE;
-    segment->time.capacity = index_bytes_max / TIME_INDEX_ENTRY_SIZE;
+    /* Time entries come with offset entries, plus the final one at roll (and one spare). */
+    segment->index.capacity = MIN(index_bytes_max / OFFSET_INDEX_ENTRY_SIZE, entries_max);
+    segment->time.capacity = MIN(index_bytes_max / TIME_INDEX_ENTRY_SIZE, entries_max + 2);
     segment->index.entries = calloc(segment->index.capacity, sizeof(struct offset_index_entry));
     segment->time.entries = calloc(segment->time.capacity, sizeof(struct time_index_entry));
     if (segment->index.entries == NULL || segment->time.entries == NULL) {

@@ -71,9 +71,11 @@ struct segment {
     bool closed;                /* Rolled: no more appends. */
 };
 
-/* Allocates the in-memory indexes (index_bytes_max bytes worth of entries each). Returns false
- * when memory cannot be had. */
-WARN_UNUSED bool segment_init(struct segment *segment, i64 base_offset, u32 index_bytes_max);
+/* Allocates the in-memory indexes: index_bytes_max bytes worth of entries each (Kafka's
+ * segment.index.bytes), but no more than entries_max offset entries (a segment cannot use more
+ * than one per index.interval.bytes of its size). Returns false when memory cannot be had. */
+WARN_UNUSED bool segment_init(struct segment *segment, i64 base_offset, u32 index_bytes_max,
+                              u32 entries_max);
 void segment_free(struct segment *segment);
 
 /* Writes "<directory>/<20-digit base><suffix>" into path. */

@@ -257,6 +257,26 @@ def cond(r, context):
     return ' && '.join(parts) or 'true'
 
 
+class Context:
+    """A version range that conditions are simplified against."""
+
+    def __init__(self, valid):
+        self.valid = valid
+
+
+def narrowed(context, r):
+    """The context restricted to r: code that only runs for versions in r."""
+    valid = context.valid
+    if r is None:
+        return Context(Range(1, 0))
+    return Context(Range(max(valid.lo, r.lo), min(valid.hi, r.hi)))
+
+
+def presence(field):
+    """The versions in which a field's value is read or written (inside its version check)."""
+    return narrowed(field._owner, field.versions)
+
+
 def int_literal(value, ctype):
     if ctype == 'i32' and value == -2 ** 31:
         return 'INT32_MIN'
@@ -457,8 +477,9 @@ def hard_wrap(line, continuation):
     """Last resort for very long names: breaks at the last space before column 100."""
     parts = []
     while len(line) > 100 and '"' not in line:
-        cut = line.rfind(' ', len(continuation) + 1, 100)
-        if cut <= len(continuation):
+        indent = len(line) - len(line.lstrip(' '))
+        cut = line.rfind(' ', indent + 1, 100)
+        if cut <= indent:
             break
         parts.append(line[:cut].rstrip())
         line = continuation + '    ' + line[cut + 1:]
@@ -545,7 +566,7 @@ def emit_struct_definition(out, struct):
 
 def read_statements(out, field, value, reader, indent):
     """Emits the statements that read one field's value (already known to be present)."""
-    m = field._owner
+    m = presence(field)
     flex = cond(field.flexible, m)
     nullable = cond(field.nullable, m)
     if field.is_array:
@@ -615,7 +636,7 @@ def read_statements(out, field, value, reader, indent):
 
 def write_statements(out, field, value, writer, indent):
     """Emits the statements that write one field's value (known to be present)."""
-    m = field._owner
+    m = presence(field)
     flex = cond(field.flexible, m)
     nullable = cond(field.nullable, m)
     if field.is_array:
@@ -746,7 +767,7 @@ def emit_read(out, struct):
 
 
 def emit_tagged_read(b, struct, tagged, indent):
-    m = struct
+    m = narrowed(struct, struct.message.flexible)
     b.line('u32 tagged_count = proto_read_uvarint(reader);', indent)
     b.line('for (u32 t = 0; t < tagged_count && reader->error == PROTO_OK; t++) {', indent)
     b.line('u32 tag = proto_read_uvarint(reader);', indent + 1)
@@ -813,7 +834,7 @@ def emit_write(out, struct):
 
 
 def emit_tagged_write(b, struct, tagged, indent):
-    m = struct
+    m = narrowed(struct, struct.message.flexible)
     ordered = sorted(tagged, key=lambda f: f.tag)
     for f in ordered:
         c = cond(f.tagged, m)
@@ -1321,7 +1342,9 @@ def emit_test_equal(out, struct):
                 b.line('same = equal_%s(%s, %s);' % (f.struct.cname, a, c), 2)
                 b.line('}', 1)
             else:
-                b.line('if (same) same = %s;' % equal_expr(f, a, c), 1)
+                b.line('if (same) {', 1)
+                b.line('same = %s;' % equal_expr(f, a, c), 2)
+                b.line('}', 1)
         b.line('return same;', 1)
     emit_function(out, 'static bool equal_%s(const struct %s *a, const struct %s *b)'
                   % (struct.cname, struct.cname, struct.cname), body, ['a', 'b'])

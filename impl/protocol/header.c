@@ -10,8 +10,8 @@
  * configured maximum before anything is buffered for it.
  *
  * Tested by tests/unit/test_protocol_codec.c (hand-built headers as librdkafka and
- * kafka-python send them, tagged fields, every truncation, framing limits) and by the fuzz
- * target tests/fuzz/fuzz_request_decode.c. */
+ * kafka-python send them, tagged fields, every truncation, framing limits, whole frames encoded
+ * and read back) and by the fuzz target tests/fuzz/fuzz_request_decode.c. */
 #include "header.h"
 
 #include "messages_generated.h"
@@ -124,4 +124,34 @@ void proto_frame_end(struct proto_writer *writer, u32 start)
     u32 size = writer->position - start - PROTO_FRAME_PREFIX_SIZE;
     ASSERT(size <= INT32_MAX);
     proto_write_i32_at(writer, start, (i32)size);
+}
+
+enum proto_error proto_request_frame_encode(struct proto_writer *writer,
+                                            struct proto_request_header *header,
+                                            const union kafka_request *body)
+{
+    ASSERT(header != NULL);
+    ASSERT(body != NULL);
+    u32 start = proto_frame_begin(writer);
+    enum proto_error error = proto_request_header_encode(writer, header);
+    if (error == PROTO_OK) {
+        error = kafka_request_encode(writer, header->RequestApiKey, header->RequestApiVersion,
+                                     body);
+    }
+    proto_frame_end(writer, start);
+    return error;
+}
+
+enum proto_error proto_response_frame_encode(struct proto_writer *writer, i16 api_key,
+                                             i16 api_version, i32 correlation_id,
+                                             const union kafka_response *body)
+{
+    ASSERT(body != NULL);
+    u32 start = proto_frame_begin(writer);
+    enum proto_error error =
+        proto_response_header_encode(writer, api_key, api_version, correlation_id);
+    if (error == PROTO_OK) error = kafka_response_encode(writer, api_key, api_version, body);
+    proto_frame_end(writer, start);
+    ASSERT(error != PROTO_OK || writer->position >= start + PROTO_FRAME_PREFIX_SIZE);
+    return error;
 }

@@ -11,6 +11,7 @@
 #define PROTOCOL_HEADER_H
 
 #include "codec.h"
+#include "messages_generated.h"
 
 /* socket.request.max.bytes default in Kafka: 100 MiB. */
 #define PROTO_REQUEST_SIZE_MAX_DEFAULT (100u * 1024u * 1024u)
@@ -62,5 +63,15 @@ enum proto_frame_status proto_frame_peek(const u8 *bytes, u32 available, u32 siz
 u32 proto_frame_begin(struct proto_writer *writer);
 /* Fills in the size prefix reserved at start (a no-op once the writer has failed). */
 void proto_frame_end(struct proto_writer *writer, u32 start);
+
+/* One complete request frame: size prefix, header (its version derived and recorded), body. */
+WARN_UNUSED enum proto_error proto_request_frame_encode(struct proto_writer *writer,
+                                                        struct proto_request_header *header,
+                                                        const union kafka_request *body);
+/* One complete response frame: size prefix, response header, body. */
+WARN_UNUSED enum proto_error proto_response_frame_encode(struct proto_writer *writer,
+                                                         i16 api_key, i16 api_version,
+                                                         i32 correlation_id,
+                                                         const union kafka_response *body);
 
 #endif

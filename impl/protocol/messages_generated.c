@@ -127,10 +127,10 @@ static void kafka_api_versions_request_read(struct proto_reader *reader, i16 ver
 {
     (void)arena;
     if (version >= 3) {
-        value->ClientSoftwareName = proto_read_string(reader, version >= 3, false);
+        value->ClientSoftwareName = proto_read_string(reader, true, false);
     }
     if (version >= 3) {
-        value->ClientSoftwareVersion = proto_read_string(reader, version >= 3, false);
+        value->ClientSoftwareVersion = proto_read_string(reader, true, false);
     }
     if (version >= 3) {
         proto_read_tagged_fields_skip(reader);
@@ -141,10 +141,10 @@ static void kafka_api_versions_request_write(struct proto_writer *writer, i16 ve
         const struct kafka_api_versions_request *value)
 {
     if (version >= 3) {
-        proto_write_string(writer, value->ClientSoftwareName, version >= 3, false);
+        proto_write_string(writer, value->ClientSoftwareName, true, false);
     }
     if (version >= 3) {
-        proto_write_string(writer, value->ClientSoftwareVersion, version >= 3, false);
+        proto_write_string(writer, value->ClientSoftwareVersion, true, false);
     }
     if (version >= 3) {
         proto_write_uvarint(writer, 0); /* No tagged fields. */
@@ -334,12 +334,12 @@ static void kafka_api_versions_response_read(struct proto_reader *reader, i16 ve
             struct proto_reader part = proto_reader_take(reader, size);
             struct proto_reader *field = &part;
             bool known = false;
-            if (tag == 0 && version >= 3) {
+            if (tag == 0) {
                 known = true;
                 {
                     const u32 size_min =
                         kafka_api_versions_response_supported_feature_key_size_min(version);
-                    i32 count = proto_read_array_count(field, version >= 3, false, size_min);
+                    i32 count = proto_read_array_count(field, true, false, size_min);
                     void *items = proto_read_array_items(field, arena, count,
                             sizeof(*value->SupportedFeatures.items));
                     if (items == NULL && count > 0) count = 0;
@@ -352,15 +352,15 @@ static void kafka_api_versions_response_read(struct proto_reader *reader, i16 ve
                                 &value->SupportedFeatures.items[i], arena);
                     }
                 }
-            } else if (tag == 1 && version >= 3) {
+            } else if (tag == 1) {
                 known = true;
                 value->FinalizedFeaturesEpoch = proto_read_i64(field);
-            } else if (tag == 2 && version >= 3) {
+            } else if (tag == 2) {
                 known = true;
                 {
                     const u32 size_min =
                         kafka_api_versions_response_finalized_feature_key_size_min(version);
-                    i32 count = proto_read_array_count(field, version >= 3, false, size_min);
+                    i32 count = proto_read_array_count(field, true, false, size_min);
                     void *items = proto_read_array_items(field, arena, count,
                             sizeof(*value->FinalizedFeatures.items));
                     if (items == NULL && count > 0) count = 0;
@@ -373,7 +373,7 @@ static void kafka_api_versions_response_read(struct proto_reader *reader, i16 ve
                                 &value->FinalizedFeatures.items[i], arena);
                     }
                 }
-            } else if (tag == 3 && version >= 3) {
+            } else if (tag == 3) {
                 known = true;
                 value->ZkMigrationReady = proto_read_bool(field);
             }
@@ -395,11 +395,10 @@ static void kafka_api_versions_response_write(struct proto_writer *writer, i16 v
         proto_write_i32(writer, value->ThrottleTimeMs);
     }
     if (version >= 3) {
-        const bool send_SupportedFeatures = (version >= 3) && value->SupportedFeatures.count != 0;
-        const bool send_FinalizedFeaturesEpoch = (version >= 3) &&
-                value->FinalizedFeaturesEpoch != -1;
-        const bool send_FinalizedFeatures = (version >= 3) && value->FinalizedFeatures.count != 0;
-        const bool send_ZkMigrationReady = (version >= 3) && value->ZkMigrationReady;
+        const bool send_SupportedFeatures = value->SupportedFeatures.count != 0;
+        const bool send_FinalizedFeaturesEpoch = value->FinalizedFeaturesEpoch != -1;
+        const bool send_FinalizedFeatures = value->FinalizedFeatures.count != 0;
+        const bool send_ZkMigrationReady = value->ZkMigrationReady;
         u32 tagged_count = 0;
         tagged_count += send_SupportedFeatures ? 1 : 0;
         tagged_count += send_FinalizedFeaturesEpoch ? 1 : 0;
@@ -410,7 +409,7 @@ static void kafka_api_versions_response_write(struct proto_writer *writer, i16 v
             struct proto_writer counter;
             proto_writer_init_counter(&counter);
             ASSERT(value->SupportedFeatures.count <= 0 || value->SupportedFeatures.items != NULL);
-            proto_write_array_count(&counter, value->SupportedFeatures.count, version >= 3, false);
+            proto_write_array_count(&counter, value->SupportedFeatures.count, true, false);
             for (i32 i = 0; i < value->SupportedFeatures.count; i++) {
                 kafka_api_versions_response_supported_feature_key_write(&counter, version,
                         &value->SupportedFeatures.items[i]);
@@ -418,7 +417,7 @@ static void kafka_api_versions_response_write(struct proto_writer *writer, i16 v
             proto_write_uvarint(writer, 0);
             proto_write_uvarint(writer, counter.position);
             ASSERT(value->SupportedFeatures.count <= 0 || value->SupportedFeatures.items != NULL);
-            proto_write_array_count(writer, value->SupportedFeatures.count, version >= 3, false);
+            proto_write_array_count(writer, value->SupportedFeatures.count, true, false);
             for (i32 i = 0; i < value->SupportedFeatures.count; i++) {
                 kafka_api_versions_response_supported_feature_key_write(writer, version,
                         &value->SupportedFeatures.items[i]);
@@ -436,7 +435,7 @@ static void kafka_api_versions_response_write(struct proto_writer *writer, i16 v
             struct proto_writer counter;
             proto_writer_init_counter(&counter);
             ASSERT(value->FinalizedFeatures.count <= 0 || value->FinalizedFeatures.items != NULL);
-            proto_write_array_count(&counter, value->FinalizedFeatures.count, version >= 3, false);
+            proto_write_array_count(&counter, value->FinalizedFeatures.count, true, false);
             for (i32 i = 0; i < value->FinalizedFeatures.count; i++) {
                 kafka_api_versions_response_finalized_feature_key_write(&counter, version,
                         &value->FinalizedFeatures.items[i]);
@@ -444,7 +443,7 @@ static void kafka_api_versions_response_write(struct proto_writer *writer, i16 v
             proto_write_uvarint(writer, 2);
             proto_write_uvarint(writer, counter.position);
             ASSERT(value->FinalizedFeatures.count <= 0 || value->FinalizedFeatures.items != NULL);
-            proto_write_array_count(writer, value->FinalizedFeatures.count, version >= 3, false);
+            proto_write_array_count(writer, value->FinalizedFeatures.count, true, false);
             for (i32 i = 0; i < value->FinalizedFeatures.count; i++) {
                 kafka_api_versions_response_finalized_feature_key_write(writer, version,
                         &value->FinalizedFeatures.items[i]);
@@ -657,7 +656,7 @@ static void kafka_metadata_response_broker_read(struct proto_reader *reader, i16
     value->Host = proto_read_string(reader, version >= 9, false);
     value->Port = proto_read_i32(reader);
     if (version >= 1) {
-        value->Rack = proto_read_string(reader, version >= 9, version >= 1);
+        value->Rack = proto_read_string(reader, version >= 9, true);
     }
     if (version >= 9) {
         proto_read_tagged_fields_skip(reader);
@@ -671,7 +670,7 @@ static void kafka_metadata_response_broker_write(struct proto_writer *writer, i1
     proto_write_string(writer, value->Host, version >= 9, false);
     proto_write_i32(writer, value->Port);
     if (version >= 1) {
-        proto_write_string(writer, value->Rack, version >= 9, version >= 1);
+        proto_write_string(writer, value->Rack, version >= 9, true);
     }
     if (version >= 9) {
         proto_write_uvarint(writer, 0); /* No tagged fields. */
@@ -877,7 +876,7 @@ static void kafka_metadata_response_read(struct proto_reader *reader, i16 versio
         }
     }
     if (version >= 2) {
-        value->ClusterId = proto_read_string(reader, version >= 9, version >= 2);
+        value->ClusterId = proto_read_string(reader, version >= 9, true);
     }
     if (version >= 1) {
         value->ControllerId = proto_read_i32(reader);
@@ -915,7 +914,7 @@ static void kafka_metadata_response_write(struct proto_writer *writer, i16 versi
         kafka_metadata_response_broker_write(writer, version, &value->Brokers.items[i]);
     }
     if (version >= 2) {
-        proto_write_string(writer, value->ClusterId, version >= 9, version >= 2);
+        proto_write_string(writer, value->ClusterId, version >= 9, true);
     }
     if (version >= 1) {
         proto_write_i32(writer, value->ControllerId);
@@ -1070,7 +1069,7 @@ static void kafka_produce_request_read(struct proto_reader *reader, i16 version,
         struct kafka_produce_request *value, struct proto_arena *arena)
 {
     if (version >= 3) {
-        value->TransactionalId = proto_read_string(reader, version >= 9, version >= 3);
+        value->TransactionalId = proto_read_string(reader, version >= 9, true);
     }
     value->Acks = proto_read_i16(reader);
     value->TimeoutMs = proto_read_i32(reader);
@@ -1097,7 +1096,7 @@ static void kafka_produce_request_write(struct proto_writer *writer, i16 version
         const struct kafka_produce_request *value)
 {
     if (version >= 3) {
-        proto_write_string(writer, value->TransactionalId, version >= 9, version >= 3);
+        proto_write_string(writer, value->TransactionalId, version >= 9, true);
     } else if (!(value->TransactionalId.size < 0)) {
         proto_writer_fail(writer, PROTO_ERROR_UNREPRESENTABLE);
     }
@@ -1325,7 +1324,7 @@ static void kafka_produce_response_partition_produce_read(struct proto_reader *r
         }
     }
     if (version >= 8) {
-        value->ErrorMessage = proto_read_string(reader, version >= 9, version >= 8);
+        value->ErrorMessage = proto_read_string(reader, version >= 9, true);
     }
     if (version >= 9) {
         u32 tagged_count = proto_read_uvarint(reader);
@@ -1366,7 +1365,7 @@ static void kafka_produce_response_partition_produce_write(struct proto_writer *
         }
     }
     if (version >= 8) {
-        proto_write_string(writer, value->ErrorMessage, version >= 9, version >= 8);
+        proto_write_string(writer, value->ErrorMessage, version >= 9, true);
     }
     if (!(version >= 10)) {
         if (!kafka_produce_response_leader_id_and_epoch_is_default(&value->CurrentLeader)) {
@@ -1482,7 +1481,7 @@ static void kafka_produce_response_read(struct proto_reader *reader, i16 version
                 {
                     const u32 size_min =
                         kafka_produce_response_node_endpoint_size_min(version);
-                    i32 count = proto_read_array_count(field, version >= 9, false, size_min);
+                    i32 count = proto_read_array_count(field, true, false, size_min);
                     void *items = proto_read_array_items(field, arena, count,
                             sizeof(*value->NodeEndpoints.items));
                     if (items == NULL && count > 0) count = 0;
@@ -1525,7 +1524,7 @@ static void kafka_produce_response_write(struct proto_writer *writer, i16 versio
             struct proto_writer counter;
             proto_writer_init_counter(&counter);
             ASSERT(value->NodeEndpoints.count <= 0 || value->NodeEndpoints.items != NULL);
-            proto_write_array_count(&counter, value->NodeEndpoints.count, version >= 9, false);
+            proto_write_array_count(&counter, value->NodeEndpoints.count, true, false);
             for (i32 i = 0; i < value->NodeEndpoints.count; i++) {
                 kafka_produce_response_node_endpoint_write(&counter, version,
                         &value->NodeEndpoints.items[i]);
@@ -1533,7 +1532,7 @@ static void kafka_produce_response_write(struct proto_writer *writer, i16 versio
             proto_write_uvarint(writer, 0);
             proto_write_uvarint(writer, counter.position);
             ASSERT(value->NodeEndpoints.count <= 0 || value->NodeEndpoints.items != NULL);
-            proto_write_array_count(writer, value->NodeEndpoints.count, version >= 9, false);
+            proto_write_array_count(writer, value->NodeEndpoints.count, true, false);
             for (i32 i = 0; i < value->NodeEndpoints.count; i++) {
                 kafka_produce_response_node_endpoint_write(writer, version,
                         &value->NodeEndpoints.items[i]);
@@ -1896,9 +1895,9 @@ static void kafka_fetch_request_read(struct proto_reader *reader, i16 version,
             struct proto_reader part = proto_reader_take(reader, size);
             struct proto_reader *field = &part;
             bool known = false;
-            if (tag == 0 && version >= 12) {
+            if (tag == 0) {
                 known = true;
-                value->ClusterId = proto_read_string(field, version >= 12, version >= 12);
+                value->ClusterId = proto_read_string(field, true, true);
             } else if (tag == 1 && version >= 15) {
                 known = true;
                 kafka_fetch_request_replica_state_read(field, version, &value->ReplicaState, arena);
@@ -1954,7 +1953,7 @@ static void kafka_fetch_request_write(struct proto_writer *writer, i16 version,
         proto_write_string(writer, value->RackId, version >= 12, false);
     }
     if (version >= 12) {
-        const bool send_ClusterId = (version >= 12) && !(value->ClusterId.size < 0);
+        const bool send_ClusterId = !(value->ClusterId.size < 0);
         const bool send_ReplicaState = (version >= 15) &&
                 !kafka_fetch_request_replica_state_is_default(&value->ReplicaState);
         u32 tagged_count = 0;
@@ -1964,10 +1963,10 @@ static void kafka_fetch_request_write(struct proto_writer *writer, i16 version,
         if (send_ClusterId) {
             struct proto_writer counter;
             proto_writer_init_counter(&counter);
-            proto_write_string(&counter, value->ClusterId, version >= 12, version >= 12);
+            proto_write_string(&counter, value->ClusterId, true, true);
             proto_write_uvarint(writer, 0);
             proto_write_uvarint(writer, counter.position);
-            proto_write_string(writer, value->ClusterId, version >= 12, version >= 12);
+            proto_write_string(writer, value->ClusterId, true, true);
         }
         if (send_ReplicaState) {
             struct proto_writer counter;
@@ -2217,7 +2216,7 @@ static void kafka_fetch_response_partition_data_read(struct proto_reader *reader
         {
             const u32 size_min =
                 kafka_fetch_response_aborted_transaction_size_min(version);
-            i32 count = proto_read_array_count(reader, version >= 12, version >= 4, size_min);
+            i32 count = proto_read_array_count(reader, version >= 12, true, size_min);
             void *items = proto_read_array_items(reader, arena, count,
                     sizeof(*value->AbortedTransactions.items));
             if (items == NULL && count > 0) count = 0;
@@ -2242,15 +2241,15 @@ static void kafka_fetch_response_partition_data_read(struct proto_reader *reader
             struct proto_reader part = proto_reader_take(reader, size);
             struct proto_reader *field = &part;
             bool known = false;
-            if (tag == 0 && version >= 12) {
+            if (tag == 0) {
                 known = true;
                 kafka_fetch_response_epoch_end_offset_read(field, version, &value->DivergingEpoch,
                         arena);
-            } else if (tag == 1 && version >= 12) {
+            } else if (tag == 1) {
                 known = true;
                 kafka_fetch_response_leader_id_and_epoch_read(field, version, &value->CurrentLeader,
                         arena);
-            } else if (tag == 2 && version >= 12) {
+            } else if (tag == 2) {
                 known = true;
                 kafka_fetch_response_snapshot_id_read(field, version, &value->SnapshotId, arena);
             }
@@ -2288,8 +2287,7 @@ static void kafka_fetch_response_partition_data_write(struct proto_writer *write
     }
     if (version >= 4) {
         ASSERT(value->AbortedTransactions.count <= 0 || value->AbortedTransactions.items != NULL);
-        proto_write_array_count(writer, value->AbortedTransactions.count, version >= 12,
-                version >= 4);
+        proto_write_array_count(writer, value->AbortedTransactions.count, version >= 12, true);
         for (i32 i = 0; i < value->AbortedTransactions.count; i++) {
             kafka_fetch_response_aborted_transaction_write(writer, version,
                     &value->AbortedTransactions.items[i]);
@@ -2302,11 +2300,11 @@ static void kafka_fetch_response_partition_data_write(struct proto_writer *write
     }
     proto_write_bytes(writer, value->Records, version >= 12, true);
     if (version >= 12) {
-        const bool send_DivergingEpoch = (version >= 12) &&
+        const bool send_DivergingEpoch =
                 !kafka_fetch_response_epoch_end_offset_is_default(&value->DivergingEpoch);
-        const bool send_CurrentLeader = (version >= 12) &&
+        const bool send_CurrentLeader =
                 !kafka_fetch_response_leader_id_and_epoch_is_default(&value->CurrentLeader);
-        const bool send_SnapshotId = (version >= 12) &&
+        const bool send_SnapshotId =
                 !kafka_fetch_response_snapshot_id_is_default(&value->SnapshotId);
         u32 tagged_count = 0;
         tagged_count += send_DivergingEpoch ? 1 : 0;
@@ -2484,7 +2482,7 @@ static void kafka_fetch_response_read(struct proto_reader *reader, i16 version,
                 {
                     const u32 size_min =
                         kafka_fetch_response_node_endpoint_size_min(version);
-                    i32 count = proto_read_array_count(field, version >= 12, false, size_min);
+                    i32 count = proto_read_array_count(field, true, false, size_min);
                     void *items = proto_read_array_items(field, arena, count,
                             sizeof(*value->NodeEndpoints.items));
                     if (items == NULL && count > 0) count = 0;
@@ -2535,7 +2533,7 @@ static void kafka_fetch_response_write(struct proto_writer *writer, i16 version,
             struct proto_writer counter;
             proto_writer_init_counter(&counter);
             ASSERT(value->NodeEndpoints.count <= 0 || value->NodeEndpoints.items != NULL);
-            proto_write_array_count(&counter, value->NodeEndpoints.count, version >= 12, false);
+            proto_write_array_count(&counter, value->NodeEndpoints.count, true, false);
             for (i32 i = 0; i < value->NodeEndpoints.count; i++) {
                 kafka_fetch_response_node_endpoint_write(&counter, version,
                         &value->NodeEndpoints.items[i]);
@@ -2543,7 +2541,7 @@ static void kafka_fetch_response_write(struct proto_writer *writer, i16 version,
             proto_write_uvarint(writer, 0);
             proto_write_uvarint(writer, counter.position);
             ASSERT(value->NodeEndpoints.count <= 0 || value->NodeEndpoints.items != NULL);
-            proto_write_array_count(writer, value->NodeEndpoints.count, version >= 12, false);
+            proto_write_array_count(writer, value->NodeEndpoints.count, true, false);
             for (i32 i = 0; i < value->NodeEndpoints.count; i++) {
                 kafka_fetch_response_node_endpoint_write(writer, version,
                         &value->NodeEndpoints.items[i]);
@@ -2799,7 +2797,7 @@ static void kafka_list_offsets_response_partition_read(struct proto_reader *read
     value->ErrorCode = proto_read_i16(reader);
     if (version <= 0) {
         {
-            i32 count = proto_read_array_count(reader, version >= 6, false, 8);
+            i32 count = proto_read_array_count(reader, false, false, 8);
             void *items = proto_read_array_items(reader, arena, count,
                     sizeof(*value->OldStyleOffsets.items));
             if (items == NULL && count > 0) count = 0;
@@ -2831,7 +2829,7 @@ static void kafka_list_offsets_response_partition_write(struct proto_writer *wri
     proto_write_i16(writer, value->ErrorCode);
     if (version <= 0) {
         ASSERT(value->OldStyleOffsets.count <= 0 || value->OldStyleOffsets.items != NULL);
-        proto_write_array_count(writer, value->OldStyleOffsets.count, version >= 6, false);
+        proto_write_array_count(writer, value->OldStyleOffsets.count, false, false);
         for (i32 i = 0; i < value->OldStyleOffsets.count; i++) {
             proto_write_i64(writer, value->OldStyleOffsets.items[i]);
         }
@@ -3330,7 +3328,7 @@ static void kafka_create_topics_response_creatable_topic_result_read(struct prot
         {
             const u32 size_min =
                 kafka_create_topics_response_creatable_topic_configs_size_min(version);
-            i32 count = proto_read_array_count(reader, version >= 5, version >= 5, size_min);
+            i32 count = proto_read_array_count(reader, true, true, size_min);
             void *items = proto_read_array_items(reader, arena, count,
                     sizeof(*value->Configs.items));
             if (items == NULL && count > 0) count = 0;
@@ -3351,7 +3349,7 @@ static void kafka_create_topics_response_creatable_topic_result_read(struct prot
             struct proto_reader part = proto_reader_take(reader, size);
             struct proto_reader *field = &part;
             bool known = false;
-            if (tag == 0 && version >= 5) {
+            if (tag == 0) {
                 known = true;
                 value->TopicConfigErrorCode = proto_read_i16(field);
             }
@@ -3379,14 +3377,14 @@ static void kafka_create_topics_response_creatable_topic_result_write(struct pro
     }
     if (version >= 5) {
         ASSERT(value->Configs.count <= 0 || value->Configs.items != NULL);
-        proto_write_array_count(writer, value->Configs.count, version >= 5, version >= 5);
+        proto_write_array_count(writer, value->Configs.count, true, true);
         for (i32 i = 0; i < value->Configs.count; i++) {
             kafka_create_topics_response_creatable_topic_configs_write(writer, version,
                     &value->Configs.items[i]);
         }
     }
     if (version >= 5) {
-        const bool send_TopicConfigErrorCode = (version >= 5) && value->TopicConfigErrorCode != 0;
+        const bool send_TopicConfigErrorCode = value->TopicConfigErrorCode != 0;
         u32 tagged_count = 0;
         tagged_count += send_TopicConfigErrorCode ? 1 : 0;
         proto_write_uvarint(writer, tagged_count);
@@ -3528,7 +3526,7 @@ static void kafka_delete_topics_request_read(struct proto_reader *reader, i16 ve
         {
             const u32 size_min =
                 kafka_delete_topics_request_topic_state_size_min(version);
-            i32 count = proto_read_array_count(reader, version >= 4, false, size_min);
+            i32 count = proto_read_array_count(reader, true, false, size_min);
             void *items = proto_read_array_items(reader, arena, count,
                     sizeof(*value->Topics.items));
             if (items == NULL && count > 0) count = 0;
@@ -3565,7 +3563,7 @@ static void kafka_delete_topics_request_write(struct proto_writer *writer, i16 v
 {
     if (version >= 6) {
         ASSERT(value->Topics.count <= 0 || value->Topics.items != NULL);
-        proto_write_array_count(writer, value->Topics.count, version >= 4, false);
+        proto_write_array_count(writer, value->Topics.count, true, false);
         for (i32 i = 0; i < value->Topics.count; i++) {
             kafka_delete_topics_request_topic_state_write(writer, version, &value->Topics.items[i]);
         }
@@ -3644,7 +3642,7 @@ static void kafka_delete_topics_response_deletable_topic_result_read(struct prot
     }
     value->ErrorCode = proto_read_i16(reader);
     if (version >= 5) {
-        value->ErrorMessage = proto_read_string(reader, version >= 4, version >= 5);
+        value->ErrorMessage = proto_read_string(reader, true, true);
     }
     if (version >= 4) {
         proto_read_tagged_fields_skip(reader);
@@ -3660,7 +3658,7 @@ static void kafka_delete_topics_response_deletable_topic_result_write(struct pro
     }
     proto_write_i16(writer, value->ErrorCode);
     if (version >= 5) {
-        proto_write_string(writer, value->ErrorMessage, version >= 4, version >= 5);
+        proto_write_string(writer, value->ErrorMessage, true, true);
     }
     if (version >= 4) {
         proto_write_uvarint(writer, 0); /* No tagged fields. */
@@ -5938,14 +5936,14 @@ static void kafka_find_coordinator_request_read(struct proto_reader *reader, i16
     }
     if (version >= 4) {
         {
-            i32 count = proto_read_array_count(reader, version >= 3, false, (version >= 3 ? 1 : 2));
+            i32 count = proto_read_array_count(reader, true, false, 1);
             void *items = proto_read_array_items(reader, arena, count,
                     sizeof(*value->CoordinatorKeys.items));
             if (items == NULL && count > 0) count = 0;
             value->CoordinatorKeys.items = items;
             value->CoordinatorKeys.count = count;
             for (i32 i = 0; i < count && reader->error == PROTO_OK; i++) {
-                value->CoordinatorKeys.items[i] = proto_read_string(reader, version >= 3, false);
+                value->CoordinatorKeys.items[i] = proto_read_string(reader, true, false);
             }
         }
     }
@@ -5969,9 +5967,9 @@ static void kafka_find_coordinator_request_write(struct proto_writer *writer, i1
     }
     if (version >= 4) {
         ASSERT(value->CoordinatorKeys.count <= 0 || value->CoordinatorKeys.items != NULL);
-        proto_write_array_count(writer, value->CoordinatorKeys.count, version >= 3, false);
+        proto_write_array_count(writer, value->CoordinatorKeys.count, true, false);
         for (i32 i = 0; i < value->CoordinatorKeys.count; i++) {
-            proto_write_string(writer, value->CoordinatorKeys.items[i], version >= 3, false);
+            proto_write_string(writer, value->CoordinatorKeys.items[i], true, false);
         }
     } else if (value->CoordinatorKeys.count != 0) {
         proto_writer_fail(writer, PROTO_ERROR_UNREPRESENTABLE);
@@ -6072,7 +6070,7 @@ static void kafka_find_coordinator_response_read(struct proto_reader *reader, i1
         value->ErrorCode = proto_read_i16(reader);
     }
     if (version >= 1 && version <= 3) {
-        value->ErrorMessage = proto_read_string(reader, version >= 3, version >= 1 && version <= 3);
+        value->ErrorMessage = proto_read_string(reader, version >= 3, true);
     }
     if (version <= 3) {
         value->NodeId = proto_read_i32(reader);
@@ -6087,7 +6085,7 @@ static void kafka_find_coordinator_response_read(struct proto_reader *reader, i1
         {
             const u32 size_min =
                 kafka_find_coordinator_response_coordinator_size_min(version);
-            i32 count = proto_read_array_count(reader, version >= 3, false, size_min);
+            i32 count = proto_read_array_count(reader, true, false, size_min);
             void *items = proto_read_array_items(reader, arena, count,
                     sizeof(*value->Coordinators.items));
             if (items == NULL && count > 0) count = 0;
@@ -6117,7 +6115,7 @@ static void kafka_find_coordinator_response_write(struct proto_writer *writer, i
         proto_writer_fail(writer, PROTO_ERROR_UNREPRESENTABLE);
     }
     if (version >= 1 && version <= 3) {
-        proto_write_string(writer, value->ErrorMessage, version >= 3, version >= 1 && version <= 3);
+        proto_write_string(writer, value->ErrorMessage, version >= 3, true);
     }
     if (version <= 3) {
         proto_write_i32(writer, value->NodeId);
@@ -6136,7 +6134,7 @@ static void kafka_find_coordinator_response_write(struct proto_writer *writer, i
     }
     if (version >= 4) {
         ASSERT(value->Coordinators.count <= 0 || value->Coordinators.items != NULL);
-        proto_write_array_count(writer, value->Coordinators.count, version >= 3, false);
+        proto_write_array_count(writer, value->Coordinators.count, true, false);
         for (i32 i = 0; i < value->Coordinators.count; i++) {
             kafka_find_coordinator_response_coordinator_write(writer, version,
                     &value->Coordinators.items[i]);
@@ -6233,7 +6231,7 @@ static void kafka_join_group_request_read(struct proto_reader *reader, i16 versi
     }
     value->MemberId = proto_read_string(reader, version >= 6, false);
     if (version >= 5) {
-        value->GroupInstanceId = proto_read_string(reader, version >= 6, version >= 5);
+        value->GroupInstanceId = proto_read_string(reader, version >= 6, true);
     }
     value->ProtocolType = proto_read_string(reader, version >= 6, false);
     {
@@ -6251,7 +6249,7 @@ static void kafka_join_group_request_read(struct proto_reader *reader, i16 versi
         }
     }
     if (version >= 8) {
-        value->Reason = proto_read_string(reader, version >= 6, version >= 8);
+        value->Reason = proto_read_string(reader, true, true);
     }
     if (version >= 6) {
         proto_read_tagged_fields_skip(reader);
@@ -6268,7 +6266,7 @@ static void kafka_join_group_request_write(struct proto_writer *writer, i16 vers
     }
     proto_write_string(writer, value->MemberId, version >= 6, false);
     if (version >= 5) {
-        proto_write_string(writer, value->GroupInstanceId, version >= 6, version >= 5);
+        proto_write_string(writer, value->GroupInstanceId, version >= 6, true);
     } else if (!(value->GroupInstanceId.size < 0)) {
         proto_writer_fail(writer, PROTO_ERROR_UNREPRESENTABLE);
     }
@@ -6279,7 +6277,7 @@ static void kafka_join_group_request_write(struct proto_writer *writer, i16 vers
         kafka_join_group_request_protocol_write(writer, version, &value->Protocols.items[i]);
     }
     if (version >= 8) {
-        proto_write_string(writer, value->Reason, version >= 6, version >= 8);
+        proto_write_string(writer, value->Reason, true, true);
     }
     if (version >= 6) {
         proto_write_uvarint(writer, 0); /* No tagged fields. */
@@ -6338,7 +6336,7 @@ static void kafka_join_group_response_member_read(struct proto_reader *reader, i
     (void)arena;
     value->MemberId = proto_read_string(reader, version >= 6, false);
     if (version >= 5) {
-        value->GroupInstanceId = proto_read_string(reader, version >= 6, version >= 5);
+        value->GroupInstanceId = proto_read_string(reader, version >= 6, true);
     }
     value->Metadata = proto_read_bytes(reader, version >= 6, false);
     if (version >= 6) {
@@ -6351,7 +6349,7 @@ static void kafka_join_group_response_member_write(struct proto_writer *writer, 
 {
     proto_write_string(writer, value->MemberId, version >= 6, false);
     if (version >= 5) {
-        proto_write_string(writer, value->GroupInstanceId, version >= 6, version >= 5);
+        proto_write_string(writer, value->GroupInstanceId, version >= 6, true);
     }
     proto_write_bytes(writer, value->Metadata, version >= 6, false);
     if (version >= 6) {
@@ -6376,7 +6374,7 @@ static void kafka_join_group_response_read(struct proto_reader *reader, i16 vers
     value->ErrorCode = proto_read_i16(reader);
     value->GenerationId = proto_read_i32(reader);
     if (version >= 7) {
-        value->ProtocolType = proto_read_string(reader, version >= 6, version >= 7);
+        value->ProtocolType = proto_read_string(reader, true, true);
     }
     value->ProtocolName = proto_read_string(reader, version >= 6, version >= 7);
     value->Leader = proto_read_string(reader, version >= 6, false);
@@ -6411,7 +6409,7 @@ static void kafka_join_group_response_write(struct proto_writer *writer, i16 ver
     proto_write_i16(writer, value->ErrorCode);
     proto_write_i32(writer, value->GenerationId);
     if (version >= 7) {
-        proto_write_string(writer, value->ProtocolType, version >= 6, version >= 7);
+        proto_write_string(writer, value->ProtocolType, true, true);
     }
     proto_write_string(writer, value->ProtocolName, version >= 6, version >= 7);
     proto_write_string(writer, value->Leader, version >= 6, false);
@@ -6512,13 +6510,13 @@ static void kafka_sync_group_request_read(struct proto_reader *reader, i16 versi
     value->GenerationId = proto_read_i32(reader);
     value->MemberId = proto_read_string(reader, version >= 4, false);
     if (version >= 3) {
-        value->GroupInstanceId = proto_read_string(reader, version >= 4, version >= 3);
+        value->GroupInstanceId = proto_read_string(reader, version >= 4, true);
     }
     if (version >= 5) {
-        value->ProtocolType = proto_read_string(reader, version >= 4, version >= 5);
+        value->ProtocolType = proto_read_string(reader, true, true);
     }
     if (version >= 5) {
-        value->ProtocolName = proto_read_string(reader, version >= 4, version >= 5);
+        value->ProtocolName = proto_read_string(reader, true, true);
     }
     {
         const u32 size_min =
@@ -6547,15 +6545,15 @@ static void kafka_sync_group_request_write(struct proto_writer *writer, i16 vers
     proto_write_i32(writer, value->GenerationId);
     proto_write_string(writer, value->MemberId, version >= 4, false);
     if (version >= 3) {
-        proto_write_string(writer, value->GroupInstanceId, version >= 4, version >= 3);
+        proto_write_string(writer, value->GroupInstanceId, version >= 4, true);
     } else if (!(value->GroupInstanceId.size < 0)) {
         proto_writer_fail(writer, PROTO_ERROR_UNREPRESENTABLE);
     }
     if (version >= 5) {
-        proto_write_string(writer, value->ProtocolType, version >= 4, version >= 5);
+        proto_write_string(writer, value->ProtocolType, true, true);
     }
     if (version >= 5) {
-        proto_write_string(writer, value->ProtocolName, version >= 4, version >= 5);
+        proto_write_string(writer, value->ProtocolName, true, true);
     }
     ASSERT(value->Assignments.count <= 0 || value->Assignments.items != NULL);
     proto_write_array_count(writer, value->Assignments.count, version >= 4, false);
@@ -6612,10 +6610,10 @@ static void kafka_sync_group_response_read(struct proto_reader *reader, i16 vers
     }
     value->ErrorCode = proto_read_i16(reader);
     if (version >= 5) {
-        value->ProtocolType = proto_read_string(reader, version >= 4, version >= 5);
+        value->ProtocolType = proto_read_string(reader, true, true);
     }
     if (version >= 5) {
-        value->ProtocolName = proto_read_string(reader, version >= 4, version >= 5);
+        value->ProtocolName = proto_read_string(reader, true, true);
     }
     value->Assignment = proto_read_bytes(reader, version >= 4, false);
     if (version >= 4) {
@@ -6631,10 +6629,10 @@ static void kafka_sync_group_response_write(struct proto_writer *writer, i16 ver
     }
     proto_write_i16(writer, value->ErrorCode);
     if (version >= 5) {
-        proto_write_string(writer, value->ProtocolType, version >= 4, version >= 5);
+        proto_write_string(writer, value->ProtocolType, true, true);
     }
     if (version >= 5) {
-        proto_write_string(writer, value->ProtocolName, version >= 4, version >= 5);
+        proto_write_string(writer, value->ProtocolName, true, true);
     }
     proto_write_bytes(writer, value->Assignment, version >= 4, false);
     if (version >= 4) {
@@ -6685,7 +6683,7 @@ static void kafka_heartbeat_request_read(struct proto_reader *reader, i16 versio
     value->GenerationId = proto_read_i32(reader);
     value->MemberId = proto_read_string(reader, version >= 4, false);
     if (version >= 3) {
-        value->GroupInstanceId = proto_read_string(reader, version >= 4, version >= 3);
+        value->GroupInstanceId = proto_read_string(reader, version >= 4, true);
     }
     if (version >= 4) {
         proto_read_tagged_fields_skip(reader);
@@ -6699,7 +6697,7 @@ static void kafka_heartbeat_request_write(struct proto_writer *writer, i16 versi
     proto_write_i32(writer, value->GenerationId);
     proto_write_string(writer, value->MemberId, version >= 4, false);
     if (version >= 3) {
-        proto_write_string(writer, value->GroupInstanceId, version >= 4, version >= 3);
+        proto_write_string(writer, value->GroupInstanceId, version >= 4, true);
     } else if (!(value->GroupInstanceId.size < 0)) {
         proto_writer_fail(writer, PROTO_ERROR_UNREPRESENTABLE);
     }
@@ -6823,7 +6821,7 @@ static void kafka_leave_group_request_member_identity_read(struct proto_reader *
     value->MemberId = proto_read_string(reader, version >= 4, false);
     value->GroupInstanceId = proto_read_string(reader, version >= 4, true);
     if (version >= 5) {
-        value->Reason = proto_read_string(reader, version >= 4, version >= 5);
+        value->Reason = proto_read_string(reader, true, true);
     }
     if (version >= 4) {
         proto_read_tagged_fields_skip(reader);
@@ -6836,7 +6834,7 @@ static void kafka_leave_group_request_member_identity_write(struct proto_writer 
     proto_write_string(writer, value->MemberId, version >= 4, false);
     proto_write_string(writer, value->GroupInstanceId, version >= 4, true);
     if (version >= 5) {
-        proto_write_string(writer, value->Reason, version >= 4, version >= 5);
+        proto_write_string(writer, value->Reason, true, true);
     }
     if (version >= 4) {
         proto_write_uvarint(writer, 0); /* No tagged fields. */
@@ -6854,7 +6852,7 @@ static void kafka_leave_group_request_read(struct proto_reader *reader, i16 vers
 {
     value->GroupId = proto_read_string(reader, version >= 4, false);
     if (version <= 2) {
-        value->MemberId = proto_read_string(reader, version >= 4, false);
+        value->MemberId = proto_read_string(reader, false, false);
     }
     if (version >= 3) {
         {
@@ -6883,7 +6881,7 @@ static void kafka_leave_group_request_write(struct proto_writer *writer, i16 ver
 {
     proto_write_string(writer, value->GroupId, version >= 4, false);
     if (version <= 2) {
-        proto_write_string(writer, value->MemberId, version >= 4, false);
+        proto_write_string(writer, value->MemberId, false, false);
     } else if (value->MemberId.size != 0) {
         proto_writer_fail(writer, PROTO_ERROR_UNREPRESENTABLE);
     }
@@ -7185,7 +7183,7 @@ static void kafka_offset_commit_request_read(struct proto_reader *reader, i16 ve
         value->MemberId = proto_read_string(reader, version >= 8, false);
     }
     if (version >= 7) {
-        value->GroupInstanceId = proto_read_string(reader, version >= 8, version >= 7);
+        value->GroupInstanceId = proto_read_string(reader, version >= 8, true);
     }
     if (version >= 2 && version <= 4) {
         value->RetentionTimeMs = proto_read_i64(reader);
@@ -7219,7 +7217,7 @@ static void kafka_offset_commit_request_write(struct proto_writer *writer, i16 v
         proto_write_string(writer, value->MemberId, version >= 8, false);
     }
     if (version >= 7) {
-        proto_write_string(writer, value->GroupInstanceId, version >= 8, version >= 7);
+        proto_write_string(writer, value->GroupInstanceId, version >= 8, true);
     } else if (!(value->GroupInstanceId.size < 0)) {
         proto_writer_fail(writer, PROTO_ERROR_UNREPRESENTABLE);
     }
@@ -7509,7 +7507,7 @@ static void kafka_offset_fetch_request_group_read(struct proto_reader *reader, i
 {
     value->GroupId = proto_read_string(reader, true, false);
     if (version >= 9) {
-        value->MemberId = proto_read_string(reader, true, version >= 9);
+        value->MemberId = proto_read_string(reader, true, true);
     }
     if (version >= 9) {
         value->MemberEpoch = proto_read_i32(reader);
@@ -7535,7 +7533,7 @@ static void kafka_offset_fetch_request_group_write(struct proto_writer *writer, 
 {
     proto_write_string(writer, value->GroupId, true, false);
     if (version >= 9) {
-        proto_write_string(writer, value->MemberId, true, version >= 9);
+        proto_write_string(writer, value->MemberId, true, true);
     }
     if (version >= 9) {
         proto_write_i32(writer, value->MemberEpoch);
@@ -7611,8 +7609,7 @@ static void kafka_offset_fetch_request_read(struct proto_reader *reader, i16 ver
         {
             const u32 size_min =
                 kafka_offset_fetch_request_topic_size_min(version);
-            i32 count = proto_read_array_count(reader, version >= 6, version >= 2 && version <= 7,
-                    size_min);
+            i32 count = proto_read_array_count(reader, version >= 6, version >= 2, size_min);
             void *items = proto_read_array_items(reader, arena, count,
                     sizeof(*value->Topics.items));
             if (items == NULL && count > 0) count = 0;
@@ -7629,7 +7626,7 @@ static void kafka_offset_fetch_request_read(struct proto_reader *reader, i16 ver
         {
             const u32 size_min =
                 kafka_offset_fetch_request_group_size_min(version);
-            i32 count = proto_read_array_count(reader, version >= 6, false, size_min);
+            i32 count = proto_read_array_count(reader, true, false, size_min);
             void *items = proto_read_array_items(reader, arena, count,
                     sizeof(*value->Groups.items));
             if (items == NULL && count > 0) count = 0;
@@ -7660,8 +7657,7 @@ static void kafka_offset_fetch_request_write(struct proto_writer *writer, i16 ve
     }
     if (version <= 7) {
         ASSERT(value->Topics.count <= 0 || value->Topics.items != NULL);
-        proto_write_array_count(writer, value->Topics.count, version >= 6, version >= 2 &&
-                version <= 7);
+        proto_write_array_count(writer, value->Topics.count, version >= 6, version >= 2);
         for (i32 i = 0; i < value->Topics.count; i++) {
             kafka_offset_fetch_request_topic_write(writer, version, &value->Topics.items[i]);
         }
@@ -7670,7 +7666,7 @@ static void kafka_offset_fetch_request_write(struct proto_writer *writer, i16 ve
     }
     if (version >= 8) {
         ASSERT(value->Groups.count <= 0 || value->Groups.items != NULL);
-        proto_write_array_count(writer, value->Groups.count, version >= 6, false);
+        proto_write_array_count(writer, value->Groups.count, true, false);
         for (i32 i = 0; i < value->Groups.count; i++) {
             kafka_offset_fetch_request_group_write(writer, version, &value->Groups.items[i]);
         }
@@ -8002,7 +7998,7 @@ static void kafka_offset_fetch_response_read(struct proto_reader *reader, i16 ve
         {
             const u32 size_min =
                 kafka_offset_fetch_response_group_size_min(version);
-            i32 count = proto_read_array_count(reader, version >= 6, false, size_min);
+            i32 count = proto_read_array_count(reader, true, false, size_min);
             void *items = proto_read_array_items(reader, arena, count,
                     sizeof(*value->Groups.items));
             if (items == NULL && count > 0) count = 0;
@@ -8040,7 +8036,7 @@ static void kafka_offset_fetch_response_write(struct proto_writer *writer, i16 v
     }
     if (version >= 8) {
         ASSERT(value->Groups.count <= 0 || value->Groups.items != NULL);
-        proto_write_array_count(writer, value->Groups.count, version >= 6, false);
+        proto_write_array_count(writer, value->Groups.count, true, false);
         for (i32 i = 0; i < value->Groups.count; i++) {
             kafka_offset_fetch_response_group_write(writer, version, &value->Groups.items[i]);
         }
@@ -8091,27 +8087,27 @@ static void kafka_list_groups_request_read(struct proto_reader *reader, i16 vers
 {
     if (version >= 4) {
         {
-            i32 count = proto_read_array_count(reader, version >= 3, false, (version >= 3 ? 1 : 2));
+            i32 count = proto_read_array_count(reader, true, false, 1);
             void *items = proto_read_array_items(reader, arena, count,
                     sizeof(*value->StatesFilter.items));
             if (items == NULL && count > 0) count = 0;
             value->StatesFilter.items = items;
             value->StatesFilter.count = count;
             for (i32 i = 0; i < count && reader->error == PROTO_OK; i++) {
-                value->StatesFilter.items[i] = proto_read_string(reader, version >= 3, false);
+                value->StatesFilter.items[i] = proto_read_string(reader, true, false);
             }
         }
     }
     if (version >= 5) {
         {
-            i32 count = proto_read_array_count(reader, version >= 3, false, (version >= 3 ? 1 : 2));
+            i32 count = proto_read_array_count(reader, true, false, 1);
             void *items = proto_read_array_items(reader, arena, count,
                     sizeof(*value->TypesFilter.items));
             if (items == NULL && count > 0) count = 0;
             value->TypesFilter.items = items;
             value->TypesFilter.count = count;
             for (i32 i = 0; i < count && reader->error == PROTO_OK; i++) {
-                value->TypesFilter.items[i] = proto_read_string(reader, version >= 3, false);
+                value->TypesFilter.items[i] = proto_read_string(reader, true, false);
             }
         }
     }
@@ -8125,18 +8121,18 @@ static void kafka_list_groups_request_write(struct proto_writer *writer, i16 ver
 {
     if (version >= 4) {
         ASSERT(value->StatesFilter.count <= 0 || value->StatesFilter.items != NULL);
-        proto_write_array_count(writer, value->StatesFilter.count, version >= 3, false);
+        proto_write_array_count(writer, value->StatesFilter.count, true, false);
         for (i32 i = 0; i < value->StatesFilter.count; i++) {
-            proto_write_string(writer, value->StatesFilter.items[i], version >= 3, false);
+            proto_write_string(writer, value->StatesFilter.items[i], true, false);
         }
     } else if (value->StatesFilter.count != 0) {
         proto_writer_fail(writer, PROTO_ERROR_UNREPRESENTABLE);
     }
     if (version >= 5) {
         ASSERT(value->TypesFilter.count <= 0 || value->TypesFilter.items != NULL);
-        proto_write_array_count(writer, value->TypesFilter.count, version >= 3, false);
+        proto_write_array_count(writer, value->TypesFilter.count, true, false);
         for (i32 i = 0; i < value->TypesFilter.count; i++) {
-            proto_write_string(writer, value->TypesFilter.items[i], version >= 3, false);
+            proto_write_string(writer, value->TypesFilter.items[i], true, false);
         }
     } else if (value->TypesFilter.count != 0) {
         proto_writer_fail(writer, PROTO_ERROR_UNREPRESENTABLE);
@@ -8200,10 +8196,10 @@ static void kafka_list_groups_response_listed_group_read(struct proto_reader *re
     value->GroupId = proto_read_string(reader, version >= 3, false);
     value->ProtocolType = proto_read_string(reader, version >= 3, false);
     if (version >= 4) {
-        value->GroupState = proto_read_string(reader, version >= 3, false);
+        value->GroupState = proto_read_string(reader, true, false);
     }
     if (version >= 5) {
-        value->GroupType = proto_read_string(reader, version >= 3, false);
+        value->GroupType = proto_read_string(reader, true, false);
     }
     if (version >= 3) {
         proto_read_tagged_fields_skip(reader);
@@ -8216,10 +8212,10 @@ static void kafka_list_groups_response_listed_group_write(struct proto_writer *w
     proto_write_string(writer, value->GroupId, version >= 3, false);
     proto_write_string(writer, value->ProtocolType, version >= 3, false);
     if (version >= 4) {
-        proto_write_string(writer, value->GroupState, version >= 3, false);
+        proto_write_string(writer, value->GroupState, true, false);
     }
     if (version >= 5) {
-        proto_write_string(writer, value->GroupType, version >= 3, false);
+        proto_write_string(writer, value->GroupType, true, false);
     }
     if (version >= 3) {
         proto_write_uvarint(writer, 0); /* No tagged fields. */
@@ -8408,7 +8404,7 @@ static void kafka_describe_groups_response_described_group_member_read(struct pr
     (void)arena;
     value->MemberId = proto_read_string(reader, version >= 5, false);
     if (version >= 4) {
-        value->GroupInstanceId = proto_read_string(reader, version >= 5, version >= 4);
+        value->GroupInstanceId = proto_read_string(reader, version >= 5, true);
     }
     value->ClientId = proto_read_string(reader, version >= 5, false);
     value->ClientHost = proto_read_string(reader, version >= 5, false);
@@ -8424,7 +8420,7 @@ static void kafka_describe_groups_response_described_group_member_write(struct p
 {
     proto_write_string(writer, value->MemberId, version >= 5, false);
     if (version >= 4) {
-        proto_write_string(writer, value->GroupInstanceId, version >= 5, version >= 4);
+        proto_write_string(writer, value->GroupInstanceId, version >= 5, true);
     }
     proto_write_string(writer, value->ClientId, version >= 5, false);
     proto_write_string(writer, value->ClientHost, version >= 5, false);
@@ -9007,7 +9003,7 @@ static void kafka_add_partitions_to_txn_request_read(struct proto_reader *reader
         {
             const u32 size_min =
                 kafka_add_partitions_to_txn_request_transaction_size_min(version);
-            i32 count = proto_read_array_count(reader, version >= 3, false, size_min);
+            i32 count = proto_read_array_count(reader, true, false, size_min);
             void *items = proto_read_array_items(reader, arena, count,
                     sizeof(*value->Transactions.items));
             if (items == NULL && count > 0) count = 0;
@@ -9056,7 +9052,7 @@ static void kafka_add_partitions_to_txn_request_write(struct proto_writer *write
 {
     if (version >= 4) {
         ASSERT(value->Transactions.count <= 0 || value->Transactions.items != NULL);
-        proto_write_array_count(writer, value->Transactions.count, version >= 3, false);
+        proto_write_array_count(writer, value->Transactions.count, true, false);
         for (i32 i = 0; i < value->Transactions.count; i++) {
             kafka_add_partitions_to_txn_request_transaction_write(writer, version,
                     &value->Transactions.items[i]);
@@ -9293,7 +9289,7 @@ static void kafka_add_partitions_to_txn_response_read(struct proto_reader *reade
         {
             const u32 size_min =
                 kafka_add_partitions_to_txn_response_result_size_min(version);
-            i32 count = proto_read_array_count(reader, version >= 3, false, size_min);
+            i32 count = proto_read_array_count(reader, true, false, size_min);
             void *items = proto_read_array_items(reader, arena, count,
                     sizeof(*value->ResultsByTransaction.items));
             if (items == NULL && count > 0) count = 0;
@@ -9339,7 +9335,7 @@ static void kafka_add_partitions_to_txn_response_write(struct proto_writer *writ
     }
     if (version >= 4) {
         ASSERT(value->ResultsByTransaction.count <= 0 || value->ResultsByTransaction.items != NULL);
-        proto_write_array_count(writer, value->ResultsByTransaction.count, version >= 3, false);
+        proto_write_array_count(writer, value->ResultsByTransaction.count, true, false);
         for (i32 i = 0; i < value->ResultsByTransaction.count; i++) {
             kafka_add_partitions_to_txn_response_result_write(writer, version,
                     &value->ResultsByTransaction.items[i]);
@@ -9741,10 +9737,10 @@ static void kafka_txn_offset_commit_request_read(struct proto_reader *reader, i1
         value->GenerationId = proto_read_i32(reader);
     }
     if (version >= 3) {
-        value->MemberId = proto_read_string(reader, version >= 3, false);
+        value->MemberId = proto_read_string(reader, true, false);
     }
     if (version >= 3) {
-        value->GroupInstanceId = proto_read_string(reader, version >= 3, version >= 3);
+        value->GroupInstanceId = proto_read_string(reader, true, true);
     }
     {
         const u32 size_min =
@@ -9778,12 +9774,12 @@ static void kafka_txn_offset_commit_request_write(struct proto_writer *writer, i
         proto_writer_fail(writer, PROTO_ERROR_UNREPRESENTABLE);
     }
     if (version >= 3) {
-        proto_write_string(writer, value->MemberId, version >= 3, false);
+        proto_write_string(writer, value->MemberId, true, false);
     } else if (value->MemberId.size != 0) {
         proto_writer_fail(writer, PROTO_ERROR_UNREPRESENTABLE);
     }
     if (version >= 3) {
-        proto_write_string(writer, value->GroupInstanceId, version >= 3, version >= 3);
+        proto_write_string(writer, value->GroupInstanceId, true, true);
     } else if (!(value->GroupInstanceId.size < 0)) {
         proto_writer_fail(writer, PROTO_ERROR_UNREPRESENTABLE);
     }
@@ -10999,7 +10995,7 @@ static void kafka_begin_quorum_epoch_request_read(struct proto_reader *reader, i
         {
             const u32 size_min =
                 kafka_begin_quorum_epoch_request_leader_endpoint_size_min(version);
-            i32 count = proto_read_array_count(reader, version >= 1, false, size_min);
+            i32 count = proto_read_array_count(reader, true, false, size_min);
             void *items = proto_read_array_items(reader, arena, count,
                     sizeof(*value->LeaderEndpoints.items));
             if (items == NULL && count > 0) count = 0;
@@ -11032,7 +11028,7 @@ static void kafka_begin_quorum_epoch_request_write(struct proto_writer *writer, 
     }
     if (version >= 1) {
         ASSERT(value->LeaderEndpoints.count <= 0 || value->LeaderEndpoints.items != NULL);
-        proto_write_array_count(writer, value->LeaderEndpoints.count, version >= 1, false);
+        proto_write_array_count(writer, value->LeaderEndpoints.count, true, false);
         for (i32 i = 0; i < value->LeaderEndpoints.count; i++) {
             kafka_begin_quorum_epoch_request_leader_endpoint_write(writer, version,
                     &value->LeaderEndpoints.items[i]);
@@ -11245,12 +11241,12 @@ static void kafka_begin_quorum_epoch_response_read(struct proto_reader *reader, 
             struct proto_reader part = proto_reader_take(reader, size);
             struct proto_reader *field = &part;
             bool known = false;
-            if (tag == 0 && version >= 1) {
+            if (tag == 0) {
                 known = true;
                 {
                     const u32 size_min =
                         kafka_begin_quorum_epoch_response_node_endpoint_size_min(version);
-                    i32 count = proto_read_array_count(field, version >= 1, false, size_min);
+                    i32 count = proto_read_array_count(field, true, false, size_min);
                     void *items = proto_read_array_items(field, arena, count,
                             sizeof(*value->NodeEndpoints.items));
                     if (items == NULL && count > 0) count = 0;
@@ -11285,7 +11281,7 @@ static void kafka_begin_quorum_epoch_response_write(struct proto_writer *writer,
         }
     }
     if (version >= 1) {
-        const bool send_NodeEndpoints = (version >= 1) && value->NodeEndpoints.count != 0;
+        const bool send_NodeEndpoints = value->NodeEndpoints.count != 0;
         u32 tagged_count = 0;
         tagged_count += send_NodeEndpoints ? 1 : 0;
         proto_write_uvarint(writer, tagged_count);
@@ -11293,7 +11289,7 @@ static void kafka_begin_quorum_epoch_response_write(struct proto_writer *writer,
             struct proto_writer counter;
             proto_writer_init_counter(&counter);
             ASSERT(value->NodeEndpoints.count <= 0 || value->NodeEndpoints.items != NULL);
-            proto_write_array_count(&counter, value->NodeEndpoints.count, version >= 1, false);
+            proto_write_array_count(&counter, value->NodeEndpoints.count, true, false);
             for (i32 i = 0; i < value->NodeEndpoints.count; i++) {
                 kafka_begin_quorum_epoch_response_node_endpoint_write(&counter, version,
                         &value->NodeEndpoints.items[i]);
@@ -11301,7 +11297,7 @@ static void kafka_begin_quorum_epoch_response_write(struct proto_writer *writer,
             proto_write_uvarint(writer, 0);
             proto_write_uvarint(writer, counter.position);
             ASSERT(value->NodeEndpoints.count <= 0 || value->NodeEndpoints.items != NULL);
-            proto_write_array_count(writer, value->NodeEndpoints.count, version >= 1, false);
+            proto_write_array_count(writer, value->NodeEndpoints.count, true, false);
             for (i32 i = 0; i < value->NodeEndpoints.count; i++) {
                 kafka_begin_quorum_epoch_response_node_endpoint_write(writer, version,
                         &value->NodeEndpoints.items[i]);
@@ -11447,7 +11443,7 @@ static void kafka_end_quorum_epoch_request_partition_data_read(struct proto_read
     value->LeaderEpoch = proto_read_i32(reader);
     if (version <= 0) {
         {
-            i32 count = proto_read_array_count(reader, version >= 1, false, 4);
+            i32 count = proto_read_array_count(reader, false, false, 4);
             void *items = proto_read_array_items(reader, arena, count,
                     sizeof(*value->PreferredSuccessors.items));
             if (items == NULL && count > 0) count = 0;
@@ -11462,7 +11458,7 @@ static void kafka_end_quorum_epoch_request_partition_data_read(struct proto_read
         {
             const u32 size_min =
                 kafka_end_quorum_epoch_request_replica_info_size_min(version);
-            i32 count = proto_read_array_count(reader, version >= 1, false, size_min);
+            i32 count = proto_read_array_count(reader, true, false, size_min);
             void *items = proto_read_array_items(reader, arena, count,
                     sizeof(*value->PreferredCandidates.items));
             if (items == NULL && count > 0) count = 0;
@@ -11489,14 +11485,14 @@ static void kafka_end_quorum_epoch_request_partition_data_write(struct proto_wri
     proto_write_i32(writer, value->LeaderEpoch);
     if (version <= 0) {
         ASSERT(value->PreferredSuccessors.count <= 0 || value->PreferredSuccessors.items != NULL);
-        proto_write_array_count(writer, value->PreferredSuccessors.count, version >= 1, false);
+        proto_write_array_count(writer, value->PreferredSuccessors.count, false, false);
         for (i32 i = 0; i < value->PreferredSuccessors.count; i++) {
             proto_write_i32(writer, value->PreferredSuccessors.items[i]);
         }
     }
     if (version >= 1) {
         ASSERT(value->PreferredCandidates.count <= 0 || value->PreferredCandidates.items != NULL);
-        proto_write_array_count(writer, value->PreferredCandidates.count, version >= 1, false);
+        proto_write_array_count(writer, value->PreferredCandidates.count, true, false);
         for (i32 i = 0; i < value->PreferredCandidates.count; i++) {
             kafka_end_quorum_epoch_request_replica_info_write(writer, version,
                     &value->PreferredCandidates.items[i]);
@@ -11588,7 +11584,7 @@ static void kafka_end_quorum_epoch_request_read(struct proto_reader *reader, i16
         {
             const u32 size_min =
                 kafka_end_quorum_epoch_request_leader_endpoint_size_min(version);
-            i32 count = proto_read_array_count(reader, version >= 1, false, size_min);
+            i32 count = proto_read_array_count(reader, true, false, size_min);
             void *items = proto_read_array_items(reader, arena, count,
                     sizeof(*value->LeaderEndpoints.items));
             if (items == NULL && count > 0) count = 0;
@@ -11618,7 +11614,7 @@ static void kafka_end_quorum_epoch_request_write(struct proto_writer *writer, i1
     }
     if (version >= 1) {
         ASSERT(value->LeaderEndpoints.count <= 0 || value->LeaderEndpoints.items != NULL);
-        proto_write_array_count(writer, value->LeaderEndpoints.count, version >= 1, false);
+        proto_write_array_count(writer, value->LeaderEndpoints.count, true, false);
         for (i32 i = 0; i < value->LeaderEndpoints.count; i++) {
             kafka_end_quorum_epoch_request_leader_endpoint_write(writer, version,
                     &value->LeaderEndpoints.items[i]);
@@ -11831,12 +11827,12 @@ static void kafka_end_quorum_epoch_response_read(struct proto_reader *reader, i1
             struct proto_reader part = proto_reader_take(reader, size);
             struct proto_reader *field = &part;
             bool known = false;
-            if (tag == 0 && version >= 1) {
+            if (tag == 0) {
                 known = true;
                 {
                     const u32 size_min =
                         kafka_end_quorum_epoch_response_node_endpoint_size_min(version);
-                    i32 count = proto_read_array_count(field, version >= 1, false, size_min);
+                    i32 count = proto_read_array_count(field, true, false, size_min);
                     void *items = proto_read_array_items(field, arena, count,
                             sizeof(*value->NodeEndpoints.items));
                     if (items == NULL && count > 0) count = 0;
@@ -11870,7 +11866,7 @@ static void kafka_end_quorum_epoch_response_write(struct proto_writer *writer, i
         }
     }
     if (version >= 1) {
-        const bool send_NodeEndpoints = (version >= 1) && value->NodeEndpoints.count != 0;
+        const bool send_NodeEndpoints = value->NodeEndpoints.count != 0;
         u32 tagged_count = 0;
         tagged_count += send_NodeEndpoints ? 1 : 0;
         proto_write_uvarint(writer, tagged_count);
@@ -11878,7 +11874,7 @@ static void kafka_end_quorum_epoch_response_write(struct proto_writer *writer, i
             struct proto_writer counter;
             proto_writer_init_counter(&counter);
             ASSERT(value->NodeEndpoints.count <= 0 || value->NodeEndpoints.items != NULL);
-            proto_write_array_count(&counter, value->NodeEndpoints.count, version >= 1, false);
+            proto_write_array_count(&counter, value->NodeEndpoints.count, true, false);
             for (i32 i = 0; i < value->NodeEndpoints.count; i++) {
                 kafka_end_quorum_epoch_response_node_endpoint_write(&counter, version,
                         &value->NodeEndpoints.items[i]);
@@ -11886,7 +11882,7 @@ static void kafka_end_quorum_epoch_response_write(struct proto_writer *writer, i
             proto_write_uvarint(writer, 0);
             proto_write_uvarint(writer, counter.position);
             ASSERT(value->NodeEndpoints.count <= 0 || value->NodeEndpoints.items != NULL);
-            proto_write_array_count(writer, value->NodeEndpoints.count, version >= 1, false);
+            proto_write_array_count(writer, value->NodeEndpoints.count, true, false);
             for (i32 i = 0; i < value->NodeEndpoints.count; i++) {
                 kafka_end_quorum_epoch_response_node_endpoint_write(writer, version,
                         &value->NodeEndpoints.items[i]);
@@ -12235,7 +12231,7 @@ static void kafka_describe_quorum_response_partition_data_read(struct proto_read
     value->PartitionIndex = proto_read_i32(reader);
     value->ErrorCode = proto_read_i16(reader);
     if (version >= 2) {
-        value->ErrorMessage = proto_read_string(reader, true, version >= 2);
+        value->ErrorMessage = proto_read_string(reader, true, true);
     }
     value->LeaderId = proto_read_i32(reader);
     value->LeaderEpoch = proto_read_i32(reader);
@@ -12278,7 +12274,7 @@ static void kafka_describe_quorum_response_partition_data_write(struct proto_wri
     proto_write_i32(writer, value->PartitionIndex);
     proto_write_i16(writer, value->ErrorCode);
     if (version >= 2) {
-        proto_write_string(writer, value->ErrorMessage, true, version >= 2);
+        proto_write_string(writer, value->ErrorMessage, true, true);
     }
     proto_write_i32(writer, value->LeaderId);
     proto_write_i32(writer, value->LeaderEpoch);
@@ -12351,7 +12347,7 @@ static void kafka_describe_quorum_response_read(struct proto_reader *reader, i16
 {
     value->ErrorCode = proto_read_i16(reader);
     if (version >= 2) {
-        value->ErrorMessage = proto_read_string(reader, true, version >= 2);
+        value->ErrorMessage = proto_read_string(reader, true, true);
     }
     {
         i32 count = proto_read_array_count(reader, true, false, 3);
@@ -12389,7 +12385,7 @@ static void kafka_describe_quorum_response_write(struct proto_writer *writer, i1
 {
     proto_write_i16(writer, value->ErrorCode);
     if (version >= 2) {
-        proto_write_string(writer, value->ErrorMessage, true, version >= 2);
+        proto_write_string(writer, value->ErrorMessage, true, true);
     }
     ASSERT(value->Topics.count <= 0 || value->Topics.items != NULL);
     proto_write_array_count(writer, value->Topics.count, true, false);
@@ -17940,7 +17936,7 @@ static void kafka_consumer_protocol_subscription_read(struct proto_reader *reade
         value->GenerationId = proto_read_i32(reader);
     }
     if (version >= 3) {
-        value->RackId = proto_read_string(reader, false, version >= 3);
+        value->RackId = proto_read_string(reader, false, true);
     }
 }
 
@@ -17965,7 +17961,7 @@ static void kafka_consumer_protocol_subscription_write(struct proto_writer *writ
         proto_write_i32(writer, value->GenerationId);
     }
     if (version >= 3) {
-        proto_write_string(writer, value->RackId, false, version >= 3);
+        proto_write_string(writer, value->RackId, false, true);
     }
 }
 

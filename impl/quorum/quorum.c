@@ -63,6 +63,29 @@ i32 quorum_voter_index(const struct quorum *q, i32 id)
 
 /* ===== Create, start, stop ===== */
 
+/* Our client endpoint as clients reach it: the advertised listener of the client listener's
+ * name if any, else the listener itself; an empty or wildcard host becomes our voter host. */
+static void client_endpoint_init(struct quorum *q)
+{
+    const struct config_listener *client = config_client_listener(q->config);
+    if (client == NULL) return;
+    const char *endpoint = client->endpoint;
+    for (u32 i = 0; i < q->config->advertised_count; i++) {
+        if (strcmp(q->config->advertised[i].name, client->name) == 0) {
+            endpoint = q->config->advertised[i].endpoint;
+        }
+    }
+    char host[QUORUM_ENDPOINT_MAX - 8], voter_host[QUORUM_ENDPOINT_MAX - 8]; /* + ":port" */
+    u16 port = 0, voter_port = 0;
+    if (!io_endpoint_parse(endpoint, host, sizeof(host), &port)) return;
+    if ((host[0] == '\0' || strcmp(host, "0.0.0.0") == 0) && q->self_index >= 0 &&
+        io_endpoint_parse(q->config->voters[q->self_index].endpoint, voter_host,
+                          sizeof(voter_host), &voter_port)) {
+        memcpy(host, voter_host, sizeof(host));
+    }
+    snprintf(q->client_endpoint, sizeof(q->client_endpoint), "%s:%u", host, (unsigned)port);
+}
+
 struct quorum *quorum_create(const struct node_config *config, struct io *io, u32 timer_base,
                              u64 file_tag)
 {
@@ -90,6 +113,7 @@ struct quorum *quorum_create(const struct node_config *config, struct io *io, u3
     q->role = q->self_index >= 0 ? HISTORY_ROLE_UNATTACHED : HISTORY_ROLE_OBSERVER;
     q->leader_id = QUORUM_NONE;
     q->voted_for = QUORUM_NONE;
+    client_endpoint_init(q);
     q->digests = calloc(QUORUM_LOG_ENTRIES_MAX, sizeof(u64));
     q->send_buffer = calloc(1, QUORUM_SEND_BUFFER_SIZE);
     ASSERT(q->digests != NULL && q->send_buffer != NULL);
@@ -186,6 +210,7 @@ static void leave_role(struct quorum *q, i32 epoch_next)
         quorum_drop_parked(q, QUORUM_ERROR_NOT_LEADER_OR_FOLLOWER);
     }
     if (epoch_next > q->epoch) {
+        q->leader_endpoint[0] = '\0';
         q->epoch = epoch_next;
         q->voted_for = QUORUM_NONE;
         q->leader_id = QUORUM_NONE;
@@ -221,6 +246,7 @@ void quorum_become_follower(struct quorum *q, i32 epoch, i32 leader)
     ASSERT(leader >= 0 && leader != q->self_id);
     ASSERT(epoch >= q->epoch);
     leave_role(q, epoch);
+    if (q->leader_id != leader) q->leader_endpoint[0] = '\0';
     q->leader_id = leader;
     q->leader_contact_ns = io_now_ns(q->io); /* The fetch timeout starts now. */
     q->leader_heard = false;
@@ -291,6 +317,7 @@ void quorum_become_leader(struct quorum *q)
         .epoch = q->epoch, .voted_for = q->self_id, .leader = QUORUM_NONE}));
     leave_role(q, q->epoch);
     q->leader_id = q->self_id;
+    memcpy(q->leader_endpoint, q->client_endpoint, sizeof(q->leader_endpoint));
     u64 now = io_now_ns(q->io);
     for (u32 i = 0; i < q->voter_count; i++) {
         q->peers[i].fetch_offset = -1;
@@ -441,12 +468,23 @@ void quorum_observe_appended(const struct quorum *q, i64 offset, bool recovered)
                    flags);
 }
 
-/* The client endpoint of node leader: its controller host with our own client listener port
- * (a simplification until brokers register their listeners with the controller). */
+void quorum_learn_leader_endpoint(struct quorum *q, i32 leader, const char *endpoint)
+{
+    if (leader < 0 || leader != q->leader_id || endpoint[0] == '\0') return;
+    snprintf(q->leader_endpoint, sizeof(q->leader_endpoint), "%s", endpoint);
+}
+
+/* The client endpoint of node leader: what it told us (BeginQuorumEpoch, fetch responses), or
+ * else a guess: its controller host with our own client listener port (a simplification that
+ * holds when every node uses the same ports), never when that would name ourselves. */
 void quorum_endpoint_hint(const struct quorum *q, i32 leader, char *target, u32 size)
 {
     ASSERT(size > 0);
     target[0] = '\0';
+    if (leader == q->leader_id && q->leader_endpoint[0] != '\0') {
+        snprintf(target, size, "%s", q->leader_endpoint);
+        return;
+    }
     i32 index = quorum_voter_index(q, leader);
     const struct config_listener *client = config_client_listener(q->config);
     if (index < 0 || client == NULL) return;
@@ -454,6 +492,15 @@ void quorum_endpoint_hint(const struct quorum *q, i32 leader, char *target, u32 
     u16 port = 0, own_port = 0;
     if (!io_endpoint_parse(q->config->voters[index].endpoint, host, sizeof(host), &port)) return;
     if (!io_endpoint_parse(client->endpoint, own_host, sizeof(own_host), &own_port)) return;
+    i32 self = q->self_index;
+    char self_host[CONFIG_ENDPOINT_MAX];
+    u16 self_port = 0;
+    if (self >= 0 && io_endpoint_parse(q->config->voters[self].endpoint, self_host,
+                                       sizeof(self_host), &self_port)) {
+        if (strcmp(self_host, host) == 0) return; /* Same host: the guess would be us. */
+    } else if (strcmp(own_host, host) == 0) {
+        return;
+    }
     snprintf(target, size, "%s:%u", host, (unsigned)own_port);
 }
 

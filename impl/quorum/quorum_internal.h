@@ -120,6 +120,8 @@ struct quorum {
     struct quorum_pending_vote votes[QUORUM_PENDING_VOTES_MAX];
     i32 correlation_next;
     u8 *send_buffer;
+    char client_endpoint[QUORUM_ENDPOINT_MAX]; /* Ours, as clients reach it; "" if none. */
+    char leader_endpoint[QUORUM_ENDPOINT_MAX]; /* The current leader's, as it told us. */
 };
 
 /* quorum.c */
@@ -139,6 +141,7 @@ void quorum_follower_truncate(struct quorum *q, i64 end);
 void quorum_role_timer_set(struct quorum *q, u64 delay_ns);
 u64 quorum_election_delay(const struct quorum *q);
 void quorum_endpoint_hint(const struct quorum *q, i32 leader, char *target, u32 size);
+void quorum_learn_leader_endpoint(struct quorum *q, i32 leader, const char *endpoint);
 void quorum_observe_appended(const struct quorum *q, i64 offset, bool recovered);
 
 /* quorum_rpc.c */

@@ -104,6 +104,7 @@ void quorum_send_begin_epoch(struct quorum *q, u32 index)
     if (slot == NULL) return;
     struct quorum_begin_epoch_request request = {
         .LeaderId = q->self_id, .LeaderEpoch = q->epoch, .VoterId = q->peers[index].id};
+    memcpy(request.LeaderEndpoint, q->client_endpoint, sizeof(request.LeaderEndpoint));
     quorum_encode_begin_epoch_request(&writer, &request);
     request_end(q, index, slot, &writer);
     q->peers[index].begin_sent_ns = io_now_ns(q->io);
@@ -265,6 +266,7 @@ static void on_fetch_response(struct quorum *q, u32 index,
 {
     if (response->LeaderEpoch > q->epoch) {
         quorum_adopt(q, response->LeaderEpoch, response->LeaderId);
+        quorum_learn_leader_endpoint(q, response->LeaderId, response->LeaderEndpoint);
         return;
     }
     if (response->LeaderEpoch < q->epoch) return;
@@ -272,8 +274,10 @@ static void on_fetch_response(struct quorum *q, u32 index,
         if (q->leader_id < 0 && response->LeaderId >= 0 && response->LeaderId != q->self_id) {
             quorum_adopt(q, q->epoch, response->LeaderId);
         }
+        quorum_learn_leader_endpoint(q, response->LeaderId, response->LeaderEndpoint);
         return; /* The tick retries. */
     }
+    quorum_learn_leader_endpoint(q, response->LeaderId, response->LeaderEndpoint);
     if (q->role != HISTORY_ROLE_FOLLOWER && q->role != HISTORY_ROLE_OBSERVER) return;
     if (q->peers[index].id != q->leader_id) return;
     q->leader_contact_ns = io_now_ns(q->io);
@@ -396,6 +400,7 @@ static void respond_fetch(struct quorum *q, io_conn conn, i32 correlation_id, i1
         .ErrorCode = error, .LeaderId = q->leader_id, .LeaderEpoch = q->epoch,
         .HighWatermark = q->commit_end, .DivergingEpoch = diverging_epoch,
         .DivergingEndOffset = diverging_end};
+    memcpy(response.LeaderEndpoint, q->leader_endpoint, sizeof(response.LeaderEndpoint));
     if (error == QUORUM_ERROR_NONE && diverging_epoch < 0) {
         ASSERT(fetch_offset >= 0 && fetch_offset <= q->log.end);
         response.records = quorum_log_records(&q->log, fetch_offset, QUORUM_FETCH_BYTES_MAX,
@@ -454,7 +459,13 @@ static void on_vote_request(struct quorum *q, io_conn conn, i32 correlation_id,
     }
     quorum_grant_vote(q, request->CandidateId);
     if (QUORUM_MUTATION == 1) {
-        respond_vote(q, conn, correlation_id, true); /* The bug: granted before durable. */
+        /* The bug: granted (and reported as cast) before the vote is durable. */
+        if (q->voted_reported_epoch < q->epoch) {
+            q->voted_reported_epoch = q->epoch;
+            quorum_observe(q, HISTORY_QUORUM_VOTED, (u64)q->epoch, (u64)request->CandidateId, 0,
+                           0);
+        }
+        respond_vote(q, conn, correlation_id, true);
         return;
     }
     queue_vote_answer(q, conn, correlation_id, request->CandidateId);
@@ -491,6 +502,7 @@ static void on_begin_epoch_request(struct quorum *q, io_conn conn, i32 correlati
     if (request->LeaderEpoch > q->epoch || q->leader_id != request->LeaderId) {
         quorum_become_follower(q, request->LeaderEpoch, request->LeaderId);
     }
+    quorum_learn_leader_endpoint(q, request->LeaderId, request->LeaderEndpoint);
     q->leader_heard = true; /* The leader itself told us. */
     q->leader_contact_ns = io_now_ns(q->io);
     respond_epoch(q, conn, correlation_id, QUORUM_ERROR_NONE);

@@ -5,7 +5,7 @@
  * Tested by tests/unit/test_quorum_raft.c (a vote is answered only after the sync completes,
  * a torn newest slot falls back to the older one). */
 #include "state.h"
-#include "wire.h"
+#include "../log/crc32c.h"
 
 #include <string.h>
 
@@ -21,13 +21,13 @@ void quorum_state_encode(u8 *target, u64 sequence, const struct quorum_election_
     store_u32_be(target + 12, (u32)state->epoch);
     store_u32_be(target + 16, (u32)state->voted_for);
     store_u32_be(target + 20, (u32)state->leader);
-    store_u32_be(target + 28, quorum_crc32c(0, target, 28));
+    store_u32_be(target + 28, crc32c_extend(0, target, 28));
 }
 
 bool quorum_state_decode(const u8 *bytes, u64 *sequence, struct quorum_election_state *state)
 {
     if (load_u32_be(bytes) != STATE_MAGIC) return false;
-    if (load_u32_be(bytes + 28) != quorum_crc32c(0, bytes, 28)) return false;
+    if (load_u32_be(bytes + 28) != crc32c_extend(0, bytes, 28)) return false;
     *sequence = load_u64_be(bytes + 4);
     state->epoch = (i32)load_u32_be(bytes + 12);
     state->voted_for = (i32)load_u32_be(bytes + 16);

@@ -78,6 +78,7 @@ struct quorum_begin_epoch_request {
     i32 LeaderId;
     i32 LeaderEpoch;
     i32 VoterId;
+    char LeaderEndpoint[QUORUM_ENDPOINT_MAX]; /* KRaft v1 LeaderEndpoints: the client one. */
 };
 struct quorum_end_epoch_request {
     i32 LeaderId;
@@ -106,6 +107,8 @@ struct quorum_fetch_response {
     i64 HighWatermark;
     i32 DivergingEpoch; /* -1 when the fetch position matched the leader's log. */
     i64 DivergingEndOffset;
+    char LeaderEndpoint[QUORUM_ENDPOINT_MAX]; /* Fetch v16 NodeEndpoints: the leader's client
+                                               * endpoint, "" if unknown. */
     u32 record_count;
     const u8 *records; /* record_count validated records (header + payload each). */
     u32 records_size;
@@ -219,7 +222,6 @@ WARN_UNUSED enum quorum_wire_result quorum_record_decode(const u8 *bytes, u32 si
                                                          struct quorum_record *record,
                                                          u32 *consumed);
 
-u32 quorum_crc32c(u32 crc, const u8 *bytes, u32 size);
 /* The 64-bit checksum of a value (an entry's payload) that clients, nodes and the history
  * share: FNV-1a, so model/ can recompute it without linking impl/. */
 u64 quorum_value_checksum(const u8 *bytes, u32 size);

@@ -465,6 +465,12 @@ TEST(leader_epoch_cache_and_checkpoint)
     REQUIRE(harness_crash_reopen(h, false));
     CHECK_EQ_U64(h->log.epoch_count, 2);
     CHECK(partition_log_latest_epoch(&h->log) == 2);
+    /* Without the checkpoint, recovery finds them in the batches it scans. */
+    fake_io_unlink(h->fake, "t-0/leader-epoch-checkpoint");
+    REQUIRE(harness_crash_reopen(h, false));
+    CHECK_EQ_U64(h->log.epoch_count, 2);
+    partition_log_epoch_end_offset(&h->log, 1, &found, &end);
+    CHECK(found == 1 && end == 4);
     harness_destroy(h);
 }
 

@@ -5,6 +5,7 @@
 #include "test.h"
 
 #include "../../impl/log/checkpoint.h"
+#include "../../impl/log/crc32c.h"
 #include "../../impl/log/segment.h"
 
 TEST(segment_file_names)
@@ -42,7 +43,7 @@ static struct record_batch_header header_of(i64 base, i32 records, i64 max_times
 TEST(indexes_grow_by_kafkas_rule_and_look_up)
 {
     struct segment segment;
-    REQUIRE(segment_init(&segment, 100, 4096));
+    REQUIRE(segment_init(&segment, 100, 4096, 1000));
     /* 20 batches of 3 records, 300 bytes each, interval 1000: an entry for the batch that
      * starts more than 1000 bytes after the previous entry (batches 4, 8, 12, 16). */
     i64 timestamps[20];
@@ -85,7 +86,7 @@ TEST(indexes_grow_by_kafkas_rule_and_look_up)
 TEST(index_files_round_trip_and_corruption_is_refused)
 {
     struct segment segment, loaded;
-    REQUIRE(segment_init(&segment, 1000, 4096));
+    REQUIRE(segment_init(&segment, 1000, 4096, 1000));
     for (u32 i = 0; i < 40; i++) {
         struct record_batch_header header = header_of(1000 + 2 * i, 2, 5 * (i64)i, 500);
         segment_add_batch(&segment, &header, 500, 700);
@@ -99,7 +100,7 @@ TEST(index_files_round_trip_and_corruption_is_refused)
     /* Kafka's layout: big-endian relative offset then position. */
     CHECK(load_u32_be(index_bytes) == (u32)segment.index.entries[0].relative_offset);
     CHECK(load_u32_be(index_bytes + 4) == segment.index.entries[0].position);
-    REQUIRE(segment_init(&loaded, 1000, 4096));
+    REQUIRE(segment_init(&loaded, 1000, 4096, 1000));
     /* Decoding in two chunks gives the same entries. */
     CHECK(offset_index_decode_append(&loaded.index, index_bytes, 16, 1000, 1080, 20000));
     CHECK(offset_index_decode_append(&loaded.index, index_bytes + 16, index_size - 16, 1000, 1080,
@@ -138,7 +139,7 @@ TEST(index_files_round_trip_and_corruption_is_refused)
 TEST(truncate_forgets_entries_at_and_after_the_cut)
 {
     struct segment segment;
-    REQUIRE(segment_init(&segment, 0, 4096));
+    REQUIRE(segment_init(&segment, 0, 4096, 1000));
     for (u32 i = 0; i < 30; i++) {
         struct record_batch_header header = header_of(i, 1, (i64)i, 400);
         segment_add_batch(&segment, &header, 400, 500);
@@ -206,7 +207,43 @@ TEST(epoch_checkpoints_round_trip_and_reject_malformed_text)
     CHECK(count == 0);
 }
 
+static u32 crc32c_bitwise(const u8 *bytes, u64 size)
+{
+    u32 crc = 0xFFFFFFFFu;
+    for (u64 i = 0; i < size; i++) {
+        crc ^= bytes[i];
+        for (int bit = 0; bit < 8; bit++) crc = (crc >> 1) ^ (0x82F63B78u & (0u - (crc & 1)));
+    }
+    return ~crc;
+}
+
+/* Long inputs take the three-stream paths of the hardware CRC; any length and alignment must
+ * give the bytewise answer, and extending in pieces must equal one pass. */
+TEST(crc32c_long_inputs_match_the_bytewise_reference)
+{
+    static u8 bytes[100000];
+    u64 state = 12345;
+    for (u32 i = 0; i < sizeof(bytes); i++) {
+        state = state * 6364136223846793005ull + 1442695040888963407ull;
+        bytes[i] = (u8)(state >> 56);
+    }
+    u64 sizes[] = {0, 7, 767, 768, 769, 24575, 24576, 24577, 65536, 99990};
+    for (u32 s = 0; s < ARRAY_LEN(sizes); s++) {
+        for (u32 shift = 0; shift < 9; shift += 4) {
+            u64 size = MIN(sizes[s], sizeof(bytes) - shift);
+            u32 expected = crc32c_bitwise(bytes + shift, size);
+            CHECK_EQ_U64(crc32c(bytes + shift, size), expected);
+            u64 split = size / 3;
+            CHECK_EQ_U64(crc32c_extend(crc32c(bytes + shift, split), bytes + shift + split,
+                                       size - split),
+                         expected);
+        }
+    }
+}
+
 static const struct test_case tests[] = {
+    {"crc32c_long_inputs_match_the_bytewise_reference",
+     crc32c_long_inputs_match_the_bytewise_reference},
     {"segment_file_names", segment_file_names},
     {"indexes_grow_by_kafkas_rule_and_look_up", indexes_grow_by_kafkas_rule_and_look_up},
     {"index_files_round_trip_and_corruption_is_refused",

@@ -1,11 +1,13 @@
 /* Simulation tests of the partition log on the simulated disk (sim/world.h, sim/disk.c): a test
- * process appends random batches and sometimes flushes, as fast as the disk completes them,
- * while the world crashes and restarts it at random times. A crash loses unsynced bytes and may
- * tear the last write at a sector boundary. After every restart the recovered log must hold
- * exactly a prefix of what was appended (the acknowledged batches plus, perhaps, the one in
- * flight), at least everything flushed, only batches that pass their CRC, and indexes that
- * agree with the .log files. The model lives outside the process, as a checker would. Many
- * seeds; LOG_SIM_SEEDS=n runs more. */
+ * process appends random batches and sometimes flushes, truncates (a follower's divergence) or
+ * deletes records, one request after another as fast as the disk completes them, while the
+ * world crashes and restarts it at random times. A crash loses unsynced bytes and may tear the
+ * last write at a sector boundary. After every restart the recovered log must hold exactly a
+ * prefix of what was appended (the acknowledged batches plus, perhaps, the one in flight), at
+ * least everything flushed, never records an acknowledged DeleteRecords removed, only batches
+ * that pass their CRC, and indexes that agree with the .log files. The model lives outside the
+ * process, as a checker would. The same seed gives the same run (trace hash and outcome).
+ * Many seeds: LOG_SIM_SEEDS=n (and LOG_SIM_FIRST) run more, as tests/sim/log_crashes.sh does. */
 #include "test.h"
 
 #include "../../impl/log/partition_log.h"
@@ -18,6 +20,8 @@ struct sim_model {
     i64 last[SIM_MODEL_MAX]; /* Last offset of each acknowledged batch. */
     u32 crc[SIM_MODEL_MAX];
     u32 count;
+    u32 first;              /* Batches before it were deleted (acknowledged DeleteRecords). */
+    i64 truncating_to;      /* A truncation in flight may have happened: -1 when none. */
     i64 flushed;            /* Everything below was acknowledged durable. */
     bool pending;           /* An append was in flight. */
     u32 pending_crc;
@@ -26,6 +30,8 @@ struct sim_model {
     bool open_now;          /* The current incarnation finished opening. */
     u32 recovered_extra;    /* In-flight batches found after a crash. */
     u32 batches_lost;       /* Acknowledged but unflushed batches gone after a crash. */
+    u32 truncations;
+    u32 deletions;
     bool failed;
 };
 
@@ -57,11 +63,27 @@ static u32 sim_batch(struct log_process *process)
     return (u32)size;
 }
 
+/* Where batch i of the model starts: offsets are contiguous. */
+static i64 sim_base(u32 i) { return i == 0 ? 0 : model.last[i - 1] + 1; }
+
 static void sim_next(struct log_process *process)
 {
     if (model.failed || model.count + 1 >= SIM_MODEL_MAX) return;
-    if (io_random_below(process->io, 100) < 6) {
+    u64 choice = io_random_below(process->io, 100);
+    if (choice < 6) {
         ASSERT(partition_log_flush(&process->log, INT64_MAX, 0) == LOG_OK);
+        return;
+    }
+    u32 live = model.count - model.first;
+    if (choice < 8 && live > 2) { /* A follower's divergence. */
+        u32 keep = model.first + (u32)io_random_below(process->io, live);
+        model.truncating_to = sim_base(keep);
+        ASSERT(partition_log_truncate_to(&process->log, sim_base(keep), keep) == LOG_OK);
+        return;
+    }
+    if (choice < 9 && live > 2) {
+        u32 first = model.first + (u32)io_random_below(process->io, live);
+        ASSERT(partition_log_delete_records(&process->log, sim_base(first), first) == LOG_OK);
         return;
     }
     u32 size = sim_batch(process);
@@ -114,7 +136,10 @@ static void sim_check_segment(const struct partition_log *log, const struct segm
             sim_fail("bad batch served", (long long)position, 0);
             break;
         }
-        i64 expected_base = *n == 0 ? 0 : (*n <= model.count ? model.last[*n - 1] + 1 : -1);
+        for (u32 i = 0; *n == UINT32_MAX && i <= model.count; i++) {
+            if (sim_base(i) == header.BaseOffset) *n = i; /* The log's first batch. */
+        }
+        i64 expected_base = *n <= model.count ? sim_base(*n) : -1;
         bool acknowledged = *n < model.count;
         bool in_flight = *n == model.count && model.pending && header.Crc == model.pending_crc;
         if (header.BaseOffset != expected_base || (!acknowledged && !in_flight) ||
@@ -157,14 +182,31 @@ static void sim_check_segment(const struct partition_log *log, const struct segm
 static void sim_verify(struct log_process *process)
 {
     const struct partition_log *log = &process->log;
-    u32 n = 0;
+    u32 n = UINT32_MAX;
     for (u32 s = 0; s < log->segment_count && !model.failed; s++) {
         sim_check_segment(log, &log->segments[s], &n);
     }
     i64 end = partition_log_end_offset(log);
+    for (u32 i = 0; n == UINT32_MAX && i <= model.count; i++) {
+        if (sim_base(i) == end) n = i; /* An empty log. */
+    }
     if (model.failed) return;
-    if (end != (n == 0 ? 0 : model.last[n - 1] + 1)) sim_fail("log end", end, n);
-    if (end < model.flushed) sim_fail("flushed data lost", end, model.flushed);
+    if (n == UINT32_MAX || end != sim_base(n)) {
+        sim_fail("log end", end, n);
+        return;
+    }
+    if (n < model.first) sim_fail("deleted records came back", n, model.first);
+    if (partition_log_start_offset(log) < sim_base(model.first)) {
+        sim_fail("log start went back", partition_log_start_offset(log), model.first);
+    }
+    i64 durable = model.flushed;
+    if (model.truncating_to >= 0) durable = MIN(durable, model.truncating_to);
+    if (end < durable) sim_fail("flushed data lost", end, durable);
+    model.truncating_to = -1;
+    /* A DeleteRecords in flight at the crash may have taken effect. */
+    for (u32 i = model.first; i <= n; i++) {
+        if (sim_base(i) == partition_log_start_offset(log)) model.first = i;
+    }
     model.batches_lost += model.count - n;
     model.count = n;
     model.pending = false;
@@ -203,6 +245,24 @@ static void sim_on_event(void *owner, const struct log_event *event)
     case LOG_EVENT_FLUSHED:
         if (event->result != LOG_OK) sim_fail("flush failed", event->result, 0);
         model.flushed = MAX(model.flushed, event->recovery_point);
+        break;
+    case LOG_EVENT_TRUNCATED:
+        if (event->result != LOG_OK || event->log_end_offset != sim_base((u32)event->user_data)) {
+            sim_fail("truncate", event->result, event->log_end_offset);
+            return;
+        }
+        model.count = (u32)event->user_data;
+        model.flushed = MIN(model.flushed, event->log_end_offset);
+        model.truncating_to = -1;
+        model.truncations++;
+        break;
+    case LOG_EVENT_START_ADVANCED:
+        if (event->result != LOG_OK || event->log_start_offset != sim_base((u32)event->user_data)) {
+            sim_fail("delete records", event->result, event->log_start_offset);
+            return;
+        }
+        model.first = MAX(model.first, (u32)event->user_data);
+        model.deletions++;
         break;
     default: sim_fail("unexpected event", event->kind, 0); return;
     }
@@ -266,7 +326,8 @@ static const struct io_handler_vtable sim_handler = {
     sim_on_start, sim_on_timer, sim_on_conn, sim_on_frame, sim_on_file, sim_on_stop,
 };
 
-static void sim_run_seed(u64 seed, u32 crashes)
+/* Returns a digest of the run (the world's trace hash and the final model). */
+static u64 sim_run_seed(u64 seed, u32 crashes)
 {
     struct scenario *scenario = calloc(1, sizeof(*scenario));
     scenario->datacenter_count = 1;
@@ -276,6 +337,7 @@ static void sim_run_seed(u64 seed, u32 crashes)
     scenario->disk_latency_min_ns = 20 * NS_PER_US;
     scenario->disk_latency_max_ns = 500 * NS_PER_US;
     memset(&model, 0, sizeof(model));
+    model.truncating_to = -1;
     sim_world = world_create(scenario, seed);
     struct world_process_spec spec = {"n1", 0, 1, &sim_handler, sim_create, sim_destroy, NULL, 0};
     world_process_add(sim_world, &spec);
@@ -299,9 +361,11 @@ static void sim_run_seed(u64 seed, u32 crashes)
     if (model.failed || !model.open_now) {
         fprintf(stderr, "  seed %llu: opens %u\n", (unsigned long long)seed, model.opens);
     }
+    u64 digest = sim_world->trace.hash ^ trace_hash_bytes((const u8 *)&model, sizeof(model));
     world_destroy(sim_world);
     sim_world = NULL;
     free(scenario);
+    return digest;
 }
 
 TEST(random_appends_flushes_and_crashes_on_the_simulated_disk)
@@ -311,7 +375,7 @@ TEST(random_appends_flushes_and_crashes_on_the_simulated_disk)
     u64 batches = 0, lost = 0, extra = 0;
     u64 first = getenv("LOG_SIM_FIRST") ? strtoull(getenv("LOG_SIM_FIRST"), NULL, 10) : 1;
     for (u64 seed = first; seed <= seeds && test_failures_current == 0; seed++) {
-        sim_run_seed(seed, 10);
+        (void)sim_run_seed(seed, 10);
         batches += model.count;
         lost += model.batches_lost;
         extra += model.recovered_extra;
@@ -328,7 +392,18 @@ TEST(random_appends_flushes_and_crashes_on_the_simulated_disk)
     }
 }
 
+TEST(same_seed_same_run)
+{
+    u64 first = sim_run_seed(5, 4);
+    u32 truncations = model.truncations, deletions = model.deletions;
+    CHECK(sim_run_seed(5, 4) == first);
+    CHECK(sim_run_seed(6, 4) != first);
+    CHECK(truncations + model.truncations > 0); /* The workload does what it says. */
+    CHECK(deletions + model.deletions > 0);
+}
+
 static const struct test_case tests[] = {
+    {"same_seed_same_run", same_seed_same_run},
     {"random_appends_flushes_and_crashes_on_the_simulated_disk",
      random_appends_flushes_and_crashes_on_the_simulated_disk},
 };

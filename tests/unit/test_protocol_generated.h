@@ -1394,8 +1394,12 @@ static bool equal_kafka_api_versions_request(const struct kafka_api_versions_req
         const struct kafka_api_versions_request *b)
 {
     bool same = true;
-    if (same) same = proto_string_equal(a->ClientSoftwareName, b->ClientSoftwareName);
-    if (same) same = proto_string_equal(a->ClientSoftwareVersion, b->ClientSoftwareVersion);
+    if (same) {
+        same = proto_string_equal(a->ClientSoftwareName, b->ClientSoftwareName);
+    }
+    if (same) {
+        same = proto_string_equal(a->ClientSoftwareVersion, b->ClientSoftwareVersion);
+    }
     return same;
 }
 
@@ -1414,9 +1418,15 @@ static bool equal_kafka_api_versions_response_version(
         const struct kafka_api_versions_response_version *b)
 {
     bool same = true;
-    if (same) same = a->ApiKey == b->ApiKey;
-    if (same) same = a->MinVersion == b->MinVersion;
-    if (same) same = a->MaxVersion == b->MaxVersion;
+    if (same) {
+        same = a->ApiKey == b->ApiKey;
+    }
+    if (same) {
+        same = a->MinVersion == b->MinVersion;
+    }
+    if (same) {
+        same = a->MaxVersion == b->MaxVersion;
+    }
     return same;
 }
 
@@ -1435,9 +1445,15 @@ static bool equal_kafka_api_versions_response_finalized_feature_key(
         const struct kafka_api_versions_response_finalized_feature_key *b)
 {
     bool same = true;
-    if (same) same = proto_string_equal(a->Name, b->Name);
-    if (same) same = a->MaxVersionLevel == b->MaxVersionLevel;
-    if (same) same = a->MinVersionLevel == b->MinVersionLevel;
+    if (same) {
+        same = proto_string_equal(a->Name, b->Name);
+    }
+    if (same) {
+        same = a->MaxVersionLevel == b->MaxVersionLevel;
+    }
+    if (same) {
+        same = a->MinVersionLevel == b->MinVersionLevel;
+    }
     return same;
 }
 
@@ -1456,9 +1472,15 @@ static bool equal_kafka_api_versions_response_supported_feature_key(
         const struct kafka_api_versions_response_supported_feature_key *b)
 {
     bool same = true;
-    if (same) same = proto_string_equal(a->Name, b->Name);
-    if (same) same = a->MinVersion == b->MinVersion;
-    if (same) same = a->MaxVersion == b->MaxVersion;
+    if (same) {
+        same = proto_string_equal(a->Name, b->Name);
+    }
+    if (same) {
+        same = a->MinVersion == b->MinVersion;
+    }
+    if (same) {
+        same = a->MaxVersion == b->MaxVersion;
+    }
     return same;
 }
 
@@ -1514,25 +1536,33 @@ static bool equal_kafka_api_versions_response(const struct kafka_api_versions_re
         const struct kafka_api_versions_response *b)
 {
     bool same = true;
-    if (same) same = a->ErrorCode == b->ErrorCode;
+    if (same) {
+        same = a->ErrorCode == b->ErrorCode;
+    }
     same = same && a->ApiKeys.count == b->ApiKeys.count;
     for (i32 i = 0; same && i < a->ApiKeys.count; i++) {
         same = equal_kafka_api_versions_response_version(&a->ApiKeys.items[i],
                 &b->ApiKeys.items[i]);
     }
-    if (same) same = a->ThrottleTimeMs == b->ThrottleTimeMs;
+    if (same) {
+        same = a->ThrottleTimeMs == b->ThrottleTimeMs;
+    }
     same = same && a->SupportedFeatures.count == b->SupportedFeatures.count;
     for (i32 i = 0; same && i < a->SupportedFeatures.count; i++) {
         same = equal_kafka_api_versions_response_supported_feature_key(
                 &a->SupportedFeatures.items[i], &b->SupportedFeatures.items[i]);
     }
-    if (same) same = a->FinalizedFeaturesEpoch == b->FinalizedFeaturesEpoch;
+    if (same) {
+        same = a->FinalizedFeaturesEpoch == b->FinalizedFeaturesEpoch;
+    }
     same = same && a->FinalizedFeatures.count == b->FinalizedFeatures.count;
     for (i32 i = 0; same && i < a->FinalizedFeatures.count; i++) {
         same = equal_kafka_api_versions_response_finalized_feature_key(
                 &a->FinalizedFeatures.items[i], &b->FinalizedFeatures.items[i]);
     }
-    if (same) same = a->ZkMigrationReady == b->ZkMigrationReady;
+    if (same) {
+        same = a->ZkMigrationReady == b->ZkMigrationReady;
+    }
     return same;
 }
 
@@ -1550,8 +1580,12 @@ static bool equal_kafka_metadata_request_topic(const struct kafka_metadata_reque
         const struct kafka_metadata_request_topic *b)
 {
     bool same = true;
-    if (same) same = memcmp(a->TopicId.bytes, b->TopicId.bytes, 16) == 0;
-    if (same) same = proto_string_equal(a->Name, b->Name);
+    if (same) {
+        same = memcmp(a->TopicId.bytes, b->TopicId.bytes, 16) == 0;
+    }
+    if (same) {
+        same = proto_string_equal(a->Name, b->Name);
+    }
     return same;
 }
 
@@ -1586,9 +1620,15 @@ static bool equal_kafka_metadata_request(const struct kafka_metadata_request *a,
     for (i32 i = 0; same && i < a->Topics.count; i++) {
         same = equal_kafka_metadata_request_topic(&a->Topics.items[i], &b->Topics.items[i]);
     }
-    if (same) same = a->AllowAutoTopicCreation == b->AllowAutoTopicCreation;
-    if (same) same = a->IncludeClusterAuthorizedOperations == b->IncludeClusterAuthorizedOperations;
-    if (same) same = a->IncludeTopicAuthorizedOperations == b->IncludeTopicAuthorizedOperations;
+    if (same) {
+        same = a->AllowAutoTopicCreation == b->AllowAutoTopicCreation;
+    }
+    if (same) {
+        same = a->IncludeClusterAuthorizedOperations == b->IncludeClusterAuthorizedOperations;
+    }
+    if (same) {
+        same = a->IncludeTopicAuthorizedOperations == b->IncludeTopicAuthorizedOperations;
+    }
     return same;
 }
 
@@ -1608,10 +1648,18 @@ static bool equal_kafka_metadata_response_broker(const struct kafka_metadata_res
         const struct kafka_metadata_response_broker *b)
 {
     bool same = true;
-    if (same) same = a->NodeId == b->NodeId;
-    if (same) same = proto_string_equal(a->Host, b->Host);
-    if (same) same = a->Port == b->Port;
-    if (same) same = proto_string_equal(a->Rack, b->Rack);
+    if (same) {
+        same = a->NodeId == b->NodeId;
+    }
+    if (same) {
+        same = proto_string_equal(a->Host, b->Host);
+    }
+    if (same) {
+        same = a->Port == b->Port;
+    }
+    if (same) {
+        same = proto_string_equal(a->Rack, b->Rack);
+    }
     return same;
 }
 
@@ -1660,10 +1708,18 @@ static bool equal_kafka_metadata_response_partition(
         const struct kafka_metadata_response_partition *b)
 {
     bool same = true;
-    if (same) same = a->ErrorCode == b->ErrorCode;
-    if (same) same = a->PartitionIndex == b->PartitionIndex;
-    if (same) same = a->LeaderId == b->LeaderId;
-    if (same) same = a->LeaderEpoch == b->LeaderEpoch;
+    if (same) {
+        same = a->ErrorCode == b->ErrorCode;
+    }
+    if (same) {
+        same = a->PartitionIndex == b->PartitionIndex;
+    }
+    if (same) {
+        same = a->LeaderId == b->LeaderId;
+    }
+    if (same) {
+        same = a->LeaderEpoch == b->LeaderEpoch;
+    }
     same = same && a->ReplicaNodes.count == b->ReplicaNodes.count;
     for (i32 i = 0; same && i < a->ReplicaNodes.count; i++) {
         same = a->ReplicaNodes.items[i] == b->ReplicaNodes.items[i];
@@ -1708,16 +1764,26 @@ static bool equal_kafka_metadata_response_topic(const struct kafka_metadata_resp
         const struct kafka_metadata_response_topic *b)
 {
     bool same = true;
-    if (same) same = a->ErrorCode == b->ErrorCode;
-    if (same) same = proto_string_equal(a->Name, b->Name);
-    if (same) same = memcmp(a->TopicId.bytes, b->TopicId.bytes, 16) == 0;
-    if (same) same = a->IsInternal == b->IsInternal;
+    if (same) {
+        same = a->ErrorCode == b->ErrorCode;
+    }
+    if (same) {
+        same = proto_string_equal(a->Name, b->Name);
+    }
+    if (same) {
+        same = memcmp(a->TopicId.bytes, b->TopicId.bytes, 16) == 0;
+    }
+    if (same) {
+        same = a->IsInternal == b->IsInternal;
+    }
     same = same && a->Partitions.count == b->Partitions.count;
     for (i32 i = 0; same && i < a->Partitions.count; i++) {
         same = equal_kafka_metadata_response_partition(&a->Partitions.items[i],
                 &b->Partitions.items[i]);
     }
-    if (same) same = a->TopicAuthorizedOperations == b->TopicAuthorizedOperations;
+    if (same) {
+        same = a->TopicAuthorizedOperations == b->TopicAuthorizedOperations;
+    }
     return same;
 }
 
@@ -1759,18 +1825,26 @@ static bool equal_kafka_metadata_response(const struct kafka_metadata_response *
         const struct kafka_metadata_response *b)
 {
     bool same = true;
-    if (same) same = a->ThrottleTimeMs == b->ThrottleTimeMs;
+    if (same) {
+        same = a->ThrottleTimeMs == b->ThrottleTimeMs;
+    }
     same = same && a->Brokers.count == b->Brokers.count;
     for (i32 i = 0; same && i < a->Brokers.count; i++) {
         same = equal_kafka_metadata_response_broker(&a->Brokers.items[i], &b->Brokers.items[i]);
     }
-    if (same) same = proto_string_equal(a->ClusterId, b->ClusterId);
-    if (same) same = a->ControllerId == b->ControllerId;
+    if (same) {
+        same = proto_string_equal(a->ClusterId, b->ClusterId);
+    }
+    if (same) {
+        same = a->ControllerId == b->ControllerId;
+    }
     same = same && a->Topics.count == b->Topics.count;
     for (i32 i = 0; same && i < a->Topics.count; i++) {
         same = equal_kafka_metadata_response_topic(&a->Topics.items[i], &b->Topics.items[i]);
     }
-    if (same) same = a->ClusterAuthorizedOperations == b->ClusterAuthorizedOperations;
+    if (same) {
+        same = a->ClusterAuthorizedOperations == b->ClusterAuthorizedOperations;
+    }
     return same;
 }
 
@@ -1788,8 +1862,12 @@ static bool equal_kafka_produce_request_partition_produce_data(
         const struct kafka_produce_request_partition_produce_data *b)
 {
     bool same = true;
-    if (same) same = a->Index == b->Index;
-    if (same) same = proto_bytes_equal(a->Records, b->Records);
+    if (same) {
+        same = a->Index == b->Index;
+    }
+    if (same) {
+        same = proto_bytes_equal(a->Records, b->Records);
+    }
     return same;
 }
 
@@ -1815,7 +1893,9 @@ static bool equal_kafka_produce_request_topic_produce_data(
         const struct kafka_produce_request_topic_produce_data *b)
 {
     bool same = true;
-    if (same) same = proto_string_equal(a->Name, b->Name);
+    if (same) {
+        same = proto_string_equal(a->Name, b->Name);
+    }
     same = same && a->PartitionData.count == b->PartitionData.count;
     for (i32 i = 0; same && i < a->PartitionData.count; i++) {
         same = equal_kafka_produce_request_partition_produce_data(&a->PartitionData.items[i],
@@ -1848,9 +1928,15 @@ static bool equal_kafka_produce_request(const struct kafka_produce_request *a,
         const struct kafka_produce_request *b)
 {
     bool same = true;
-    if (same) same = proto_string_equal(a->TransactionalId, b->TransactionalId);
-    if (same) same = a->Acks == b->Acks;
-    if (same) same = a->TimeoutMs == b->TimeoutMs;
+    if (same) {
+        same = proto_string_equal(a->TransactionalId, b->TransactionalId);
+    }
+    if (same) {
+        same = a->Acks == b->Acks;
+    }
+    if (same) {
+        same = a->TimeoutMs == b->TimeoutMs;
+    }
     same = same && a->TopicData.count == b->TopicData.count;
     for (i32 i = 0; same && i < a->TopicData.count; i++) {
         same = equal_kafka_produce_request_topic_produce_data(&a->TopicData.items[i],
@@ -1873,8 +1959,12 @@ static bool equal_kafka_produce_response_batch_index_and_error_message(
         const struct kafka_produce_response_batch_index_and_error_message *b)
 {
     bool same = true;
-    if (same) same = a->BatchIndex == b->BatchIndex;
-    if (same) same = proto_string_equal(a->BatchIndexErrorMessage, b->BatchIndexErrorMessage);
+    if (same) {
+        same = a->BatchIndex == b->BatchIndex;
+    }
+    if (same) {
+        same = proto_string_equal(a->BatchIndexErrorMessage, b->BatchIndexErrorMessage);
+    }
     return same;
 }
 
@@ -1892,8 +1982,12 @@ static bool equal_kafka_produce_response_leader_id_and_epoch(
         const struct kafka_produce_response_leader_id_and_epoch *b)
 {
     bool same = true;
-    if (same) same = a->LeaderId == b->LeaderId;
-    if (same) same = a->LeaderEpoch == b->LeaderEpoch;
+    if (same) {
+        same = a->LeaderId == b->LeaderId;
+    }
+    if (same) {
+        same = a->LeaderEpoch == b->LeaderEpoch;
+    }
     return same;
 }
 
@@ -1913,10 +2007,18 @@ static bool equal_kafka_produce_response_node_endpoint(
         const struct kafka_produce_response_node_endpoint *b)
 {
     bool same = true;
-    if (same) same = a->NodeId == b->NodeId;
-    if (same) same = proto_string_equal(a->Host, b->Host);
-    if (same) same = a->Port == b->Port;
-    if (same) same = proto_string_equal(a->Rack, b->Rack);
+    if (same) {
+        same = a->NodeId == b->NodeId;
+    }
+    if (same) {
+        same = proto_string_equal(a->Host, b->Host);
+    }
+    if (same) {
+        same = a->Port == b->Port;
+    }
+    if (same) {
+        same = proto_string_equal(a->Rack, b->Rack);
+    }
     return same;
 }
 
@@ -1958,19 +2060,33 @@ static bool equal_kafka_produce_response_partition_produce(
         const struct kafka_produce_response_partition_produce *b)
 {
     bool same = true;
-    if (same) same = a->Index == b->Index;
-    if (same) same = a->ErrorCode == b->ErrorCode;
-    if (same) same = a->BaseOffset == b->BaseOffset;
-    if (same) same = a->LogAppendTimeMs == b->LogAppendTimeMs;
-    if (same) same = a->LogStartOffset == b->LogStartOffset;
+    if (same) {
+        same = a->Index == b->Index;
+    }
+    if (same) {
+        same = a->ErrorCode == b->ErrorCode;
+    }
+    if (same) {
+        same = a->BaseOffset == b->BaseOffset;
+    }
+    if (same) {
+        same = a->LogAppendTimeMs == b->LogAppendTimeMs;
+    }
+    if (same) {
+        same = a->LogStartOffset == b->LogStartOffset;
+    }
     same = same && a->RecordErrors.count == b->RecordErrors.count;
     for (i32 i = 0; same && i < a->RecordErrors.count; i++) {
         same = equal_kafka_produce_response_batch_index_and_error_message(&a->RecordErrors.items[i],
                 &b->RecordErrors.items[i]);
     }
-    if (same) same = proto_string_equal(a->ErrorMessage, b->ErrorMessage);
-    if (same) same = equal_kafka_produce_response_leader_id_and_epoch(&a->CurrentLeader,
-            &b->CurrentLeader);
+    if (same) {
+        same = proto_string_equal(a->ErrorMessage, b->ErrorMessage);
+    }
+    if (same) {
+        same = equal_kafka_produce_response_leader_id_and_epoch(&a->CurrentLeader,
+                &b->CurrentLeader);
+    }
     return same;
 }
 
@@ -1996,7 +2112,9 @@ static bool equal_kafka_produce_response_topic_produce(
         const struct kafka_produce_response_topic_produce *b)
 {
     bool same = true;
-    if (same) same = proto_string_equal(a->Name, b->Name);
+    if (same) {
+        same = proto_string_equal(a->Name, b->Name);
+    }
     same = same && a->PartitionResponses.count == b->PartitionResponses.count;
     for (i32 i = 0; same && i < a->PartitionResponses.count; i++) {
         same = equal_kafka_produce_response_partition_produce(&a->PartitionResponses.items[i],
@@ -2043,7 +2161,9 @@ static bool equal_kafka_produce_response(const struct kafka_produce_response *a,
         same = equal_kafka_produce_response_topic_produce(&a->Responses.items[i],
                 &b->Responses.items[i]);
     }
-    if (same) same = a->ThrottleTimeMs == b->ThrottleTimeMs;
+    if (same) {
+        same = a->ThrottleTimeMs == b->ThrottleTimeMs;
+    }
     same = same && a->NodeEndpoints.count == b->NodeEndpoints.count;
     for (i32 i = 0; same && i < a->NodeEndpoints.count; i++) {
         same = equal_kafka_produce_response_node_endpoint(&a->NodeEndpoints.items[i],
@@ -2077,13 +2197,27 @@ static bool equal_kafka_fetch_request_partition(const struct kafka_fetch_request
         const struct kafka_fetch_request_partition *b)
 {
     bool same = true;
-    if (same) same = a->Partition == b->Partition;
-    if (same) same = a->CurrentLeaderEpoch == b->CurrentLeaderEpoch;
-    if (same) same = a->FetchOffset == b->FetchOffset;
-    if (same) same = a->LastFetchedEpoch == b->LastFetchedEpoch;
-    if (same) same = a->LogStartOffset == b->LogStartOffset;
-    if (same) same = a->PartitionMaxBytes == b->PartitionMaxBytes;
-    if (same) same = memcmp(a->ReplicaDirectoryId.bytes, b->ReplicaDirectoryId.bytes, 16) == 0;
+    if (same) {
+        same = a->Partition == b->Partition;
+    }
+    if (same) {
+        same = a->CurrentLeaderEpoch == b->CurrentLeaderEpoch;
+    }
+    if (same) {
+        same = a->FetchOffset == b->FetchOffset;
+    }
+    if (same) {
+        same = a->LastFetchedEpoch == b->LastFetchedEpoch;
+    }
+    if (same) {
+        same = a->LogStartOffset == b->LogStartOffset;
+    }
+    if (same) {
+        same = a->PartitionMaxBytes == b->PartitionMaxBytes;
+    }
+    if (same) {
+        same = memcmp(a->ReplicaDirectoryId.bytes, b->ReplicaDirectoryId.bytes, 16) == 0;
+    }
     return same;
 }
 
@@ -2111,8 +2245,12 @@ static bool equal_kafka_fetch_request_topic(const struct kafka_fetch_request_top
         const struct kafka_fetch_request_topic *b)
 {
     bool same = true;
-    if (same) same = proto_string_equal(a->Topic, b->Topic);
-    if (same) same = memcmp(a->TopicId.bytes, b->TopicId.bytes, 16) == 0;
+    if (same) {
+        same = proto_string_equal(a->Topic, b->Topic);
+    }
+    if (same) {
+        same = memcmp(a->TopicId.bytes, b->TopicId.bytes, 16) == 0;
+    }
     same = same && a->Partitions.count == b->Partitions.count;
     for (i32 i = 0; same && i < a->Partitions.count; i++) {
         same = equal_kafka_fetch_request_partition(&a->Partitions.items[i],
@@ -2146,8 +2284,12 @@ static bool equal_kafka_fetch_request_forgotten_topic(
         const struct kafka_fetch_request_forgotten_topic *b)
 {
     bool same = true;
-    if (same) same = proto_string_equal(a->Topic, b->Topic);
-    if (same) same = memcmp(a->TopicId.bytes, b->TopicId.bytes, 16) == 0;
+    if (same) {
+        same = proto_string_equal(a->Topic, b->Topic);
+    }
+    if (same) {
+        same = memcmp(a->TopicId.bytes, b->TopicId.bytes, 16) == 0;
+    }
     same = same && a->Partitions.count == b->Partitions.count;
     for (i32 i = 0; same && i < a->Partitions.count; i++) {
         same = a->Partitions.items[i] == b->Partitions.items[i];
@@ -2169,8 +2311,12 @@ static bool equal_kafka_fetch_request_replica_state(
         const struct kafka_fetch_request_replica_state *b)
 {
     bool same = true;
-    if (same) same = a->ReplicaId == b->ReplicaId;
-    if (same) same = a->ReplicaEpoch == b->ReplicaEpoch;
+    if (same) {
+        same = a->ReplicaId == b->ReplicaId;
+    }
+    if (same) {
+        same = a->ReplicaEpoch == b->ReplicaEpoch;
+    }
     return same;
 }
 
@@ -2230,15 +2376,33 @@ static bool equal_kafka_fetch_request(const struct kafka_fetch_request *a,
         const struct kafka_fetch_request *b)
 {
     bool same = true;
-    if (same) same = proto_string_equal(a->ClusterId, b->ClusterId);
-    if (same) same = a->ReplicaId == b->ReplicaId;
-    if (same) same = equal_kafka_fetch_request_replica_state(&a->ReplicaState, &b->ReplicaState);
-    if (same) same = a->MaxWaitMs == b->MaxWaitMs;
-    if (same) same = a->MinBytes == b->MinBytes;
-    if (same) same = a->MaxBytes == b->MaxBytes;
-    if (same) same = a->IsolationLevel == b->IsolationLevel;
-    if (same) same = a->SessionId == b->SessionId;
-    if (same) same = a->SessionEpoch == b->SessionEpoch;
+    if (same) {
+        same = proto_string_equal(a->ClusterId, b->ClusterId);
+    }
+    if (same) {
+        same = a->ReplicaId == b->ReplicaId;
+    }
+    if (same) {
+        same = equal_kafka_fetch_request_replica_state(&a->ReplicaState, &b->ReplicaState);
+    }
+    if (same) {
+        same = a->MaxWaitMs == b->MaxWaitMs;
+    }
+    if (same) {
+        same = a->MinBytes == b->MinBytes;
+    }
+    if (same) {
+        same = a->MaxBytes == b->MaxBytes;
+    }
+    if (same) {
+        same = a->IsolationLevel == b->IsolationLevel;
+    }
+    if (same) {
+        same = a->SessionId == b->SessionId;
+    }
+    if (same) {
+        same = a->SessionEpoch == b->SessionEpoch;
+    }
     same = same && a->Topics.count == b->Topics.count;
     for (i32 i = 0; same && i < a->Topics.count; i++) {
         same = equal_kafka_fetch_request_topic(&a->Topics.items[i], &b->Topics.items[i]);
@@ -2248,7 +2412,9 @@ static bool equal_kafka_fetch_request(const struct kafka_fetch_request *a,
         same = equal_kafka_fetch_request_forgotten_topic(&a->ForgottenTopicsData.items[i],
                 &b->ForgottenTopicsData.items[i]);
     }
-    if (same) same = proto_string_equal(a->RackId, b->RackId);
+    if (same) {
+        same = proto_string_equal(a->RackId, b->RackId);
+    }
     return same;
 }
 
@@ -2266,8 +2432,12 @@ static bool equal_kafka_fetch_response_aborted_transaction(
         const struct kafka_fetch_response_aborted_transaction *b)
 {
     bool same = true;
-    if (same) same = a->ProducerId == b->ProducerId;
-    if (same) same = a->FirstOffset == b->FirstOffset;
+    if (same) {
+        same = a->ProducerId == b->ProducerId;
+    }
+    if (same) {
+        same = a->FirstOffset == b->FirstOffset;
+    }
     return same;
 }
 
@@ -2285,8 +2455,12 @@ static bool equal_kafka_fetch_response_epoch_end_offset(
         const struct kafka_fetch_response_epoch_end_offset *b)
 {
     bool same = true;
-    if (same) same = a->Epoch == b->Epoch;
-    if (same) same = a->EndOffset == b->EndOffset;
+    if (same) {
+        same = a->Epoch == b->Epoch;
+    }
+    if (same) {
+        same = a->EndOffset == b->EndOffset;
+    }
     return same;
 }
 
@@ -2304,8 +2478,12 @@ static bool equal_kafka_fetch_response_leader_id_and_epoch(
         const struct kafka_fetch_response_leader_id_and_epoch *b)
 {
     bool same = true;
-    if (same) same = a->LeaderId == b->LeaderId;
-    if (same) same = a->LeaderEpoch == b->LeaderEpoch;
+    if (same) {
+        same = a->LeaderId == b->LeaderId;
+    }
+    if (same) {
+        same = a->LeaderEpoch == b->LeaderEpoch;
+    }
     return same;
 }
 
@@ -2322,8 +2500,12 @@ static bool equal_kafka_fetch_response_snapshot_id(const struct kafka_fetch_resp
         const struct kafka_fetch_response_snapshot_id *b)
 {
     bool same = true;
-    if (same) same = a->EndOffset == b->EndOffset;
-    if (same) same = a->Epoch == b->Epoch;
+    if (same) {
+        same = a->EndOffset == b->EndOffset;
+    }
+    if (same) {
+        same = a->Epoch == b->Epoch;
+    }
     return same;
 }
 
@@ -2372,23 +2554,41 @@ static bool equal_kafka_fetch_response_partition_data(
         const struct kafka_fetch_response_partition_data *b)
 {
     bool same = true;
-    if (same) same = a->PartitionIndex == b->PartitionIndex;
-    if (same) same = a->ErrorCode == b->ErrorCode;
-    if (same) same = a->HighWatermark == b->HighWatermark;
-    if (same) same = a->LastStableOffset == b->LastStableOffset;
-    if (same) same = a->LogStartOffset == b->LogStartOffset;
-    if (same) same = equal_kafka_fetch_response_epoch_end_offset(&a->DivergingEpoch,
-            &b->DivergingEpoch);
-    if (same) same = equal_kafka_fetch_response_leader_id_and_epoch(&a->CurrentLeader,
-            &b->CurrentLeader);
-    if (same) same = equal_kafka_fetch_response_snapshot_id(&a->SnapshotId, &b->SnapshotId);
+    if (same) {
+        same = a->PartitionIndex == b->PartitionIndex;
+    }
+    if (same) {
+        same = a->ErrorCode == b->ErrorCode;
+    }
+    if (same) {
+        same = a->HighWatermark == b->HighWatermark;
+    }
+    if (same) {
+        same = a->LastStableOffset == b->LastStableOffset;
+    }
+    if (same) {
+        same = a->LogStartOffset == b->LogStartOffset;
+    }
+    if (same) {
+        same = equal_kafka_fetch_response_epoch_end_offset(&a->DivergingEpoch, &b->DivergingEpoch);
+    }
+    if (same) {
+        same = equal_kafka_fetch_response_leader_id_and_epoch(&a->CurrentLeader, &b->CurrentLeader);
+    }
+    if (same) {
+        same = equal_kafka_fetch_response_snapshot_id(&a->SnapshotId, &b->SnapshotId);
+    }
     same = same && a->AbortedTransactions.count == b->AbortedTransactions.count;
     for (i32 i = 0; same && i < a->AbortedTransactions.count; i++) {
         same = equal_kafka_fetch_response_aborted_transaction(&a->AbortedTransactions.items[i],
                 &b->AbortedTransactions.items[i]);
     }
-    if (same) same = a->PreferredReadReplica == b->PreferredReadReplica;
-    if (same) same = proto_bytes_equal(a->Records, b->Records);
+    if (same) {
+        same = a->PreferredReadReplica == b->PreferredReadReplica;
+    }
+    if (same) {
+        same = proto_bytes_equal(a->Records, b->Records);
+    }
     return same;
 }
 
@@ -2417,8 +2617,12 @@ static bool equal_kafka_fetch_response_fetchable_topic(
         const struct kafka_fetch_response_fetchable_topic *b)
 {
     bool same = true;
-    if (same) same = proto_string_equal(a->Topic, b->Topic);
-    if (same) same = memcmp(a->TopicId.bytes, b->TopicId.bytes, 16) == 0;
+    if (same) {
+        same = proto_string_equal(a->Topic, b->Topic);
+    }
+    if (same) {
+        same = memcmp(a->TopicId.bytes, b->TopicId.bytes, 16) == 0;
+    }
     same = same && a->Partitions.count == b->Partitions.count;
     for (i32 i = 0; same && i < a->Partitions.count; i++) {
         same = equal_kafka_fetch_response_partition_data(&a->Partitions.items[i],
@@ -2443,10 +2647,18 @@ static bool equal_kafka_fetch_response_node_endpoint(
         const struct kafka_fetch_response_node_endpoint *b)
 {
     bool same = true;
-    if (same) same = a->NodeId == b->NodeId;
-    if (same) same = proto_string_equal(a->Host, b->Host);
-    if (same) same = a->Port == b->Port;
-    if (same) same = proto_string_equal(a->Rack, b->Rack);
+    if (same) {
+        same = a->NodeId == b->NodeId;
+    }
+    if (same) {
+        same = proto_string_equal(a->Host, b->Host);
+    }
+    if (same) {
+        same = a->Port == b->Port;
+    }
+    if (same) {
+        same = proto_string_equal(a->Rack, b->Rack);
+    }
     return same;
 }
 
@@ -2489,9 +2701,15 @@ static bool equal_kafka_fetch_response(const struct kafka_fetch_response *a,
         const struct kafka_fetch_response *b)
 {
     bool same = true;
-    if (same) same = a->ThrottleTimeMs == b->ThrottleTimeMs;
-    if (same) same = a->ErrorCode == b->ErrorCode;
-    if (same) same = a->SessionId == b->SessionId;
+    if (same) {
+        same = a->ThrottleTimeMs == b->ThrottleTimeMs;
+    }
+    if (same) {
+        same = a->ErrorCode == b->ErrorCode;
+    }
+    if (same) {
+        same = a->SessionId == b->SessionId;
+    }
     same = same && a->Responses.count == b->Responses.count;
     for (i32 i = 0; same && i < a->Responses.count; i++) {
         same = equal_kafka_fetch_response_fetchable_topic(&a->Responses.items[i],
@@ -2524,10 +2742,18 @@ static bool equal_kafka_list_offsets_request_partition(
         const struct kafka_list_offsets_request_partition *b)
 {
     bool same = true;
-    if (same) same = a->PartitionIndex == b->PartitionIndex;
-    if (same) same = a->CurrentLeaderEpoch == b->CurrentLeaderEpoch;
-    if (same) same = a->Timestamp == b->Timestamp;
-    if (same) same = a->MaxNumOffsets == b->MaxNumOffsets;
+    if (same) {
+        same = a->PartitionIndex == b->PartitionIndex;
+    }
+    if (same) {
+        same = a->CurrentLeaderEpoch == b->CurrentLeaderEpoch;
+    }
+    if (same) {
+        same = a->Timestamp == b->Timestamp;
+    }
+    if (same) {
+        same = a->MaxNumOffsets == b->MaxNumOffsets;
+    }
     return same;
 }
 
@@ -2550,7 +2776,9 @@ static bool equal_kafka_list_offsets_request_topic(const struct kafka_list_offse
         const struct kafka_list_offsets_request_topic *b)
 {
     bool same = true;
-    if (same) same = proto_string_equal(a->Name, b->Name);
+    if (same) {
+        same = proto_string_equal(a->Name, b->Name);
+    }
     same = same && a->Partitions.count == b->Partitions.count;
     for (i32 i = 0; same && i < a->Partitions.count; i++) {
         same = equal_kafka_list_offsets_request_partition(&a->Partitions.items[i],
@@ -2581,8 +2809,12 @@ static bool equal_kafka_list_offsets_request(const struct kafka_list_offsets_req
         const struct kafka_list_offsets_request *b)
 {
     bool same = true;
-    if (same) same = a->ReplicaId == b->ReplicaId;
-    if (same) same = a->IsolationLevel == b->IsolationLevel;
+    if (same) {
+        same = a->ReplicaId == b->ReplicaId;
+    }
+    if (same) {
+        same = a->IsolationLevel == b->IsolationLevel;
+    }
     same = same && a->Topics.count == b->Topics.count;
     for (i32 i = 0; same && i < a->Topics.count; i++) {
         same = equal_kafka_list_offsets_request_topic(&a->Topics.items[i], &b->Topics.items[i]);
@@ -2623,15 +2855,25 @@ static bool equal_kafka_list_offsets_response_partition(
         const struct kafka_list_offsets_response_partition *b)
 {
     bool same = true;
-    if (same) same = a->PartitionIndex == b->PartitionIndex;
-    if (same) same = a->ErrorCode == b->ErrorCode;
+    if (same) {
+        same = a->PartitionIndex == b->PartitionIndex;
+    }
+    if (same) {
+        same = a->ErrorCode == b->ErrorCode;
+    }
     same = same && a->OldStyleOffsets.count == b->OldStyleOffsets.count;
     for (i32 i = 0; same && i < a->OldStyleOffsets.count; i++) {
         same = a->OldStyleOffsets.items[i] == b->OldStyleOffsets.items[i];
     }
-    if (same) same = a->Timestamp == b->Timestamp;
-    if (same) same = a->Offset == b->Offset;
-    if (same) same = a->LeaderEpoch == b->LeaderEpoch;
+    if (same) {
+        same = a->Timestamp == b->Timestamp;
+    }
+    if (same) {
+        same = a->Offset == b->Offset;
+    }
+    if (same) {
+        same = a->LeaderEpoch == b->LeaderEpoch;
+    }
     return same;
 }
 
@@ -2655,7 +2897,9 @@ static bool equal_kafka_list_offsets_response_topic(
         const struct kafka_list_offsets_response_topic *b)
 {
     bool same = true;
-    if (same) same = proto_string_equal(a->Name, b->Name);
+    if (same) {
+        same = proto_string_equal(a->Name, b->Name);
+    }
     same = same && a->Partitions.count == b->Partitions.count;
     for (i32 i = 0; same && i < a->Partitions.count; i++) {
         same = equal_kafka_list_offsets_response_partition(&a->Partitions.items[i],
@@ -2685,7 +2929,9 @@ static bool equal_kafka_list_offsets_response(const struct kafka_list_offsets_re
         const struct kafka_list_offsets_response *b)
 {
     bool same = true;
-    if (same) same = a->ThrottleTimeMs == b->ThrottleTimeMs;
+    if (same) {
+        same = a->ThrottleTimeMs == b->ThrottleTimeMs;
+    }
     same = same && a->Topics.count == b->Topics.count;
     for (i32 i = 0; same && i < a->Topics.count; i++) {
         same = equal_kafka_list_offsets_response_topic(&a->Topics.items[i], &b->Topics.items[i]);
@@ -2714,7 +2960,9 @@ static bool equal_kafka_create_topics_request_creatable_replica_assignment(
         const struct kafka_create_topics_request_creatable_replica_assignment *b)
 {
     bool same = true;
-    if (same) same = a->PartitionIndex == b->PartitionIndex;
+    if (same) {
+        same = a->PartitionIndex == b->PartitionIndex;
+    }
     same = same && a->BrokerIds.count == b->BrokerIds.count;
     for (i32 i = 0; same && i < a->BrokerIds.count; i++) {
         same = a->BrokerIds.items[i] == b->BrokerIds.items[i];
@@ -2736,8 +2984,12 @@ static bool equal_kafka_create_topics_request_creatable_topic_config(
         const struct kafka_create_topics_request_creatable_topic_config *b)
 {
     bool same = true;
-    if (same) same = proto_string_equal(a->Name, b->Name);
-    if (same) same = proto_string_equal(a->Value, b->Value);
+    if (same) {
+        same = proto_string_equal(a->Name, b->Name);
+    }
+    if (same) {
+        same = proto_string_equal(a->Value, b->Value);
+    }
     return same;
 }
 
@@ -2773,9 +3025,15 @@ static bool equal_kafka_create_topics_request_creatable_topic(
         const struct kafka_create_topics_request_creatable_topic *b)
 {
     bool same = true;
-    if (same) same = proto_string_equal(a->Name, b->Name);
-    if (same) same = a->NumPartitions == b->NumPartitions;
-    if (same) same = a->ReplicationFactor == b->ReplicationFactor;
+    if (same) {
+        same = proto_string_equal(a->Name, b->Name);
+    }
+    if (same) {
+        same = a->NumPartitions == b->NumPartitions;
+    }
+    if (same) {
+        same = a->ReplicationFactor == b->ReplicationFactor;
+    }
     same = same && a->Assignments.count == b->Assignments.count;
     for (i32 i = 0; same && i < a->Assignments.count; i++) {
         same = equal_kafka_create_topics_request_creatable_replica_assignment(
@@ -2817,8 +3075,12 @@ static bool equal_kafka_create_topics_request(const struct kafka_create_topics_r
         same = equal_kafka_create_topics_request_creatable_topic(&a->Topics.items[i],
                 &b->Topics.items[i]);
     }
-    if (same) same = a->timeoutMs == b->timeoutMs;
-    if (same) same = a->validateOnly == b->validateOnly;
+    if (same) {
+        same = a->timeoutMs == b->timeoutMs;
+    }
+    if (same) {
+        same = a->validateOnly == b->validateOnly;
+    }
     return same;
 }
 
@@ -2839,11 +3101,21 @@ static bool equal_kafka_create_topics_response_creatable_topic_configs(
         const struct kafka_create_topics_response_creatable_topic_configs *b)
 {
     bool same = true;
-    if (same) same = proto_string_equal(a->Name, b->Name);
-    if (same) same = proto_string_equal(a->Value, b->Value);
-    if (same) same = a->ReadOnly == b->ReadOnly;
-    if (same) same = a->ConfigSource == b->ConfigSource;
-    if (same) same = a->IsSensitive == b->IsSensitive;
+    if (same) {
+        same = proto_string_equal(a->Name, b->Name);
+    }
+    if (same) {
+        same = proto_string_equal(a->Value, b->Value);
+    }
+    if (same) {
+        same = a->ReadOnly == b->ReadOnly;
+    }
+    if (same) {
+        same = a->ConfigSource == b->ConfigSource;
+    }
+    if (same) {
+        same = a->IsSensitive == b->IsSensitive;
+    }
     return same;
 }
 
@@ -2886,13 +3158,27 @@ static bool equal_kafka_create_topics_response_creatable_topic_result(
         const struct kafka_create_topics_response_creatable_topic_result *b)
 {
     bool same = true;
-    if (same) same = proto_string_equal(a->Name, b->Name);
-    if (same) same = memcmp(a->TopicId.bytes, b->TopicId.bytes, 16) == 0;
-    if (same) same = a->ErrorCode == b->ErrorCode;
-    if (same) same = proto_string_equal(a->ErrorMessage, b->ErrorMessage);
-    if (same) same = a->TopicConfigErrorCode == b->TopicConfigErrorCode;
-    if (same) same = a->NumPartitions == b->NumPartitions;
-    if (same) same = a->ReplicationFactor == b->ReplicationFactor;
+    if (same) {
+        same = proto_string_equal(a->Name, b->Name);
+    }
+    if (same) {
+        same = memcmp(a->TopicId.bytes, b->TopicId.bytes, 16) == 0;
+    }
+    if (same) {
+        same = a->ErrorCode == b->ErrorCode;
+    }
+    if (same) {
+        same = proto_string_equal(a->ErrorMessage, b->ErrorMessage);
+    }
+    if (same) {
+        same = a->TopicConfigErrorCode == b->TopicConfigErrorCode;
+    }
+    if (same) {
+        same = a->NumPartitions == b->NumPartitions;
+    }
+    if (same) {
+        same = a->ReplicationFactor == b->ReplicationFactor;
+    }
     same = same && a->Configs.count == b->Configs.count;
     for (i32 i = 0; same && i < a->Configs.count; i++) {
         same = equal_kafka_create_topics_response_creatable_topic_configs(&a->Configs.items[i],
@@ -2923,7 +3209,9 @@ static bool equal_kafka_create_topics_response(const struct kafka_create_topics_
         const struct kafka_create_topics_response *b)
 {
     bool same = true;
-    if (same) same = a->ThrottleTimeMs == b->ThrottleTimeMs;
+    if (same) {
+        same = a->ThrottleTimeMs == b->ThrottleTimeMs;
+    }
     same = same && a->Topics.count == b->Topics.count;
     for (i32 i = 0; same && i < a->Topics.count; i++) {
         same = equal_kafka_create_topics_response_creatable_topic_result(&a->Topics.items[i],
@@ -2946,8 +3234,12 @@ static bool equal_kafka_delete_topics_request_topic_state(
         const struct kafka_delete_topics_request_topic_state *b)
 {
     bool same = true;
-    if (same) same = proto_string_equal(a->Name, b->Name);
-    if (same) same = memcmp(a->TopicId.bytes, b->TopicId.bytes, 16) == 0;
+    if (same) {
+        same = proto_string_equal(a->Name, b->Name);
+    }
+    if (same) {
+        same = memcmp(a->TopicId.bytes, b->TopicId.bytes, 16) == 0;
+    }
     return same;
 }
 
@@ -2993,7 +3285,9 @@ static bool equal_kafka_delete_topics_request(const struct kafka_delete_topics_r
     for (i32 i = 0; same && i < a->TopicNames.count; i++) {
         same = proto_string_equal(a->TopicNames.items[i], b->TopicNames.items[i]);
     }
-    if (same) same = a->TimeoutMs == b->TimeoutMs;
+    if (same) {
+        same = a->TimeoutMs == b->TimeoutMs;
+    }
     return same;
 }
 
@@ -3016,10 +3310,18 @@ static bool equal_kafka_delete_topics_response_deletable_topic_result(
         const struct kafka_delete_topics_response_deletable_topic_result *b)
 {
     bool same = true;
-    if (same) same = proto_string_equal(a->Name, b->Name);
-    if (same) same = memcmp(a->TopicId.bytes, b->TopicId.bytes, 16) == 0;
-    if (same) same = a->ErrorCode == b->ErrorCode;
-    if (same) same = proto_string_equal(a->ErrorMessage, b->ErrorMessage);
+    if (same) {
+        same = proto_string_equal(a->Name, b->Name);
+    }
+    if (same) {
+        same = memcmp(a->TopicId.bytes, b->TopicId.bytes, 16) == 0;
+    }
+    if (same) {
+        same = a->ErrorCode == b->ErrorCode;
+    }
+    if (same) {
+        same = proto_string_equal(a->ErrorMessage, b->ErrorMessage);
+    }
     return same;
 }
 
@@ -3045,7 +3347,9 @@ static bool equal_kafka_delete_topics_response(const struct kafka_delete_topics_
         const struct kafka_delete_topics_response *b)
 {
     bool same = true;
-    if (same) same = a->ThrottleTimeMs == b->ThrottleTimeMs;
+    if (same) {
+        same = a->ThrottleTimeMs == b->ThrottleTimeMs;
+    }
     same = same && a->Responses.count == b->Responses.count;
     for (i32 i = 0; same && i < a->Responses.count; i++) {
         same = equal_kafka_delete_topics_response_deletable_topic_result(&a->Responses.items[i],
@@ -3103,8 +3407,12 @@ static bool equal_kafka_create_partitions_request_topic(
         const struct kafka_create_partitions_request_topic *b)
 {
     bool same = true;
-    if (same) same = proto_string_equal(a->Name, b->Name);
-    if (same) same = a->Count == b->Count;
+    if (same) {
+        same = proto_string_equal(a->Name, b->Name);
+    }
+    if (same) {
+        same = a->Count == b->Count;
+    }
     same = same && a->Assignments.count == b->Assignments.count;
     for (i32 i = 0; same && i < a->Assignments.count; i++) {
         same = equal_kafka_create_partitions_request_assignment(&a->Assignments.items[i],
@@ -3138,8 +3446,12 @@ static bool equal_kafka_create_partitions_request(const struct kafka_create_part
         same = equal_kafka_create_partitions_request_topic(&a->Topics.items[i],
                 &b->Topics.items[i]);
     }
-    if (same) same = a->TimeoutMs == b->TimeoutMs;
-    if (same) same = a->ValidateOnly == b->ValidateOnly;
+    if (same) {
+        same = a->TimeoutMs == b->TimeoutMs;
+    }
+    if (same) {
+        same = a->ValidateOnly == b->ValidateOnly;
+    }
     return same;
 }
 
@@ -3158,9 +3470,15 @@ static bool equal_kafka_create_partitions_response_topic_result(
         const struct kafka_create_partitions_response_topic_result *b)
 {
     bool same = true;
-    if (same) same = proto_string_equal(a->Name, b->Name);
-    if (same) same = a->ErrorCode == b->ErrorCode;
-    if (same) same = proto_string_equal(a->ErrorMessage, b->ErrorMessage);
+    if (same) {
+        same = proto_string_equal(a->Name, b->Name);
+    }
+    if (same) {
+        same = a->ErrorCode == b->ErrorCode;
+    }
+    if (same) {
+        same = proto_string_equal(a->ErrorMessage, b->ErrorMessage);
+    }
     return same;
 }
 
@@ -3184,7 +3502,9 @@ static bool equal_kafka_create_partitions_response(const struct kafka_create_par
         const struct kafka_create_partitions_response *b)
 {
     bool same = true;
-    if (same) same = a->ThrottleTimeMs == b->ThrottleTimeMs;
+    if (same) {
+        same = a->ThrottleTimeMs == b->ThrottleTimeMs;
+    }
     same = same && a->Results.count == b->Results.count;
     for (i32 i = 0; same && i < a->Results.count; i++) {
         same = equal_kafka_create_partitions_response_topic_result(&a->Results.items[i],
@@ -3216,8 +3536,12 @@ static bool equal_kafka_describe_configs_request_resource(
         const struct kafka_describe_configs_request_resource *b)
 {
     bool same = true;
-    if (same) same = a->ResourceType == b->ResourceType;
-    if (same) same = proto_string_equal(a->ResourceName, b->ResourceName);
+    if (same) {
+        same = a->ResourceType == b->ResourceType;
+    }
+    if (same) {
+        same = proto_string_equal(a->ResourceName, b->ResourceName);
+    }
     same = same && a->ConfigurationKeys.count == b->ConfigurationKeys.count;
     for (i32 i = 0; same && i < a->ConfigurationKeys.count; i++) {
         same = proto_string_equal(a->ConfigurationKeys.items[i], b->ConfigurationKeys.items[i]);
@@ -3254,8 +3578,12 @@ static bool equal_kafka_describe_configs_request(const struct kafka_describe_con
         same = equal_kafka_describe_configs_request_resource(&a->Resources.items[i],
                 &b->Resources.items[i]);
     }
-    if (same) same = a->IncludeSynonyms == b->IncludeSynonyms;
-    if (same) same = a->IncludeDocumentation == b->IncludeDocumentation;
+    if (same) {
+        same = a->IncludeSynonyms == b->IncludeSynonyms;
+    }
+    if (same) {
+        same = a->IncludeDocumentation == b->IncludeDocumentation;
+    }
     return same;
 }
 
@@ -3274,9 +3602,15 @@ static bool equal_kafka_describe_configs_response_synonym(
         const struct kafka_describe_configs_response_synonym *b)
 {
     bool same = true;
-    if (same) same = proto_string_equal(a->Name, b->Name);
-    if (same) same = proto_string_equal(a->Value, b->Value);
-    if (same) same = a->Source == b->Source;
+    if (same) {
+        same = proto_string_equal(a->Name, b->Name);
+    }
+    if (same) {
+        same = proto_string_equal(a->Value, b->Value);
+    }
+    if (same) {
+        same = a->Source == b->Source;
+    }
     return same;
 }
 
@@ -3318,19 +3652,35 @@ static bool equal_kafka_describe_configs_response_resource_result(
         const struct kafka_describe_configs_response_resource_result *b)
 {
     bool same = true;
-    if (same) same = proto_string_equal(a->Name, b->Name);
-    if (same) same = proto_string_equal(a->Value, b->Value);
-    if (same) same = a->ReadOnly == b->ReadOnly;
-    if (same) same = a->IsDefault == b->IsDefault;
-    if (same) same = a->ConfigSource == b->ConfigSource;
-    if (same) same = a->IsSensitive == b->IsSensitive;
+    if (same) {
+        same = proto_string_equal(a->Name, b->Name);
+    }
+    if (same) {
+        same = proto_string_equal(a->Value, b->Value);
+    }
+    if (same) {
+        same = a->ReadOnly == b->ReadOnly;
+    }
+    if (same) {
+        same = a->IsDefault == b->IsDefault;
+    }
+    if (same) {
+        same = a->ConfigSource == b->ConfigSource;
+    }
+    if (same) {
+        same = a->IsSensitive == b->IsSensitive;
+    }
     same = same && a->Synonyms.count == b->Synonyms.count;
     for (i32 i = 0; same && i < a->Synonyms.count; i++) {
         same = equal_kafka_describe_configs_response_synonym(&a->Synonyms.items[i],
                 &b->Synonyms.items[i]);
     }
-    if (same) same = a->ConfigType == b->ConfigType;
-    if (same) same = proto_string_equal(a->Documentation, b->Documentation);
+    if (same) {
+        same = a->ConfigType == b->ConfigType;
+    }
+    if (same) {
+        same = proto_string_equal(a->Documentation, b->Documentation);
+    }
     return same;
 }
 
@@ -3358,10 +3708,18 @@ static bool equal_kafka_describe_configs_response_result(
         const struct kafka_describe_configs_response_result *b)
 {
     bool same = true;
-    if (same) same = a->ErrorCode == b->ErrorCode;
-    if (same) same = proto_string_equal(a->ErrorMessage, b->ErrorMessage);
-    if (same) same = a->ResourceType == b->ResourceType;
-    if (same) same = proto_string_equal(a->ResourceName, b->ResourceName);
+    if (same) {
+        same = a->ErrorCode == b->ErrorCode;
+    }
+    if (same) {
+        same = proto_string_equal(a->ErrorMessage, b->ErrorMessage);
+    }
+    if (same) {
+        same = a->ResourceType == b->ResourceType;
+    }
+    if (same) {
+        same = proto_string_equal(a->ResourceName, b->ResourceName);
+    }
     same = same && a->Configs.count == b->Configs.count;
     for (i32 i = 0; same && i < a->Configs.count; i++) {
         same = equal_kafka_describe_configs_response_resource_result(&a->Configs.items[i],
@@ -3389,7 +3747,9 @@ static bool equal_kafka_describe_configs_response(const struct kafka_describe_co
         const struct kafka_describe_configs_response *b)
 {
     bool same = true;
-    if (same) same = a->ThrottleTimeMs == b->ThrottleTimeMs;
+    if (same) {
+        same = a->ThrottleTimeMs == b->ThrottleTimeMs;
+    }
     same = same && a->Results.count == b->Results.count;
     for (i32 i = 0; same && i < a->Results.count; i++) {
         same = equal_kafka_describe_configs_response_result(&a->Results.items[i],
@@ -3413,9 +3773,15 @@ static bool equal_kafka_incremental_alter_configs_request_alterable_config(
         const struct kafka_incremental_alter_configs_request_alterable_config *b)
 {
     bool same = true;
-    if (same) same = proto_string_equal(a->Name, b->Name);
-    if (same) same = a->ConfigOperation == b->ConfigOperation;
-    if (same) same = proto_string_equal(a->Value, b->Value);
+    if (same) {
+        same = proto_string_equal(a->Name, b->Name);
+    }
+    if (same) {
+        same = a->ConfigOperation == b->ConfigOperation;
+    }
+    if (same) {
+        same = proto_string_equal(a->Value, b->Value);
+    }
     return same;
 }
 
@@ -3442,8 +3808,12 @@ static bool equal_kafka_incremental_alter_configs_request_alter_configs_resource
         const struct kafka_incremental_alter_configs_request_alter_configs_resource *b)
 {
     bool same = true;
-    if (same) same = a->ResourceType == b->ResourceType;
-    if (same) same = proto_string_equal(a->ResourceName, b->ResourceName);
+    if (same) {
+        same = a->ResourceType == b->ResourceType;
+    }
+    if (same) {
+        same = proto_string_equal(a->ResourceName, b->ResourceName);
+    }
     same = same && a->Configs.count == b->Configs.count;
     for (i32 i = 0; same && i < a->Configs.count; i++) {
         same = equal_kafka_incremental_alter_configs_request_alterable_config(&a->Configs.items[i],
@@ -3478,7 +3848,9 @@ static bool equal_kafka_incremental_alter_configs_request(
         same = equal_kafka_incremental_alter_configs_request_alter_configs_resource(
                 &a->Resources.items[i], &b->Resources.items[i]);
     }
-    if (same) same = a->ValidateOnly == b->ValidateOnly;
+    if (same) {
+        same = a->ValidateOnly == b->ValidateOnly;
+    }
     return same;
 }
 
@@ -3499,10 +3871,18 @@ static bool equal_kafka_incremental_alter_configs_response_alter_configs_resourc
         const struct kafka_incremental_alter_configs_response_alter_configs_resource *b)
 {
     bool same = true;
-    if (same) same = a->ErrorCode == b->ErrorCode;
-    if (same) same = proto_string_equal(a->ErrorMessage, b->ErrorMessage);
-    if (same) same = a->ResourceType == b->ResourceType;
-    if (same) same = proto_string_equal(a->ResourceName, b->ResourceName);
+    if (same) {
+        same = a->ErrorCode == b->ErrorCode;
+    }
+    if (same) {
+        same = proto_string_equal(a->ErrorMessage, b->ErrorMessage);
+    }
+    if (same) {
+        same = a->ResourceType == b->ResourceType;
+    }
+    if (same) {
+        same = proto_string_equal(a->ResourceName, b->ResourceName);
+    }
     return same;
 }
 
@@ -3527,7 +3907,9 @@ static bool equal_kafka_incremental_alter_configs_response(
         const struct kafka_incremental_alter_configs_response *b)
 {
     bool same = true;
-    if (same) same = a->ThrottleTimeMs == b->ThrottleTimeMs;
+    if (same) {
+        same = a->ThrottleTimeMs == b->ThrottleTimeMs;
+    }
     same = same && a->Responses.count == b->Responses.count;
     for (i32 i = 0; same && i < a->Responses.count; i++) {
         same = equal_kafka_incremental_alter_configs_response_alter_configs_resource(
@@ -3550,8 +3932,12 @@ static bool equal_kafka_alter_configs_request_alterable_config(
         const struct kafka_alter_configs_request_alterable_config *b)
 {
     bool same = true;
-    if (same) same = proto_string_equal(a->Name, b->Name);
-    if (same) same = proto_string_equal(a->Value, b->Value);
+    if (same) {
+        same = proto_string_equal(a->Name, b->Name);
+    }
+    if (same) {
+        same = proto_string_equal(a->Value, b->Value);
+    }
     return same;
 }
 
@@ -3577,8 +3963,12 @@ static bool equal_kafka_alter_configs_request_resource(
         const struct kafka_alter_configs_request_resource *b)
 {
     bool same = true;
-    if (same) same = a->ResourceType == b->ResourceType;
-    if (same) same = proto_string_equal(a->ResourceName, b->ResourceName);
+    if (same) {
+        same = a->ResourceType == b->ResourceType;
+    }
+    if (same) {
+        same = proto_string_equal(a->ResourceName, b->ResourceName);
+    }
     same = same && a->Configs.count == b->Configs.count;
     for (i32 i = 0; same && i < a->Configs.count; i++) {
         same = equal_kafka_alter_configs_request_alterable_config(&a->Configs.items[i],
@@ -3611,7 +4001,9 @@ static bool equal_kafka_alter_configs_request(const struct kafka_alter_configs_r
         same = equal_kafka_alter_configs_request_resource(&a->Resources.items[i],
                 &b->Resources.items[i]);
     }
-    if (same) same = a->ValidateOnly == b->ValidateOnly;
+    if (same) {
+        same = a->ValidateOnly == b->ValidateOnly;
+    }
     return same;
 }
 
@@ -3631,10 +4023,18 @@ static bool equal_kafka_alter_configs_response_resource(
         const struct kafka_alter_configs_response_resource *b)
 {
     bool same = true;
-    if (same) same = a->ErrorCode == b->ErrorCode;
-    if (same) same = proto_string_equal(a->ErrorMessage, b->ErrorMessage);
-    if (same) same = a->ResourceType == b->ResourceType;
-    if (same) same = proto_string_equal(a->ResourceName, b->ResourceName);
+    if (same) {
+        same = a->ErrorCode == b->ErrorCode;
+    }
+    if (same) {
+        same = proto_string_equal(a->ErrorMessage, b->ErrorMessage);
+    }
+    if (same) {
+        same = a->ResourceType == b->ResourceType;
+    }
+    if (same) {
+        same = proto_string_equal(a->ResourceName, b->ResourceName);
+    }
     return same;
 }
 
@@ -3657,7 +4057,9 @@ static bool equal_kafka_alter_configs_response(const struct kafka_alter_configs_
         const struct kafka_alter_configs_response *b)
 {
     bool same = true;
-    if (same) same = a->ThrottleTimeMs == b->ThrottleTimeMs;
+    if (same) {
+        same = a->ThrottleTimeMs == b->ThrottleTimeMs;
+    }
     same = same && a->Responses.count == b->Responses.count;
     for (i32 i = 0; same && i < a->Responses.count; i++) {
         same = equal_kafka_alter_configs_response_resource(&a->Responses.items[i],
@@ -3680,8 +4082,12 @@ static bool equal_kafka_describe_cluster_request(const struct kafka_describe_clu
         const struct kafka_describe_cluster_request *b)
 {
     bool same = true;
-    if (same) same = a->IncludeClusterAuthorizedOperations == b->IncludeClusterAuthorizedOperations;
-    if (same) same = a->EndpointType == b->EndpointType;
+    if (same) {
+        same = a->IncludeClusterAuthorizedOperations == b->IncludeClusterAuthorizedOperations;
+    }
+    if (same) {
+        same = a->EndpointType == b->EndpointType;
+    }
     return same;
 }
 
@@ -3701,10 +4107,18 @@ static bool equal_kafka_describe_cluster_response_broker(
         const struct kafka_describe_cluster_response_broker *b)
 {
     bool same = true;
-    if (same) same = a->BrokerId == b->BrokerId;
-    if (same) same = proto_string_equal(a->Host, b->Host);
-    if (same) same = a->Port == b->Port;
-    if (same) same = proto_string_equal(a->Rack, b->Rack);
+    if (same) {
+        same = a->BrokerId == b->BrokerId;
+    }
+    if (same) {
+        same = proto_string_equal(a->Host, b->Host);
+    }
+    if (same) {
+        same = a->Port == b->Port;
+    }
+    if (same) {
+        same = proto_string_equal(a->Rack, b->Rack);
+    }
     return same;
 }
 
@@ -3735,18 +4149,32 @@ static bool equal_kafka_describe_cluster_response(const struct kafka_describe_cl
         const struct kafka_describe_cluster_response *b)
 {
     bool same = true;
-    if (same) same = a->ThrottleTimeMs == b->ThrottleTimeMs;
-    if (same) same = a->ErrorCode == b->ErrorCode;
-    if (same) same = proto_string_equal(a->ErrorMessage, b->ErrorMessage);
-    if (same) same = a->EndpointType == b->EndpointType;
-    if (same) same = proto_string_equal(a->ClusterId, b->ClusterId);
-    if (same) same = a->ControllerId == b->ControllerId;
+    if (same) {
+        same = a->ThrottleTimeMs == b->ThrottleTimeMs;
+    }
+    if (same) {
+        same = a->ErrorCode == b->ErrorCode;
+    }
+    if (same) {
+        same = proto_string_equal(a->ErrorMessage, b->ErrorMessage);
+    }
+    if (same) {
+        same = a->EndpointType == b->EndpointType;
+    }
+    if (same) {
+        same = proto_string_equal(a->ClusterId, b->ClusterId);
+    }
+    if (same) {
+        same = a->ControllerId == b->ControllerId;
+    }
     same = same && a->Brokers.count == b->Brokers.count;
     for (i32 i = 0; same && i < a->Brokers.count; i++) {
         same = equal_kafka_describe_cluster_response_broker(&a->Brokers.items[i],
                 &b->Brokers.items[i]);
     }
-    if (same) same = a->ClusterAuthorizedOperations == b->ClusterAuthorizedOperations;
+    if (same) {
+        same = a->ClusterAuthorizedOperations == b->ClusterAuthorizedOperations;
+    }
     return same;
 }
 
@@ -3764,8 +4192,12 @@ static bool equal_kafka_delete_records_request_partition(
         const struct kafka_delete_records_request_partition *b)
 {
     bool same = true;
-    if (same) same = a->PartitionIndex == b->PartitionIndex;
-    if (same) same = a->Offset == b->Offset;
+    if (same) {
+        same = a->PartitionIndex == b->PartitionIndex;
+    }
+    if (same) {
+        same = a->Offset == b->Offset;
+    }
     return same;
 }
 
@@ -3789,7 +4221,9 @@ static bool equal_kafka_delete_records_request_topic(
         const struct kafka_delete_records_request_topic *b)
 {
     bool same = true;
-    if (same) same = proto_string_equal(a->Name, b->Name);
+    if (same) {
+        same = proto_string_equal(a->Name, b->Name);
+    }
     same = same && a->Partitions.count == b->Partitions.count;
     for (i32 i = 0; same && i < a->Partitions.count; i++) {
         same = equal_kafka_delete_records_request_partition(&a->Partitions.items[i],
@@ -3821,7 +4255,9 @@ static bool equal_kafka_delete_records_request(const struct kafka_delete_records
     for (i32 i = 0; same && i < a->Topics.count; i++) {
         same = equal_kafka_delete_records_request_topic(&a->Topics.items[i], &b->Topics.items[i]);
     }
-    if (same) same = a->TimeoutMs == b->TimeoutMs;
+    if (same) {
+        same = a->TimeoutMs == b->TimeoutMs;
+    }
     return same;
 }
 
@@ -3840,9 +4276,15 @@ static bool equal_kafka_delete_records_response_partition_result(
         const struct kafka_delete_records_response_partition_result *b)
 {
     bool same = true;
-    if (same) same = a->PartitionIndex == b->PartitionIndex;
-    if (same) same = a->LowWatermark == b->LowWatermark;
-    if (same) same = a->ErrorCode == b->ErrorCode;
+    if (same) {
+        same = a->PartitionIndex == b->PartitionIndex;
+    }
+    if (same) {
+        same = a->LowWatermark == b->LowWatermark;
+    }
+    if (same) {
+        same = a->ErrorCode == b->ErrorCode;
+    }
     return same;
 }
 
@@ -3867,7 +4309,9 @@ static bool equal_kafka_delete_records_response_topic_result(
         const struct kafka_delete_records_response_topic_result *b)
 {
     bool same = true;
-    if (same) same = proto_string_equal(a->Name, b->Name);
+    if (same) {
+        same = proto_string_equal(a->Name, b->Name);
+    }
     same = same && a->Partitions.count == b->Partitions.count;
     for (i32 i = 0; same && i < a->Partitions.count; i++) {
         same = equal_kafka_delete_records_response_partition_result(&a->Partitions.items[i],
@@ -3895,7 +4339,9 @@ static bool equal_kafka_delete_records_response(const struct kafka_delete_record
         const struct kafka_delete_records_response *b)
 {
     bool same = true;
-    if (same) same = a->ThrottleTimeMs == b->ThrottleTimeMs;
+    if (same) {
+        same = a->ThrottleTimeMs == b->ThrottleTimeMs;
+    }
     same = same && a->Topics.count == b->Topics.count;
     for (i32 i = 0; same && i < a->Topics.count; i++) {
         same = equal_kafka_delete_records_response_topic_result(&a->Topics.items[i],
@@ -3920,9 +4366,15 @@ static bool equal_kafka_offset_for_leader_epoch_request_partition(
         const struct kafka_offset_for_leader_epoch_request_partition *b)
 {
     bool same = true;
-    if (same) same = a->Partition == b->Partition;
-    if (same) same = a->CurrentLeaderEpoch == b->CurrentLeaderEpoch;
-    if (same) same = a->LeaderEpoch == b->LeaderEpoch;
+    if (same) {
+        same = a->Partition == b->Partition;
+    }
+    if (same) {
+        same = a->CurrentLeaderEpoch == b->CurrentLeaderEpoch;
+    }
+    if (same) {
+        same = a->LeaderEpoch == b->LeaderEpoch;
+    }
     return same;
 }
 
@@ -3947,7 +4399,9 @@ static bool equal_kafka_offset_for_leader_epoch_request_topic(
         const struct kafka_offset_for_leader_epoch_request_topic *b)
 {
     bool same = true;
-    if (same) same = proto_string_equal(a->Topic, b->Topic);
+    if (same) {
+        same = proto_string_equal(a->Topic, b->Topic);
+    }
     same = same && a->Partitions.count == b->Partitions.count;
     for (i32 i = 0; same && i < a->Partitions.count; i++) {
         same = equal_kafka_offset_for_leader_epoch_request_partition(&a->Partitions.items[i],
@@ -3979,7 +4433,9 @@ static bool equal_kafka_offset_for_leader_epoch_request(
         const struct kafka_offset_for_leader_epoch_request *b)
 {
     bool same = true;
-    if (same) same = a->ReplicaId == b->ReplicaId;
+    if (same) {
+        same = a->ReplicaId == b->ReplicaId;
+    }
     same = same && a->Topics.count == b->Topics.count;
     for (i32 i = 0; same && i < a->Topics.count; i++) {
         same = equal_kafka_offset_for_leader_epoch_request_topic(&a->Topics.items[i],
@@ -4005,10 +4461,18 @@ static bool equal_kafka_offset_for_leader_epoch_response_epoch_end_offset(
         const struct kafka_offset_for_leader_epoch_response_epoch_end_offset *b)
 {
     bool same = true;
-    if (same) same = a->ErrorCode == b->ErrorCode;
-    if (same) same = a->Partition == b->Partition;
-    if (same) same = a->LeaderEpoch == b->LeaderEpoch;
-    if (same) same = a->EndOffset == b->EndOffset;
+    if (same) {
+        same = a->ErrorCode == b->ErrorCode;
+    }
+    if (same) {
+        same = a->Partition == b->Partition;
+    }
+    if (same) {
+        same = a->LeaderEpoch == b->LeaderEpoch;
+    }
+    if (same) {
+        same = a->EndOffset == b->EndOffset;
+    }
     return same;
 }
 
@@ -4033,7 +4497,9 @@ static bool equal_kafka_offset_for_leader_epoch_response_topic_result(
         const struct kafka_offset_for_leader_epoch_response_topic_result *b)
 {
     bool same = true;
-    if (same) same = proto_string_equal(a->Topic, b->Topic);
+    if (same) {
+        same = proto_string_equal(a->Topic, b->Topic);
+    }
     same = same && a->Partitions.count == b->Partitions.count;
     for (i32 i = 0; same && i < a->Partitions.count; i++) {
         same = equal_kafka_offset_for_leader_epoch_response_epoch_end_offset(
@@ -4065,7 +4531,9 @@ static bool equal_kafka_offset_for_leader_epoch_response(
         const struct kafka_offset_for_leader_epoch_response *b)
 {
     bool same = true;
-    if (same) same = a->ThrottleTimeMs == b->ThrottleTimeMs;
+    if (same) {
+        same = a->ThrottleTimeMs == b->ThrottleTimeMs;
+    }
     same = same && a->Topics.count == b->Topics.count;
     for (i32 i = 0; same && i < a->Topics.count; i++) {
         same = equal_kafka_offset_for_leader_epoch_response_topic_result(&a->Topics.items[i],
@@ -4101,8 +4569,12 @@ static bool equal_kafka_find_coordinator_request(const struct kafka_find_coordin
         const struct kafka_find_coordinator_request *b)
 {
     bool same = true;
-    if (same) same = proto_string_equal(a->Key, b->Key);
-    if (same) same = a->KeyType == b->KeyType;
+    if (same) {
+        same = proto_string_equal(a->Key, b->Key);
+    }
+    if (same) {
+        same = a->KeyType == b->KeyType;
+    }
     same = same && a->CoordinatorKeys.count == b->CoordinatorKeys.count;
     for (i32 i = 0; same && i < a->CoordinatorKeys.count; i++) {
         same = proto_string_equal(a->CoordinatorKeys.items[i], b->CoordinatorKeys.items[i]);
@@ -4128,12 +4600,24 @@ static bool equal_kafka_find_coordinator_response_coordinator(
         const struct kafka_find_coordinator_response_coordinator *b)
 {
     bool same = true;
-    if (same) same = proto_string_equal(a->Key, b->Key);
-    if (same) same = a->NodeId == b->NodeId;
-    if (same) same = proto_string_equal(a->Host, b->Host);
-    if (same) same = a->Port == b->Port;
-    if (same) same = a->ErrorCode == b->ErrorCode;
-    if (same) same = proto_string_equal(a->ErrorMessage, b->ErrorMessage);
+    if (same) {
+        same = proto_string_equal(a->Key, b->Key);
+    }
+    if (same) {
+        same = a->NodeId == b->NodeId;
+    }
+    if (same) {
+        same = proto_string_equal(a->Host, b->Host);
+    }
+    if (same) {
+        same = a->Port == b->Port;
+    }
+    if (same) {
+        same = a->ErrorCode == b->ErrorCode;
+    }
+    if (same) {
+        same = proto_string_equal(a->ErrorMessage, b->ErrorMessage);
+    }
     return same;
 }
 
@@ -4177,12 +4661,24 @@ static bool equal_kafka_find_coordinator_response(const struct kafka_find_coordi
         const struct kafka_find_coordinator_response *b)
 {
     bool same = true;
-    if (same) same = a->ThrottleTimeMs == b->ThrottleTimeMs;
-    if (same) same = a->ErrorCode == b->ErrorCode;
-    if (same) same = proto_string_equal(a->ErrorMessage, b->ErrorMessage);
-    if (same) same = a->NodeId == b->NodeId;
-    if (same) same = proto_string_equal(a->Host, b->Host);
-    if (same) same = a->Port == b->Port;
+    if (same) {
+        same = a->ThrottleTimeMs == b->ThrottleTimeMs;
+    }
+    if (same) {
+        same = a->ErrorCode == b->ErrorCode;
+    }
+    if (same) {
+        same = proto_string_equal(a->ErrorMessage, b->ErrorMessage);
+    }
+    if (same) {
+        same = a->NodeId == b->NodeId;
+    }
+    if (same) {
+        same = proto_string_equal(a->Host, b->Host);
+    }
+    if (same) {
+        same = a->Port == b->Port;
+    }
     same = same && a->Coordinators.count == b->Coordinators.count;
     for (i32 i = 0; same && i < a->Coordinators.count; i++) {
         same = equal_kafka_find_coordinator_response_coordinator(&a->Coordinators.items[i],
@@ -4205,8 +4701,12 @@ static bool equal_kafka_join_group_request_protocol(
         const struct kafka_join_group_request_protocol *b)
 {
     bool same = true;
-    if (same) same = proto_string_equal(a->Name, b->Name);
-    if (same) same = proto_bytes_equal(a->Metadata, b->Metadata);
+    if (same) {
+        same = proto_string_equal(a->Name, b->Name);
+    }
+    if (same) {
+        same = proto_bytes_equal(a->Metadata, b->Metadata);
+    }
     return same;
 }
 
@@ -4241,18 +4741,32 @@ static bool equal_kafka_join_group_request(const struct kafka_join_group_request
         const struct kafka_join_group_request *b)
 {
     bool same = true;
-    if (same) same = proto_string_equal(a->GroupId, b->GroupId);
-    if (same) same = a->SessionTimeoutMs == b->SessionTimeoutMs;
-    if (same) same = a->RebalanceTimeoutMs == b->RebalanceTimeoutMs;
-    if (same) same = proto_string_equal(a->MemberId, b->MemberId);
-    if (same) same = proto_string_equal(a->GroupInstanceId, b->GroupInstanceId);
-    if (same) same = proto_string_equal(a->ProtocolType, b->ProtocolType);
+    if (same) {
+        same = proto_string_equal(a->GroupId, b->GroupId);
+    }
+    if (same) {
+        same = a->SessionTimeoutMs == b->SessionTimeoutMs;
+    }
+    if (same) {
+        same = a->RebalanceTimeoutMs == b->RebalanceTimeoutMs;
+    }
+    if (same) {
+        same = proto_string_equal(a->MemberId, b->MemberId);
+    }
+    if (same) {
+        same = proto_string_equal(a->GroupInstanceId, b->GroupInstanceId);
+    }
+    if (same) {
+        same = proto_string_equal(a->ProtocolType, b->ProtocolType);
+    }
     same = same && a->Protocols.count == b->Protocols.count;
     for (i32 i = 0; same && i < a->Protocols.count; i++) {
         same = equal_kafka_join_group_request_protocol(&a->Protocols.items[i],
                 &b->Protocols.items[i]);
     }
-    if (same) same = proto_string_equal(a->Reason, b->Reason);
+    if (same) {
+        same = proto_string_equal(a->Reason, b->Reason);
+    }
     return same;
 }
 
@@ -4271,9 +4785,15 @@ static bool equal_kafka_join_group_response_member(const struct kafka_join_group
         const struct kafka_join_group_response_member *b)
 {
     bool same = true;
-    if (same) same = proto_string_equal(a->MemberId, b->MemberId);
-    if (same) same = proto_string_equal(a->GroupInstanceId, b->GroupInstanceId);
-    if (same) same = proto_bytes_equal(a->Metadata, b->Metadata);
+    if (same) {
+        same = proto_string_equal(a->MemberId, b->MemberId);
+    }
+    if (same) {
+        same = proto_string_equal(a->GroupInstanceId, b->GroupInstanceId);
+    }
+    if (same) {
+        same = proto_bytes_equal(a->Metadata, b->Metadata);
+    }
     return same;
 }
 
@@ -4309,14 +4829,30 @@ static bool equal_kafka_join_group_response(const struct kafka_join_group_respon
         const struct kafka_join_group_response *b)
 {
     bool same = true;
-    if (same) same = a->ThrottleTimeMs == b->ThrottleTimeMs;
-    if (same) same = a->ErrorCode == b->ErrorCode;
-    if (same) same = a->GenerationId == b->GenerationId;
-    if (same) same = proto_string_equal(a->ProtocolType, b->ProtocolType);
-    if (same) same = proto_string_equal(a->ProtocolName, b->ProtocolName);
-    if (same) same = proto_string_equal(a->Leader, b->Leader);
-    if (same) same = a->SkipAssignment == b->SkipAssignment;
-    if (same) same = proto_string_equal(a->MemberId, b->MemberId);
+    if (same) {
+        same = a->ThrottleTimeMs == b->ThrottleTimeMs;
+    }
+    if (same) {
+        same = a->ErrorCode == b->ErrorCode;
+    }
+    if (same) {
+        same = a->GenerationId == b->GenerationId;
+    }
+    if (same) {
+        same = proto_string_equal(a->ProtocolType, b->ProtocolType);
+    }
+    if (same) {
+        same = proto_string_equal(a->ProtocolName, b->ProtocolName);
+    }
+    if (same) {
+        same = proto_string_equal(a->Leader, b->Leader);
+    }
+    if (same) {
+        same = a->SkipAssignment == b->SkipAssignment;
+    }
+    if (same) {
+        same = proto_string_equal(a->MemberId, b->MemberId);
+    }
     same = same && a->Members.count == b->Members.count;
     for (i32 i = 0; same && i < a->Members.count; i++) {
         same = equal_kafka_join_group_response_member(&a->Members.items[i], &b->Members.items[i]);
@@ -4338,8 +4874,12 @@ static bool equal_kafka_sync_group_request_assignment(
         const struct kafka_sync_group_request_assignment *b)
 {
     bool same = true;
-    if (same) same = proto_string_equal(a->MemberId, b->MemberId);
-    if (same) same = proto_bytes_equal(a->Assignment, b->Assignment);
+    if (same) {
+        same = proto_string_equal(a->MemberId, b->MemberId);
+    }
+    if (same) {
+        same = proto_bytes_equal(a->Assignment, b->Assignment);
+    }
     return same;
 }
 
@@ -4373,12 +4913,24 @@ static bool equal_kafka_sync_group_request(const struct kafka_sync_group_request
         const struct kafka_sync_group_request *b)
 {
     bool same = true;
-    if (same) same = proto_string_equal(a->GroupId, b->GroupId);
-    if (same) same = a->GenerationId == b->GenerationId;
-    if (same) same = proto_string_equal(a->MemberId, b->MemberId);
-    if (same) same = proto_string_equal(a->GroupInstanceId, b->GroupInstanceId);
-    if (same) same = proto_string_equal(a->ProtocolType, b->ProtocolType);
-    if (same) same = proto_string_equal(a->ProtocolName, b->ProtocolName);
+    if (same) {
+        same = proto_string_equal(a->GroupId, b->GroupId);
+    }
+    if (same) {
+        same = a->GenerationId == b->GenerationId;
+    }
+    if (same) {
+        same = proto_string_equal(a->MemberId, b->MemberId);
+    }
+    if (same) {
+        same = proto_string_equal(a->GroupInstanceId, b->GroupInstanceId);
+    }
+    if (same) {
+        same = proto_string_equal(a->ProtocolType, b->ProtocolType);
+    }
+    if (same) {
+        same = proto_string_equal(a->ProtocolName, b->ProtocolName);
+    }
     same = same && a->Assignments.count == b->Assignments.count;
     for (i32 i = 0; same && i < a->Assignments.count; i++) {
         same = equal_kafka_sync_group_request_assignment(&a->Assignments.items[i],
@@ -4408,11 +4960,21 @@ static bool equal_kafka_sync_group_response(const struct kafka_sync_group_respon
         const struct kafka_sync_group_response *b)
 {
     bool same = true;
-    if (same) same = a->ThrottleTimeMs == b->ThrottleTimeMs;
-    if (same) same = a->ErrorCode == b->ErrorCode;
-    if (same) same = proto_string_equal(a->ProtocolType, b->ProtocolType);
-    if (same) same = proto_string_equal(a->ProtocolName, b->ProtocolName);
-    if (same) same = proto_bytes_equal(a->Assignment, b->Assignment);
+    if (same) {
+        same = a->ThrottleTimeMs == b->ThrottleTimeMs;
+    }
+    if (same) {
+        same = a->ErrorCode == b->ErrorCode;
+    }
+    if (same) {
+        same = proto_string_equal(a->ProtocolType, b->ProtocolType);
+    }
+    if (same) {
+        same = proto_string_equal(a->ProtocolName, b->ProtocolName);
+    }
+    if (same) {
+        same = proto_bytes_equal(a->Assignment, b->Assignment);
+    }
     return same;
 }
 
@@ -4432,10 +4994,18 @@ static bool equal_kafka_heartbeat_request(const struct kafka_heartbeat_request *
         const struct kafka_heartbeat_request *b)
 {
     bool same = true;
-    if (same) same = proto_string_equal(a->GroupId, b->GroupId);
-    if (same) same = a->GenerationId == b->GenerationId;
-    if (same) same = proto_string_equal(a->MemberId, b->MemberId);
-    if (same) same = proto_string_equal(a->GroupInstanceId, b->GroupInstanceId);
+    if (same) {
+        same = proto_string_equal(a->GroupId, b->GroupId);
+    }
+    if (same) {
+        same = a->GenerationId == b->GenerationId;
+    }
+    if (same) {
+        same = proto_string_equal(a->MemberId, b->MemberId);
+    }
+    if (same) {
+        same = proto_string_equal(a->GroupInstanceId, b->GroupInstanceId);
+    }
     return same;
 }
 
@@ -4453,8 +5023,12 @@ static bool equal_kafka_heartbeat_response(const struct kafka_heartbeat_response
         const struct kafka_heartbeat_response *b)
 {
     bool same = true;
-    if (same) same = a->ThrottleTimeMs == b->ThrottleTimeMs;
-    if (same) same = a->ErrorCode == b->ErrorCode;
+    if (same) {
+        same = a->ThrottleTimeMs == b->ThrottleTimeMs;
+    }
+    if (same) {
+        same = a->ErrorCode == b->ErrorCode;
+    }
     return same;
 }
 
@@ -4474,9 +5048,15 @@ static bool equal_kafka_leave_group_request_member_identity(
         const struct kafka_leave_group_request_member_identity *b)
 {
     bool same = true;
-    if (same) same = proto_string_equal(a->MemberId, b->MemberId);
-    if (same) same = proto_string_equal(a->GroupInstanceId, b->GroupInstanceId);
-    if (same) same = proto_string_equal(a->Reason, b->Reason);
+    if (same) {
+        same = proto_string_equal(a->MemberId, b->MemberId);
+    }
+    if (same) {
+        same = proto_string_equal(a->GroupInstanceId, b->GroupInstanceId);
+    }
+    if (same) {
+        same = proto_string_equal(a->Reason, b->Reason);
+    }
     return same;
 }
 
@@ -4505,8 +5085,12 @@ static bool equal_kafka_leave_group_request(const struct kafka_leave_group_reque
         const struct kafka_leave_group_request *b)
 {
     bool same = true;
-    if (same) same = proto_string_equal(a->GroupId, b->GroupId);
-    if (same) same = proto_string_equal(a->MemberId, b->MemberId);
+    if (same) {
+        same = proto_string_equal(a->GroupId, b->GroupId);
+    }
+    if (same) {
+        same = proto_string_equal(a->MemberId, b->MemberId);
+    }
     same = same && a->Members.count == b->Members.count;
     for (i32 i = 0; same && i < a->Members.count; i++) {
         same = equal_kafka_leave_group_request_member_identity(&a->Members.items[i],
@@ -4530,9 +5114,15 @@ static bool equal_kafka_leave_group_response_member(
         const struct kafka_leave_group_response_member *b)
 {
     bool same = true;
-    if (same) same = proto_string_equal(a->MemberId, b->MemberId);
-    if (same) same = proto_string_equal(a->GroupInstanceId, b->GroupInstanceId);
-    if (same) same = a->ErrorCode == b->ErrorCode;
+    if (same) {
+        same = proto_string_equal(a->MemberId, b->MemberId);
+    }
+    if (same) {
+        same = proto_string_equal(a->GroupInstanceId, b->GroupInstanceId);
+    }
+    if (same) {
+        same = a->ErrorCode == b->ErrorCode;
+    }
     return same;
 }
 
@@ -4560,8 +5150,12 @@ static bool equal_kafka_leave_group_response(const struct kafka_leave_group_resp
         const struct kafka_leave_group_response *b)
 {
     bool same = true;
-    if (same) same = a->ThrottleTimeMs == b->ThrottleTimeMs;
-    if (same) same = a->ErrorCode == b->ErrorCode;
+    if (same) {
+        same = a->ThrottleTimeMs == b->ThrottleTimeMs;
+    }
+    if (same) {
+        same = a->ErrorCode == b->ErrorCode;
+    }
     same = same && a->Members.count == b->Members.count;
     for (i32 i = 0; same && i < a->Members.count; i++) {
         same = equal_kafka_leave_group_response_member(&a->Members.items[i], &b->Members.items[i]);
@@ -4589,11 +5183,21 @@ static bool equal_kafka_offset_commit_request_partition(
         const struct kafka_offset_commit_request_partition *b)
 {
     bool same = true;
-    if (same) same = a->PartitionIndex == b->PartitionIndex;
-    if (same) same = a->CommittedOffset == b->CommittedOffset;
-    if (same) same = a->CommittedLeaderEpoch == b->CommittedLeaderEpoch;
-    if (same) same = a->CommitTimestamp == b->CommitTimestamp;
-    if (same) same = proto_string_equal(a->CommittedMetadata, b->CommittedMetadata);
+    if (same) {
+        same = a->PartitionIndex == b->PartitionIndex;
+    }
+    if (same) {
+        same = a->CommittedOffset == b->CommittedOffset;
+    }
+    if (same) {
+        same = a->CommittedLeaderEpoch == b->CommittedLeaderEpoch;
+    }
+    if (same) {
+        same = a->CommitTimestamp == b->CommitTimestamp;
+    }
+    if (same) {
+        same = proto_string_equal(a->CommittedMetadata, b->CommittedMetadata);
+    }
     return same;
 }
 
@@ -4617,7 +5221,9 @@ static bool equal_kafka_offset_commit_request_topic(
         const struct kafka_offset_commit_request_topic *b)
 {
     bool same = true;
-    if (same) same = proto_string_equal(a->Name, b->Name);
+    if (same) {
+        same = proto_string_equal(a->Name, b->Name);
+    }
     same = same && a->Partitions.count == b->Partitions.count;
     for (i32 i = 0; same && i < a->Partitions.count; i++) {
         same = equal_kafka_offset_commit_request_partition(&a->Partitions.items[i],
@@ -4657,11 +5263,21 @@ static bool equal_kafka_offset_commit_request(const struct kafka_offset_commit_r
         const struct kafka_offset_commit_request *b)
 {
     bool same = true;
-    if (same) same = proto_string_equal(a->GroupId, b->GroupId);
-    if (same) same = a->GenerationIdOrMemberEpoch == b->GenerationIdOrMemberEpoch;
-    if (same) same = proto_string_equal(a->MemberId, b->MemberId);
-    if (same) same = proto_string_equal(a->GroupInstanceId, b->GroupInstanceId);
-    if (same) same = a->RetentionTimeMs == b->RetentionTimeMs;
+    if (same) {
+        same = proto_string_equal(a->GroupId, b->GroupId);
+    }
+    if (same) {
+        same = a->GenerationIdOrMemberEpoch == b->GenerationIdOrMemberEpoch;
+    }
+    if (same) {
+        same = proto_string_equal(a->MemberId, b->MemberId);
+    }
+    if (same) {
+        same = proto_string_equal(a->GroupInstanceId, b->GroupInstanceId);
+    }
+    if (same) {
+        same = a->RetentionTimeMs == b->RetentionTimeMs;
+    }
     same = same && a->Topics.count == b->Topics.count;
     for (i32 i = 0; same && i < a->Topics.count; i++) {
         same = equal_kafka_offset_commit_request_topic(&a->Topics.items[i], &b->Topics.items[i]);
@@ -4683,8 +5299,12 @@ static bool equal_kafka_offset_commit_response_partition(
         const struct kafka_offset_commit_response_partition *b)
 {
     bool same = true;
-    if (same) same = a->PartitionIndex == b->PartitionIndex;
-    if (same) same = a->ErrorCode == b->ErrorCode;
+    if (same) {
+        same = a->PartitionIndex == b->PartitionIndex;
+    }
+    if (same) {
+        same = a->ErrorCode == b->ErrorCode;
+    }
     return same;
 }
 
@@ -4708,7 +5328,9 @@ static bool equal_kafka_offset_commit_response_topic(
         const struct kafka_offset_commit_response_topic *b)
 {
     bool same = true;
-    if (same) same = proto_string_equal(a->Name, b->Name);
+    if (same) {
+        same = proto_string_equal(a->Name, b->Name);
+    }
     same = same && a->Partitions.count == b->Partitions.count;
     for (i32 i = 0; same && i < a->Partitions.count; i++) {
         same = equal_kafka_offset_commit_response_partition(&a->Partitions.items[i],
@@ -4738,7 +5360,9 @@ static bool equal_kafka_offset_commit_response(const struct kafka_offset_commit_
         const struct kafka_offset_commit_response *b)
 {
     bool same = true;
-    if (same) same = a->ThrottleTimeMs == b->ThrottleTimeMs;
+    if (same) {
+        same = a->ThrottleTimeMs == b->ThrottleTimeMs;
+    }
     same = same && a->Topics.count == b->Topics.count;
     for (i32 i = 0; same && i < a->Topics.count; i++) {
         same = equal_kafka_offset_commit_response_topic(&a->Topics.items[i], &b->Topics.items[i]);
@@ -4768,7 +5392,9 @@ static bool equal_kafka_offset_fetch_request_topics(
         const struct kafka_offset_fetch_request_topics *b)
 {
     bool same = true;
-    if (same) same = proto_string_equal(a->Name, b->Name);
+    if (same) {
+        same = proto_string_equal(a->Name, b->Name);
+    }
     same = same && a->PartitionIndexes.count == b->PartitionIndexes.count;
     for (i32 i = 0; same && i < a->PartitionIndexes.count; i++) {
         same = a->PartitionIndexes.items[i] == b->PartitionIndexes.items[i];
@@ -4801,9 +5427,15 @@ static bool equal_kafka_offset_fetch_request_group(const struct kafka_offset_fet
         const struct kafka_offset_fetch_request_group *b)
 {
     bool same = true;
-    if (same) same = proto_string_equal(a->GroupId, b->GroupId);
-    if (same) same = proto_string_equal(a->MemberId, b->MemberId);
-    if (same) same = a->MemberEpoch == b->MemberEpoch;
+    if (same) {
+        same = proto_string_equal(a->GroupId, b->GroupId);
+    }
+    if (same) {
+        same = proto_string_equal(a->MemberId, b->MemberId);
+    }
+    if (same) {
+        same = a->MemberEpoch == b->MemberEpoch;
+    }
     same = same && a->Topics.count == b->Topics.count;
     for (i32 i = 0; same && i < a->Topics.count; i++) {
         same = equal_kafka_offset_fetch_request_topics(&a->Topics.items[i], &b->Topics.items[i]);
@@ -4832,7 +5464,9 @@ static bool equal_kafka_offset_fetch_request_topic(const struct kafka_offset_fet
         const struct kafka_offset_fetch_request_topic *b)
 {
     bool same = true;
-    if (same) same = proto_string_equal(a->Name, b->Name);
+    if (same) {
+        same = proto_string_equal(a->Name, b->Name);
+    }
     same = same && a->PartitionIndexes.count == b->PartitionIndexes.count;
     for (i32 i = 0; same && i < a->PartitionIndexes.count; i++) {
         same = a->PartitionIndexes.items[i] == b->PartitionIndexes.items[i];
@@ -4876,7 +5510,9 @@ static bool equal_kafka_offset_fetch_request(const struct kafka_offset_fetch_req
         const struct kafka_offset_fetch_request *b)
 {
     bool same = true;
-    if (same) same = proto_string_equal(a->GroupId, b->GroupId);
+    if (same) {
+        same = proto_string_equal(a->GroupId, b->GroupId);
+    }
     same = same && a->Topics.count == b->Topics.count;
     for (i32 i = 0; same && i < a->Topics.count; i++) {
         same = equal_kafka_offset_fetch_request_topic(&a->Topics.items[i], &b->Topics.items[i]);
@@ -4885,7 +5521,9 @@ static bool equal_kafka_offset_fetch_request(const struct kafka_offset_fetch_req
     for (i32 i = 0; same && i < a->Groups.count; i++) {
         same = equal_kafka_offset_fetch_request_group(&a->Groups.items[i], &b->Groups.items[i]);
     }
-    if (same) same = a->RequireStable == b->RequireStable;
+    if (same) {
+        same = a->RequireStable == b->RequireStable;
+    }
     return same;
 }
 
@@ -4906,11 +5544,21 @@ static bool equal_kafka_offset_fetch_response_partitions(
         const struct kafka_offset_fetch_response_partitions *b)
 {
     bool same = true;
-    if (same) same = a->PartitionIndex == b->PartitionIndex;
-    if (same) same = a->CommittedOffset == b->CommittedOffset;
-    if (same) same = a->CommittedLeaderEpoch == b->CommittedLeaderEpoch;
-    if (same) same = proto_string_equal(a->Metadata, b->Metadata);
-    if (same) same = a->ErrorCode == b->ErrorCode;
+    if (same) {
+        same = a->PartitionIndex == b->PartitionIndex;
+    }
+    if (same) {
+        same = a->CommittedOffset == b->CommittedOffset;
+    }
+    if (same) {
+        same = a->CommittedLeaderEpoch == b->CommittedLeaderEpoch;
+    }
+    if (same) {
+        same = proto_string_equal(a->Metadata, b->Metadata);
+    }
+    if (same) {
+        same = a->ErrorCode == b->ErrorCode;
+    }
     return same;
 }
 
@@ -4934,7 +5582,9 @@ static bool equal_kafka_offset_fetch_response_topics(
         const struct kafka_offset_fetch_response_topics *b)
 {
     bool same = true;
-    if (same) same = proto_string_equal(a->Name, b->Name);
+    if (same) {
+        same = proto_string_equal(a->Name, b->Name);
+    }
     same = same && a->Partitions.count == b->Partitions.count;
     for (i32 i = 0; same && i < a->Partitions.count; i++) {
         same = equal_kafka_offset_fetch_response_partitions(&a->Partitions.items[i],
@@ -4964,12 +5614,16 @@ static bool equal_kafka_offset_fetch_response_group(
         const struct kafka_offset_fetch_response_group *b)
 {
     bool same = true;
-    if (same) same = proto_string_equal(a->GroupId, b->GroupId);
+    if (same) {
+        same = proto_string_equal(a->GroupId, b->GroupId);
+    }
     same = same && a->Topics.count == b->Topics.count;
     for (i32 i = 0; same && i < a->Topics.count; i++) {
         same = equal_kafka_offset_fetch_response_topics(&a->Topics.items[i], &b->Topics.items[i]);
     }
-    if (same) same = a->ErrorCode == b->ErrorCode;
+    if (same) {
+        same = a->ErrorCode == b->ErrorCode;
+    }
     return same;
 }
 
@@ -4991,11 +5645,21 @@ static bool equal_kafka_offset_fetch_response_partition(
         const struct kafka_offset_fetch_response_partition *b)
 {
     bool same = true;
-    if (same) same = a->PartitionIndex == b->PartitionIndex;
-    if (same) same = a->CommittedOffset == b->CommittedOffset;
-    if (same) same = a->CommittedLeaderEpoch == b->CommittedLeaderEpoch;
-    if (same) same = proto_string_equal(a->Metadata, b->Metadata);
-    if (same) same = a->ErrorCode == b->ErrorCode;
+    if (same) {
+        same = a->PartitionIndex == b->PartitionIndex;
+    }
+    if (same) {
+        same = a->CommittedOffset == b->CommittedOffset;
+    }
+    if (same) {
+        same = a->CommittedLeaderEpoch == b->CommittedLeaderEpoch;
+    }
+    if (same) {
+        same = proto_string_equal(a->Metadata, b->Metadata);
+    }
+    if (same) {
+        same = a->ErrorCode == b->ErrorCode;
+    }
     return same;
 }
 
@@ -5019,7 +5683,9 @@ static bool equal_kafka_offset_fetch_response_topic(
         const struct kafka_offset_fetch_response_topic *b)
 {
     bool same = true;
-    if (same) same = proto_string_equal(a->Name, b->Name);
+    if (same) {
+        same = proto_string_equal(a->Name, b->Name);
+    }
     same = same && a->Partitions.count == b->Partitions.count;
     for (i32 i = 0; same && i < a->Partitions.count; i++) {
         same = equal_kafka_offset_fetch_response_partition(&a->Partitions.items[i],
@@ -5064,12 +5730,16 @@ static bool equal_kafka_offset_fetch_response(const struct kafka_offset_fetch_re
         const struct kafka_offset_fetch_response *b)
 {
     bool same = true;
-    if (same) same = a->ThrottleTimeMs == b->ThrottleTimeMs;
+    if (same) {
+        same = a->ThrottleTimeMs == b->ThrottleTimeMs;
+    }
     same = same && a->Topics.count == b->Topics.count;
     for (i32 i = 0; same && i < a->Topics.count; i++) {
         same = equal_kafka_offset_fetch_response_topic(&a->Topics.items[i], &b->Topics.items[i]);
     }
-    if (same) same = a->ErrorCode == b->ErrorCode;
+    if (same) {
+        same = a->ErrorCode == b->ErrorCode;
+    }
     same = same && a->Groups.count == b->Groups.count;
     for (i32 i = 0; same && i < a->Groups.count; i++) {
         same = equal_kafka_offset_fetch_response_group(&a->Groups.items[i], &b->Groups.items[i]);
@@ -5139,10 +5809,18 @@ static bool equal_kafka_list_groups_response_listed_group(
         const struct kafka_list_groups_response_listed_group *b)
 {
     bool same = true;
-    if (same) same = proto_string_equal(a->GroupId, b->GroupId);
-    if (same) same = proto_string_equal(a->ProtocolType, b->ProtocolType);
-    if (same) same = proto_string_equal(a->GroupState, b->GroupState);
-    if (same) same = proto_string_equal(a->GroupType, b->GroupType);
+    if (same) {
+        same = proto_string_equal(a->GroupId, b->GroupId);
+    }
+    if (same) {
+        same = proto_string_equal(a->ProtocolType, b->ProtocolType);
+    }
+    if (same) {
+        same = proto_string_equal(a->GroupState, b->GroupState);
+    }
+    if (same) {
+        same = proto_string_equal(a->GroupType, b->GroupType);
+    }
     return same;
 }
 
@@ -5168,8 +5846,12 @@ static bool equal_kafka_list_groups_response(const struct kafka_list_groups_resp
         const struct kafka_list_groups_response *b)
 {
     bool same = true;
-    if (same) same = a->ThrottleTimeMs == b->ThrottleTimeMs;
-    if (same) same = a->ErrorCode == b->ErrorCode;
+    if (same) {
+        same = a->ThrottleTimeMs == b->ThrottleTimeMs;
+    }
+    if (same) {
+        same = a->ErrorCode == b->ErrorCode;
+    }
     same = same && a->Groups.count == b->Groups.count;
     for (i32 i = 0; same && i < a->Groups.count; i++) {
         same = equal_kafka_list_groups_response_listed_group(&a->Groups.items[i],
@@ -5203,7 +5885,9 @@ static bool equal_kafka_describe_groups_request(const struct kafka_describe_grou
     for (i32 i = 0; same && i < a->Groups.count; i++) {
         same = proto_string_equal(a->Groups.items[i], b->Groups.items[i]);
     }
-    if (same) same = a->IncludeAuthorizedOperations == b->IncludeAuthorizedOperations;
+    if (same) {
+        same = a->IncludeAuthorizedOperations == b->IncludeAuthorizedOperations;
+    }
     return same;
 }
 
@@ -5226,12 +5910,24 @@ static bool equal_kafka_describe_groups_response_described_group_member(
         const struct kafka_describe_groups_response_described_group_member *b)
 {
     bool same = true;
-    if (same) same = proto_string_equal(a->MemberId, b->MemberId);
-    if (same) same = proto_string_equal(a->GroupInstanceId, b->GroupInstanceId);
-    if (same) same = proto_string_equal(a->ClientId, b->ClientId);
-    if (same) same = proto_string_equal(a->ClientHost, b->ClientHost);
-    if (same) same = proto_bytes_equal(a->MemberMetadata, b->MemberMetadata);
-    if (same) same = proto_bytes_equal(a->MemberAssignment, b->MemberAssignment);
+    if (same) {
+        same = proto_string_equal(a->MemberId, b->MemberId);
+    }
+    if (same) {
+        same = proto_string_equal(a->GroupInstanceId, b->GroupInstanceId);
+    }
+    if (same) {
+        same = proto_string_equal(a->ClientId, b->ClientId);
+    }
+    if (same) {
+        same = proto_string_equal(a->ClientHost, b->ClientHost);
+    }
+    if (same) {
+        same = proto_bytes_equal(a->MemberMetadata, b->MemberMetadata);
+    }
+    if (same) {
+        same = proto_bytes_equal(a->MemberAssignment, b->MemberAssignment);
+    }
     return same;
 }
 
@@ -5263,17 +5959,29 @@ static bool equal_kafka_describe_groups_response_described_group(
         const struct kafka_describe_groups_response_described_group *b)
 {
     bool same = true;
-    if (same) same = a->ErrorCode == b->ErrorCode;
-    if (same) same = proto_string_equal(a->GroupId, b->GroupId);
-    if (same) same = proto_string_equal(a->GroupState, b->GroupState);
-    if (same) same = proto_string_equal(a->ProtocolType, b->ProtocolType);
-    if (same) same = proto_string_equal(a->ProtocolData, b->ProtocolData);
+    if (same) {
+        same = a->ErrorCode == b->ErrorCode;
+    }
+    if (same) {
+        same = proto_string_equal(a->GroupId, b->GroupId);
+    }
+    if (same) {
+        same = proto_string_equal(a->GroupState, b->GroupState);
+    }
+    if (same) {
+        same = proto_string_equal(a->ProtocolType, b->ProtocolType);
+    }
+    if (same) {
+        same = proto_string_equal(a->ProtocolData, b->ProtocolData);
+    }
     same = same && a->Members.count == b->Members.count;
     for (i32 i = 0; same && i < a->Members.count; i++) {
         same = equal_kafka_describe_groups_response_described_group_member(&a->Members.items[i],
                 &b->Members.items[i]);
     }
-    if (same) same = a->AuthorizedOperations == b->AuthorizedOperations;
+    if (same) {
+        same = a->AuthorizedOperations == b->AuthorizedOperations;
+    }
     return same;
 }
 
@@ -5299,7 +6007,9 @@ static bool equal_kafka_describe_groups_response(const struct kafka_describe_gro
         const struct kafka_describe_groups_response *b)
 {
     bool same = true;
-    if (same) same = a->ThrottleTimeMs == b->ThrottleTimeMs;
+    if (same) {
+        same = a->ThrottleTimeMs == b->ThrottleTimeMs;
+    }
     same = same && a->Groups.count == b->Groups.count;
     for (i32 i = 0; same && i < a->Groups.count; i++) {
         same = equal_kafka_describe_groups_response_described_group(&a->Groups.items[i],
@@ -5348,8 +6058,12 @@ static bool equal_kafka_delete_groups_response_deletable_group_result(
         const struct kafka_delete_groups_response_deletable_group_result *b)
 {
     bool same = true;
-    if (same) same = proto_string_equal(a->GroupId, b->GroupId);
-    if (same) same = a->ErrorCode == b->ErrorCode;
+    if (same) {
+        same = proto_string_equal(a->GroupId, b->GroupId);
+    }
+    if (same) {
+        same = a->ErrorCode == b->ErrorCode;
+    }
     return same;
 }
 
@@ -5373,7 +6087,9 @@ static bool equal_kafka_delete_groups_response(const struct kafka_delete_groups_
         const struct kafka_delete_groups_response *b)
 {
     bool same = true;
-    if (same) same = a->ThrottleTimeMs == b->ThrottleTimeMs;
+    if (same) {
+        same = a->ThrottleTimeMs == b->ThrottleTimeMs;
+    }
     same = same && a->Results.count == b->Results.count;
     for (i32 i = 0; same && i < a->Results.count; i++) {
         same = equal_kafka_delete_groups_response_deletable_group_result(&a->Results.items[i],
@@ -5400,10 +6116,18 @@ static bool equal_kafka_init_producer_id_request(const struct kafka_init_produce
         const struct kafka_init_producer_id_request *b)
 {
     bool same = true;
-    if (same) same = proto_string_equal(a->TransactionalId, b->TransactionalId);
-    if (same) same = a->TransactionTimeoutMs == b->TransactionTimeoutMs;
-    if (same) same = a->ProducerId == b->ProducerId;
-    if (same) same = a->ProducerEpoch == b->ProducerEpoch;
+    if (same) {
+        same = proto_string_equal(a->TransactionalId, b->TransactionalId);
+    }
+    if (same) {
+        same = a->TransactionTimeoutMs == b->TransactionTimeoutMs;
+    }
+    if (same) {
+        same = a->ProducerId == b->ProducerId;
+    }
+    if (same) {
+        same = a->ProducerEpoch == b->ProducerEpoch;
+    }
     return same;
 }
 
@@ -5422,10 +6146,18 @@ static bool equal_kafka_init_producer_id_response(const struct kafka_init_produc
         const struct kafka_init_producer_id_response *b)
 {
     bool same = true;
-    if (same) same = a->ThrottleTimeMs == b->ThrottleTimeMs;
-    if (same) same = a->ErrorCode == b->ErrorCode;
-    if (same) same = a->ProducerId == b->ProducerId;
-    if (same) same = a->ProducerEpoch == b->ProducerEpoch;
+    if (same) {
+        same = a->ThrottleTimeMs == b->ThrottleTimeMs;
+    }
+    if (same) {
+        same = a->ErrorCode == b->ErrorCode;
+    }
+    if (same) {
+        same = a->ProducerId == b->ProducerId;
+    }
+    if (same) {
+        same = a->ProducerEpoch == b->ProducerEpoch;
+    }
     return same;
 }
 
@@ -5450,7 +6182,9 @@ static bool equal_kafka_add_partitions_to_txn_request_topic(
         const struct kafka_add_partitions_to_txn_request_topic *b)
 {
     bool same = true;
-    if (same) same = proto_string_equal(a->Name, b->Name);
+    if (same) {
+        same = proto_string_equal(a->Name, b->Name);
+    }
     same = same && a->Partitions.count == b->Partitions.count;
     for (i32 i = 0; same && i < a->Partitions.count; i++) {
         same = a->Partitions.items[i] == b->Partitions.items[i];
@@ -5481,10 +6215,18 @@ static bool equal_kafka_add_partitions_to_txn_request_transaction(
         const struct kafka_add_partitions_to_txn_request_transaction *b)
 {
     bool same = true;
-    if (same) same = proto_string_equal(a->TransactionalId, b->TransactionalId);
-    if (same) same = a->ProducerId == b->ProducerId;
-    if (same) same = a->ProducerEpoch == b->ProducerEpoch;
-    if (same) same = a->VerifyOnly == b->VerifyOnly;
+    if (same) {
+        same = proto_string_equal(a->TransactionalId, b->TransactionalId);
+    }
+    if (same) {
+        same = a->ProducerId == b->ProducerId;
+    }
+    if (same) {
+        same = a->ProducerEpoch == b->ProducerEpoch;
+    }
+    if (same) {
+        same = a->VerifyOnly == b->VerifyOnly;
+    }
     same = same && a->Topics.count == b->Topics.count;
     for (i32 i = 0; same && i < a->Topics.count; i++) {
         same = equal_kafka_add_partitions_to_txn_request_topic(&a->Topics.items[i],
@@ -5542,9 +6284,15 @@ static bool equal_kafka_add_partitions_to_txn_request(
         same = equal_kafka_add_partitions_to_txn_request_transaction(&a->Transactions.items[i],
                 &b->Transactions.items[i]);
     }
-    if (same) same = proto_string_equal(a->V3AndBelowTransactionalId, b->V3AndBelowTransactionalId);
-    if (same) same = a->V3AndBelowProducerId == b->V3AndBelowProducerId;
-    if (same) same = a->V3AndBelowProducerEpoch == b->V3AndBelowProducerEpoch;
+    if (same) {
+        same = proto_string_equal(a->V3AndBelowTransactionalId, b->V3AndBelowTransactionalId);
+    }
+    if (same) {
+        same = a->V3AndBelowProducerId == b->V3AndBelowProducerId;
+    }
+    if (same) {
+        same = a->V3AndBelowProducerEpoch == b->V3AndBelowProducerEpoch;
+    }
     same = same && a->V3AndBelowTopics.count == b->V3AndBelowTopics.count;
     for (i32 i = 0; same && i < a->V3AndBelowTopics.count; i++) {
         same = equal_kafka_add_partitions_to_txn_request_topic(&a->V3AndBelowTopics.items[i],
@@ -5567,8 +6315,12 @@ static bool equal_kafka_add_partitions_to_txn_response_partition_result(
         const struct kafka_add_partitions_to_txn_response_partition_result *b)
 {
     bool same = true;
-    if (same) same = a->PartitionIndex == b->PartitionIndex;
-    if (same) same = a->PartitionErrorCode == b->PartitionErrorCode;
+    if (same) {
+        same = a->PartitionIndex == b->PartitionIndex;
+    }
+    if (same) {
+        same = a->PartitionErrorCode == b->PartitionErrorCode;
+    }
     return same;
 }
 
@@ -5594,7 +6346,9 @@ static bool equal_kafka_add_partitions_to_txn_response_topic_result(
         const struct kafka_add_partitions_to_txn_response_topic_result *b)
 {
     bool same = true;
-    if (same) same = proto_string_equal(a->Name, b->Name);
+    if (same) {
+        same = proto_string_equal(a->Name, b->Name);
+    }
     same = same && a->ResultsByPartition.count == b->ResultsByPartition.count;
     for (i32 i = 0; same && i < a->ResultsByPartition.count; i++) {
         same = equal_kafka_add_partitions_to_txn_response_partition_result(
@@ -5625,7 +6379,9 @@ static bool equal_kafka_add_partitions_to_txn_response_result(
         const struct kafka_add_partitions_to_txn_response_result *b)
 {
     bool same = true;
-    if (same) same = proto_string_equal(a->TransactionalId, b->TransactionalId);
+    if (same) {
+        same = proto_string_equal(a->TransactionalId, b->TransactionalId);
+    }
     same = same && a->TopicResults.count == b->TopicResults.count;
     for (i32 i = 0; same && i < a->TopicResults.count; i++) {
         same = equal_kafka_add_partitions_to_txn_response_topic_result(&a->TopicResults.items[i],
@@ -5673,8 +6429,12 @@ static bool equal_kafka_add_partitions_to_txn_response(
         const struct kafka_add_partitions_to_txn_response *b)
 {
     bool same = true;
-    if (same) same = a->ThrottleTimeMs == b->ThrottleTimeMs;
-    if (same) same = a->ErrorCode == b->ErrorCode;
+    if (same) {
+        same = a->ThrottleTimeMs == b->ThrottleTimeMs;
+    }
+    if (same) {
+        same = a->ErrorCode == b->ErrorCode;
+    }
     same = same && a->ResultsByTransaction.count == b->ResultsByTransaction.count;
     for (i32 i = 0; same && i < a->ResultsByTransaction.count; i++) {
         same = equal_kafka_add_partitions_to_txn_response_result(&a->ResultsByTransaction.items[i],
@@ -5703,10 +6463,18 @@ static bool equal_kafka_add_offsets_to_txn_request(const struct kafka_add_offset
         const struct kafka_add_offsets_to_txn_request *b)
 {
     bool same = true;
-    if (same) same = proto_string_equal(a->TransactionalId, b->TransactionalId);
-    if (same) same = a->ProducerId == b->ProducerId;
-    if (same) same = a->ProducerEpoch == b->ProducerEpoch;
-    if (same) same = proto_string_equal(a->GroupId, b->GroupId);
+    if (same) {
+        same = proto_string_equal(a->TransactionalId, b->TransactionalId);
+    }
+    if (same) {
+        same = a->ProducerId == b->ProducerId;
+    }
+    if (same) {
+        same = a->ProducerEpoch == b->ProducerEpoch;
+    }
+    if (same) {
+        same = proto_string_equal(a->GroupId, b->GroupId);
+    }
     return same;
 }
 
@@ -5724,8 +6492,12 @@ static bool equal_kafka_add_offsets_to_txn_response(
         const struct kafka_add_offsets_to_txn_response *b)
 {
     bool same = true;
-    if (same) same = a->ThrottleTimeMs == b->ThrottleTimeMs;
-    if (same) same = a->ErrorCode == b->ErrorCode;
+    if (same) {
+        same = a->ThrottleTimeMs == b->ThrottleTimeMs;
+    }
+    if (same) {
+        same = a->ErrorCode == b->ErrorCode;
+    }
     return same;
 }
 
@@ -5744,10 +6516,18 @@ static bool equal_kafka_end_txn_request(const struct kafka_end_txn_request *a,
         const struct kafka_end_txn_request *b)
 {
     bool same = true;
-    if (same) same = proto_string_equal(a->TransactionalId, b->TransactionalId);
-    if (same) same = a->ProducerId == b->ProducerId;
-    if (same) same = a->ProducerEpoch == b->ProducerEpoch;
-    if (same) same = a->Committed == b->Committed;
+    if (same) {
+        same = proto_string_equal(a->TransactionalId, b->TransactionalId);
+    }
+    if (same) {
+        same = a->ProducerId == b->ProducerId;
+    }
+    if (same) {
+        same = a->ProducerEpoch == b->ProducerEpoch;
+    }
+    if (same) {
+        same = a->Committed == b->Committed;
+    }
     return same;
 }
 
@@ -5764,8 +6544,12 @@ static bool equal_kafka_end_txn_response(const struct kafka_end_txn_response *a,
         const struct kafka_end_txn_response *b)
 {
     bool same = true;
-    if (same) same = a->ThrottleTimeMs == b->ThrottleTimeMs;
-    if (same) same = a->ErrorCode == b->ErrorCode;
+    if (same) {
+        same = a->ThrottleTimeMs == b->ThrottleTimeMs;
+    }
+    if (same) {
+        same = a->ErrorCode == b->ErrorCode;
+    }
     return same;
 }
 
@@ -5786,10 +6570,18 @@ static bool equal_kafka_txn_offset_commit_request_partition(
         const struct kafka_txn_offset_commit_request_partition *b)
 {
     bool same = true;
-    if (same) same = a->PartitionIndex == b->PartitionIndex;
-    if (same) same = a->CommittedOffset == b->CommittedOffset;
-    if (same) same = a->CommittedLeaderEpoch == b->CommittedLeaderEpoch;
-    if (same) same = proto_string_equal(a->CommittedMetadata, b->CommittedMetadata);
+    if (same) {
+        same = a->PartitionIndex == b->PartitionIndex;
+    }
+    if (same) {
+        same = a->CommittedOffset == b->CommittedOffset;
+    }
+    if (same) {
+        same = a->CommittedLeaderEpoch == b->CommittedLeaderEpoch;
+    }
+    if (same) {
+        same = proto_string_equal(a->CommittedMetadata, b->CommittedMetadata);
+    }
     return same;
 }
 
@@ -5814,7 +6606,9 @@ static bool equal_kafka_txn_offset_commit_request_topic(
         const struct kafka_txn_offset_commit_request_topic *b)
 {
     bool same = true;
-    if (same) same = proto_string_equal(a->Name, b->Name);
+    if (same) {
+        same = proto_string_equal(a->Name, b->Name);
+    }
     same = same && a->Partitions.count == b->Partitions.count;
     for (i32 i = 0; same && i < a->Partitions.count; i++) {
         same = equal_kafka_txn_offset_commit_request_partition(&a->Partitions.items[i],
@@ -5854,13 +6648,27 @@ static bool equal_kafka_txn_offset_commit_request(const struct kafka_txn_offset_
         const struct kafka_txn_offset_commit_request *b)
 {
     bool same = true;
-    if (same) same = proto_string_equal(a->TransactionalId, b->TransactionalId);
-    if (same) same = proto_string_equal(a->GroupId, b->GroupId);
-    if (same) same = a->ProducerId == b->ProducerId;
-    if (same) same = a->ProducerEpoch == b->ProducerEpoch;
-    if (same) same = a->GenerationId == b->GenerationId;
-    if (same) same = proto_string_equal(a->MemberId, b->MemberId);
-    if (same) same = proto_string_equal(a->GroupInstanceId, b->GroupInstanceId);
+    if (same) {
+        same = proto_string_equal(a->TransactionalId, b->TransactionalId);
+    }
+    if (same) {
+        same = proto_string_equal(a->GroupId, b->GroupId);
+    }
+    if (same) {
+        same = a->ProducerId == b->ProducerId;
+    }
+    if (same) {
+        same = a->ProducerEpoch == b->ProducerEpoch;
+    }
+    if (same) {
+        same = a->GenerationId == b->GenerationId;
+    }
+    if (same) {
+        same = proto_string_equal(a->MemberId, b->MemberId);
+    }
+    if (same) {
+        same = proto_string_equal(a->GroupInstanceId, b->GroupInstanceId);
+    }
     same = same && a->Topics.count == b->Topics.count;
     for (i32 i = 0; same && i < a->Topics.count; i++) {
         same = equal_kafka_txn_offset_commit_request_topic(&a->Topics.items[i],
@@ -5883,8 +6691,12 @@ static bool equal_kafka_txn_offset_commit_response_partition(
         const struct kafka_txn_offset_commit_response_partition *b)
 {
     bool same = true;
-    if (same) same = a->PartitionIndex == b->PartitionIndex;
-    if (same) same = a->ErrorCode == b->ErrorCode;
+    if (same) {
+        same = a->PartitionIndex == b->PartitionIndex;
+    }
+    if (same) {
+        same = a->ErrorCode == b->ErrorCode;
+    }
     return same;
 }
 
@@ -5909,7 +6721,9 @@ static bool equal_kafka_txn_offset_commit_response_topic(
         const struct kafka_txn_offset_commit_response_topic *b)
 {
     bool same = true;
-    if (same) same = proto_string_equal(a->Name, b->Name);
+    if (same) {
+        same = proto_string_equal(a->Name, b->Name);
+    }
     same = same && a->Partitions.count == b->Partitions.count;
     for (i32 i = 0; same && i < a->Partitions.count; i++) {
         same = equal_kafka_txn_offset_commit_response_partition(&a->Partitions.items[i],
@@ -5937,7 +6751,9 @@ static bool equal_kafka_txn_offset_commit_response(const struct kafka_txn_offset
         const struct kafka_txn_offset_commit_response *b)
 {
     bool same = true;
-    if (same) same = a->ThrottleTimeMs == b->ThrottleTimeMs;
+    if (same) {
+        same = a->ThrottleTimeMs == b->ThrottleTimeMs;
+    }
     same = same && a->Topics.count == b->Topics.count;
     for (i32 i = 0; same && i < a->Topics.count; i++) {
         same = equal_kafka_txn_offset_commit_response_topic(&a->Topics.items[i],
@@ -5968,7 +6784,9 @@ static bool equal_kafka_write_txn_markers_request_writable_txn_marker_topic(
         const struct kafka_write_txn_markers_request_writable_txn_marker_topic *b)
 {
     bool same = true;
-    if (same) same = proto_string_equal(a->Name, b->Name);
+    if (same) {
+        same = proto_string_equal(a->Name, b->Name);
+    }
     same = same && a->PartitionIndexes.count == b->PartitionIndexes.count;
     for (i32 i = 0; same && i < a->PartitionIndexes.count; i++) {
         same = a->PartitionIndexes.items[i] == b->PartitionIndexes.items[i];
@@ -6000,15 +6818,23 @@ static bool equal_kafka_write_txn_markers_request_writable_txn_marker(
         const struct kafka_write_txn_markers_request_writable_txn_marker *b)
 {
     bool same = true;
-    if (same) same = a->ProducerId == b->ProducerId;
-    if (same) same = a->ProducerEpoch == b->ProducerEpoch;
-    if (same) same = a->TransactionResult == b->TransactionResult;
+    if (same) {
+        same = a->ProducerId == b->ProducerId;
+    }
+    if (same) {
+        same = a->ProducerEpoch == b->ProducerEpoch;
+    }
+    if (same) {
+        same = a->TransactionResult == b->TransactionResult;
+    }
     same = same && a->Topics.count == b->Topics.count;
     for (i32 i = 0; same && i < a->Topics.count; i++) {
         same = equal_kafka_write_txn_markers_request_writable_txn_marker_topic(&a->Topics.items[i],
                 &b->Topics.items[i]);
     }
-    if (same) same = a->CoordinatorEpoch == b->CoordinatorEpoch;
+    if (same) {
+        same = a->CoordinatorEpoch == b->CoordinatorEpoch;
+    }
     return same;
 }
 
@@ -6054,8 +6880,12 @@ static bool equal_kafka_write_txn_markers_response_writable_txn_marker_partition
         const struct kafka_write_txn_markers_response_writable_txn_marker_partition_result *b)
 {
     bool same = true;
-    if (same) same = a->PartitionIndex == b->PartitionIndex;
-    if (same) same = a->ErrorCode == b->ErrorCode;
+    if (same) {
+        same = a->PartitionIndex == b->PartitionIndex;
+    }
+    if (same) {
+        same = a->ErrorCode == b->ErrorCode;
+    }
     return same;
 }
 
@@ -6081,7 +6911,9 @@ static bool equal_kafka_write_txn_markers_response_writable_txn_marker_topic_res
         const struct kafka_write_txn_markers_response_writable_txn_marker_topic_result *b)
 {
     bool same = true;
-    if (same) same = proto_string_equal(a->Name, b->Name);
+    if (same) {
+        same = proto_string_equal(a->Name, b->Name);
+    }
     same = same && a->Partitions.count == b->Partitions.count;
     for (i32 i = 0; same && i < a->Partitions.count; i++) {
         same = equal_kafka_write_txn_markers_response_writable_txn_marker_partition_result(
@@ -6111,7 +6943,9 @@ static bool equal_kafka_write_txn_markers_response_writable_txn_marker_result(
         const struct kafka_write_txn_markers_response_writable_txn_marker_result *b)
 {
     bool same = true;
-    if (same) same = a->ProducerId == b->ProducerId;
+    if (same) {
+        same = a->ProducerId == b->ProducerId;
+    }
     same = same && a->Topics.count == b->Topics.count;
     for (i32 i = 0; same && i < a->Topics.count; i++) {
         same = equal_kafka_write_txn_markers_response_writable_txn_marker_topic_result(
@@ -6169,13 +7003,27 @@ static bool equal_kafka_vote_request_partition_data(
         const struct kafka_vote_request_partition_data *b)
 {
     bool same = true;
-    if (same) same = a->PartitionIndex == b->PartitionIndex;
-    if (same) same = a->CandidateEpoch == b->CandidateEpoch;
-    if (same) same = a->CandidateId == b->CandidateId;
-    if (same) same = memcmp(a->CandidateDirectoryId.bytes, b->CandidateDirectoryId.bytes, 16) == 0;
-    if (same) same = memcmp(a->VoterDirectoryId.bytes, b->VoterDirectoryId.bytes, 16) == 0;
-    if (same) same = a->LastOffsetEpoch == b->LastOffsetEpoch;
-    if (same) same = a->LastOffset == b->LastOffset;
+    if (same) {
+        same = a->PartitionIndex == b->PartitionIndex;
+    }
+    if (same) {
+        same = a->CandidateEpoch == b->CandidateEpoch;
+    }
+    if (same) {
+        same = a->CandidateId == b->CandidateId;
+    }
+    if (same) {
+        same = memcmp(a->CandidateDirectoryId.bytes, b->CandidateDirectoryId.bytes, 16) == 0;
+    }
+    if (same) {
+        same = memcmp(a->VoterDirectoryId.bytes, b->VoterDirectoryId.bytes, 16) == 0;
+    }
+    if (same) {
+        same = a->LastOffsetEpoch == b->LastOffsetEpoch;
+    }
+    if (same) {
+        same = a->LastOffset == b->LastOffset;
+    }
     return same;
 }
 
@@ -6198,7 +7046,9 @@ static bool equal_kafka_vote_request_topic_data(const struct kafka_vote_request_
         const struct kafka_vote_request_topic_data *b)
 {
     bool same = true;
-    if (same) same = proto_string_equal(a->TopicName, b->TopicName);
+    if (same) {
+        same = proto_string_equal(a->TopicName, b->TopicName);
+    }
     same = same && a->Partitions.count == b->Partitions.count;
     for (i32 i = 0; same && i < a->Partitions.count; i++) {
         same = equal_kafka_vote_request_partition_data(&a->Partitions.items[i],
@@ -6229,8 +7079,12 @@ static bool equal_kafka_vote_request(const struct kafka_vote_request *a,
         const struct kafka_vote_request *b)
 {
     bool same = true;
-    if (same) same = proto_string_equal(a->ClusterId, b->ClusterId);
-    if (same) same = a->VoterId == b->VoterId;
+    if (same) {
+        same = proto_string_equal(a->ClusterId, b->ClusterId);
+    }
+    if (same) {
+        same = a->VoterId == b->VoterId;
+    }
     same = same && a->Topics.count == b->Topics.count;
     for (i32 i = 0; same && i < a->Topics.count; i++) {
         same = equal_kafka_vote_request_topic_data(&a->Topics.items[i], &b->Topics.items[i]);
@@ -6253,9 +7107,15 @@ static bool equal_kafka_vote_response_node_endpoint(
         const struct kafka_vote_response_node_endpoint *b)
 {
     bool same = true;
-    if (same) same = a->NodeId == b->NodeId;
-    if (same) same = proto_string_equal(a->Host, b->Host);
-    if (same) same = a->Port == b->Port;
+    if (same) {
+        same = a->NodeId == b->NodeId;
+    }
+    if (same) {
+        same = proto_string_equal(a->Host, b->Host);
+    }
+    if (same) {
+        same = a->Port == b->Port;
+    }
     return same;
 }
 
@@ -6276,11 +7136,21 @@ static bool equal_kafka_vote_response_partition_data(
         const struct kafka_vote_response_partition_data *b)
 {
     bool same = true;
-    if (same) same = a->PartitionIndex == b->PartitionIndex;
-    if (same) same = a->ErrorCode == b->ErrorCode;
-    if (same) same = a->LeaderId == b->LeaderId;
-    if (same) same = a->LeaderEpoch == b->LeaderEpoch;
-    if (same) same = a->VoteGranted == b->VoteGranted;
+    if (same) {
+        same = a->PartitionIndex == b->PartitionIndex;
+    }
+    if (same) {
+        same = a->ErrorCode == b->ErrorCode;
+    }
+    if (same) {
+        same = a->LeaderId == b->LeaderId;
+    }
+    if (same) {
+        same = a->LeaderEpoch == b->LeaderEpoch;
+    }
+    if (same) {
+        same = a->VoteGranted == b->VoteGranted;
+    }
     return same;
 }
 
@@ -6303,7 +7173,9 @@ static bool equal_kafka_vote_response_topic_data(const struct kafka_vote_respons
         const struct kafka_vote_response_topic_data *b)
 {
     bool same = true;
-    if (same) same = proto_string_equal(a->TopicName, b->TopicName);
+    if (same) {
+        same = proto_string_equal(a->TopicName, b->TopicName);
+    }
     same = same && a->Partitions.count == b->Partitions.count;
     for (i32 i = 0; same && i < a->Partitions.count; i++) {
         same = equal_kafka_vote_response_partition_data(&a->Partitions.items[i],
@@ -6343,7 +7215,9 @@ static bool equal_kafka_vote_response(const struct kafka_vote_response *a,
         const struct kafka_vote_response *b)
 {
     bool same = true;
-    if (same) same = a->ErrorCode == b->ErrorCode;
+    if (same) {
+        same = a->ErrorCode == b->ErrorCode;
+    }
     same = same && a->Topics.count == b->Topics.count;
     for (i32 i = 0; same && i < a->Topics.count; i++) {
         same = equal_kafka_vote_response_topic_data(&a->Topics.items[i], &b->Topics.items[i]);
@@ -6371,9 +7245,15 @@ static bool equal_kafka_begin_quorum_epoch_request_leader_endpoint(
         const struct kafka_begin_quorum_epoch_request_leader_endpoint *b)
 {
     bool same = true;
-    if (same) same = proto_string_equal(a->Name, b->Name);
-    if (same) same = proto_string_equal(a->Host, b->Host);
-    if (same) same = a->Port == b->Port;
+    if (same) {
+        same = proto_string_equal(a->Name, b->Name);
+    }
+    if (same) {
+        same = proto_string_equal(a->Host, b->Host);
+    }
+    if (same) {
+        same = a->Port == b->Port;
+    }
     return same;
 }
 
@@ -6394,10 +7274,18 @@ static bool equal_kafka_begin_quorum_epoch_request_partition_data(
         const struct kafka_begin_quorum_epoch_request_partition_data *b)
 {
     bool same = true;
-    if (same) same = a->PartitionIndex == b->PartitionIndex;
-    if (same) same = memcmp(a->VoterDirectoryId.bytes, b->VoterDirectoryId.bytes, 16) == 0;
-    if (same) same = a->LeaderId == b->LeaderId;
-    if (same) same = a->LeaderEpoch == b->LeaderEpoch;
+    if (same) {
+        same = a->PartitionIndex == b->PartitionIndex;
+    }
+    if (same) {
+        same = memcmp(a->VoterDirectoryId.bytes, b->VoterDirectoryId.bytes, 16) == 0;
+    }
+    if (same) {
+        same = a->LeaderId == b->LeaderId;
+    }
+    if (same) {
+        same = a->LeaderEpoch == b->LeaderEpoch;
+    }
     return same;
 }
 
@@ -6422,7 +7310,9 @@ static bool equal_kafka_begin_quorum_epoch_request_topic_data(
         const struct kafka_begin_quorum_epoch_request_topic_data *b)
 {
     bool same = true;
-    if (same) same = proto_string_equal(a->TopicName, b->TopicName);
+    if (same) {
+        same = proto_string_equal(a->TopicName, b->TopicName);
+    }
     same = same && a->Partitions.count == b->Partitions.count;
     for (i32 i = 0; same && i < a->Partitions.count; i++) {
         same = equal_kafka_begin_quorum_epoch_request_partition_data(&a->Partitions.items[i],
@@ -6466,8 +7356,12 @@ static bool equal_kafka_begin_quorum_epoch_request(const struct kafka_begin_quor
         const struct kafka_begin_quorum_epoch_request *b)
 {
     bool same = true;
-    if (same) same = proto_string_equal(a->ClusterId, b->ClusterId);
-    if (same) same = a->VoterId == b->VoterId;
+    if (same) {
+        same = proto_string_equal(a->ClusterId, b->ClusterId);
+    }
+    if (same) {
+        same = a->VoterId == b->VoterId;
+    }
     same = same && a->Topics.count == b->Topics.count;
     for (i32 i = 0; same && i < a->Topics.count; i++) {
         same = equal_kafka_begin_quorum_epoch_request_topic_data(&a->Topics.items[i],
@@ -6496,9 +7390,15 @@ static bool equal_kafka_begin_quorum_epoch_response_node_endpoint(
         const struct kafka_begin_quorum_epoch_response_node_endpoint *b)
 {
     bool same = true;
-    if (same) same = a->NodeId == b->NodeId;
-    if (same) same = proto_string_equal(a->Host, b->Host);
-    if (same) same = a->Port == b->Port;
+    if (same) {
+        same = a->NodeId == b->NodeId;
+    }
+    if (same) {
+        same = proto_string_equal(a->Host, b->Host);
+    }
+    if (same) {
+        same = a->Port == b->Port;
+    }
     return same;
 }
 
@@ -6518,10 +7418,18 @@ static bool equal_kafka_begin_quorum_epoch_response_partition_data(
         const struct kafka_begin_quorum_epoch_response_partition_data *b)
 {
     bool same = true;
-    if (same) same = a->PartitionIndex == b->PartitionIndex;
-    if (same) same = a->ErrorCode == b->ErrorCode;
-    if (same) same = a->LeaderId == b->LeaderId;
-    if (same) same = a->LeaderEpoch == b->LeaderEpoch;
+    if (same) {
+        same = a->PartitionIndex == b->PartitionIndex;
+    }
+    if (same) {
+        same = a->ErrorCode == b->ErrorCode;
+    }
+    if (same) {
+        same = a->LeaderId == b->LeaderId;
+    }
+    if (same) {
+        same = a->LeaderEpoch == b->LeaderEpoch;
+    }
     return same;
 }
 
@@ -6546,7 +7454,9 @@ static bool equal_kafka_begin_quorum_epoch_response_topic_data(
         const struct kafka_begin_quorum_epoch_response_topic_data *b)
 {
     bool same = true;
-    if (same) same = proto_string_equal(a->TopicName, b->TopicName);
+    if (same) {
+        same = proto_string_equal(a->TopicName, b->TopicName);
+    }
     same = same && a->Partitions.count == b->Partitions.count;
     for (i32 i = 0; same && i < a->Partitions.count; i++) {
         same = equal_kafka_begin_quorum_epoch_response_partition_data(&a->Partitions.items[i],
@@ -6588,7 +7498,9 @@ static bool equal_kafka_begin_quorum_epoch_response(
         const struct kafka_begin_quorum_epoch_response *b)
 {
     bool same = true;
-    if (same) same = a->ErrorCode == b->ErrorCode;
+    if (same) {
+        same = a->ErrorCode == b->ErrorCode;
+    }
     same = same && a->Topics.count == b->Topics.count;
     for (i32 i = 0; same && i < a->Topics.count; i++) {
         same = equal_kafka_begin_quorum_epoch_response_topic_data(&a->Topics.items[i],
@@ -6617,9 +7529,15 @@ static bool equal_kafka_end_quorum_epoch_request_leader_endpoint(
         const struct kafka_end_quorum_epoch_request_leader_endpoint *b)
 {
     bool same = true;
-    if (same) same = proto_string_equal(a->Name, b->Name);
-    if (same) same = proto_string_equal(a->Host, b->Host);
-    if (same) same = a->Port == b->Port;
+    if (same) {
+        same = proto_string_equal(a->Name, b->Name);
+    }
+    if (same) {
+        same = proto_string_equal(a->Host, b->Host);
+    }
+    if (same) {
+        same = a->Port == b->Port;
+    }
     return same;
 }
 
@@ -6637,8 +7555,12 @@ static bool equal_kafka_end_quorum_epoch_request_replica_info(
         const struct kafka_end_quorum_epoch_request_replica_info *b)
 {
     bool same = true;
-    if (same) same = a->CandidateId == b->CandidateId;
-    if (same) same = memcmp(a->CandidateDirectoryId.bytes, b->CandidateDirectoryId.bytes, 16) == 0;
+    if (same) {
+        same = a->CandidateId == b->CandidateId;
+    }
+    if (same) {
+        same = memcmp(a->CandidateDirectoryId.bytes, b->CandidateDirectoryId.bytes, 16) == 0;
+    }
     return same;
 }
 
@@ -6679,9 +7601,15 @@ static bool equal_kafka_end_quorum_epoch_request_partition_data(
         const struct kafka_end_quorum_epoch_request_partition_data *b)
 {
     bool same = true;
-    if (same) same = a->PartitionIndex == b->PartitionIndex;
-    if (same) same = a->LeaderId == b->LeaderId;
-    if (same) same = a->LeaderEpoch == b->LeaderEpoch;
+    if (same) {
+        same = a->PartitionIndex == b->PartitionIndex;
+    }
+    if (same) {
+        same = a->LeaderId == b->LeaderId;
+    }
+    if (same) {
+        same = a->LeaderEpoch == b->LeaderEpoch;
+    }
     same = same && a->PreferredSuccessors.count == b->PreferredSuccessors.count;
     for (i32 i = 0; same && i < a->PreferredSuccessors.count; i++) {
         same = a->PreferredSuccessors.items[i] == b->PreferredSuccessors.items[i];
@@ -6715,7 +7643,9 @@ static bool equal_kafka_end_quorum_epoch_request_topic_data(
         const struct kafka_end_quorum_epoch_request_topic_data *b)
 {
     bool same = true;
-    if (same) same = proto_string_equal(a->TopicName, b->TopicName);
+    if (same) {
+        same = proto_string_equal(a->TopicName, b->TopicName);
+    }
     same = same && a->Partitions.count == b->Partitions.count;
     for (i32 i = 0; same && i < a->Partitions.count; i++) {
         same = equal_kafka_end_quorum_epoch_request_partition_data(&a->Partitions.items[i],
@@ -6755,7 +7685,9 @@ static bool equal_kafka_end_quorum_epoch_request(const struct kafka_end_quorum_e
         const struct kafka_end_quorum_epoch_request *b)
 {
     bool same = true;
-    if (same) same = proto_string_equal(a->ClusterId, b->ClusterId);
+    if (same) {
+        same = proto_string_equal(a->ClusterId, b->ClusterId);
+    }
     same = same && a->Topics.count == b->Topics.count;
     for (i32 i = 0; same && i < a->Topics.count; i++) {
         same = equal_kafka_end_quorum_epoch_request_topic_data(&a->Topics.items[i],
@@ -6784,9 +7716,15 @@ static bool equal_kafka_end_quorum_epoch_response_node_endpoint(
         const struct kafka_end_quorum_epoch_response_node_endpoint *b)
 {
     bool same = true;
-    if (same) same = a->NodeId == b->NodeId;
-    if (same) same = proto_string_equal(a->Host, b->Host);
-    if (same) same = a->Port == b->Port;
+    if (same) {
+        same = a->NodeId == b->NodeId;
+    }
+    if (same) {
+        same = proto_string_equal(a->Host, b->Host);
+    }
+    if (same) {
+        same = a->Port == b->Port;
+    }
     return same;
 }
 
@@ -6806,10 +7744,18 @@ static bool equal_kafka_end_quorum_epoch_response_partition_data(
         const struct kafka_end_quorum_epoch_response_partition_data *b)
 {
     bool same = true;
-    if (same) same = a->PartitionIndex == b->PartitionIndex;
-    if (same) same = a->ErrorCode == b->ErrorCode;
-    if (same) same = a->LeaderId == b->LeaderId;
-    if (same) same = a->LeaderEpoch == b->LeaderEpoch;
+    if (same) {
+        same = a->PartitionIndex == b->PartitionIndex;
+    }
+    if (same) {
+        same = a->ErrorCode == b->ErrorCode;
+    }
+    if (same) {
+        same = a->LeaderId == b->LeaderId;
+    }
+    if (same) {
+        same = a->LeaderEpoch == b->LeaderEpoch;
+    }
     return same;
 }
 
@@ -6834,7 +7780,9 @@ static bool equal_kafka_end_quorum_epoch_response_topic_data(
         const struct kafka_end_quorum_epoch_response_topic_data *b)
 {
     bool same = true;
-    if (same) same = proto_string_equal(a->TopicName, b->TopicName);
+    if (same) {
+        same = proto_string_equal(a->TopicName, b->TopicName);
+    }
     same = same && a->Partitions.count == b->Partitions.count;
     for (i32 i = 0; same && i < a->Partitions.count; i++) {
         same = equal_kafka_end_quorum_epoch_response_partition_data(&a->Partitions.items[i],
@@ -6874,7 +7822,9 @@ static bool equal_kafka_end_quorum_epoch_response(const struct kafka_end_quorum_
         const struct kafka_end_quorum_epoch_response *b)
 {
     bool same = true;
-    if (same) same = a->ErrorCode == b->ErrorCode;
+    if (same) {
+        same = a->ErrorCode == b->ErrorCode;
+    }
     same = same && a->Topics.count == b->Topics.count;
     for (i32 i = 0; same && i < a->Topics.count; i++) {
         same = equal_kafka_end_quorum_epoch_response_topic_data(&a->Topics.items[i],
@@ -6901,7 +7851,9 @@ static bool equal_kafka_describe_quorum_request_partition_data(
         const struct kafka_describe_quorum_request_partition_data *b)
 {
     bool same = true;
-    if (same) same = a->PartitionIndex == b->PartitionIndex;
+    if (same) {
+        same = a->PartitionIndex == b->PartitionIndex;
+    }
     return same;
 }
 
@@ -6926,7 +7878,9 @@ static bool equal_kafka_describe_quorum_request_topic_data(
         const struct kafka_describe_quorum_request_topic_data *b)
 {
     bool same = true;
-    if (same) same = proto_string_equal(a->TopicName, b->TopicName);
+    if (same) {
+        same = proto_string_equal(a->TopicName, b->TopicName);
+    }
     same = same && a->Partitions.count == b->Partitions.count;
     for (i32 i = 0; same && i < a->Partitions.count; i++) {
         same = equal_kafka_describe_quorum_request_partition_data(&a->Partitions.items[i],
@@ -6976,9 +7930,15 @@ static bool equal_kafka_describe_quorum_response_listener(
         const struct kafka_describe_quorum_response_listener *b)
 {
     bool same = true;
-    if (same) same = proto_string_equal(a->Name, b->Name);
-    if (same) same = proto_string_equal(a->Host, b->Host);
-    if (same) same = a->Port == b->Port;
+    if (same) {
+        same = proto_string_equal(a->Name, b->Name);
+    }
+    if (same) {
+        same = proto_string_equal(a->Host, b->Host);
+    }
+    if (same) {
+        same = a->Port == b->Port;
+    }
     return same;
 }
 
@@ -7002,7 +7962,9 @@ static bool equal_kafka_describe_quorum_response_node(
         const struct kafka_describe_quorum_response_node *b)
 {
     bool same = true;
-    if (same) same = a->NodeId == b->NodeId;
+    if (same) {
+        same = a->NodeId == b->NodeId;
+    }
     same = same && a->Listeners.count == b->Listeners.count;
     for (i32 i = 0; same && i < a->Listeners.count; i++) {
         same = equal_kafka_describe_quorum_response_listener(&a->Listeners.items[i],
@@ -7033,11 +7995,21 @@ static bool equal_kafka_describe_quorum_response_replica_state(
         const struct kafka_describe_quorum_response_replica_state *b)
 {
     bool same = true;
-    if (same) same = a->ReplicaId == b->ReplicaId;
-    if (same) same = memcmp(a->ReplicaDirectoryId.bytes, b->ReplicaDirectoryId.bytes, 16) == 0;
-    if (same) same = a->LogEndOffset == b->LogEndOffset;
-    if (same) same = a->LastFetchTimestamp == b->LastFetchTimestamp;
-    if (same) same = a->LastCaughtUpTimestamp == b->LastCaughtUpTimestamp;
+    if (same) {
+        same = a->ReplicaId == b->ReplicaId;
+    }
+    if (same) {
+        same = memcmp(a->ReplicaDirectoryId.bytes, b->ReplicaDirectoryId.bytes, 16) == 0;
+    }
+    if (same) {
+        same = a->LogEndOffset == b->LogEndOffset;
+    }
+    if (same) {
+        same = a->LastFetchTimestamp == b->LastFetchTimestamp;
+    }
+    if (same) {
+        same = a->LastCaughtUpTimestamp == b->LastCaughtUpTimestamp;
+    }
     return same;
 }
 
@@ -7079,12 +8051,24 @@ static bool equal_kafka_describe_quorum_response_partition_data(
         const struct kafka_describe_quorum_response_partition_data *b)
 {
     bool same = true;
-    if (same) same = a->PartitionIndex == b->PartitionIndex;
-    if (same) same = a->ErrorCode == b->ErrorCode;
-    if (same) same = proto_string_equal(a->ErrorMessage, b->ErrorMessage);
-    if (same) same = a->LeaderId == b->LeaderId;
-    if (same) same = a->LeaderEpoch == b->LeaderEpoch;
-    if (same) same = a->HighWatermark == b->HighWatermark;
+    if (same) {
+        same = a->PartitionIndex == b->PartitionIndex;
+    }
+    if (same) {
+        same = a->ErrorCode == b->ErrorCode;
+    }
+    if (same) {
+        same = proto_string_equal(a->ErrorMessage, b->ErrorMessage);
+    }
+    if (same) {
+        same = a->LeaderId == b->LeaderId;
+    }
+    if (same) {
+        same = a->LeaderEpoch == b->LeaderEpoch;
+    }
+    if (same) {
+        same = a->HighWatermark == b->HighWatermark;
+    }
     same = same && a->CurrentVoters.count == b->CurrentVoters.count;
     for (i32 i = 0; same && i < a->CurrentVoters.count; i++) {
         same = equal_kafka_describe_quorum_response_replica_state(&a->CurrentVoters.items[i],
@@ -7119,7 +8103,9 @@ static bool equal_kafka_describe_quorum_response_topic_data(
         const struct kafka_describe_quorum_response_topic_data *b)
 {
     bool same = true;
-    if (same) same = proto_string_equal(a->TopicName, b->TopicName);
+    if (same) {
+        same = proto_string_equal(a->TopicName, b->TopicName);
+    }
     same = same && a->Partitions.count == b->Partitions.count;
     for (i32 i = 0; same && i < a->Partitions.count; i++) {
         same = equal_kafka_describe_quorum_response_partition_data(&a->Partitions.items[i],
@@ -7160,8 +8146,12 @@ static bool equal_kafka_describe_quorum_response(const struct kafka_describe_quo
         const struct kafka_describe_quorum_response *b)
 {
     bool same = true;
-    if (same) same = a->ErrorCode == b->ErrorCode;
-    if (same) same = proto_string_equal(a->ErrorMessage, b->ErrorMessage);
+    if (same) {
+        same = a->ErrorCode == b->ErrorCode;
+    }
+    if (same) {
+        same = proto_string_equal(a->ErrorMessage, b->ErrorMessage);
+    }
     same = same && a->Topics.count == b->Topics.count;
     for (i32 i = 0; same && i < a->Topics.count; i++) {
         same = equal_kafka_describe_quorum_response_topic_data(&a->Topics.items[i],
@@ -7188,8 +8178,12 @@ static bool equal_kafka_fetch_snapshot_request_snapshot_id(
         const struct kafka_fetch_snapshot_request_snapshot_id *b)
 {
     bool same = true;
-    if (same) same = a->EndOffset == b->EndOffset;
-    if (same) same = a->Epoch == b->Epoch;
+    if (same) {
+        same = a->EndOffset == b->EndOffset;
+    }
+    if (same) {
+        same = a->Epoch == b->Epoch;
+    }
     return same;
 }
 
@@ -7211,11 +8205,21 @@ static bool equal_kafka_fetch_snapshot_request_partition_snapshot(
         const struct kafka_fetch_snapshot_request_partition_snapshot *b)
 {
     bool same = true;
-    if (same) same = a->Partition == b->Partition;
-    if (same) same = a->CurrentLeaderEpoch == b->CurrentLeaderEpoch;
-    if (same) same = equal_kafka_fetch_snapshot_request_snapshot_id(&a->SnapshotId, &b->SnapshotId);
-    if (same) same = a->Position == b->Position;
-    if (same) same = memcmp(a->ReplicaDirectoryId.bytes, b->ReplicaDirectoryId.bytes, 16) == 0;
+    if (same) {
+        same = a->Partition == b->Partition;
+    }
+    if (same) {
+        same = a->CurrentLeaderEpoch == b->CurrentLeaderEpoch;
+    }
+    if (same) {
+        same = equal_kafka_fetch_snapshot_request_snapshot_id(&a->SnapshotId, &b->SnapshotId);
+    }
+    if (same) {
+        same = a->Position == b->Position;
+    }
+    if (same) {
+        same = memcmp(a->ReplicaDirectoryId.bytes, b->ReplicaDirectoryId.bytes, 16) == 0;
+    }
     return same;
 }
 
@@ -7240,7 +8244,9 @@ static bool equal_kafka_fetch_snapshot_request_topic_snapshot(
         const struct kafka_fetch_snapshot_request_topic_snapshot *b)
 {
     bool same = true;
-    if (same) same = proto_string_equal(a->Name, b->Name);
+    if (same) {
+        same = proto_string_equal(a->Name, b->Name);
+    }
     same = same && a->Partitions.count == b->Partitions.count;
     for (i32 i = 0; same && i < a->Partitions.count; i++) {
         same = equal_kafka_fetch_snapshot_request_partition_snapshot(&a->Partitions.items[i],
@@ -7273,9 +8279,15 @@ static bool equal_kafka_fetch_snapshot_request(const struct kafka_fetch_snapshot
         const struct kafka_fetch_snapshot_request *b)
 {
     bool same = true;
-    if (same) same = proto_string_equal(a->ClusterId, b->ClusterId);
-    if (same) same = a->ReplicaId == b->ReplicaId;
-    if (same) same = a->MaxBytes == b->MaxBytes;
+    if (same) {
+        same = proto_string_equal(a->ClusterId, b->ClusterId);
+    }
+    if (same) {
+        same = a->ReplicaId == b->ReplicaId;
+    }
+    if (same) {
+        same = a->MaxBytes == b->MaxBytes;
+    }
     same = same && a->Topics.count == b->Topics.count;
     for (i32 i = 0; same && i < a->Topics.count; i++) {
         same = equal_kafka_fetch_snapshot_request_topic_snapshot(&a->Topics.items[i],
@@ -7298,8 +8310,12 @@ static bool equal_kafka_fetch_snapshot_response_leader_id_and_epoch(
         const struct kafka_fetch_snapshot_response_leader_id_and_epoch *b)
 {
     bool same = true;
-    if (same) same = a->LeaderId == b->LeaderId;
-    if (same) same = a->LeaderEpoch == b->LeaderEpoch;
+    if (same) {
+        same = a->LeaderId == b->LeaderId;
+    }
+    if (same) {
+        same = a->LeaderEpoch == b->LeaderEpoch;
+    }
     return same;
 }
 
@@ -7318,9 +8334,15 @@ static bool equal_kafka_fetch_snapshot_response_node_endpoint(
         const struct kafka_fetch_snapshot_response_node_endpoint *b)
 {
     bool same = true;
-    if (same) same = a->NodeId == b->NodeId;
-    if (same) same = proto_string_equal(a->Host, b->Host);
-    if (same) same = a->Port == b->Port;
+    if (same) {
+        same = a->NodeId == b->NodeId;
+    }
+    if (same) {
+        same = proto_string_equal(a->Host, b->Host);
+    }
+    if (same) {
+        same = a->Port == b->Port;
+    }
     return same;
 }
 
@@ -7338,8 +8360,12 @@ static bool equal_kafka_fetch_snapshot_response_snapshot_id(
         const struct kafka_fetch_snapshot_response_snapshot_id *b)
 {
     bool same = true;
-    if (same) same = a->EndOffset == b->EndOffset;
-    if (same) same = a->Epoch == b->Epoch;
+    if (same) {
+        same = a->EndOffset == b->EndOffset;
+    }
+    if (same) {
+        same = a->Epoch == b->Epoch;
+    }
     return same;
 }
 
@@ -7364,15 +8390,28 @@ static bool equal_kafka_fetch_snapshot_response_partition_snapshot(
         const struct kafka_fetch_snapshot_response_partition_snapshot *b)
 {
     bool same = true;
-    if (same) same = a->Index == b->Index;
-    if (same) same = a->ErrorCode == b->ErrorCode;
-    if (same) same = equal_kafka_fetch_snapshot_response_snapshot_id(&a->SnapshotId,
-            &b->SnapshotId);
-    if (same) same = equal_kafka_fetch_snapshot_response_leader_id_and_epoch(&a->CurrentLeader,
-            &b->CurrentLeader);
-    if (same) same = a->Size == b->Size;
-    if (same) same = a->Position == b->Position;
-    if (same) same = proto_bytes_equal(a->UnalignedRecords, b->UnalignedRecords);
+    if (same) {
+        same = a->Index == b->Index;
+    }
+    if (same) {
+        same = a->ErrorCode == b->ErrorCode;
+    }
+    if (same) {
+        same = equal_kafka_fetch_snapshot_response_snapshot_id(&a->SnapshotId, &b->SnapshotId);
+    }
+    if (same) {
+        same = equal_kafka_fetch_snapshot_response_leader_id_and_epoch(&a->CurrentLeader,
+                &b->CurrentLeader);
+    }
+    if (same) {
+        same = a->Size == b->Size;
+    }
+    if (same) {
+        same = a->Position == b->Position;
+    }
+    if (same) {
+        same = proto_bytes_equal(a->UnalignedRecords, b->UnalignedRecords);
+    }
     return same;
 }
 
@@ -7397,7 +8436,9 @@ static bool equal_kafka_fetch_snapshot_response_topic_snapshot(
         const struct kafka_fetch_snapshot_response_topic_snapshot *b)
 {
     bool same = true;
-    if (same) same = proto_string_equal(a->Name, b->Name);
+    if (same) {
+        same = proto_string_equal(a->Name, b->Name);
+    }
     same = same && a->Partitions.count == b->Partitions.count;
     for (i32 i = 0; same && i < a->Partitions.count; i++) {
         same = equal_kafka_fetch_snapshot_response_partition_snapshot(&a->Partitions.items[i],
@@ -7439,8 +8480,12 @@ static bool equal_kafka_fetch_snapshot_response(const struct kafka_fetch_snapsho
         const struct kafka_fetch_snapshot_response *b)
 {
     bool same = true;
-    if (same) same = a->ThrottleTimeMs == b->ThrottleTimeMs;
-    if (same) same = a->ErrorCode == b->ErrorCode;
+    if (same) {
+        same = a->ThrottleTimeMs == b->ThrottleTimeMs;
+    }
+    if (same) {
+        same = a->ErrorCode == b->ErrorCode;
+    }
     same = same && a->Topics.count == b->Topics.count;
     for (i32 i = 0; same && i < a->Topics.count; i++) {
         same = equal_kafka_fetch_snapshot_response_topic_snapshot(&a->Topics.items[i],
@@ -7475,7 +8520,9 @@ static bool equal_kafka_elect_leaders_request_topic_partitions(
         const struct kafka_elect_leaders_request_topic_partitions *b)
 {
     bool same = true;
-    if (same) same = proto_string_equal(a->Topic, b->Topic);
+    if (same) {
+        same = proto_string_equal(a->Topic, b->Topic);
+    }
     same = same && a->Partitions.count == b->Partitions.count;
     for (i32 i = 0; same && i < a->Partitions.count; i++) {
         same = a->Partitions.items[i] == b->Partitions.items[i];
@@ -7507,13 +8554,17 @@ static bool equal_kafka_elect_leaders_request(const struct kafka_elect_leaders_r
         const struct kafka_elect_leaders_request *b)
 {
     bool same = true;
-    if (same) same = a->ElectionType == b->ElectionType;
+    if (same) {
+        same = a->ElectionType == b->ElectionType;
+    }
     same = same && a->TopicPartitions.count == b->TopicPartitions.count;
     for (i32 i = 0; same && i < a->TopicPartitions.count; i++) {
         same = equal_kafka_elect_leaders_request_topic_partitions(&a->TopicPartitions.items[i],
                 &b->TopicPartitions.items[i]);
     }
-    if (same) same = a->TimeoutMs == b->TimeoutMs;
+    if (same) {
+        same = a->TimeoutMs == b->TimeoutMs;
+    }
     return same;
 }
 
@@ -7532,9 +8583,15 @@ static bool equal_kafka_elect_leaders_response_partition_result(
         const struct kafka_elect_leaders_response_partition_result *b)
 {
     bool same = true;
-    if (same) same = a->PartitionId == b->PartitionId;
-    if (same) same = a->ErrorCode == b->ErrorCode;
-    if (same) same = proto_string_equal(a->ErrorMessage, b->ErrorMessage);
+    if (same) {
+        same = a->PartitionId == b->PartitionId;
+    }
+    if (same) {
+        same = a->ErrorCode == b->ErrorCode;
+    }
+    if (same) {
+        same = proto_string_equal(a->ErrorMessage, b->ErrorMessage);
+    }
     return same;
 }
 
@@ -7560,7 +8617,9 @@ static bool equal_kafka_elect_leaders_response_replica_election_result(
         const struct kafka_elect_leaders_response_replica_election_result *b)
 {
     bool same = true;
-    if (same) same = proto_string_equal(a->Topic, b->Topic);
+    if (same) {
+        same = proto_string_equal(a->Topic, b->Topic);
+    }
     same = same && a->PartitionResult.count == b->PartitionResult.count;
     for (i32 i = 0; same && i < a->PartitionResult.count; i++) {
         same = equal_kafka_elect_leaders_response_partition_result(&a->PartitionResult.items[i],
@@ -7593,8 +8652,12 @@ static bool equal_kafka_elect_leaders_response(const struct kafka_elect_leaders_
         const struct kafka_elect_leaders_response *b)
 {
     bool same = true;
-    if (same) same = a->ThrottleTimeMs == b->ThrottleTimeMs;
-    if (same) same = a->ErrorCode == b->ErrorCode;
+    if (same) {
+        same = a->ThrottleTimeMs == b->ThrottleTimeMs;
+    }
+    if (same) {
+        same = a->ErrorCode == b->ErrorCode;
+    }
     same = same && a->ReplicaElectionResults.count == b->ReplicaElectionResults.count;
     for (i32 i = 0; same && i < a->ReplicaElectionResults.count; i++) {
         same = equal_kafka_elect_leaders_response_replica_election_result(
@@ -7617,8 +8680,12 @@ static bool equal_kafka_alter_partition_request_broker_state(
         const struct kafka_alter_partition_request_broker_state *b)
 {
     bool same = true;
-    if (same) same = a->BrokerId == b->BrokerId;
-    if (same) same = a->BrokerEpoch == b->BrokerEpoch;
+    if (same) {
+        same = a->BrokerId == b->BrokerId;
+    }
+    if (same) {
+        same = a->BrokerEpoch == b->BrokerEpoch;
+    }
     return same;
 }
 
@@ -7661,8 +8728,12 @@ static bool equal_kafka_alter_partition_request_partition_data(
         const struct kafka_alter_partition_request_partition_data *b)
 {
     bool same = true;
-    if (same) same = a->PartitionIndex == b->PartitionIndex;
-    if (same) same = a->LeaderEpoch == b->LeaderEpoch;
+    if (same) {
+        same = a->PartitionIndex == b->PartitionIndex;
+    }
+    if (same) {
+        same = a->LeaderEpoch == b->LeaderEpoch;
+    }
     same = same && a->NewIsr.count == b->NewIsr.count;
     for (i32 i = 0; same && i < a->NewIsr.count; i++) {
         same = a->NewIsr.items[i] == b->NewIsr.items[i];
@@ -7672,8 +8743,12 @@ static bool equal_kafka_alter_partition_request_partition_data(
         same = equal_kafka_alter_partition_request_broker_state(&a->NewIsrWithEpochs.items[i],
                 &b->NewIsrWithEpochs.items[i]);
     }
-    if (same) same = a->LeaderRecoveryState == b->LeaderRecoveryState;
-    if (same) same = a->PartitionEpoch == b->PartitionEpoch;
+    if (same) {
+        same = a->LeaderRecoveryState == b->LeaderRecoveryState;
+    }
+    if (same) {
+        same = a->PartitionEpoch == b->PartitionEpoch;
+    }
     return same;
 }
 
@@ -7703,8 +8778,12 @@ static bool equal_kafka_alter_partition_request_topic_data(
         const struct kafka_alter_partition_request_topic_data *b)
 {
     bool same = true;
-    if (same) same = proto_string_equal(a->TopicName, b->TopicName);
-    if (same) same = memcmp(a->TopicId.bytes, b->TopicId.bytes, 16) == 0;
+    if (same) {
+        same = proto_string_equal(a->TopicName, b->TopicName);
+    }
+    if (same) {
+        same = memcmp(a->TopicId.bytes, b->TopicId.bytes, 16) == 0;
+    }
     same = same && a->Partitions.count == b->Partitions.count;
     for (i32 i = 0; same && i < a->Partitions.count; i++) {
         same = equal_kafka_alter_partition_request_partition_data(&a->Partitions.items[i],
@@ -7733,8 +8812,12 @@ static bool equal_kafka_alter_partition_request(const struct kafka_alter_partiti
         const struct kafka_alter_partition_request *b)
 {
     bool same = true;
-    if (same) same = a->BrokerId == b->BrokerId;
-    if (same) same = a->BrokerEpoch == b->BrokerEpoch;
+    if (same) {
+        same = a->BrokerId == b->BrokerId;
+    }
+    if (same) {
+        same = a->BrokerEpoch == b->BrokerEpoch;
+    }
     same = same && a->Topics.count == b->Topics.count;
     for (i32 i = 0; same && i < a->Topics.count; i++) {
         same = equal_kafka_alter_partition_request_topic_data(&a->Topics.items[i],
@@ -7770,16 +8853,28 @@ static bool equal_kafka_alter_partition_response_partition_data(
         const struct kafka_alter_partition_response_partition_data *b)
 {
     bool same = true;
-    if (same) same = a->PartitionIndex == b->PartitionIndex;
-    if (same) same = a->ErrorCode == b->ErrorCode;
-    if (same) same = a->LeaderId == b->LeaderId;
-    if (same) same = a->LeaderEpoch == b->LeaderEpoch;
+    if (same) {
+        same = a->PartitionIndex == b->PartitionIndex;
+    }
+    if (same) {
+        same = a->ErrorCode == b->ErrorCode;
+    }
+    if (same) {
+        same = a->LeaderId == b->LeaderId;
+    }
+    if (same) {
+        same = a->LeaderEpoch == b->LeaderEpoch;
+    }
     same = same && a->Isr.count == b->Isr.count;
     for (i32 i = 0; same && i < a->Isr.count; i++) {
         same = a->Isr.items[i] == b->Isr.items[i];
     }
-    if (same) same = a->LeaderRecoveryState == b->LeaderRecoveryState;
-    if (same) same = a->PartitionEpoch == b->PartitionEpoch;
+    if (same) {
+        same = a->LeaderRecoveryState == b->LeaderRecoveryState;
+    }
+    if (same) {
+        same = a->PartitionEpoch == b->PartitionEpoch;
+    }
     return same;
 }
 
@@ -7809,8 +8904,12 @@ static bool equal_kafka_alter_partition_response_topic_data(
         const struct kafka_alter_partition_response_topic_data *b)
 {
     bool same = true;
-    if (same) same = proto_string_equal(a->TopicName, b->TopicName);
-    if (same) same = memcmp(a->TopicId.bytes, b->TopicId.bytes, 16) == 0;
+    if (same) {
+        same = proto_string_equal(a->TopicName, b->TopicName);
+    }
+    if (same) {
+        same = memcmp(a->TopicId.bytes, b->TopicId.bytes, 16) == 0;
+    }
     same = same && a->Partitions.count == b->Partitions.count;
     for (i32 i = 0; same && i < a->Partitions.count; i++) {
         same = equal_kafka_alter_partition_response_partition_data(&a->Partitions.items[i],
@@ -7839,8 +8938,12 @@ static bool equal_kafka_alter_partition_response(const struct kafka_alter_partit
         const struct kafka_alter_partition_response *b)
 {
     bool same = true;
-    if (same) same = a->ThrottleTimeMs == b->ThrottleTimeMs;
-    if (same) same = a->ErrorCode == b->ErrorCode;
+    if (same) {
+        same = a->ThrottleTimeMs == b->ThrottleTimeMs;
+    }
+    if (same) {
+        same = a->ErrorCode == b->ErrorCode;
+    }
     same = same && a->Topics.count == b->Topics.count;
     for (i32 i = 0; same && i < a->Topics.count; i++) {
         same = equal_kafka_alter_partition_response_topic_data(&a->Topics.items[i],
@@ -7864,9 +8967,15 @@ static bool equal_kafka_broker_registration_request_feature(
         const struct kafka_broker_registration_request_feature *b)
 {
     bool same = true;
-    if (same) same = proto_string_equal(a->Name, b->Name);
-    if (same) same = a->MinSupportedVersion == b->MinSupportedVersion;
-    if (same) same = a->MaxSupportedVersion == b->MaxSupportedVersion;
+    if (same) {
+        same = proto_string_equal(a->Name, b->Name);
+    }
+    if (same) {
+        same = a->MinSupportedVersion == b->MinSupportedVersion;
+    }
+    if (same) {
+        same = a->MaxSupportedVersion == b->MaxSupportedVersion;
+    }
     return same;
 }
 
@@ -7886,10 +8995,18 @@ static bool equal_kafka_broker_registration_request_listener(
         const struct kafka_broker_registration_request_listener *b)
 {
     bool same = true;
-    if (same) same = proto_string_equal(a->Name, b->Name);
-    if (same) same = proto_string_equal(a->Host, b->Host);
-    if (same) same = a->Port == b->Port;
-    if (same) same = a->SecurityProtocol == b->SecurityProtocol;
+    if (same) {
+        same = proto_string_equal(a->Name, b->Name);
+    }
+    if (same) {
+        same = proto_string_equal(a->Host, b->Host);
+    }
+    if (same) {
+        same = a->Port == b->Port;
+    }
+    if (same) {
+        same = a->SecurityProtocol == b->SecurityProtocol;
+    }
     return same;
 }
 
@@ -7942,9 +9059,15 @@ static bool equal_kafka_broker_registration_request(
         const struct kafka_broker_registration_request *b)
 {
     bool same = true;
-    if (same) same = a->BrokerId == b->BrokerId;
-    if (same) same = proto_string_equal(a->ClusterId, b->ClusterId);
-    if (same) same = memcmp(a->IncarnationId.bytes, b->IncarnationId.bytes, 16) == 0;
+    if (same) {
+        same = a->BrokerId == b->BrokerId;
+    }
+    if (same) {
+        same = proto_string_equal(a->ClusterId, b->ClusterId);
+    }
+    if (same) {
+        same = memcmp(a->IncarnationId.bytes, b->IncarnationId.bytes, 16) == 0;
+    }
     same = same && a->Listeners.count == b->Listeners.count;
     for (i32 i = 0; same && i < a->Listeners.count; i++) {
         same = equal_kafka_broker_registration_request_listener(&a->Listeners.items[i],
@@ -7955,13 +9078,19 @@ static bool equal_kafka_broker_registration_request(
         same = equal_kafka_broker_registration_request_feature(&a->Features.items[i],
                 &b->Features.items[i]);
     }
-    if (same) same = proto_string_equal(a->Rack, b->Rack);
-    if (same) same = a->IsMigratingZkBroker == b->IsMigratingZkBroker;
+    if (same) {
+        same = proto_string_equal(a->Rack, b->Rack);
+    }
+    if (same) {
+        same = a->IsMigratingZkBroker == b->IsMigratingZkBroker;
+    }
     same = same && a->LogDirs.count == b->LogDirs.count;
     for (i32 i = 0; same && i < a->LogDirs.count; i++) {
         same = memcmp(a->LogDirs.items[i].bytes, b->LogDirs.items[i].bytes, 16) == 0;
     }
-    if (same) same = a->PreviousBrokerEpoch == b->PreviousBrokerEpoch;
+    if (same) {
+        same = a->PreviousBrokerEpoch == b->PreviousBrokerEpoch;
+    }
     return same;
 }
 
@@ -7980,9 +9109,15 @@ static bool equal_kafka_broker_registration_response(
         const struct kafka_broker_registration_response *b)
 {
     bool same = true;
-    if (same) same = a->ThrottleTimeMs == b->ThrottleTimeMs;
-    if (same) same = a->ErrorCode == b->ErrorCode;
-    if (same) same = a->BrokerEpoch == b->BrokerEpoch;
+    if (same) {
+        same = a->ThrottleTimeMs == b->ThrottleTimeMs;
+    }
+    if (same) {
+        same = a->ErrorCode == b->ErrorCode;
+    }
+    if (same) {
+        same = a->BrokerEpoch == b->BrokerEpoch;
+    }
     return same;
 }
 
@@ -8012,11 +9147,21 @@ static bool equal_kafka_broker_heartbeat_request(const struct kafka_broker_heart
         const struct kafka_broker_heartbeat_request *b)
 {
     bool same = true;
-    if (same) same = a->BrokerId == b->BrokerId;
-    if (same) same = a->BrokerEpoch == b->BrokerEpoch;
-    if (same) same = a->CurrentMetadataOffset == b->CurrentMetadataOffset;
-    if (same) same = a->WantFence == b->WantFence;
-    if (same) same = a->WantShutDown == b->WantShutDown;
+    if (same) {
+        same = a->BrokerId == b->BrokerId;
+    }
+    if (same) {
+        same = a->BrokerEpoch == b->BrokerEpoch;
+    }
+    if (same) {
+        same = a->CurrentMetadataOffset == b->CurrentMetadataOffset;
+    }
+    if (same) {
+        same = a->WantFence == b->WantFence;
+    }
+    if (same) {
+        same = a->WantShutDown == b->WantShutDown;
+    }
     same = same && a->OfflineLogDirs.count == b->OfflineLogDirs.count;
     for (i32 i = 0; same && i < a->OfflineLogDirs.count; i++) {
         same = memcmp(a->OfflineLogDirs.items[i].bytes, b->OfflineLogDirs.items[i].bytes, 16) == 0;
@@ -8040,11 +9185,21 @@ static bool equal_kafka_broker_heartbeat_response(const struct kafka_broker_hear
         const struct kafka_broker_heartbeat_response *b)
 {
     bool same = true;
-    if (same) same = a->ThrottleTimeMs == b->ThrottleTimeMs;
-    if (same) same = a->ErrorCode == b->ErrorCode;
-    if (same) same = a->IsCaughtUp == b->IsCaughtUp;
-    if (same) same = a->IsFenced == b->IsFenced;
-    if (same) same = a->ShouldShutDown == b->ShouldShutDown;
+    if (same) {
+        same = a->ThrottleTimeMs == b->ThrottleTimeMs;
+    }
+    if (same) {
+        same = a->ErrorCode == b->ErrorCode;
+    }
+    if (same) {
+        same = a->IsCaughtUp == b->IsCaughtUp;
+    }
+    if (same) {
+        same = a->IsFenced == b->IsFenced;
+    }
+    if (same) {
+        same = a->ShouldShutDown == b->ShouldShutDown;
+    }
     return same;
 }
 
@@ -8060,7 +9215,9 @@ static bool equal_kafka_sasl_handshake_request(const struct kafka_sasl_handshake
         const struct kafka_sasl_handshake_request *b)
 {
     bool same = true;
-    if (same) same = proto_string_equal(a->Mechanism, b->Mechanism);
+    if (same) {
+        same = proto_string_equal(a->Mechanism, b->Mechanism);
+    }
     return same;
 }
 
@@ -8084,7 +9241,9 @@ static bool equal_kafka_sasl_handshake_response(const struct kafka_sasl_handshak
         const struct kafka_sasl_handshake_response *b)
 {
     bool same = true;
-    if (same) same = a->ErrorCode == b->ErrorCode;
+    if (same) {
+        same = a->ErrorCode == b->ErrorCode;
+    }
     same = same && a->Mechanisms.count == b->Mechanisms.count;
     for (i32 i = 0; same && i < a->Mechanisms.count; i++) {
         same = proto_string_equal(a->Mechanisms.items[i], b->Mechanisms.items[i]);
@@ -8104,7 +9263,9 @@ static bool equal_kafka_sasl_authenticate_request(const struct kafka_sasl_authen
         const struct kafka_sasl_authenticate_request *b)
 {
     bool same = true;
-    if (same) same = proto_bytes_equal(a->AuthBytes, b->AuthBytes);
+    if (same) {
+        same = proto_bytes_equal(a->AuthBytes, b->AuthBytes);
+    }
     return same;
 }
 
@@ -8124,10 +9285,18 @@ static bool equal_kafka_sasl_authenticate_response(const struct kafka_sasl_authe
         const struct kafka_sasl_authenticate_response *b)
 {
     bool same = true;
-    if (same) same = a->ErrorCode == b->ErrorCode;
-    if (same) same = proto_string_equal(a->ErrorMessage, b->ErrorMessage);
-    if (same) same = proto_bytes_equal(a->AuthBytes, b->AuthBytes);
-    if (same) same = a->SessionLifetimeMs == b->SessionLifetimeMs;
+    if (same) {
+        same = a->ErrorCode == b->ErrorCode;
+    }
+    if (same) {
+        same = proto_string_equal(a->ErrorMessage, b->ErrorMessage);
+    }
+    if (same) {
+        same = proto_bytes_equal(a->AuthBytes, b->AuthBytes);
+    }
+    if (same) {
+        same = a->SessionLifetimeMs == b->SessionLifetimeMs;
+    }
     return same;
 }
 
@@ -8144,7 +9313,9 @@ static bool equal_kafka_offset_delete_request_partition(
         const struct kafka_offset_delete_request_partition *b)
 {
     bool same = true;
-    if (same) same = a->PartitionIndex == b->PartitionIndex;
+    if (same) {
+        same = a->PartitionIndex == b->PartitionIndex;
+    }
     return same;
 }
 
@@ -8168,7 +9339,9 @@ static bool equal_kafka_offset_delete_request_topic(
         const struct kafka_offset_delete_request_topic *b)
 {
     bool same = true;
-    if (same) same = proto_string_equal(a->Name, b->Name);
+    if (same) {
+        same = proto_string_equal(a->Name, b->Name);
+    }
     same = same && a->Partitions.count == b->Partitions.count;
     for (i32 i = 0; same && i < a->Partitions.count; i++) {
         same = equal_kafka_offset_delete_request_partition(&a->Partitions.items[i],
@@ -8196,7 +9369,9 @@ static bool equal_kafka_offset_delete_request(const struct kafka_offset_delete_r
         const struct kafka_offset_delete_request *b)
 {
     bool same = true;
-    if (same) same = proto_string_equal(a->GroupId, b->GroupId);
+    if (same) {
+        same = proto_string_equal(a->GroupId, b->GroupId);
+    }
     same = same && a->Topics.count == b->Topics.count;
     for (i32 i = 0; same && i < a->Topics.count; i++) {
         same = equal_kafka_offset_delete_request_topic(&a->Topics.items[i], &b->Topics.items[i]);
@@ -8218,8 +9393,12 @@ static bool equal_kafka_offset_delete_response_partition(
         const struct kafka_offset_delete_response_partition *b)
 {
     bool same = true;
-    if (same) same = a->PartitionIndex == b->PartitionIndex;
-    if (same) same = a->ErrorCode == b->ErrorCode;
+    if (same) {
+        same = a->PartitionIndex == b->PartitionIndex;
+    }
+    if (same) {
+        same = a->ErrorCode == b->ErrorCode;
+    }
     return same;
 }
 
@@ -8243,7 +9422,9 @@ static bool equal_kafka_offset_delete_response_topic(
         const struct kafka_offset_delete_response_topic *b)
 {
     bool same = true;
-    if (same) same = proto_string_equal(a->Name, b->Name);
+    if (same) {
+        same = proto_string_equal(a->Name, b->Name);
+    }
     same = same && a->Partitions.count == b->Partitions.count;
     for (i32 i = 0; same && i < a->Partitions.count; i++) {
         same = equal_kafka_offset_delete_response_partition(&a->Partitions.items[i],
@@ -8272,8 +9453,12 @@ static bool equal_kafka_offset_delete_response(const struct kafka_offset_delete_
         const struct kafka_offset_delete_response *b)
 {
     bool same = true;
-    if (same) same = a->ErrorCode == b->ErrorCode;
-    if (same) same = a->ThrottleTimeMs == b->ThrottleTimeMs;
+    if (same) {
+        same = a->ErrorCode == b->ErrorCode;
+    }
+    if (same) {
+        same = a->ThrottleTimeMs == b->ThrottleTimeMs;
+    }
     same = same && a->Topics.count == b->Topics.count;
     for (i32 i = 0; same && i < a->Topics.count; i++) {
         same = equal_kafka_offset_delete_response_topic(&a->Topics.items[i], &b->Topics.items[i]);
@@ -8300,13 +9485,27 @@ static bool equal_kafka_describe_acls_request(const struct kafka_describe_acls_r
         const struct kafka_describe_acls_request *b)
 {
     bool same = true;
-    if (same) same = a->ResourceTypeFilter == b->ResourceTypeFilter;
-    if (same) same = proto_string_equal(a->ResourceNameFilter, b->ResourceNameFilter);
-    if (same) same = a->PatternTypeFilter == b->PatternTypeFilter;
-    if (same) same = proto_string_equal(a->PrincipalFilter, b->PrincipalFilter);
-    if (same) same = proto_string_equal(a->HostFilter, b->HostFilter);
-    if (same) same = a->Operation == b->Operation;
-    if (same) same = a->PermissionType == b->PermissionType;
+    if (same) {
+        same = a->ResourceTypeFilter == b->ResourceTypeFilter;
+    }
+    if (same) {
+        same = proto_string_equal(a->ResourceNameFilter, b->ResourceNameFilter);
+    }
+    if (same) {
+        same = a->PatternTypeFilter == b->PatternTypeFilter;
+    }
+    if (same) {
+        same = proto_string_equal(a->PrincipalFilter, b->PrincipalFilter);
+    }
+    if (same) {
+        same = proto_string_equal(a->HostFilter, b->HostFilter);
+    }
+    if (same) {
+        same = a->Operation == b->Operation;
+    }
+    if (same) {
+        same = a->PermissionType == b->PermissionType;
+    }
     return same;
 }
 
@@ -8326,10 +9525,18 @@ static bool equal_kafka_describe_acls_response_acl_description(
         const struct kafka_describe_acls_response_acl_description *b)
 {
     bool same = true;
-    if (same) same = proto_string_equal(a->Principal, b->Principal);
-    if (same) same = proto_string_equal(a->Host, b->Host);
-    if (same) same = a->Operation == b->Operation;
-    if (same) same = a->PermissionType == b->PermissionType;
+    if (same) {
+        same = proto_string_equal(a->Principal, b->Principal);
+    }
+    if (same) {
+        same = proto_string_equal(a->Host, b->Host);
+    }
+    if (same) {
+        same = a->Operation == b->Operation;
+    }
+    if (same) {
+        same = a->PermissionType == b->PermissionType;
+    }
     return same;
 }
 
@@ -8357,9 +9564,15 @@ static bool equal_kafka_describe_acls_response_resource(
         const struct kafka_describe_acls_response_resource *b)
 {
     bool same = true;
-    if (same) same = a->ResourceType == b->ResourceType;
-    if (same) same = proto_string_equal(a->ResourceName, b->ResourceName);
-    if (same) same = a->PatternType == b->PatternType;
+    if (same) {
+        same = a->ResourceType == b->ResourceType;
+    }
+    if (same) {
+        same = proto_string_equal(a->ResourceName, b->ResourceName);
+    }
+    if (same) {
+        same = a->PatternType == b->PatternType;
+    }
     same = same && a->Acls.count == b->Acls.count;
     for (i32 i = 0; same && i < a->Acls.count; i++) {
         same = equal_kafka_describe_acls_response_acl_description(&a->Acls.items[i],
@@ -8389,9 +9602,15 @@ static bool equal_kafka_describe_acls_response(const struct kafka_describe_acls_
         const struct kafka_describe_acls_response *b)
 {
     bool same = true;
-    if (same) same = a->ThrottleTimeMs == b->ThrottleTimeMs;
-    if (same) same = a->ErrorCode == b->ErrorCode;
-    if (same) same = proto_string_equal(a->ErrorMessage, b->ErrorMessage);
+    if (same) {
+        same = a->ThrottleTimeMs == b->ThrottleTimeMs;
+    }
+    if (same) {
+        same = a->ErrorCode == b->ErrorCode;
+    }
+    if (same) {
+        same = proto_string_equal(a->ErrorMessage, b->ErrorMessage);
+    }
     same = same && a->Resources.count == b->Resources.count;
     for (i32 i = 0; same && i < a->Resources.count; i++) {
         same = equal_kafka_describe_acls_response_resource(&a->Resources.items[i],
@@ -8420,13 +9639,27 @@ static bool equal_kafka_create_acls_request_acl_creation(
         const struct kafka_create_acls_request_acl_creation *b)
 {
     bool same = true;
-    if (same) same = a->ResourceType == b->ResourceType;
-    if (same) same = proto_string_equal(a->ResourceName, b->ResourceName);
-    if (same) same = a->ResourcePatternType == b->ResourcePatternType;
-    if (same) same = proto_string_equal(a->Principal, b->Principal);
-    if (same) same = proto_string_equal(a->Host, b->Host);
-    if (same) same = a->Operation == b->Operation;
-    if (same) same = a->PermissionType == b->PermissionType;
+    if (same) {
+        same = a->ResourceType == b->ResourceType;
+    }
+    if (same) {
+        same = proto_string_equal(a->ResourceName, b->ResourceName);
+    }
+    if (same) {
+        same = a->ResourcePatternType == b->ResourcePatternType;
+    }
+    if (same) {
+        same = proto_string_equal(a->Principal, b->Principal);
+    }
+    if (same) {
+        same = proto_string_equal(a->Host, b->Host);
+    }
+    if (same) {
+        same = a->Operation == b->Operation;
+    }
+    if (same) {
+        same = a->PermissionType == b->PermissionType;
+    }
     return same;
 }
 
@@ -8470,8 +9703,12 @@ static bool equal_kafka_create_acls_response_acl_creation_result(
         const struct kafka_create_acls_response_acl_creation_result *b)
 {
     bool same = true;
-    if (same) same = a->ErrorCode == b->ErrorCode;
-    if (same) same = proto_string_equal(a->ErrorMessage, b->ErrorMessage);
+    if (same) {
+        same = a->ErrorCode == b->ErrorCode;
+    }
+    if (same) {
+        same = proto_string_equal(a->ErrorMessage, b->ErrorMessage);
+    }
     return same;
 }
 
@@ -8495,7 +9732,9 @@ static bool equal_kafka_create_acls_response(const struct kafka_create_acls_resp
         const struct kafka_create_acls_response *b)
 {
     bool same = true;
-    if (same) same = a->ThrottleTimeMs == b->ThrottleTimeMs;
+    if (same) {
+        same = a->ThrottleTimeMs == b->ThrottleTimeMs;
+    }
     same = same && a->Results.count == b->Results.count;
     for (i32 i = 0; same && i < a->Results.count; i++) {
         same = equal_kafka_create_acls_response_acl_creation_result(&a->Results.items[i],
@@ -8523,13 +9762,27 @@ static bool equal_kafka_delete_acls_request_filter(const struct kafka_delete_acl
         const struct kafka_delete_acls_request_filter *b)
 {
     bool same = true;
-    if (same) same = a->ResourceTypeFilter == b->ResourceTypeFilter;
-    if (same) same = proto_string_equal(a->ResourceNameFilter, b->ResourceNameFilter);
-    if (same) same = a->PatternTypeFilter == b->PatternTypeFilter;
-    if (same) same = proto_string_equal(a->PrincipalFilter, b->PrincipalFilter);
-    if (same) same = proto_string_equal(a->HostFilter, b->HostFilter);
-    if (same) same = a->Operation == b->Operation;
-    if (same) same = a->PermissionType == b->PermissionType;
+    if (same) {
+        same = a->ResourceTypeFilter == b->ResourceTypeFilter;
+    }
+    if (same) {
+        same = proto_string_equal(a->ResourceNameFilter, b->ResourceNameFilter);
+    }
+    if (same) {
+        same = a->PatternTypeFilter == b->PatternTypeFilter;
+    }
+    if (same) {
+        same = proto_string_equal(a->PrincipalFilter, b->PrincipalFilter);
+    }
+    if (same) {
+        same = proto_string_equal(a->HostFilter, b->HostFilter);
+    }
+    if (same) {
+        same = a->Operation == b->Operation;
+    }
+    if (same) {
+        same = a->PermissionType == b->PermissionType;
+    }
     return same;
 }
 
@@ -8580,15 +9833,33 @@ static bool equal_kafka_delete_acls_response_matching_acl(
         const struct kafka_delete_acls_response_matching_acl *b)
 {
     bool same = true;
-    if (same) same = a->ErrorCode == b->ErrorCode;
-    if (same) same = proto_string_equal(a->ErrorMessage, b->ErrorMessage);
-    if (same) same = a->ResourceType == b->ResourceType;
-    if (same) same = proto_string_equal(a->ResourceName, b->ResourceName);
-    if (same) same = a->PatternType == b->PatternType;
-    if (same) same = proto_string_equal(a->Principal, b->Principal);
-    if (same) same = proto_string_equal(a->Host, b->Host);
-    if (same) same = a->Operation == b->Operation;
-    if (same) same = a->PermissionType == b->PermissionType;
+    if (same) {
+        same = a->ErrorCode == b->ErrorCode;
+    }
+    if (same) {
+        same = proto_string_equal(a->ErrorMessage, b->ErrorMessage);
+    }
+    if (same) {
+        same = a->ResourceType == b->ResourceType;
+    }
+    if (same) {
+        same = proto_string_equal(a->ResourceName, b->ResourceName);
+    }
+    if (same) {
+        same = a->PatternType == b->PatternType;
+    }
+    if (same) {
+        same = proto_string_equal(a->Principal, b->Principal);
+    }
+    if (same) {
+        same = proto_string_equal(a->Host, b->Host);
+    }
+    if (same) {
+        same = a->Operation == b->Operation;
+    }
+    if (same) {
+        same = a->PermissionType == b->PermissionType;
+    }
     return same;
 }
 
@@ -8615,8 +9886,12 @@ static bool equal_kafka_delete_acls_response_filter_result(
         const struct kafka_delete_acls_response_filter_result *b)
 {
     bool same = true;
-    if (same) same = a->ErrorCode == b->ErrorCode;
-    if (same) same = proto_string_equal(a->ErrorMessage, b->ErrorMessage);
+    if (same) {
+        same = a->ErrorCode == b->ErrorCode;
+    }
+    if (same) {
+        same = proto_string_equal(a->ErrorMessage, b->ErrorMessage);
+    }
     same = same && a->MatchingAcls.count == b->MatchingAcls.count;
     for (i32 i = 0; same && i < a->MatchingAcls.count; i++) {
         same = equal_kafka_delete_acls_response_matching_acl(&a->MatchingAcls.items[i],
@@ -8646,7 +9921,9 @@ static bool equal_kafka_delete_acls_response(const struct kafka_delete_acls_resp
         const struct kafka_delete_acls_response *b)
 {
     bool same = true;
-    if (same) same = a->ThrottleTimeMs == b->ThrottleTimeMs;
+    if (same) {
+        same = a->ThrottleTimeMs == b->ThrottleTimeMs;
+    }
     same = same && a->FilterResults.count == b->FilterResults.count;
     for (i32 i = 0; same && i < a->FilterResults.count; i++) {
         same = equal_kafka_delete_acls_response_filter_result(&a->FilterResults.items[i],
@@ -8677,7 +9954,9 @@ static bool equal_kafka_alter_partition_reassignments_request_reassignable_parti
         const struct kafka_alter_partition_reassignments_request_reassignable_partition *b)
 {
     bool same = true;
-    if (same) same = a->PartitionIndex == b->PartitionIndex;
+    if (same) {
+        same = a->PartitionIndex == b->PartitionIndex;
+    }
     same = same && a->Replicas.count == b->Replicas.count;
     for (i32 i = 0; same && i < a->Replicas.count; i++) {
         same = a->Replicas.items[i] == b->Replicas.items[i];
@@ -8707,7 +9986,9 @@ static bool equal_kafka_alter_partition_reassignments_request_reassignable_topic
         const struct kafka_alter_partition_reassignments_request_reassignable_topic *b)
 {
     bool same = true;
-    if (same) same = proto_string_equal(a->Name, b->Name);
+    if (same) {
+        same = proto_string_equal(a->Name, b->Name);
+    }
     same = same && a->Partitions.count == b->Partitions.count;
     for (i32 i = 0; same && i < a->Partitions.count; i++) {
         same = equal_kafka_alter_partition_reassignments_request_reassignable_partition(
@@ -8737,7 +10018,9 @@ static bool equal_kafka_alter_partition_reassignments_request(
         const struct kafka_alter_partition_reassignments_request *b)
 {
     bool same = true;
-    if (same) same = a->TimeoutMs == b->TimeoutMs;
+    if (same) {
+        same = a->TimeoutMs == b->TimeoutMs;
+    }
     same = same && a->Topics.count == b->Topics.count;
     for (i32 i = 0; same && i < a->Topics.count; i++) {
         same = equal_kafka_alter_partition_reassignments_request_reassignable_topic(
@@ -8762,9 +10045,15 @@ static bool equal_kafka_alter_partition_reassignments_response_reassignable_part
         const struct kafka_alter_partition_reassignments_response_reassignable_partition *b)
 {
     bool same = true;
-    if (same) same = a->PartitionIndex == b->PartitionIndex;
-    if (same) same = a->ErrorCode == b->ErrorCode;
-    if (same) same = proto_string_equal(a->ErrorMessage, b->ErrorMessage);
+    if (same) {
+        same = a->PartitionIndex == b->PartitionIndex;
+    }
+    if (same) {
+        same = a->ErrorCode == b->ErrorCode;
+    }
+    if (same) {
+        same = proto_string_equal(a->ErrorMessage, b->ErrorMessage);
+    }
     return same;
 }
 
@@ -8790,7 +10079,9 @@ static bool equal_kafka_alter_partition_reassignments_response_reassignable_topi
         const struct kafka_alter_partition_reassignments_response_reassignable_topic *b)
 {
     bool same = true;
-    if (same) same = proto_string_equal(a->Name, b->Name);
+    if (same) {
+        same = proto_string_equal(a->Name, b->Name);
+    }
     same = same && a->Partitions.count == b->Partitions.count;
     for (i32 i = 0; same && i < a->Partitions.count; i++) {
         same = equal_kafka_alter_partition_reassignments_response_reassignable_partition(
@@ -8822,9 +10113,15 @@ static bool equal_kafka_alter_partition_reassignments_response(
         const struct kafka_alter_partition_reassignments_response *b)
 {
     bool same = true;
-    if (same) same = a->ThrottleTimeMs == b->ThrottleTimeMs;
-    if (same) same = a->ErrorCode == b->ErrorCode;
-    if (same) same = proto_string_equal(a->ErrorMessage, b->ErrorMessage);
+    if (same) {
+        same = a->ThrottleTimeMs == b->ThrottleTimeMs;
+    }
+    if (same) {
+        same = a->ErrorCode == b->ErrorCode;
+    }
+    if (same) {
+        same = proto_string_equal(a->ErrorMessage, b->ErrorMessage);
+    }
     same = same && a->Responses.count == b->Responses.count;
     for (i32 i = 0; same && i < a->Responses.count; i++) {
         same = equal_kafka_alter_partition_reassignments_response_reassignable_topic(
@@ -8855,7 +10152,9 @@ static bool equal_kafka_list_partition_reassignments_request_topics(
         const struct kafka_list_partition_reassignments_request_topics *b)
 {
     bool same = true;
-    if (same) same = proto_string_equal(a->Name, b->Name);
+    if (same) {
+        same = proto_string_equal(a->Name, b->Name);
+    }
     same = same && a->PartitionIndexes.count == b->PartitionIndexes.count;
     for (i32 i = 0; same && i < a->PartitionIndexes.count; i++) {
         same = a->PartitionIndexes.items[i] == b->PartitionIndexes.items[i];
@@ -8884,7 +10183,9 @@ static bool equal_kafka_list_partition_reassignments_request(
         const struct kafka_list_partition_reassignments_request *b)
 {
     bool same = true;
-    if (same) same = a->TimeoutMs == b->TimeoutMs;
+    if (same) {
+        same = a->TimeoutMs == b->TimeoutMs;
+    }
     same = same && a->Topics.count == b->Topics.count;
     for (i32 i = 0; same && i < a->Topics.count; i++) {
         same = equal_kafka_list_partition_reassignments_request_topics(&a->Topics.items[i],
@@ -8933,7 +10234,9 @@ static bool equal_kafka_list_partition_reassignments_response_ongoing_partition_
         const struct kafka_list_partition_reassignments_response_ongoing_partition_reassignment *b)
 {
     bool same = true;
-    if (same) same = a->PartitionIndex == b->PartitionIndex;
+    if (same) {
+        same = a->PartitionIndex == b->PartitionIndex;
+    }
     same = same && a->Replicas.count == b->Replicas.count;
     for (i32 i = 0; same && i < a->Replicas.count; i++) {
         same = a->Replicas.items[i] == b->Replicas.items[i];
@@ -8971,7 +10274,9 @@ static bool equal_kafka_list_partition_reassignments_response_ongoing_topic_reas
         const struct kafka_list_partition_reassignments_response_ongoing_topic_reassignment *b)
 {
     bool same = true;
-    if (same) same = proto_string_equal(a->Name, b->Name);
+    if (same) {
+        same = proto_string_equal(a->Name, b->Name);
+    }
     same = same && a->Partitions.count == b->Partitions.count;
     for (i32 i = 0; same && i < a->Partitions.count; i++) {
         same = equal_kafka_list_partition_reassignments_response_ongoing_partition_reassignment(
@@ -9003,9 +10308,15 @@ static bool equal_kafka_list_partition_reassignments_response(
         const struct kafka_list_partition_reassignments_response *b)
 {
     bool same = true;
-    if (same) same = a->ThrottleTimeMs == b->ThrottleTimeMs;
-    if (same) same = a->ErrorCode == b->ErrorCode;
-    if (same) same = proto_string_equal(a->ErrorMessage, b->ErrorMessage);
+    if (same) {
+        same = a->ThrottleTimeMs == b->ThrottleTimeMs;
+    }
+    if (same) {
+        same = a->ErrorCode == b->ErrorCode;
+    }
+    if (same) {
+        same = proto_string_equal(a->ErrorMessage, b->ErrorMessage);
+    }
     same = same && a->Topics.count == b->Topics.count;
     for (i32 i = 0; same && i < a->Topics.count; i++) {
         same = equal_kafka_list_partition_reassignments_response_ongoing_topic_reassignment(
@@ -9027,7 +10338,9 @@ static bool equal_kafka_describe_user_scram_credentials_request_user_name(
         const struct kafka_describe_user_scram_credentials_request_user_name *b)
 {
     bool same = true;
-    if (same) same = proto_string_equal(a->Name, b->Name);
+    if (same) {
+        same = proto_string_equal(a->Name, b->Name);
+    }
     return same;
 }
 
@@ -9074,8 +10387,12 @@ static bool equal_kafka_describe_user_scram_credentials_response_credential_info
         const struct kafka_describe_user_scram_credentials_response_credential_info *b)
 {
     bool same = true;
-    if (same) same = a->Mechanism == b->Mechanism;
-    if (same) same = a->Iterations == b->Iterations;
+    if (same) {
+        same = a->Mechanism == b->Mechanism;
+    }
+    if (same) {
+        same = a->Iterations == b->Iterations;
+    }
     return same;
 }
 
@@ -9103,9 +10420,15 @@ static bool equal_kafka_describe_user_scram_credentials_response_result(
         const struct kafka_describe_user_scram_credentials_response_result *b)
 {
     bool same = true;
-    if (same) same = proto_string_equal(a->User, b->User);
-    if (same) same = a->ErrorCode == b->ErrorCode;
-    if (same) same = proto_string_equal(a->ErrorMessage, b->ErrorMessage);
+    if (same) {
+        same = proto_string_equal(a->User, b->User);
+    }
+    if (same) {
+        same = a->ErrorCode == b->ErrorCode;
+    }
+    if (same) {
+        same = proto_string_equal(a->ErrorMessage, b->ErrorMessage);
+    }
     same = same && a->CredentialInfos.count == b->CredentialInfos.count;
     for (i32 i = 0; same && i < a->CredentialInfos.count; i++) {
         same = equal_kafka_describe_user_scram_credentials_response_credential_info(
@@ -9137,9 +10460,15 @@ static bool equal_kafka_describe_user_scram_credentials_response(
         const struct kafka_describe_user_scram_credentials_response *b)
 {
     bool same = true;
-    if (same) same = a->ThrottleTimeMs == b->ThrottleTimeMs;
-    if (same) same = a->ErrorCode == b->ErrorCode;
-    if (same) same = proto_string_equal(a->ErrorMessage, b->ErrorMessage);
+    if (same) {
+        same = a->ThrottleTimeMs == b->ThrottleTimeMs;
+    }
+    if (same) {
+        same = a->ErrorCode == b->ErrorCode;
+    }
+    if (same) {
+        same = proto_string_equal(a->ErrorMessage, b->ErrorMessage);
+    }
     same = same && a->Results.count == b->Results.count;
     for (i32 i = 0; same && i < a->Results.count; i++) {
         same = equal_kafka_describe_user_scram_credentials_response_result(&a->Results.items[i],
@@ -9163,8 +10492,12 @@ static bool equal_kafka_alter_user_scram_credentials_request_scram_credential_de
         const struct kafka_alter_user_scram_credentials_request_scram_credential_deletion *b)
 {
     bool same = true;
-    if (same) same = proto_string_equal(a->Name, b->Name);
-    if (same) same = a->Mechanism == b->Mechanism;
+    if (same) {
+        same = proto_string_equal(a->Name, b->Name);
+    }
+    if (same) {
+        same = a->Mechanism == b->Mechanism;
+    }
     return same;
 }
 
@@ -9186,11 +10519,21 @@ static bool equal_kafka_alter_user_scram_credentials_request_scram_credential_up
         const struct kafka_alter_user_scram_credentials_request_scram_credential_upsertion *b)
 {
     bool same = true;
-    if (same) same = proto_string_equal(a->Name, b->Name);
-    if (same) same = a->Mechanism == b->Mechanism;
-    if (same) same = a->Iterations == b->Iterations;
-    if (same) same = proto_bytes_equal(a->Salt, b->Salt);
-    if (same) same = proto_bytes_equal(a->SaltedPassword, b->SaltedPassword);
+    if (same) {
+        same = proto_string_equal(a->Name, b->Name);
+    }
+    if (same) {
+        same = a->Mechanism == b->Mechanism;
+    }
+    if (same) {
+        same = a->Iterations == b->Iterations;
+    }
+    if (same) {
+        same = proto_bytes_equal(a->Salt, b->Salt);
+    }
+    if (same) {
+        same = proto_bytes_equal(a->SaltedPassword, b->SaltedPassword);
+    }
     return same;
 }
 
@@ -9251,9 +10594,15 @@ static bool equal_kafka_alter_user_scram_credentials_response_result(
         const struct kafka_alter_user_scram_credentials_response_result *b)
 {
     bool same = true;
-    if (same) same = proto_string_equal(a->User, b->User);
-    if (same) same = a->ErrorCode == b->ErrorCode;
-    if (same) same = proto_string_equal(a->ErrorMessage, b->ErrorMessage);
+    if (same) {
+        same = proto_string_equal(a->User, b->User);
+    }
+    if (same) {
+        same = a->ErrorCode == b->ErrorCode;
+    }
+    if (same) {
+        same = proto_string_equal(a->ErrorMessage, b->ErrorMessage);
+    }
     return same;
 }
 
@@ -9278,7 +10627,9 @@ static bool equal_kafka_alter_user_scram_credentials_response(
         const struct kafka_alter_user_scram_credentials_response *b)
 {
     bool same = true;
-    if (same) same = a->ThrottleTimeMs == b->ThrottleTimeMs;
+    if (same) {
+        same = a->ThrottleTimeMs == b->ThrottleTimeMs;
+    }
     same = same && a->Results.count == b->Results.count;
     for (i32 i = 0; same && i < a->Results.count; i++) {
         same = equal_kafka_alter_user_scram_credentials_response_result(&a->Results.items[i],
@@ -9309,7 +10660,9 @@ static bool equal_kafka_describe_producers_request_topic(
         const struct kafka_describe_producers_request_topic *b)
 {
     bool same = true;
-    if (same) same = proto_string_equal(a->Name, b->Name);
+    if (same) {
+        same = proto_string_equal(a->Name, b->Name);
+    }
     same = same && a->PartitionIndexes.count == b->PartitionIndexes.count;
     for (i32 i = 0; same && i < a->PartitionIndexes.count; i++) {
         same = a->PartitionIndexes.items[i] == b->PartitionIndexes.items[i];
@@ -9361,12 +10714,24 @@ static bool equal_kafka_describe_producers_response_producer_state(
         const struct kafka_describe_producers_response_producer_state *b)
 {
     bool same = true;
-    if (same) same = a->ProducerId == b->ProducerId;
-    if (same) same = a->ProducerEpoch == b->ProducerEpoch;
-    if (same) same = a->LastSequence == b->LastSequence;
-    if (same) same = a->LastTimestamp == b->LastTimestamp;
-    if (same) same = a->CoordinatorEpoch == b->CoordinatorEpoch;
-    if (same) same = a->CurrentTxnStartOffset == b->CurrentTxnStartOffset;
+    if (same) {
+        same = a->ProducerId == b->ProducerId;
+    }
+    if (same) {
+        same = a->ProducerEpoch == b->ProducerEpoch;
+    }
+    if (same) {
+        same = a->LastSequence == b->LastSequence;
+    }
+    if (same) {
+        same = a->LastTimestamp == b->LastTimestamp;
+    }
+    if (same) {
+        same = a->CoordinatorEpoch == b->CoordinatorEpoch;
+    }
+    if (same) {
+        same = a->CurrentTxnStartOffset == b->CurrentTxnStartOffset;
+    }
     return same;
 }
 
@@ -9394,9 +10759,15 @@ static bool equal_kafka_describe_producers_response_partition(
         const struct kafka_describe_producers_response_partition *b)
 {
     bool same = true;
-    if (same) same = a->PartitionIndex == b->PartitionIndex;
-    if (same) same = a->ErrorCode == b->ErrorCode;
-    if (same) same = proto_string_equal(a->ErrorMessage, b->ErrorMessage);
+    if (same) {
+        same = a->PartitionIndex == b->PartitionIndex;
+    }
+    if (same) {
+        same = a->ErrorCode == b->ErrorCode;
+    }
+    if (same) {
+        same = proto_string_equal(a->ErrorMessage, b->ErrorMessage);
+    }
     same = same && a->ActiveProducers.count == b->ActiveProducers.count;
     for (i32 i = 0; same && i < a->ActiveProducers.count; i++) {
         same = equal_kafka_describe_producers_response_producer_state(&a->ActiveProducers.items[i],
@@ -9426,7 +10797,9 @@ static bool equal_kafka_describe_producers_response_topic(
         const struct kafka_describe_producers_response_topic *b)
 {
     bool same = true;
-    if (same) same = proto_string_equal(a->Name, b->Name);
+    if (same) {
+        same = proto_string_equal(a->Name, b->Name);
+    }
     same = same && a->Partitions.count == b->Partitions.count;
     for (i32 i = 0; same && i < a->Partitions.count; i++) {
         same = equal_kafka_describe_producers_response_partition(&a->Partitions.items[i],
@@ -9455,7 +10828,9 @@ static bool equal_kafka_describe_producers_response(
         const struct kafka_describe_producers_response *b)
 {
     bool same = true;
-    if (same) same = a->ThrottleTimeMs == b->ThrottleTimeMs;
+    if (same) {
+        same = a->ThrottleTimeMs == b->ThrottleTimeMs;
+    }
     same = same && a->Topics.count == b->Topics.count;
     for (i32 i = 0; same && i < a->Topics.count; i++) {
         same = equal_kafka_describe_producers_response_topic(&a->Topics.items[i],
@@ -9513,7 +10888,9 @@ static bool equal_kafka_describe_transactions_response_topic_data(
         const struct kafka_describe_transactions_response_topic_data *b)
 {
     bool same = true;
-    if (same) same = proto_string_equal(a->Topic, b->Topic);
+    if (same) {
+        same = proto_string_equal(a->Topic, b->Topic);
+    }
     same = same && a->Partitions.count == b->Partitions.count;
     for (i32 i = 0; same && i < a->Partitions.count; i++) {
         same = a->Partitions.items[i] == b->Partitions.items[i];
@@ -9548,13 +10925,27 @@ static bool equal_kafka_describe_transactions_response_transaction_state(
         const struct kafka_describe_transactions_response_transaction_state *b)
 {
     bool same = true;
-    if (same) same = a->ErrorCode == b->ErrorCode;
-    if (same) same = proto_string_equal(a->TransactionalId, b->TransactionalId);
-    if (same) same = proto_string_equal(a->TransactionState, b->TransactionState);
-    if (same) same = a->TransactionTimeoutMs == b->TransactionTimeoutMs;
-    if (same) same = a->TransactionStartTimeMs == b->TransactionStartTimeMs;
-    if (same) same = a->ProducerId == b->ProducerId;
-    if (same) same = a->ProducerEpoch == b->ProducerEpoch;
+    if (same) {
+        same = a->ErrorCode == b->ErrorCode;
+    }
+    if (same) {
+        same = proto_string_equal(a->TransactionalId, b->TransactionalId);
+    }
+    if (same) {
+        same = proto_string_equal(a->TransactionState, b->TransactionState);
+    }
+    if (same) {
+        same = a->TransactionTimeoutMs == b->TransactionTimeoutMs;
+    }
+    if (same) {
+        same = a->TransactionStartTimeMs == b->TransactionStartTimeMs;
+    }
+    if (same) {
+        same = a->ProducerId == b->ProducerId;
+    }
+    if (same) {
+        same = a->ProducerEpoch == b->ProducerEpoch;
+    }
     same = same && a->Topics.count == b->Topics.count;
     for (i32 i = 0; same && i < a->Topics.count; i++) {
         same = equal_kafka_describe_transactions_response_topic_data(&a->Topics.items[i],
@@ -9585,7 +10976,9 @@ static bool equal_kafka_describe_transactions_response(
         const struct kafka_describe_transactions_response *b)
 {
     bool same = true;
-    if (same) same = a->ThrottleTimeMs == b->ThrottleTimeMs;
+    if (same) {
+        same = a->ThrottleTimeMs == b->ThrottleTimeMs;
+    }
     same = same && a->TransactionStates.count == b->TransactionStates.count;
     for (i32 i = 0; same && i < a->TransactionStates.count; i++) {
         same = equal_kafka_describe_transactions_response_transaction_state(
@@ -9633,7 +11026,9 @@ static bool equal_kafka_list_transactions_request(const struct kafka_list_transa
     for (i32 i = 0; same && i < a->ProducerIdFilters.count; i++) {
         same = a->ProducerIdFilters.items[i] == b->ProducerIdFilters.items[i];
     }
-    if (same) same = a->DurationFilter == b->DurationFilter;
+    if (same) {
+        same = a->DurationFilter == b->DurationFilter;
+    }
     return same;
 }
 
@@ -9652,9 +11047,15 @@ static bool equal_kafka_list_transactions_response_transaction_state(
         const struct kafka_list_transactions_response_transaction_state *b)
 {
     bool same = true;
-    if (same) same = proto_string_equal(a->TransactionalId, b->TransactionalId);
-    if (same) same = a->ProducerId == b->ProducerId;
-    if (same) same = proto_string_equal(a->TransactionState, b->TransactionState);
+    if (same) {
+        same = proto_string_equal(a->TransactionalId, b->TransactionalId);
+    }
+    if (same) {
+        same = a->ProducerId == b->ProducerId;
+    }
+    if (same) {
+        same = proto_string_equal(a->TransactionState, b->TransactionState);
+    }
     return same;
 }
 
@@ -9689,8 +11090,12 @@ static bool equal_kafka_list_transactions_response(const struct kafka_list_trans
         const struct kafka_list_transactions_response *b)
 {
     bool same = true;
-    if (same) same = a->ThrottleTimeMs == b->ThrottleTimeMs;
-    if (same) same = a->ErrorCode == b->ErrorCode;
+    if (same) {
+        same = a->ThrottleTimeMs == b->ThrottleTimeMs;
+    }
+    if (same) {
+        same = a->ErrorCode == b->ErrorCode;
+    }
     same = same && a->UnknownStateFilters.count == b->UnknownStateFilters.count;
     for (i32 i = 0; same && i < a->UnknownStateFilters.count; i++) {
         same = proto_string_equal(a->UnknownStateFilters.items[i], b->UnknownStateFilters.items[i]);
@@ -9717,8 +11122,12 @@ static bool equal_kafka_describe_topic_partitions_request_cursor(
         const struct kafka_describe_topic_partitions_request_cursor *b)
 {
     bool same = true;
-    if (same) same = proto_string_equal(a->TopicName, b->TopicName);
-    if (same) same = a->PartitionIndex == b->PartitionIndex;
+    if (same) {
+        same = proto_string_equal(a->TopicName, b->TopicName);
+    }
+    if (same) {
+        same = a->PartitionIndex == b->PartitionIndex;
+    }
     return same;
 }
 
@@ -9735,7 +11144,9 @@ static bool equal_kafka_describe_topic_partitions_request_topic(
         const struct kafka_describe_topic_partitions_request_topic *b)
 {
     bool same = true;
-    if (same) same = proto_string_equal(a->Name, b->Name);
+    if (same) {
+        same = proto_string_equal(a->Name, b->Name);
+    }
     return same;
 }
 
@@ -9770,7 +11181,9 @@ static bool equal_kafka_describe_topic_partitions_request(
         same = equal_kafka_describe_topic_partitions_request_topic(&a->Topics.items[i],
                 &b->Topics.items[i]);
     }
-    if (same) same = a->ResponsePartitionLimit == b->ResponsePartitionLimit;
+    if (same) {
+        same = a->ResponsePartitionLimit == b->ResponsePartitionLimit;
+    }
     same = same && (a->Cursor == NULL) == (b->Cursor == NULL);
     if (same && a->Cursor != NULL) {
         same = equal_kafka_describe_topic_partitions_request_cursor(a->Cursor, b->Cursor);
@@ -9792,8 +11205,12 @@ static bool equal_kafka_describe_topic_partitions_response_cursor(
         const struct kafka_describe_topic_partitions_response_cursor *b)
 {
     bool same = true;
-    if (same) same = proto_string_equal(a->TopicName, b->TopicName);
-    if (same) same = a->PartitionIndex == b->PartitionIndex;
+    if (same) {
+        same = proto_string_equal(a->TopicName, b->TopicName);
+    }
+    if (same) {
+        same = a->PartitionIndex == b->PartitionIndex;
+    }
     return same;
 }
 
@@ -9857,10 +11274,18 @@ static bool equal_kafka_describe_topic_partitions_response_partition(
         const struct kafka_describe_topic_partitions_response_partition *b)
 {
     bool same = true;
-    if (same) same = a->ErrorCode == b->ErrorCode;
-    if (same) same = a->PartitionIndex == b->PartitionIndex;
-    if (same) same = a->LeaderId == b->LeaderId;
-    if (same) same = a->LeaderEpoch == b->LeaderEpoch;
+    if (same) {
+        same = a->ErrorCode == b->ErrorCode;
+    }
+    if (same) {
+        same = a->PartitionIndex == b->PartitionIndex;
+    }
+    if (same) {
+        same = a->LeaderId == b->LeaderId;
+    }
+    if (same) {
+        same = a->LeaderEpoch == b->LeaderEpoch;
+    }
     same = same && a->ReplicaNodes.count == b->ReplicaNodes.count;
     for (i32 i = 0; same && i < a->ReplicaNodes.count; i++) {
         same = a->ReplicaNodes.items[i] == b->ReplicaNodes.items[i];
@@ -9909,16 +11334,26 @@ static bool equal_kafka_describe_topic_partitions_response_topic(
         const struct kafka_describe_topic_partitions_response_topic *b)
 {
     bool same = true;
-    if (same) same = a->ErrorCode == b->ErrorCode;
-    if (same) same = proto_string_equal(a->Name, b->Name);
-    if (same) same = memcmp(a->TopicId.bytes, b->TopicId.bytes, 16) == 0;
-    if (same) same = a->IsInternal == b->IsInternal;
+    if (same) {
+        same = a->ErrorCode == b->ErrorCode;
+    }
+    if (same) {
+        same = proto_string_equal(a->Name, b->Name);
+    }
+    if (same) {
+        same = memcmp(a->TopicId.bytes, b->TopicId.bytes, 16) == 0;
+    }
+    if (same) {
+        same = a->IsInternal == b->IsInternal;
+    }
     same = same && a->Partitions.count == b->Partitions.count;
     for (i32 i = 0; same && i < a->Partitions.count; i++) {
         same = equal_kafka_describe_topic_partitions_response_partition(&a->Partitions.items[i],
                 &b->Partitions.items[i]);
     }
-    if (same) same = a->TopicAuthorizedOperations == b->TopicAuthorizedOperations;
+    if (same) {
+        same = a->TopicAuthorizedOperations == b->TopicAuthorizedOperations;
+    }
     return same;
 }
 
@@ -9948,7 +11383,9 @@ static bool equal_kafka_describe_topic_partitions_response(
         const struct kafka_describe_topic_partitions_response *b)
 {
     bool same = true;
-    if (same) same = a->ThrottleTimeMs == b->ThrottleTimeMs;
+    if (same) {
+        same = a->ThrottleTimeMs == b->ThrottleTimeMs;
+    }
     same = same && a->Topics.count == b->Topics.count;
     for (i32 i = 0; same && i < a->Topics.count; i++) {
         same = equal_kafka_describe_topic_partitions_response_topic(&a->Topics.items[i],
@@ -9982,7 +11419,9 @@ static bool equal_kafka_consumer_protocol_subscription_topic_partition(
         const struct kafka_consumer_protocol_subscription_topic_partition *b)
 {
     bool same = true;
-    if (same) same = proto_string_equal(a->Topic, b->Topic);
+    if (same) {
+        same = proto_string_equal(a->Topic, b->Topic);
+    }
     same = same && a->Partitions.count == b->Partitions.count;
     for (i32 i = 0; same && i < a->Partitions.count; i++) {
         same = a->Partitions.items[i] == b->Partitions.items[i];
@@ -10032,14 +11471,20 @@ static bool equal_kafka_consumer_protocol_subscription(
     for (i32 i = 0; same && i < a->Topics.count; i++) {
         same = proto_string_equal(a->Topics.items[i], b->Topics.items[i]);
     }
-    if (same) same = proto_bytes_equal(a->UserData, b->UserData);
+    if (same) {
+        same = proto_bytes_equal(a->UserData, b->UserData);
+    }
     same = same && a->OwnedPartitions.count == b->OwnedPartitions.count;
     for (i32 i = 0; same && i < a->OwnedPartitions.count; i++) {
         same = equal_kafka_consumer_protocol_subscription_topic_partition(
                 &a->OwnedPartitions.items[i], &b->OwnedPartitions.items[i]);
     }
-    if (same) same = a->GenerationId == b->GenerationId;
-    if (same) same = proto_string_equal(a->RackId, b->RackId);
+    if (same) {
+        same = a->GenerationId == b->GenerationId;
+    }
+    if (same) {
+        same = proto_string_equal(a->RackId, b->RackId);
+    }
     return same;
 }
 
@@ -10064,7 +11509,9 @@ static bool equal_kafka_consumer_protocol_assignment_topic_partition(
         const struct kafka_consumer_protocol_assignment_topic_partition *b)
 {
     bool same = true;
-    if (same) same = proto_string_equal(a->Topic, b->Topic);
+    if (same) {
+        same = proto_string_equal(a->Topic, b->Topic);
+    }
     same = same && a->Partitions.count == b->Partitions.count;
     for (i32 i = 0; same && i < a->Partitions.count; i++) {
         same = a->Partitions.items[i] == b->Partitions.items[i];
@@ -10099,7 +11546,9 @@ static bool equal_kafka_consumer_protocol_assignment(
         same = equal_kafka_consumer_protocol_assignment_topic_partition(
                 &a->AssignedPartitions.items[i], &b->AssignedPartitions.items[i]);
     }
-    if (same) same = proto_bytes_equal(a->UserData, b->UserData);
+    if (same) {
+        same = proto_bytes_equal(a->UserData, b->UserData);
+    }
     return same;
 }
 
@@ -10118,8 +11567,12 @@ static bool equal_kafka_leader_change_message_voter(
         const struct kafka_leader_change_message_voter *b)
 {
     bool same = true;
-    if (same) same = a->VoterId == b->VoterId;
-    if (same) same = memcmp(a->VoterDirectoryId.bytes, b->VoterDirectoryId.bytes, 16) == 0;
+    if (same) {
+        same = a->VoterId == b->VoterId;
+    }
+    if (same) {
+        same = memcmp(a->VoterDirectoryId.bytes, b->VoterDirectoryId.bytes, 16) == 0;
+    }
     return same;
 }
 
@@ -10152,8 +11605,12 @@ static bool equal_kafka_leader_change_message(const struct kafka_leader_change_m
         const struct kafka_leader_change_message *b)
 {
     bool same = true;
-    if (same) same = a->Version == b->Version;
-    if (same) same = a->LeaderId == b->LeaderId;
+    if (same) {
+        same = a->Version == b->Version;
+    }
+    if (same) {
+        same = a->LeaderId == b->LeaderId;
+    }
     same = same && a->Voters.count == b->Voters.count;
     for (i32 i = 0; same && i < a->Voters.count; i++) {
         same = equal_kafka_leader_change_message_voter(&a->Voters.items[i], &b->Voters.items[i]);
@@ -10179,8 +11636,12 @@ static bool equal_kafka_snapshot_header_record(const struct kafka_snapshot_heade
         const struct kafka_snapshot_header_record *b)
 {
     bool same = true;
-    if (same) same = a->Version == b->Version;
-    if (same) same = a->LastContainedLogTimestamp == b->LastContainedLogTimestamp;
+    if (same) {
+        same = a->Version == b->Version;
+    }
+    if (same) {
+        same = a->LastContainedLogTimestamp == b->LastContainedLogTimestamp;
+    }
     return same;
 }
 
@@ -10196,7 +11657,9 @@ static bool equal_kafka_snapshot_footer_record(const struct kafka_snapshot_foote
         const struct kafka_snapshot_footer_record *b)
 {
     bool same = true;
-    if (same) same = a->Version == b->Version;
+    if (same) {
+        same = a->Version == b->Version;
+    }
     return same;
 }
 
@@ -10213,8 +11676,12 @@ static bool equal_kafka_k_raft_version_record(const struct kafka_k_raft_version_
         const struct kafka_k_raft_version_record *b)
 {
     bool same = true;
-    if (same) same = a->Version == b->Version;
-    if (same) same = a->KRaftVersion == b->KRaftVersion;
+    if (same) {
+        same = a->Version == b->Version;
+    }
+    if (same) {
+        same = a->KRaftVersion == b->KRaftVersion;
+    }
     return same;
 }
 
@@ -10232,9 +11699,15 @@ static bool equal_kafka_voters_record_endpoint(const struct kafka_voters_record_
         const struct kafka_voters_record_endpoint *b)
 {
     bool same = true;
-    if (same) same = proto_string_equal(a->Name, b->Name);
-    if (same) same = proto_string_equal(a->Host, b->Host);
-    if (same) same = a->Port == b->Port;
+    if (same) {
+        same = proto_string_equal(a->Name, b->Name);
+    }
+    if (same) {
+        same = proto_string_equal(a->Host, b->Host);
+    }
+    if (same) {
+        same = a->Port == b->Port;
+    }
     return same;
 }
 
@@ -10252,8 +11725,12 @@ static bool equal_kafka_voters_record_k_raft_version_feature(
         const struct kafka_voters_record_k_raft_version_feature *b)
 {
     bool same = true;
-    if (same) same = a->MinSupportedVersion == b->MinSupportedVersion;
-    if (same) same = a->MaxSupportedVersion == b->MaxSupportedVersion;
+    if (same) {
+        same = a->MinSupportedVersion == b->MinSupportedVersion;
+    }
+    if (same) {
+        same = a->MaxSupportedVersion == b->MaxSupportedVersion;
+    }
     return same;
 }
 
@@ -10278,14 +11755,20 @@ static bool equal_kafka_voters_record_voter(const struct kafka_voters_record_vot
         const struct kafka_voters_record_voter *b)
 {
     bool same = true;
-    if (same) same = a->VoterId == b->VoterId;
-    if (same) same = memcmp(a->VoterDirectoryId.bytes, b->VoterDirectoryId.bytes, 16) == 0;
+    if (same) {
+        same = a->VoterId == b->VoterId;
+    }
+    if (same) {
+        same = memcmp(a->VoterDirectoryId.bytes, b->VoterDirectoryId.bytes, 16) == 0;
+    }
     same = same && a->Endpoints.count == b->Endpoints.count;
     for (i32 i = 0; same && i < a->Endpoints.count; i++) {
         same = equal_kafka_voters_record_endpoint(&a->Endpoints.items[i], &b->Endpoints.items[i]);
     }
-    if (same) same = equal_kafka_voters_record_k_raft_version_feature(&a->KRaftVersionFeature,
-            &b->KRaftVersionFeature);
+    if (same) {
+        same = equal_kafka_voters_record_k_raft_version_feature(&a->KRaftVersionFeature,
+                &b->KRaftVersionFeature);
+    }
     return same;
 }
 
@@ -10308,7 +11791,9 @@ static bool equal_kafka_voters_record(const struct kafka_voters_record *a,
         const struct kafka_voters_record *b)
 {
     bool same = true;
-    if (same) same = a->Version == b->Version;
+    if (same) {
+        same = a->Version == b->Version;
+    }
     same = same && a->Voters.count == b->Voters.count;
     for (i32 i = 0; same && i < a->Voters.count; i++) {
         same = equal_kafka_voters_record_voter(&a->Voters.items[i], &b->Voters.items[i]);

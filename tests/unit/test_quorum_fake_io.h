@@ -65,7 +65,10 @@ static inline void fake_timer_set(void *context, u32 id, u64 deadline)
     fake_of(context)->timer_armed[id] = true;
     fake_of(context)->timer_deadline[id] = deadline;
 }
-static inline void fake_timer_cancel(void *context, u32 id) { fake_of(context)->timer_armed[id] = false; }
+static inline void fake_timer_cancel(void *context, u32 id)
+{
+    fake_of(context)->timer_armed[id] = false;
+}
 static inline enum io_result fake_listen(void *context, const char *endpoint, u64 tag, u32 max)
 {
     (void)context, (void)endpoint, (void)tag, (void)max;
@@ -92,14 +95,18 @@ static inline enum io_result fake_send_file(void *c, io_conn conn, io_file f, u6
     (void)c, (void)conn, (void)f, (void)o, (void)s;
     return IO_ERR_INVALID;
 }
-static inline u64 fake_send_queued(void *context, io_conn conn) { (void)context, (void)conn; return 0; }
+static inline u64 fake_send_queued(void *context, io_conn conn)
+{
+    (void)context, (void)conn; return 0;
+}
 static inline void fake_read_pause(void *context, io_conn conn, bool paused)
 {
     (void)context, (void)conn, (void)paused;
 }
 static inline void fake_close(void *context, io_conn conn) { (void)context, (void)conn; }
 
-static inline struct fake_file *fake_file_by_path(struct fake_io *fake, const char *path, bool create)
+static inline struct fake_file *fake_file_by_path(struct fake_io *fake, const char *path,
+                                                  bool create)
 {
     for (u32 i = 0; i < fake->file_count; i++) {
         if (strcmp(fake->files[i].path, path) == 0) return &fake->files[i];
@@ -113,7 +120,8 @@ static inline struct fake_file *fake_file_by_path(struct fake_io *fake, const ch
     return file;
 }
 
-static inline struct io_completion *fake_queue(struct fake_io *fake, enum io_file_op op, io_file file,
+static inline struct io_completion *fake_queue(struct fake_io *fake, enum io_file_op op,
+                                               io_file file,
                                         u64 user_data)
 {
     ASSERT(fake->pending_count < FAKE_PENDING_MAX);
@@ -136,7 +144,8 @@ static inline enum io_result fake_open(void *context, const char *path, u32 flag
     c->file_size = file->size;
     return IO_OK;
 }
-static inline enum io_result fake_read(void *context, io_file handle, u64 offset, u8 *buffer, u32 size,
+static inline enum io_result fake_read(void *context, io_file handle, u64 offset, u8 *buffer,
+                                       u32 size,
                                 u64 user_data)
 {
     struct fake_io *fake = fake_of(context);
@@ -202,7 +211,10 @@ static inline void fake_observe(void *context, const struct io_observation *obse
     ASSERT(fake->observation_count < FAKE_OBSERVATIONS_MAX);
     fake->observations[fake->observation_count++] = *observation;
 }
-static inline bool fake_chance(void *context, u32 n, u32 d) { (void)context, (void)n, (void)d; return false; }
+static inline bool fake_chance(void *context, u32 n, u32 d)
+{
+    (void)context, (void)n, (void)d; return false;
+}
 
 static const struct io_vtable fake_vtable = {
     .now_ns = fake_now, .wall_ns = fake_now, .random_u64 = fake_random,
@@ -253,7 +265,8 @@ static inline bool fake_file_next(struct fake_io *fake, struct io_completion *co
 }
 
 /* Writes bytes as the durable content of path (a disk image from before the process). */
-static inline void fake_file_preset(struct fake_io *fake, const char *path, const u8 *bytes, u32 size)
+static inline void fake_file_preset(struct fake_io *fake, const char *path, const u8 *bytes,
+                                    u32 size)
 {
     struct fake_file *file = fake_file_by_path(fake, path, true);
     memcpy(file->bytes, bytes, size);
@@ -269,7 +282,8 @@ static inline u32 fake_count_observations(const struct fake_io *fake, u32 kind)
     return count;
 }
 
-static inline const struct io_observation *fake_last_observation(const struct fake_io *fake, u32 kind)
+static inline const struct io_observation *fake_last_observation(const struct fake_io *fake,
+                                                                 u32 kind)
 {
     for (u32 i = fake->observation_count; i > 0; i--) {
         if (fake->observations[i - 1].kind == kind) return &fake->observations[i - 1];
