@@ -119,7 +119,7 @@ static void log_flush_next(struct partition_log *log)
             (void)log_issue_sync(log, LOG_STEP_FLUSH_LOG_SYNC, segment->files[SEGMENT_FILE_LOG]);
             return;
         }
-        if (segment->closed && !segment->indexes_durable) {
+        if ((segment->closed || log->clean_shutdown) && !segment->indexes_durable) {
             if (log->op.file_kind == SEGMENT_FILE_LOG) log->op.file_kind = SEGMENT_FILE_INDEX;
             log->op.count = 0;
             log_flush_index_write(log);
@@ -183,6 +183,11 @@ static u32 log_checkpoint_encode(struct partition_log *log, enum log_checkpoint_
         size = checkpoint_epochs_encode(text, log->buffer_capacity, log->epochs,
                                         log->epoch_count);
         break;
+    case LOG_CHECKPOINT_CLEAN_SHUTDOWN:
+        if (!log->clean_shutdown) return 0;
+        size = checkpoint_offset_encode(text, log->buffer_capacity, log->topic, log->partition,
+                                        log_end_offset(log));
+        break;
     default: ASSERT(false);
     }
     ASSERT(size > 0); /* The buffer is far larger than any checkpoint. */
@@ -243,7 +248,7 @@ static void log_checkpoint_on_step(struct partition_log *log, enum log_step step
             log->recovery_point_checkpointed = log->op.checkpoint_value;
         } else if (kind == LOG_CHECKPOINT_LOG_START) {
             log->log_start_checkpointed = log->op.checkpoint_value;
-        } else {
+        } else if (kind == LOG_CHECKPOINT_EPOCHS) {
             log->epochs_dirty = false;
         }
         log->op.checkpoint_mask &= ~(1u << kind);
@@ -299,6 +304,10 @@ void log_flush_op_start(struct partition_log *log)
 
 void log_close_start(struct partition_log *log)
 {
+    /* A clean shutdown also writes the active segment's indexes and, last, a record of the log
+     * end, so the next open need not scan the active segment (Kafka's clean shutdown file). */
+    log->clean_shutdown = true;
+    log->segments[log->segment_count - 1].indexes_durable = false;
     log_flush_start(log, log_end_offset(log), LOG_CHECKPOINTS_ALL);
 }
 

@@ -1,7 +1,8 @@
 /* log_recovery.c: opening a partition log, with recovery after an unclean shutdown.
  *
  * Method. (1) List the directory: every `<base>.log` is a segment; leftovers (index files
- * without a .log, `*.tmp`, `*.deleted`, `*.cleaned`, `*.swap`) are removed. (2) Read the
+ * without a .log, `*.tmp`, `*.deleted`, `*.cleaned`, uncommitted `*.swap`) are removed, and a
+ * committed compaction's `*.swap` files are renamed into place. (2) Read the
  * recovery point, log start and leader epoch checkpoints (missing or malformed: recover
  * everything, start at the first segment, no epochs). (3) Segments wholly below the segment
  * holding the last flushed offset (recovery point - 1) were closed and synced with their
@@ -10,8 +11,12 @@
  * magic, CRC-32C, records, offsets increasing and below the next segment. At the first bad or
  * torn batch the .log is truncated there (and synced) and every later segment is deleted;
  * indexes are rebuilt by the same code that appends (segment_add_batch), so they equal what
- * appends built. (5) Flush everything,
+ * appends built; epochs the checkpoint missed are taken from the batches. (5) Flush everything,
  * write the checkpoints, and report LOG_EVENT_OPENED.
+ *
+ * After a clean shutdown (a `clean-shutdown` record agreeing with the recovery point), nothing
+ * is scanned: the active segment's indexes were written by the close and its end is recorded.
+ * The record is removed before anything can change, so a later crash scans again.
  *
  * Invariant: after recovery no batch that failed validation is reachable (everything at or
  * after it was cut), and the recovery point equals the log end offset.
@@ -29,6 +34,7 @@ const char *const log_checkpoint_names[LOG_CHECKPOINT_KIND_COUNT] = {
     [LOG_CHECKPOINT_RECOVERY_POINT] = "recovery-point-offset-checkpoint",
     [LOG_CHECKPOINT_LOG_START] = "log-start-offset-checkpoint",
     [LOG_CHECKPOINT_EPOCHS] = "leader-epoch-checkpoint",
+    [LOG_CHECKPOINT_CLEAN_SHUTDOWN] = "clean-shutdown",
 };
 
 enum {
@@ -51,6 +57,7 @@ void log_recovery_start(struct partition_log *log)
     ASSERT(log->state == LOG_STATE_CREATED || log->state == LOG_STATE_OPENING);
     log->op.recover_from = -1;
     log->op.start_from = 0;
+    log->op.clean_end = -1;
     (void)log_issue_list(log, LOG_STEP_OPEN_LIST);
 }
 
@@ -222,6 +229,11 @@ static void log_recovery_parse_checkpoint(struct partition_log *log, const char 
                                          &log->epoch_count);
         if (!parsed) log->epoch_count = 0;
         break;
+    case LOG_CHECKPOINT_CLEAN_SHUTDOWN:
+        parsed = checkpoint_offset_parse(text, size, log->topic, log->partition,
+                                         &log->op.clean_end);
+        if (!parsed) log->op.clean_end = -1;
+        break;
     default: ASSERT(false);
     }
     if (!parsed) {
@@ -261,8 +273,25 @@ static void log_recovery_on_checkpoint(struct partition_log *log, enum log_step 
     log_recovery_next_checkpoint(log);
 }
 
+/* A clean shutdown's record is trusted only if it agrees with the recovery point and the last
+ * segment; it is removed before anything can change, so a later crash scans again. */
+static bool log_recovery_clean(const struct partition_log *log)
+{
+    if (log->op.clean_end < 0 || log->segment_count == 0) return false;
+    if (log->op.clean_end != log->op.recover_from) return false;
+    return log->op.clean_end >= log->segments[log->segment_count - 1].base_offset;
+}
+
 static void log_recovery_next_stale(struct partition_log *log)
 {
+    if (log->op.count == log->stale_count && log->op.clean_end >= 0 && !log->op.clean_removed) {
+        char path[IO_PATH_MAX];
+        int written = snprintf(path, sizeof(path), "%s/%s", log->directory,
+                               log_checkpoint_names[LOG_CHECKPOINT_CLEAN_SHUTDOWN]);
+        ASSERT(written > 0 && (u32)written < sizeof(path));
+        (void)log_issue_remove(log, LOG_STEP_OPEN_CLEAN_REMOVE, path);
+        return;
+    }
     if (log->op.count == log->stale_count) {
         log->stale_count = 0;
         i64 from = log->op.recover_from;
@@ -270,6 +299,8 @@ static void log_recovery_next_stale(struct partition_log *log)
          * the recovery point was written that segment may still have been the active one, so
          * its index files were not written even if it was rolled since. */
         log->op.recover_segment = from <= 0 ? 0 : log_segment_find(log, from - 1);
+        if (log_recovery_clean(log)) log->op.recover_segment = log->segment_count;
+        if (log->op.clean_end >= 0 && !log_recovery_clean(log)) log->op.clean_end = -1;
         log->op.segment = 0;
         log->op.file_kind = 0;
         log_recovery_next_segment(log);
@@ -372,6 +403,17 @@ static void log_recovery_on_segment_file(struct partition_log *log, const struct
 
 /* Reads the next chunk of op.segment's index file op.file_kind (a multiple of both entry
  * sizes), or finishes the segment when both are loaded. */
+/* Where a segment loaded from its index files ends: the next segment's base, or for the last
+ * one (loaded only after a clean shutdown) the log end the shutdown recorded. */
+static i64 log_recovery_loaded_end(const struct partition_log *log)
+{
+    if (log->op.segment + 1 < log->segment_count) {
+        return log->segments[log->op.segment + 1].base_offset;
+    }
+    ASSERT(log->op.clean_end >= log->segments[log->op.segment].base_offset);
+    return log->op.clean_end;
+}
+
 static u32 log_recovery_index_chunk(const struct partition_log *log, u64 file_size)
 {
     /* 24 bytes hold a whole number of entries of either index. */
@@ -391,15 +433,17 @@ static void log_recovery_load_index(struct partition_log *log)
             log_recovery_load_index(log);
             return;
         }
-        /* A closed, synced segment: its end is where the next one begins. */
+        /* A closed, synced segment: its end is where the next one begins (or, for the active
+         * one after a clean shutdown, the recorded log end). */
+        bool last_segment = log->op.segment + 1 == log->segment_count;
         segment->size = log->op.file_sizes[SEGMENT_FILE_LOG];
-        segment->next_offset = log->segments[log->op.segment + 1].base_offset;
+        segment->next_offset = log_recovery_loaded_end(log);
         if (segment->time.count > 0) {
             const struct time_index_entry *last = &segment->time.entries[segment->time.count - 1];
             segment->max_timestamp = last->timestamp;
             segment->offset_of_max_timestamp = segment->base_offset + last->relative_offset;
         }
-        segment->closed = true;
+        segment->closed = !last_segment;
         segment->indexes_durable = true;
         segment->log_synced = true;
         segment_invariants(segment);
@@ -422,7 +466,7 @@ static void log_recovery_on_index_read(struct partition_log *log, const struct i
     }
     u64 file_size = log->op.file_sizes[log->op.file_kind];
     u64 expected = log_recovery_index_chunk(log, file_size);
-    i64 next_base = log->segments[log->op.segment + 1].base_offset;
+    i64 next_base = log_recovery_loaded_end(log);
     bool good = c->size > 0 && c->size == expected;
     if (good && log->op.file_kind == SEGMENT_FILE_INDEX) {
         good = offset_index_decode_append(&segment->index, log->buffer, c->size,
@@ -583,6 +627,14 @@ void log_recovery_on_step(struct partition_log *log, enum log_step step,
     case LOG_STEP_OPEN_LIST: log_recovery_on_list(log, completion); return;
     case LOG_STEP_OPEN_CHECKPOINT_OPEN:
     case LOG_STEP_OPEN_CHECKPOINT_READ: log_recovery_on_checkpoint(log, step, completion); return;
+    case LOG_STEP_OPEN_CLEAN_REMOVE:
+        if (completion->result != IO_OK && completion->result != IO_ERR_NOT_FOUND) {
+            log_op_fail_io(log, "remove clean shutdown record", completion->result);
+            return;
+        }
+        log->op.clean_removed = true;
+        log_recovery_next_stale(log);
+        return;
     case LOG_STEP_OPEN_STALE_REMOVE:
         if (completion->result != IO_OK && completion->result != IO_ERR_NOT_FOUND) {
             log_op_fail_io(log, "remove leftover", completion->result);

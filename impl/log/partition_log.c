@@ -380,10 +380,14 @@ void partition_log_on_file(struct partition_log *log, const struct io_completion
 void log_epochs_assign(struct partition_log *log, i32 epoch, i64 start_offset)
 {
     if (epoch < 0) return;
-    if (log->epoch_count > 0) {
-        const struct epoch_entry *last = &log->epochs[log->epoch_count - 1];
-        if (epoch <= last->epoch) return; /* Kafka ignores an older or equal epoch. */
-        ASSERT(start_offset >= last->start_offset);
+    if (log->epoch_count > 0 && epoch <= log->epochs[log->epoch_count - 1].epoch) {
+        return; /* Kafka ignores an older or equal epoch. */
+    }
+    /* Entries starting at or after this one contradict it (a checkpoint ahead of what survived
+     * a crash): they go, as in Kafka's assign. */
+    while (log->epoch_count > 0 && log->epochs[log->epoch_count - 1].start_offset > start_offset) {
+        log->epoch_count--;
+        COVER(true);
     }
     if (log->epoch_count == PARTITION_LOG_EPOCHS_MAX) {
         /* Bounded: the oldest epoch is forgotten (it can only answer ancient fetches). */
@@ -816,6 +820,7 @@ static void log_dispatch(struct partition_log *log, enum log_step step,
     case LOG_STEP_OPEN_STALE_REMOVE:
     case LOG_STEP_OPEN_SEGMENT_FILE:
     case LOG_STEP_OPEN_SWAP_RENAME:
+    case LOG_STEP_OPEN_CLEAN_REMOVE:
     case LOG_STEP_OPEN_INDEX_READ: log_recovery_on_step(log, step, completion); return;
     case LOG_STEP_COMPACT_OPEN:
     case LOG_STEP_COMPACT_WRITE:

@@ -11,8 +11,9 @@
  *                          the recovery point, truncate a torn or corrupt tail, rebuild bad
  *                          indexes), then LOG_EVENT_OPENED;
  *   append / read / list_offset / flush / truncate_to / delete_records / enforce_retention /
- *   close: each returns LOG_OK when accepted, and later exactly one event with the request's
- *   user_data; anything else means rejected at once, with no event.
+ *   compact / close: each returns LOG_OK when accepted, and later exactly one event with the
+ *   request's user_data; anything else means rejected at once, with no event.
+ *   partition_log_drop() after a crash (memory only), partition_log_deinit() after a close.
  *   partition_log_on_file(): the owner passes every file completion whose user_data
  *   partition_log_owns() recognises (user_data = io_tag << 32 | sequence).
  *
@@ -23,11 +24,16 @@
  * re-entrancy). An event handler may submit new requests; it must not deinit the log.
  *
  * Durability follows Kafka: by default an append is not synced (replication is the durability);
- * flush.messages and flush.ms force syncs; a roll flushes the previous segments and moves the
+ * flush.messages and flush.ms force syncs; a roll syncs the old segment before creating the new
+ * one (so a crash never leaves a hole between segments), then flushes its indexes and moves the
  * recovery point. An I/O error takes the log offline (LOG_ERR_OFFLINE from then on) as Kafka
  * takes a log directory offline: the owner restarts it, and recovery repairs the files.
  *
- * May depend on: base.h, io.h, segment.h, checkpoint.h, record_batch.h. */
+ * Memory: everything is allocated by partition_log_init, except each segment's in-memory index
+ * arrays (allocated when the segment is created or loaded, bounded by segment.index.bytes and
+ * by what segment.bytes can use) and the compression libraries' short-lived contexts.
+ *
+ * May depend on: base.h, io.h, segment.h, checkpoint.h, compression.h, record_batch.h. */
 #ifndef PARTITION_LOG_H
 #define PARTITION_LOG_H
 
@@ -199,6 +205,8 @@ struct log_op {
     i64 recover_from;        /* OPEN: recovery point read from the checkpoint. */
     u32 recover_segment;     /* OPEN: segments from this one on are scanned. */
     bool index_missing;      /* OPEN: an index file of this segment did not exist. */
+    i64 clean_end;           /* OPEN: the log end a clean shutdown recorded, or -1. */
+    bool clean_removed;      /* OPEN: that record is gone (before anything can change). */
     i64 start_from;          /* OPEN: log start offset read from the checkpoint. */
     bool deferred;           /* A no-I/O completion waits for the nop listing. */
     i64 checkpoint_value;    /* The offset a checkpoint being written records. */
@@ -235,6 +243,7 @@ struct partition_log {
     struct epoch_entry epochs[PARTITION_LOG_EPOCHS_MAX];
     u32 epoch_count;
     bool epochs_dirty;
+    bool clean_shutdown; /* Closing: index the active segment too, then say so on disk. */
 
     char stale[PARTITION_LOG_STALE_MAX][IO_PATH_MAX]; /* OPEN: leftovers to remove. */
     u32 stale_count;

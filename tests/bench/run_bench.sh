@@ -30,3 +30,7 @@ start=$(date +%s.%N)
 "$B/ksim" sweep "$scenario" --seeds 1..20 --jobs 2 2>/dev/null | tail -n 1
 end=$(date +%s.%N)
 awk -v s="$start" -v e="$end" 'BEGIN { printf "20 seeds in %.2f s wall (%.1f seeds/s)\n", e - s, 20 / (e - s) }'
+
+echo
+echo "== partition log over the real runtime, beside dd on the same disk =="
+tests/bench/log_bench.sh

@@ -358,6 +358,16 @@ static void crash_loop(u64 seed)
             u32 size = random_batch(&state, round);
             REQUIRE(partition_log_append(&h->log, batch_buffer, size, -1, true, 1) == LOG_OK);
         }
+        if (!in_flight && state % 5 == 0) {
+            /* A clean shutdown, then sometimes a crash soon after the clean reopen. */
+            REQUIRE(partition_log_close(&h->log, 1) == LOG_OK);
+            CHECK(harness_wait(h).result == LOG_OK);
+            flushed = model.count == 0 ? 0 : model.last[model.count - 1] + 1;
+            partition_log_deinit(&h->log);
+            h->initialised = false;
+            REQUIRE(harness_open(h));
+            CHECK(partition_log_end_offset(&h->log) == flushed);
+        }
         REQUIRE(harness_crash_reopen(h, true));
         i64 end = partition_log_end_offset(&h->log);
         CHECK(end >= flushed);
