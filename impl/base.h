@@ -80,6 +80,9 @@ static inline u32 load_u32_be(const u8 *p)
 {
     return (u32)p[0] << 24 | (u32)p[1] << 16 | (u32)p[2] << 8 | (u32)p[3];
 }
-static inline u64 load_u64_be(const u8 *p) { return (u64)load_u32_be(p) << 32 | load_u32_be(p + 4); }
+static inline u64 load_u64_be(const u8 *p)
+{
+    return (u64)load_u32_be(p) << 32 | load_u32_be(p + 4);
+}
 
 #endif

@@ -17,6 +17,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+_Static_assert(QUORUM_RECORD_HEADER_SIZE + QUORUM_ENTRY_SIZE_MAX <= QUORUM_FETCH_BYTES_MAX,
+               "a fetch response always fits one record");
+_Static_assert(QUORUM_RECORD_HEADER_SIZE + QUORUM_ENTRY_SIZE_MAX <= QUORUM_LOG_WRITE_MAX,
+               "a write always fits one record");
+
 static void quorum_log_invariants(const struct quorum_log *log)
 {
     ASSERT(log->synced_end >= 0);
@@ -110,9 +115,9 @@ const u8 *quorum_log_records(const struct quorum_log *log, i64 from, u32 bytes_m
     u64 start = position_of(log, from);
     i64 until = from;
     while (until < log->end) {
-        u64 stop = position_of(log, until + 1);
-        if (stop - start > bytes_max && until > from) break;
-        if (stop - start > bytes_max) break; /* A single record above bytes_max: never sent. */
+        /* Entries are far smaller than bytes_max (static_assert below), so each response
+         * carries at least one record when there is one. */
+        if (position_of(log, until + 1) - start > bytes_max) break;
         until++;
     }
     *count = (u32)(until - from);
@@ -187,6 +192,7 @@ u64 quorum_log_scan(struct quorum_log *log, u64 size)
 {
     ASSERT(size <= QUORUM_LOG_BYTES_MAX);
     ASSERT(log->end == 0);
+    log->recovered = true; /* Scanning is recovering: entries may be pushed from here on. */
     u64 position = 0;
     i32 epoch_previous = 0;
     while (position < size && log->end < (i64)QUORUM_LOG_ENTRIES_MAX) {
@@ -200,8 +206,6 @@ u64 quorum_log_scan(struct quorum_log *log, u64 size)
         }
         if (record.Offset != log->end || record.Epoch < epoch_previous) break;
         epoch_previous = record.Epoch;
-        log->bytes_end = position;
-        log->recovered = true;
         log_push(log, record.Epoch, record.Attributes,
                  quorum_value_checksum(record.payload, record.size), record.size);
         position += consumed;
@@ -377,7 +381,7 @@ static void log_issue_write(struct quorum_log *log)
 
 void quorum_log_pump(struct quorum_log *log)
 {
-    if (!log->recovered || log->failed || log->op != LOG_OP_NONE) return;
+    if (!log->recovered || log->failed || log->hold || log->op != LOG_OP_NONE) return;
     enum io_result result = IO_OK;
     if (log->truncate_needed) {
         result = io_file_truncate(log->io, log->file, position_of(log, log->write_end),

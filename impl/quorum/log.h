@@ -69,6 +69,7 @@ struct quorum_log {
     u64 file_size;
     u64 read_position;
     u64 truncated_bytes; /* Bytes of torn or corrupt tail cut at recovery (for tests, logs). */
+    bool hold;    /* No disk operation may start (the owner must first record something). */
     bool damaged; /* A whole valid record lay beyond the cut: synced data was corrupted, not
                    * merely an unsynced tail torn, so acknowledged entries may be lost. */
 };

@@ -196,7 +196,8 @@ bool quorum_has_live_leader(const struct quorum *q)
 static void persist(struct quorum *q)
 {
     struct quorum_election_state state = {
-        .epoch = q->epoch, .voted_for = q->voted_for, .leader = q->leader_id};
+        .epoch = q->epoch, .voted_for = q->voted_for, .leader = q->leader_id,
+        .flags = q->damaged ? QUORUM_STATE_ABSTAIN : 0};
     if (q->self_index < 0) return; /* Observers keep no election state. */
     quorum_store_set(&q->store, &state);
 }
@@ -326,7 +327,6 @@ void quorum_become_leader(struct quorum *q)
     }
     if (!quorum_log_has_room(&q->log, 16, true)) {
         io_log(q->io, IO_LOG_ERROR, "quorum: log full, cannot lead epoch %d", q->epoch);
-        q->role = HISTORY_ROLE_RESIGNED;
         enter_role(q, HISTORY_ROLE_RESIGNED);
         quorum_role_timer_set(q, quorum_election_delay(q));
         return;
@@ -446,6 +446,7 @@ void quorum_follower_commit(struct quorum *q, i64 high_watermark)
 void quorum_follower_truncate(struct quorum *q, i64 end)
 {
     ASSERT(end < q->log.end);
+    COVER(end < q->log.synced_end); /* Durable entries of a deposed leader are cut. */
     if (end < q->commit_end) {
         /* Only possible if Raft's safety was broken elsewhere (a mutated build): report it and
          * keep going, so the checkers can judge the history instead of a crash hiding it. */
@@ -532,6 +533,7 @@ static void on_role_timer(struct quorum *q)
         }
         io_log(q->io, IO_LOG_INFO, "quorum: check-quorum failed (%u of %u voters): resigning",
                heard, q->voter_count);
+        COVER(true);
         become_resigned(q);
         return;
     }
@@ -603,10 +605,15 @@ static void on_recovered(struct quorum *q)
     io_log(q->io, IO_LOG_INFO, "quorum: recovered epoch %d, voted for %d, %lld entries",
            q->epoch, q->voted_for, (long long)q->log.end);
     q->started = true;
-    q->damaged = (q->log.damaged || q->store.damaged) && q->voter_count > 1 && q->self_index >= 0;
+    bool evidence = q->log.damaged || q->store.damaged ||
+                    (q->store.durable.flags & QUORUM_STATE_ABSTAIN) != 0;
+    q->damaged = evidence && q->voter_count > 1 && q->self_index >= 0;
+    COVER(q->damaged);
     if (q->damaged) {
         io_log(q->io, IO_LOG_WARN, "quorum: damaged disk: abstaining from elections until "
                "caught up with a leader");
+        /* Cutting the corrupt tail erases the evidence: record the verdict durably first. */
+        q->log.hold = (q->store.durable.flags & QUORUM_STATE_ABSTAIN) == 0;
     }
     quorum_log_pump(&q->log);
     if (q->self_index < 0) {
@@ -622,6 +629,10 @@ static void on_recovered(struct quorum *q)
 
 static void on_store_durable(struct quorum *q)
 {
+    if (q->log.hold && (q->store.durable.flags & QUORUM_STATE_ABSTAIN) != 0) {
+        q->log.hold = false;
+        quorum_log_pump(&q->log);
+    }
     const struct quorum_election_state *durable = &q->store.durable;
     if (durable->voted_for >= 0 && durable->epoch > q->voted_reported_epoch) {
         q->voted_reported_epoch = durable->epoch;

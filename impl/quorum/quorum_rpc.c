@@ -207,6 +207,7 @@ static void on_vote_response(struct quorum *q, u32 index, const struct quorum_in
     bool leader_named = response->LeaderId >= 0 && response->LeaderId != q->self_id;
     if (slot->pre_vote && q->role == HISTORY_ROLE_PROSPECTIVE) {
         if (!response->VoteGranted && leader_named) {
+            COVER(true);
             /* The voter follows a leader of our epoch: so do we (KIP-996). */
             quorum_become_follower(q, q->epoch, response->LeaderId);
             return;
@@ -297,6 +298,8 @@ static void on_fetch_response(struct quorum *q, u32 index,
         q->damaged = false;
         io_log(q->io, IO_LOG_INFO, "quorum: caught up to %lld after damage; voting again",
                (long long)high_watermark);
+        quorum_store_set(&q->store, &(struct quorum_election_state){.epoch = q->epoch,
+            .voted_for = q->voted_for, .leader = q->leader_id, .flags = 0});
     }
     quorum_log_pump(&q->log);
     quorum_maybe_fetch(q);
@@ -519,6 +522,7 @@ static void on_end_epoch_request(struct quorum *q, io_conn conn, i32 correlation
                                (q->role == HISTORY_ROLE_FOLLOWER &&
                                 q->leader_id == request->LeaderId))) {
         /* The leader resigned gracefully: elect soon rather than after the fetch timeout. */
+        COVER(true);
         quorum_become_unattached(q, request->LeaderEpoch);
         quorum_role_timer_set(q, 1 + io_random_below(q->io, q->election_timeout_ns / 4));
     }
@@ -583,6 +587,7 @@ static void on_fetch_request(struct quorum *q, io_conn conn, i32 correlation_id,
     i64 end_offset = 0;
     quorum_log_end_for_epoch(&q->log, request->LastFetchedEpoch, &epoch_found, &end_offset);
     if (epoch_found != request->LastFetchedEpoch || request->FetchOffset > end_offset) {
+        COVER(true); /* A follower's log diverges from ours. */
         respond_fetch(q, conn, correlation_id, QUORUM_ERROR_NONE, epoch_found, end_offset, 0);
         return;
     }

@@ -21,6 +21,7 @@ void quorum_state_encode(u8 *target, u64 sequence, const struct quorum_election_
     store_u32_be(target + 12, (u32)state->epoch);
     store_u32_be(target + 16, (u32)state->voted_for);
     store_u32_be(target + 20, (u32)state->leader);
+    store_u32_be(target + 24, state->flags);
     store_u32_be(target + 28, crc32c_extend(0, target, 28));
 }
 
@@ -32,6 +33,8 @@ bool quorum_state_decode(const u8 *bytes, u64 *sequence, struct quorum_election_
     state->epoch = (i32)load_u32_be(bytes + 12);
     state->voted_for = (i32)load_u32_be(bytes + 16);
     state->leader = (i32)load_u32_be(bytes + 20);
+    state->flags = load_u32_be(bytes + 24);
+    if ((state->flags & ~QUORUM_STATE_ABSTAIN) != 0) return false;
     if (state->epoch < 0 || state->voted_for < -1 || state->leader < -1) return false;
     return true;
 }
@@ -39,7 +42,8 @@ bool quorum_state_decode(const u8 *bytes, u64 *sequence, struct quorum_election_
 static bool state_equal(const struct quorum_election_state *a,
                         const struct quorum_election_state *b)
 {
-    return a->epoch == b->epoch && a->voted_for == b->voted_for && a->leader == b->leader;
+    return a->epoch == b->epoch && a->voted_for == b->voted_for && a->leader == b->leader &&
+           a->flags == b->flags;
 }
 
 void quorum_store_init(struct quorum_store *store, struct io *io, u64 user_data_tag)
@@ -48,7 +52,8 @@ void quorum_store_init(struct quorum_store *store, struct io *io, u64 user_data_
     memset(store, 0, sizeof(*store));
     store->io = io;
     store->user_data_tag = user_data_tag;
-    store->durable = (struct quorum_election_state){.epoch = 0, .voted_for = -1, .leader = -1};
+    store->durable = (struct quorum_election_state){
+        .epoch = 0, .voted_for = -1, .leader = -1, .flags = 0};
     store->desired = store->durable;
 }
 

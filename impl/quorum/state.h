@@ -5,7 +5,7 @@
  * own vote, fetches from a newly adopted leader).
  *
  * Format: two 512-byte slots (offsets 0 and 512), each {magic u32 "KQS1", sequence u64, epoch
- * i32, voted_for i32, leader i32, reserved u32, crc32c u32} big-endian. A write goes to the
+ * i32, voted_for i32, leader i32, flags u32, crc32c u32} big-endian. A write goes to the
  * slot the newest sequence does not occupy, with pwrite then fsync; recovery takes the valid
  * slot with the highest sequence. A write torn by a crash therefore falls back to the previous
  * state, which is exactly what was durable before the write, and nothing acted on the torn one.
@@ -22,10 +22,15 @@
 #define QUORUM_STATE_SLOT_SIZE 512u
 #define QUORUM_STATE_RECORD_SIZE 32u
 
+/* Flag: recovery found synced data damaged, so the node abstains from elections until it has
+ * caught up with a leader. Durable, because the evidence (a corrupt tail) is cut away. */
+#define QUORUM_STATE_ABSTAIN 1u
+
 struct quorum_election_state {
     i32 epoch;
     i32 voted_for; /* -1: no vote in this epoch. */
     i32 leader;    /* -1: unknown. */
+    u32 flags;     /* QUORUM_STATE_ABSTAIN */
 };
 
 enum quorum_store_op { STORE_OP_NONE, STORE_OP_OPEN, STORE_OP_READ, STORE_OP_WRITE,

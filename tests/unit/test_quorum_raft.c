@@ -26,8 +26,9 @@ static void drain(struct harness *h)
     }
 }
 
-/* Node self of voters 1..voters; the disk may hold a log and an election state already. */
-static void harness_start(struct harness *h, u32 self, u32 voters, const u8 *log, u32 log_size,
+/* Node self of voters 1..voters; the disk may hold a log and an election state already.
+ * Starts recovery; harness_start also completes every disk operation. */
+static void harness_begin(struct harness *h, u32 self, u32 voters, const u8 *log, u32 log_size,
                           const struct quorum_election_state *state)
 {
     memset(h, 0, sizeof(*h));
@@ -51,6 +52,12 @@ static void harness_start(struct harness *h, u32 self, u32 voters, const u8 *log
     }
     h->quorum = quorum_create(&h->config, &h->fake->io, 0, (u64)1 << 56);
     quorum_start(h->quorum);
+}
+
+static void harness_start(struct harness *h, u32 self, u32 voters, const u8 *log, u32 log_size,
+                          const struct quorum_election_state *state)
+{
+    harness_begin(h, self, voters, log, log_size, state);
     drain(h);
 }
 
@@ -134,7 +141,8 @@ TEST(vote_is_answered_only_after_it_is_durable)
     }
     CHECK(writes > 0);
     /* What the disk would give back after a crash now holds the vote. */
-    const struct fake_file *state_file = &h.fake->files[0];
+    const struct fake_file *state_file = fake_file_by_path(h.fake, QUORUM_STATE_PATH, false);
+    REQUIRE(state_file != NULL);
     bool durable_vote = false;
     for (u32 slot = 0; slot < 2; slot++) {
         u64 sequence = 0;
@@ -370,6 +378,45 @@ TEST(state_slots_fall_back_to_the_older_valid_one)
     CHECK(!quorum_state_decode(record, &sequence, &decoded));
 }
 
+TEST(damaged_log_abstains_and_says_so_durably_before_cutting)
+{
+    static u8 image[1024];
+    i32 epochs[] = {1, 1, 1, 1, 1};
+    u32 size = log_image(image, sizeof(image), epochs, 5);
+    image[2 * (24 + 8) + 30] ^= 0x01; /* Inside record 2's payload: records 3, 4 stay valid. */
+    struct harness h;
+    harness_begin(&h, 1, 3, image, size, NULL);
+    /* The verdict is written before the corrupt tail (the evidence) is cut. */
+    bool truncated_before_verdict = false;
+    bool verdict_durable = false;
+    struct io_completion completion;
+    while (fake_file_next(h.fake, &completion)) {
+        if (completion.op == IO_FILE_TRUNCATE && !verdict_durable) truncated_before_verdict = true;
+        quorum_on_file(h.quorum, &completion);
+        u64 sequence = 0;
+        struct quorum_election_state state;
+        for (u32 slot = 0; slot < 2; slot++) {
+            const struct fake_file *file =
+                fake_file_by_path(h.fake, QUORUM_STATE_PATH, false);
+            if (file != NULL &&
+                quorum_state_decode(file->durable + slot * QUORUM_STATE_SLOT_SIZE, &sequence,
+                                    &state)) {
+                verdict_durable |= (state.flags & QUORUM_STATE_ABSTAIN) != 0;
+            }
+        }
+    }
+    REQUIRE(status_of(&h).recovered);
+    CHECK_EQ_U64(status_of(&h).log_end, 2);
+    CHECK(verdict_durable);
+    CHECK(!truncated_before_verdict);
+    /* It refuses to vote, even for a candidate whose log is longer than its own. */
+    CHECK(send_vote(&h, 500, 2, 2, 1, 5, false));
+    drain(&h);
+    REQUIRE(h.fake->send_count == 1);
+    CHECK(!sent_vote_response(&h, 0).VoteGranted);
+    harness_stop(&h);
+}
+
 static const struct test_case tests[] = {
     {"vote_is_answered_only_after_it_is_durable", vote_is_answered_only_after_it_is_durable},
     {"candidate_with_a_shorter_log_loses", candidate_with_a_shorter_log_loses},
@@ -383,5 +430,7 @@ static const struct test_case tests[] = {
     {"single_voter_elects_itself_and_commits_its_leader_change",
      single_voter_elects_itself_and_commits_its_leader_change},
     {"state_slots_fall_back_to_the_older_valid_one", state_slots_fall_back_to_the_older_valid_one},
+    {"damaged_log_abstains_and_says_so_durably_before_cutting",
+     damaged_log_abstains_and_says_so_durably_before_cutting},
 };
 TEST_MAIN(tests)
