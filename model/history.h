@@ -27,11 +27,15 @@ enum history_kind {
     HISTORY_QUORUM_ROLE = 10,
     /* The node's durable vote was written and synced: a=epoch, b=candidate id. */
     HISTORY_QUORUM_VOTED = 11,
-    /* The node appended an entry to its log: a=offset, b=entry epoch, c=entry checksum. */
+    /* The node appended an entry to its log: a=offset, b=entry epoch, c=entry checksum,
+     * d=flags (HISTORY_ENTRY_CONTROL, HISTORY_ENTRY_RECOVERED). After a restart a node
+     * re-reports its recovered log with HISTORY_ENTRY_RECOVERED, so checkers can rebuild each
+     * node's log from its HISTORY_NODE_START on. */
     HISTORY_QUORUM_APPENDED = 12,
     /* The node truncated its log: a=new end offset (entries at >= a are gone). */
     HISTORY_QUORUM_TRUNCATED = 13,
-    /* The node learned that the entry is committed: a=offset, b=entry epoch, c=checksum.
+    /* The node learned that the entry is committed: a=offset, b=entry epoch, c=checksum,
+     * d=flags (HISTORY_ENTRY_CONTROL).
      * Reported once per entry per node, in offset order, as the high watermark moves. */
     HISTORY_QUORUM_COMMITTED = 14,
     /* The node applied the committed entry to its state machine: a=offset, c=state digest. */
@@ -44,10 +48,16 @@ enum history_kind {
     HISTORY_CLIENT_INVOKE = 30,
     /* It succeeded: a=operation id, b=offset it was committed at, c=value checksum. */
     HISTORY_CLIENT_OK = 31,
-    /* It definitely failed (never applied): a=operation id, b=error code. */
+    /* It definitely failed (never applied, e.g. never sent): a=operation id, b=error code. */
     HISTORY_CLIENT_FAIL = 32,
     /* Its outcome is unknown (timeout, connection lost): a=operation id, b=error code. */
     HISTORY_CLIENT_UNKNOWN = 33,
+};
+
+/* Flags in the d field of HISTORY_QUORUM_APPENDED / COMMITTED. */
+enum history_entry_flags {
+    HISTORY_ENTRY_CONTROL = 1u << 0,   /* A control record (the leader-change entry). */
+    HISTORY_ENTRY_RECOVERED = 1u << 1, /* Re-reported from disk after a restart. */
 };
 
 enum history_quorum_role {

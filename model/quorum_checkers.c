@@ -404,7 +404,7 @@ static void on_committed(struct model *model, u32 index, const struct history_ev
         entry->set = true;
         entry->epoch = event->b;
         entry->checksum = event->c;
-        entry->control = (event->d & 1) != 0;
+        entry->control = (event->d & HISTORY_ENTRY_CONTROL) != 0;
         entry->event = index;
         entry->commit_epoch = node->epoch;
     }

@@ -396,7 +396,7 @@ static void commit_advance(struct quorum *q, i64 end)
     ASSERT(end <= q->log.end);
     for (i64 offset = q->commit_end; offset < end; offset++) {
         const struct quorum_log_entry *entry = quorum_log_entry(&q->log, offset);
-        u64 control = (entry->attributes & QUORUM_RECORD_CONTROL) ? 1 : 0;
+        u64 control = (entry->attributes & QUORUM_RECORD_CONTROL) ? HISTORY_ENTRY_CONTROL : 0;
         quorum_observe(q, HISTORY_QUORUM_COMMITTED, (u64)offset, (u64)entry->epoch,
                        entry->checksum, control);
         q->digest = digest_mix(q->digest, offset, entry->checksum);
@@ -464,7 +464,8 @@ void quorum_follower_truncate(struct quorum *q, i64 end)
 void quorum_observe_appended(const struct quorum *q, i64 offset, bool recovered)
 {
     const struct quorum_log_entry *entry = quorum_log_entry(&q->log, offset);
-    u64 flags = ((entry->attributes & QUORUM_RECORD_CONTROL) ? 1u : 0u) | (recovered ? 2u : 0u);
+    u64 flags = ((entry->attributes & QUORUM_RECORD_CONTROL) ? HISTORY_ENTRY_CONTROL : 0u) |
+                (recovered ? HISTORY_ENTRY_RECOVERED : 0u);
     quorum_observe(q, HISTORY_QUORUM_APPENDED, (u64)offset, (u64)entry->epoch, entry->checksum,
                    flags);
 }
