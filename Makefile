@@ -18,6 +18,7 @@ DEB_PACKAGES := gcc make libzstd-dev zstd libjemalloc-dev graphviz procps zlib1g
 DEFAULT_SCENARIO ?= scenarios/quorum-partition-leader.scn
 SEED ?= 7
 SWEEP_SEEDS ?= 1..200
+SWEEP_ALL_SEEDS ?= 1..1000
 
 WARNINGS := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wvla -Wformat=2 \
             -Wno-format-nonliteral
@@ -47,8 +48,7 @@ CORE_SRC := $(IMPL_SRC) $(MODEL_SRC)
 
 objects = $(patsubst %.c,$(DIR_$(1))/obj/%.o,$(2))
 
-.PHONY: all deps build release debug o0 run test test-unit test-sim test-integration bench docs \
-        sweep clean tidy
+.PHONY: all deps build release debug o0 run test test-unit bench docs sweep sweep-all clean tidy
 .DEFAULT_GOAL := all
 
 all: deps release
@@ -103,19 +103,25 @@ build: release
 # ----- The main job -----
 run: release
 	@mkdir -p reports/runs
-	build/ksim run $(DEFAULT_SCENARIO) --seed $(SEED) --report reports/runs
+	$(B)/ksim run $(DEFAULT_SCENARIO) --seed $(SEED) --report reports/runs
 	@echo "report written under reports/runs/"
 
 # ----- Tests -----
 test: deps
-	$(MAKE) --no-print-directory release debug o0
+	$(MAKE) --no-print-directory -j2 release debug o0
 	tests/run_all.sh
 
 test-unit: debug
 	tests/run_unit.sh
 
 sweep: release
-	build/ksim sweep $(DEFAULT_SCENARIO) --seeds $(SWEEP_SEEDS) --jobs 2
+	$(B)/ksim sweep $(DEFAULT_SCENARIO) --seeds $(SWEEP_SEEDS) --jobs 2
+
+# Every scenario over many seeds (CI runs 200 per scenario; this is the larger sweep).
+sweep-all: release
+	@start=$$(date +%s); for s in scenarios/*.scn; do \
+	    echo "== $$s"; $(B)/ksim sweep $$s --seeds $(SWEEP_ALL_SEEDS) --jobs 2 || exit 1; done; \
+	echo "all scenarios, seeds $(SWEEP_ALL_SEEDS): $$(( $$(date +%s) - start )) s wall"
 
 bench: release
 	tests/bench/run_bench.sh
