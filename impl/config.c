@@ -21,6 +21,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #define CONFIG_LOGICAL_LINE_MAX 8192u /* Bytes of one logical line after continuation. */
 #define CONFIG_ITEM_MAX 512u          /* Bytes of one comma-separated list item. */
@@ -367,6 +368,24 @@ static void config_apply_number(struct config_state *state,
     }
 }
 
+/* A Java-style boolean ("true"/"false", any case). */
+static void config_apply_bool(struct config_state *state, const struct config_property *property,
+                              const char *value)
+{
+    ASSERT(property->size == sizeof(bool));
+    bool parsed;
+    if (strcasecmp(value, "true") == 0) {
+        parsed = true;
+    } else if (strcasecmp(value, "false") == 0) {
+        parsed = false;
+    } else {
+        config_diag(state, CONFIG_ERROR, "invalid value '%s' for %s: expected true or false",
+                    value, property->name);
+        return;
+    }
+    memcpy((u8 *)state->config + property->offset, &parsed, sizeof(parsed));
+}
+
 static void config_apply_text(struct config_state *state, const struct config_property *property,
                               const char *value)
 {
@@ -654,6 +673,11 @@ static const struct config_property config_properties[] = {
     CONFIG_SPECIAL("log.dir", config_apply_log_dir),
     CONFIG_NUMBER("socket.request.max.bytes", socket_request_max_bytes, 1, CONFIG_INT_MAX),
     CONFIG_NUMBER("connections.max.idle.ms", connections_max_idle_ms, 1, CONFIG_LONG_MAX),
+    CONFIG_NUMBER("num.partitions", num_partitions, 1, CONFIG_INT_MAX),
+    {"auto.create.topics.enable", config_apply_bool, offsetof(struct node_config,
+     auto_create_topics_enable), (u32)sizeof(bool), 0, 0},
+    /* Kafka's range: at least 14 bytes (a record batch header overhead), at most 2 GiB - 1. */
+    CONFIG_NUMBER("log.segment.bytes", log_segment_bytes, 14, CONFIG_INT_MAX),
     CONFIG_NUMBER("controller.quorum.election.timeout.ms", quorum_election_timeout_ms, 1,
                   CONFIG_INT_MAX),
     CONFIG_NUMBER("controller.quorum.election.backoff.max.ms", quorum_election_backoff_max_ms,
@@ -1133,6 +1157,9 @@ void config_defaults(struct node_config *config)
     memcpy(config->log_dir, "/tmp/kraft-combined-logs", sizeof("/tmp/kraft-combined-logs"));
     config->socket_request_max_bytes = 104857600;
     config->connections_max_idle_ms = 600000;
+    config->num_partitions = 1;
+    config->auto_create_topics_enable = true;
+    config->log_segment_bytes = 1073741824;
     config->quorum_election_timeout_ms = 1000;
     config->quorum_election_backoff_max_ms = 1000;
     config->quorum_fetch_timeout_ms = 2000;

@@ -48,6 +48,9 @@ struct node_config {
     char log_dir[CONFIG_PATH_MAX];                   /* log.dirs (first) */
     u32 socket_request_max_bytes;                    /* socket.request.max.bytes */
     u64 connections_max_idle_ms;                     /* connections.max.idle.ms */
+    u32 num_partitions;                              /* num.partitions = 1 */
+    bool auto_create_topics_enable;                  /* auto.create.topics.enable = true */
+    u64 log_segment_bytes;                           /* log.segment.bytes = 1 GiB */
 
     /* KRaft quorum timing (Kafka's defaults). */
     u64 quorum_election_timeout_ms;      /* controller.quorum.election.timeout.ms = 1000 */

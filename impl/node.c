@@ -5,15 +5,18 @@
  * connection to every other voter (reconnecting with a jittered, doubling backoff when one
  * closes), accepts connections from peers and clients, and routes every io event:
  *   - timers: [NODE_TIMER_QUORUM, +QUORUM_TIMERS) to the quorum, [NODE_TIMER_RECONNECT, +voters)
- *     to reconnection; later subsystems take further ranges of the 64 ids;
- *   - file completions: user_data bits 56..63 name the subsystem (1 = quorum);
+ *     to reconnection, [NODE_TIMER_BROKER, +BROKER_TIMERS) to the broker;
+ *   - file completions: user_data bits 56..63 name the subsystem (1 = quorum, 2 = broker);
  *   - frames: by the connection's kind (outgoing to voter i, accepted controller, accepted
- *     client). A malformed frame is logged and its connection closed.
+ *     client); on the client listener, Kafka api keys (below 10000) go to the broker
+ *     (impl/broker) and the quorum's own client keys to the quorum. A malformed frame is logged
+ *     and its connection closed.
  * Invariants: each io_conn appears at most once in the tables; an outgoing connection slot is
  * either idle (0), connecting, or connected. Tested by the simulator's runs (every scenario
  * drives nodes through crash, restart, partition and graceful stop). */
 #include "node.h"
 
+#include "broker/broker.h"
 #include "quorum/quorum.h"
 #include "quorum/wire.h"
 
@@ -22,13 +25,16 @@
 
 #define NODE_TIMER_QUORUM 0u
 #define NODE_TIMER_RECONNECT 8u
+#define NODE_TIMER_BROKER 24u
 #define NODE_CONNS_MAX 256u
 #define NODE_FILE_TAG_QUORUM ((u64)1 << 56)
 #define NODE_BACKOFF_MIN_NS (50 * NS_PER_MS)
 #define NODE_BACKOFF_MAX_NS (1000 * NS_PER_MS)
 
 _Static_assert(NODE_TIMER_QUORUM + QUORUM_TIMERS <= NODE_TIMER_RECONNECT, "timer ranges overlap");
-_Static_assert(NODE_TIMER_RECONNECT + CONFIG_VOTERS_MAX <= IO_TIMERS_MAX, "too many timers");
+_Static_assert(NODE_TIMER_RECONNECT + CONFIG_VOTERS_MAX <= NODE_TIMER_BROKER, "timers overlap");
+_Static_assert(NODE_TIMER_BROKER + BROKER_TIMERS <= IO_TIMERS_MAX, "too many timers");
+_Static_assert(BROKER_FILE_TAG != NODE_FILE_TAG_QUORUM, "file tags collide");
 
 enum node_tag {
     NODE_TAG_LISTEN_CONTROLLER = 1,
@@ -51,6 +57,7 @@ struct node {
     struct node_config config;
     struct io *io;
     struct quorum *quorum;
+    struct broker *broker;
     struct node_peer peers[CONFIG_VOTERS_MAX];
     struct node_conn conns[NODE_CONNS_MAX];
     bool stopping;
@@ -64,7 +71,10 @@ struct node *node_create(const struct node_config *config, struct io *io)
     node->config = *config;
     node->io = io;
     node->quorum = quorum_create(&node->config, io, NODE_TIMER_QUORUM, NODE_FILE_TAG_QUORUM);
-    if (node->quorum == NULL) {
+    node->broker = broker_create(&node->config, io, NODE_TIMER_BROKER);
+    if (node->quorum == NULL || node->broker == NULL) {
+        quorum_destroy(node->quorum);
+        broker_destroy(node->broker);
         free(node);
         return NULL;
     }
@@ -75,6 +85,7 @@ void node_destroy(struct node *node)
 {
     if (node == NULL) return;
     quorum_destroy(node->quorum);
+    broker_destroy(node->broker);
     free(node);
 }
 
@@ -130,6 +141,7 @@ static void node_on_start(void *process)
     }
     if (client != NULL) listen_on(node, client, NODE_TAG_LISTEN_CLIENT);
     quorum_start(node->quorum);
+    broker_start(node->broker);
     for (u32 i = 0; i < node->config.voter_count; i++) {
         if (!is_self(node, i)) peer_connect(node, i);
     }
@@ -140,6 +152,10 @@ static void node_on_timer(void *process, u32 timer_id)
     struct node *node = process;
     if (timer_id < NODE_TIMER_QUORUM + QUORUM_TIMERS) {
         quorum_on_timer(node->quorum, timer_id);
+        return;
+    }
+    if (timer_id >= NODE_TIMER_BROKER && timer_id < NODE_TIMER_BROKER + BROKER_TIMERS) {
+        broker_on_timer(node->broker, timer_id);
         return;
     }
     if (timer_id >= NODE_TIMER_RECONNECT && timer_id < NODE_TIMER_RECONNECT + CONFIG_VOTERS_MAX) {
@@ -211,6 +227,7 @@ static void node_on_conn(void *process, io_conn conn, enum io_conn_event event,
     struct node_conn *slot = conn_find(node, conn);
     if (slot != NULL && event == IO_CONN_CLOSED) {
         quorum_conn_closed(node->quorum, conn);
+        broker_conn_closed(node->broker, conn);
         slot->conn = 0;
     }
 }
@@ -230,13 +247,20 @@ static void node_on_frame(void *process, io_conn conn, const u8 *frame, u32 size
     }
     struct node_conn *slot = conn_find(node, conn);
     if (slot == NULL) return;
-    bool ok = slot->tag == NODE_TAG_LISTEN_CONTROLLER
+    /* On the client listener, Kafka api keys go to the broker, the quorum's own (10000+) to
+     * the quorum. */
+    i32 api_key = broker_frame_api_key(frame, size);
+    bool kafka = slot->tag == NODE_TAG_LISTEN_CLIENT && api_key >= 0 &&
+                 api_key < BROKER_API_KEY_INTERNAL_MIN;
+    bool ok = kafka ? broker_on_frame(node->broker, conn, frame, size)
+              : slot->tag == NODE_TAG_LISTEN_CONTROLLER
                   ? quorum_on_request(node->quorum, conn, frame, size)
                   : quorum_on_client_request(node->quorum, conn, frame, size);
     if (!ok) {
         io_log(node->io, IO_LOG_WARN, "node: malformed request (%u bytes); closing", size);
         io_close(node->io, conn);
         quorum_conn_closed(node->quorum, conn);
+        broker_conn_closed(node->broker, conn);
         slot->conn = 0;
     }
 }
@@ -249,6 +273,10 @@ static void node_on_file(void *process, const struct io_completion *completion)
         quorum_on_file(node->quorum, completion);
         return;
     }
+    if (subsystem == BROKER_FILE_TAG) {
+        broker_on_file(node->broker, completion);
+        return;
+    }
     io_log(node->io, IO_LOG_ERROR, "node: file completion for no subsystem (%llx)",
            (unsigned long long)completion->user_data);
 }
@@ -257,6 +285,7 @@ static void node_on_stop(void *process)
 {
     struct node *node = process;
     quorum_stop(node->quorum);
+    broker_stop(node->broker);
     node->stopping = true;
 }
 

@@ -3,7 +3,8 @@
  * The table is the one place that says which APIs and versions the broker serves; ranges come
  * from kafka-protocol/api-versions.tsv ("recommended_advertise"), chosen so that librdkafka
  * (kcat, confluent-kafka-python), kafka-python and kafkajs negotiate working versions. An entry
- * is advertised only once its handler exists (implemented = true); today that is ApiVersions.
+ * is advertised only once its handler exists (implemented = true): today ApiVersions, Metadata,
+ * CreateTopics, Produce, ListOffsets and Fetch (handlers in impl/broker/broker.c).
  * Keys the tsv says never to advertise (WriteTxnMarkers, KIP-848, telemetry) are left out.
  *
  * The handler is pure: request bytes in, response frame out. Invariants: the response header
@@ -17,10 +18,10 @@
 #include "errors_generated.h"
 
 const struct proto_api_support proto_api_table[KAFKA_API_KEY_COUNT] = {
-    [KAFKA_API_PRODUCE] = {3, 11, false},
-    [KAFKA_API_FETCH] = {4, 12, false},
-    [KAFKA_API_LIST_OFFSETS] = {1, 7, false},
-    [KAFKA_API_METADATA] = {0, 12, false},
+    [KAFKA_API_PRODUCE] = {3, 11, true},
+    [KAFKA_API_FETCH] = {4, 12, true},
+    [KAFKA_API_LIST_OFFSETS] = {1, 7, true},
+    [KAFKA_API_METADATA] = {0, 12, true},
     [KAFKA_API_OFFSET_COMMIT] = {2, 9, false},
     [KAFKA_API_OFFSET_FETCH] = {1, 7, false},
     [KAFKA_API_FIND_COORDINATOR] = {0, 3, false},
@@ -32,7 +33,7 @@ const struct proto_api_support proto_api_table[KAFKA_API_KEY_COUNT] = {
     [KAFKA_API_LIST_GROUPS] = {0, 5, false},
     [KAFKA_API_SASL_HANDSHAKE] = {0, 1, false},
     [KAFKA_API_API_VERSIONS] = {0, 3, true},
-    [KAFKA_API_CREATE_TOPICS] = {2, 7, false},
+    [KAFKA_API_CREATE_TOPICS] = {2, 7, true},
     [KAFKA_API_DELETE_TOPICS] = {1, 5, false},
     [KAFKA_API_DELETE_RECORDS] = {0, 2, false},
     [KAFKA_API_INIT_PRODUCER_ID] = {0, 5, false},

@@ -18,7 +18,10 @@
 #endif
 
 #define QUORUM_INFLIGHT_MAX 8u         /* Requests awaiting a response, per peer. */
-#define QUORUM_PARKED_MAX 32u          /* Fetches the leader holds until data arrives. */
+/* Fetches the leader holds until data arrives: one per voter and per observer, with room for
+ * the largest simulated cluster (128 nodes); beyond it a fetch is answered at once, which is
+ * correct but turns that fetcher into a busy poller. */
+#define QUORUM_PARKED_MAX 256u
 #define QUORUM_PENDING_APPENDS_MAX 1024u
 #define QUORUM_PENDING_VOTES_MAX 16u
 #define QUORUM_TICK_NS (50 * NS_PER_MS)

@@ -18,13 +18,14 @@ done
 
 echo
 echo "== memory per simulated node =="
-for s in tests/bench/nodes-3.scn tests/bench/nodes-100.scn; do
-    [ -e "$s" ] || continue
-    echo "-- $s"
-    "$B/ksim" run "$s" --seed 1 2>/dev/null | grep -E -i 'nodes|memory|events|speed'
-done
+mib_of() { "$B/ksim" run "$1" --seed 1 2>/dev/null | sed -n 's/^peak memory *\([0-9.]*\) MiB.*/\1/p'; }
+small=$(mib_of tests/bench/nodes-3.scn)
+large=$(mib_of tests/bench/nodes-100.scn)
+"$B/ksim" run tests/bench/nodes-100.scn --seed 1 2>/dev/null | grep -E '^(events|speed)'
+awk -v s="$small" -v l="$large" 'BEGIN {
+    printf "peak memory: 3 nodes %.1f MiB, 100 nodes %.1f MiB => %.2f MiB per added node;\n", s, l, (l - s) / 97
+    printf "a 100-node cluster needs %.0f MiB (goal: under 1024 MiB)\n", l }'
 
-echo
 echo "== sweep throughput (2 jobs, 20 seeds) =="
 start=$(date +%s.%N)
 "$B/ksim" sweep "$scenario" --seeds 1..20 --jobs 2 2>/dev/null | tail -n 1

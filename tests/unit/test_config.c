@@ -131,9 +131,11 @@ TEST(test_continuation_keeps_line_numbers)
 
 TEST(test_overrides_win)
 {
-    const char *overrides[] = {"node.id=2", " broker.rack = r2 ", "num.partitions=3"};
-    REQUIRE(parse_with(BASE_TEXT "broker.rack=r1\n", overrides, 3));
+    const char *overrides[] = {"node.id=2", " broker.rack = r2 ", "min.insync.replicas=3",
+                               "num.partitions=4"};
+    REQUIRE(parse_with(BASE_TEXT "broker.rack=r1\nnum.partitions=2\n", overrides, 4));
     CHECK_EQ_U64(config.node_id, 2);
+    CHECK_EQ_U64(config.num_partitions, 4);
     CHECK(strcmp(config.rack, "r2") == 0);
     CHECK(has_diagnostic(CONFIG_WARNING, 0, "not implement yet"));
     const char *bad[] = {"node.id"};
@@ -146,13 +148,13 @@ TEST(test_overrides_win)
 
 TEST(test_unimplemented_properties_warn)
 {
-    REQUIRE(parse_text(BASE_TEXT "num.partitions=3\ndefault.replication.factor=3\n"
+    REQUIRE(parse_text(BASE_TEXT "log.cleaner.enable=true\ndefault.replication.factor=3\n"
                        "offsets.topic.replication.factor=1\nlog.retention.hours=168\n"
                        "zookeeper.connect=localhost:2181\nlistener.name.x.ssl.keystore.type=JKS\n"
                        "group.initial.rebalance.delay.ms=0\nmin.insync.replicas=2\n"));
     CHECK_EQ_U64(diagnostics.error_count, 0);
     CHECK_EQ_U64(diagnostics.count, 8);
-    CHECK(has_diagnostic(CONFIG_WARNING, 7, "num.partitions is a Kafka property"));
+    CHECK(has_diagnostic(CONFIG_WARNING, 7, "log.cleaner.enable is a Kafka property"));
     CHECK(has_diagnostic(CONFIG_WARNING, 14, "min.insync.replicas"));
 }
 
@@ -160,9 +162,9 @@ TEST(test_unimplemented_properties_warn)
 TEST(test_kafka_names_known)
 {
     static const char *const names[] = {
-        "num.partitions", "default.replication.factor", "offsets.topic.replication.factor",
+        "default.replication.factor", "offsets.topic.replication.factor",
         "transaction.state.log.replication.factor", "transaction.state.log.min.isr",
-        "log.retention.hours", "log.segment.bytes", "auto.create.topics.enable",
+        "log.retention.hours",
         "min.insync.replicas", "unclean.leader.election.enable",
         "group.initial.rebalance.delay.ms", "inter.broker.listener.name", "num.network.threads",
         "num.io.threads", "log.flush.interval.messages", "zookeeper.connect",
@@ -181,6 +183,25 @@ TEST(test_kafka_names_known)
             CHECK(false);
         }
     }
+}
+
+/* The broker's own properties: implemented, so parsed into the config without a warning. */
+TEST(test_broker_properties)
+{
+    config_defaults(&config);
+    CHECK_EQ_U64(config.num_partitions, 1);
+    CHECK(config.auto_create_topics_enable);
+    CHECK_EQ_U64(config.log_segment_bytes, 1073741824);
+    REQUIRE(parse_text(BASE_TEXT "num.partitions=6\nauto.create.topics.enable=FALSE\n"
+                       "log.segment.bytes=1048576\n"));
+    CHECK_EQ_U64(diagnostics.count, 0);
+    CHECK_EQ_U64(config.num_partitions, 6);
+    CHECK(!config.auto_create_topics_enable);
+    CHECK_EQ_U64(config.log_segment_bytes, 1048576);
+    CHECK(!parse_text(BASE_TEXT "auto.create.topics.enable=yes\n"));
+    CHECK(has_diagnostic(CONFIG_ERROR, 7, "expected true or false"));
+    CHECK(!parse_text(BASE_TEXT "num.partitions=0\n"));
+    CHECK(!parse_text(BASE_TEXT "log.segment.bytes=3000000000\n"));
 }
 
 TEST(test_unknown_property_suggests)
@@ -418,6 +439,7 @@ static const struct test_case tests[] = {
     {"test_overrides_win", test_overrides_win},
     {"test_unimplemented_properties_warn", test_unimplemented_properties_warn},
     {"test_kafka_names_known", test_kafka_names_known},
+    {"test_broker_properties", test_broker_properties},
     {"test_unknown_property_suggests", test_unknown_property_suggests},
     {"test_invalid_numbers", test_invalid_numbers},
     {"test_invalid_roles", test_invalid_roles},

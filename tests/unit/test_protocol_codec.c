@@ -360,6 +360,19 @@ TEST(framing_limits)
     CHECK(writer.error == PROTO_ERROR_NO_SPACE);
 }
 
+/* A table advertising ApiVersions only: the exact bytes below do not move as APIs are added. */
+static const struct proto_api_support api_table_only_api_versions[KAFKA_API_KEY_COUNT] = {
+    [KAFKA_API_API_VERSIONS] = {0, 3, true},
+};
+
+/* How many keys proto_api_table advertises. */
+static i32 api_table_implemented_count(void)
+{
+    i32 count = 0;
+    for (i16 key = 0; key < KAFKA_API_KEY_COUNT; key++) count += proto_api_table[key].implemented;
+    return count;
+}
+
 /* Runs the ApiVersions handler on a request of version with body; decodes the frame. */
 static enum proto_error api_versions_call(i16 version, const u8 *body, u32 body_size,
                                           i16 response_version,
@@ -395,15 +408,22 @@ TEST(api_versions_every_supported_version)
     for (i16 version = 0; version <= 2; version++) {
         REQUIRE(api_versions_call(version, empty, 0, version, &response) == PROTO_OK);
         CHECK(response.ErrorCode == 0);
-        REQUIRE(response.ApiKeys.count == 1); /* Only what is implemented today. */
-        CHECK(response.ApiKeys.items[0].ApiKey == KAFKA_API_API_VERSIONS);
-        CHECK(response.ApiKeys.items[0].MinVersion == 0);
-        CHECK(response.ApiKeys.items[0].MaxVersion == 3);
+        /* Exactly what is implemented, in api-key order, with the table's ranges. */
+        REQUIRE(response.ApiKeys.count == api_table_implemented_count());
+        i16 previous = -1;
+        for (i32 i = 0; i < response.ApiKeys.count; i++) {
+            const struct kafka_api_versions_response_version *entry = &response.ApiKeys.items[i];
+            REQUIRE(entry->ApiKey > previous && entry->ApiKey < KAFKA_API_KEY_COUNT);
+            previous = entry->ApiKey;
+            CHECK(proto_api_table[entry->ApiKey].implemented);
+            CHECK(entry->MinVersion == proto_api_table[entry->ApiKey].version_min);
+            CHECK(entry->MaxVersion == proto_api_table[entry->ApiKey].version_max);
+        }
     }
     const u8 *body = librdkafka_api_versions_v3 + 18; /* After the 18-byte header. */
     u32 body_size = (u32)sizeof(librdkafka_api_versions_v3) - 18;
     REQUIRE(api_versions_call(3, body, body_size, 3, &response) == PROTO_OK);
-    CHECK(response.ErrorCode == 0 && response.ApiKeys.count == 1);
+    CHECK(response.ErrorCode == 0 && response.ApiKeys.count == api_table_implemented_count());
     CHECK(response.FinalizedFeaturesEpoch == -1);
 }
 
@@ -415,7 +435,8 @@ TEST(api_versions_v3_response_bytes)
     struct proto_reader reader = reader_of(body, (u32)sizeof(librdkafka_api_versions_v3) - 18);
     struct proto_writer writer;
     proto_writer_init(&writer, out, sizeof(out));
-    REQUIRE(proto_api_versions_respond(proto_api_table, &header, &reader, &writer) == PROTO_OK);
+    REQUIRE(proto_api_versions_respond(api_table_only_api_versions, &header, &reader, &writer) ==
+            PROTO_OK);
     static const u8 expected[] = {
         0x00, 0x00, 0x00, 0x13, /* Size 19 */
         0x00, 0x00, 0x00, 0x01, /* CorrelationId; header v0 even at v3 (no tagged fields) */
@@ -490,7 +511,9 @@ TEST(api_table_matches_the_schemas)
     CHECK(listed == 44);
     CHECK(proto_api_advertised(proto_api_table, KAFKA_API_API_VERSIONS, 3));
     CHECK(!proto_api_advertised(proto_api_table, KAFKA_API_API_VERSIONS, 4));
-    CHECK(!proto_api_advertised(proto_api_table, KAFKA_API_PRODUCE, 7)); /* Not yet. */
+    CHECK(proto_api_advertised(proto_api_table, KAFKA_API_PRODUCE, 7));
+    CHECK(!proto_api_advertised(proto_api_table, KAFKA_API_PRODUCE, 2)); /* Below the range. */
+    CHECK(!proto_api_advertised(proto_api_table, KAFKA_API_JOIN_GROUP, 5)); /* Not yet. */
     CHECK(!proto_api_advertised(proto_api_table, KAFKA_API_WRITE_TXN_MARKERS, 0));
     CHECK(!proto_api_advertised(proto_api_table, -1, 0));
 }

@@ -1,0 +1,353 @@
+/* broker.c: Kafka requests on the client listener: decoding, dispatch by api key, request
+ * slots, per-connection ordering and back-pressure, and routing of files and timers.
+ *
+ * Dispatch: proto_api_table (impl/protocol/api_versions.c) is the one table of api keys, version
+ * ranges and implemented flags; broker_handlers below gives each implemented key its handler,
+ * and broker_create asserts that the two agree key by key (implemented <=> handler), so
+ * ApiVersions advertises exactly what is served. A request outside the advertised set closes
+ * the connection, as Kafka does (ApiVersions answers with its v0-shaped fallback instead).
+ *
+ * Two handler shapes: a sync handler answers inside on_frame (ApiVersions, Metadata,
+ * CreateTopics); an async one takes a request slot, which copies the frame (decoded views point
+ * into the copy), pauses reading on the connection until the answer is sent (so answers leave
+ * in request order), and is finished by log events, file reads or its long-poll timer.
+ * Invariants: a connection has at most one slot; a slot with pending operations stays used even
+ * if its connection closes (conn = 0), and its answer is then dropped; when no slot is free,
+ * reading is paused on every connection seen, and resumed when one frees.
+ *
+ * Tested by tests/unit/test_broker.c (encoded requests through a fake io) and
+ * tests/integration/kafka_kcat.sh (kcat against kbroker). */
+#include "broker_internal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef bool (*broker_sync_handler)(struct broker *broker, io_conn conn,
+                                    const struct proto_request_header *header,
+                                    struct proto_reader *body);
+typedef bool (*broker_async_handler)(struct broker *broker, struct broker_slot *slot);
+
+struct broker_handler {
+    broker_sync_handler sync;
+    broker_async_handler async;
+};
+
+static bool broker_handle_api_versions(struct broker *broker, io_conn conn,
+                                       const struct proto_request_header *header,
+                                       struct proto_reader *body);
+
+/* Every key marked implemented in proto_api_table, and no other, has a handler here. */
+static const struct broker_handler broker_handlers[KAFKA_API_KEY_COUNT] = {
+    [KAFKA_API_API_VERSIONS] = {broker_handle_api_versions, NULL},
+    [KAFKA_API_METADATA] = {broker_handle_metadata, NULL},
+    [KAFKA_API_CREATE_TOPICS] = {broker_handle_create_topics, NULL},
+    [KAFKA_API_PRODUCE] = {NULL, broker_start_produce},
+    [KAFKA_API_LIST_OFFSETS] = {NULL, broker_start_list_offsets},
+    [KAFKA_API_FETCH] = {NULL, broker_start_fetch},
+};
+
+struct broker *broker_create(const struct node_config *config, struct io *io, u32 timer_base)
+{
+    ASSERT(config != NULL && io != NULL);
+    ASSERT(timer_base + BROKER_TIMERS <= IO_TIMERS_MAX);
+    for (u32 key = 0; key < KAFKA_API_KEY_COUNT; key++) {
+        bool handled = broker_handlers[key].sync != NULL || broker_handlers[key].async != NULL;
+        ASSERT(handled == proto_api_table[key].implemented);
+    }
+    struct broker *broker = calloc(1, sizeof(*broker));
+    if (broker == NULL) return NULL;
+    broker->config = *config;
+    broker->io = io;
+    broker->timer_base = timer_base;
+    broker->out = malloc(BROKER_OUT_SIZE);
+    broker->file_buffer = malloc(BROKER_TOPICS_FILE_SIZE_MAX);
+    broker->scratch = malloc(BROKER_SCRATCH_SIZE);
+    bool ok = broker->out != NULL && broker->file_buffer != NULL && broker->scratch != NULL;
+    for (u32 i = 0; i < BROKER_SLOTS_MAX && ok; i++) {
+        struct broker_slot *slot = &broker->slots[i];
+        slot->frame = malloc(BROKER_FRAME_SIZE_MAX);
+        slot->data = malloc(BROKER_DATA_SIZE_MAX);
+        slot->arena_memory = malloc(BROKER_ARENA_SIZE);
+        ok = slot->frame != NULL && slot->data != NULL && slot->arena_memory != NULL;
+    }
+    if (!ok) {
+        broker_destroy(broker);
+        return NULL;
+    }
+    return broker;
+}
+
+void broker_destroy(struct broker *broker)
+{
+    if (broker == NULL) return;
+    for (u32 i = 0; i < BROKER_TOPICS_MAX; i++) {
+        struct broker_topic *topic = &broker->topics[i];
+        if (!topic->used) continue;
+        for (u32 p = 0; p < topic->partition_count; p++) partition_log_drop(&topic->logs[p]);
+        free(topic->logs);
+        free(topic->states);
+    }
+    for (u32 i = 0; i < BROKER_SLOTS_MAX; i++) {
+        free(broker->slots[i].frame);
+        free(broker->slots[i].data);
+        free(broker->slots[i].arena_memory);
+    }
+    free(broker->out);
+    free(broker->file_buffer);
+    free(broker->scratch);
+    free(broker);
+}
+
+void broker_start(struct broker *broker) { broker_topics_load(broker); }
+
+void broker_stop(struct broker *broker) { broker->stopping = true; }
+
+i32 broker_frame_api_key(const u8 *frame, u32 size)
+{
+    if (size < 2) return -1;
+    return (i16)load_u16_be(frame);
+}
+
+u64 broker_event_data(enum broker_event_kind kind, u32 slot, u32 index)
+{
+    ASSERT(slot < 0x10000u);
+    return (u64)kind << 48 | (u64)slot << 32 | index;
+}
+
+void broker_scratch_arenas(struct broker *broker, struct proto_arena *decode,
+                           struct proto_arena *response)
+{
+    proto_arena_init(decode, broker->scratch, BROKER_ARENA_SIZE);
+    proto_arena_init(response, broker->scratch + BROKER_ARENA_SIZE,
+                     BROKER_SCRATCH_SIZE - BROKER_ARENA_SIZE);
+}
+
+void broker_advertised(const struct broker *broker, char *host, u32 host_size, i32 *port)
+{
+    const struct config_listener *client = config_client_listener(&broker->config);
+    ASSERT(client != NULL); /* Frames arrive only on the client listener. */
+    const char *endpoint = client->endpoint;
+    for (u32 i = 0; i < broker->config.advertised_count; i++) {
+        if (strcmp(broker->config.advertised[i].name, client->name) == 0) {
+            endpoint = broker->config.advertised[i].endpoint;
+        }
+    }
+    u16 parsed = 0;
+    if (!io_endpoint_parse(endpoint, host, host_size, &parsed)) host[0] = '\0';
+    if (host[0] == '\0' || strcmp(host, "0.0.0.0") == 0) snprintf(host, host_size, "localhost");
+    *port = parsed;
+}
+
+/* ===== Connections and back-pressure ===== */
+
+static void broker_conn_remember(struct broker *broker, io_conn conn)
+{
+    u32 free_index = BROKER_CONNS_MAX;
+    for (u32 i = 0; i < BROKER_CONNS_MAX; i++) {
+        if (broker->conns[i] == conn) return;
+        if (broker->conns[i] == 0 && free_index == BROKER_CONNS_MAX) free_index = i;
+    }
+    ASSERT(free_index < BROKER_CONNS_MAX); /* The node accepts at most as many. */
+    broker->conns[free_index] = conn;
+}
+
+static struct broker_slot *broker_slot_of_conn(struct broker *broker, io_conn conn)
+{
+    for (u32 i = 0; i < BROKER_SLOTS_MAX; i++) {
+        if (broker->slots[i].used && broker->slots[i].conn == conn) return &broker->slots[i];
+    }
+    return NULL;
+}
+
+static struct broker_slot *broker_slot_free(struct broker *broker)
+{
+    for (u32 i = 0; i < BROKER_SLOTS_MAX; i++) {
+        if (!broker->slots[i].used) return &broker->slots[i];
+    }
+    return NULL;
+}
+
+/* Pauses or resumes reading on every connection that has no request in service. */
+static void broker_pause_all(struct broker *broker, bool paused)
+{
+    broker->conns_paused = paused;
+    for (u32 i = 0; i < BROKER_CONNS_MAX; i++) {
+        io_conn conn = broker->conns[i];
+        if (conn == 0 || broker_slot_of_conn(broker, conn) != NULL) continue;
+        io_read_pause(broker->io, conn, paused);
+    }
+}
+
+void broker_conn_closed(struct broker *broker, io_conn conn)
+{
+    ASSERT(conn != 0);
+    for (u32 i = 0; i < BROKER_CONNS_MAX; i++) {
+        if (broker->conns[i] == conn) broker->conns[i] = 0;
+    }
+    struct broker_slot *slot = broker_slot_of_conn(broker, conn);
+    if (slot == NULL) return;
+    slot->conn = 0; /* Operations in flight finish; the answer is dropped. */
+    if (slot->parked) broker_fetch_on_timer(broker, slot);
+}
+
+/* ===== Slots ===== */
+
+struct broker_slot *broker_slot_take(struct broker *broker, io_conn conn, const u8 *frame,
+                                     u32 size, const struct proto_request_header *header)
+{
+    ASSERT(broker_slot_of_conn(broker, conn) == NULL);
+    struct broker_slot *slot = broker_slot_free(broker);
+    if (slot == NULL || size > BROKER_FRAME_SIZE_MAX) return NULL;
+    slot->used = true;
+    slot->conn = conn;
+    slot->header = *header;
+    memcpy(slot->frame, frame, size);
+    slot->frame_size = size;
+    slot->data_used = 0;
+    slot->part_count = 0;
+    slot->pending = 0;
+    slot->next_part = 0;
+    slot->parked = false;
+    slot->waited = false;
+    proto_arena_init(&slot->arena, slot->arena_memory, BROKER_ARENA_SIZE);
+    io_read_pause(broker->io, conn, true);
+    if (broker_slot_free(broker) == NULL) broker_pause_all(broker, true);
+    return slot;
+}
+
+/* Sends the answer (unless response is NULL: acks=0, or the connection is gone) and frees the
+ * slot, resuming reading on its connection. */
+void broker_slot_finish(struct broker *broker, struct broker_slot *slot,
+                        const union kafka_response *response)
+{
+    ASSERT(slot->used);
+    ASSERT(slot->pending == 0);
+    io_conn conn = slot->conn;
+    if (conn != 0 && response != NULL) {
+        broker_send_response(broker, conn, &slot->header, response);
+    }
+    slot->used = false;
+    slot->conn = 0;
+    if (broker->conns_paused) broker_pause_all(broker, false);
+    if (conn != 0) io_read_pause(broker->io, conn, false);
+}
+
+void broker_send_response(struct broker *broker, io_conn conn,
+                          const struct proto_request_header *header,
+                          const union kafka_response *response)
+{
+    struct proto_writer writer;
+    proto_writer_init(&writer, broker->out, BROKER_OUT_SIZE);
+    enum proto_error error =
+        proto_response_frame_encode(&writer, header->RequestApiKey, header->RequestApiVersion,
+                                    header->CorrelationId, response);
+    /* Every response is built from values this broker chose: failing to encode one is a bug,
+     * except running out of room, which the size limits make impossible. */
+    if (error != PROTO_OK) {
+        io_log(broker->io, IO_LOG_ERROR, "broker: api %d v%d response: %s",
+               header->RequestApiKey, header->RequestApiVersion, proto_error_name(error));
+    }
+    ASSERT(error == PROTO_OK);
+    enum io_result result = io_send(broker->io, conn, broker->out, writer.position);
+    if (result != IO_OK) {
+        io_log(broker->io, IO_LOG_WARN, "broker: cannot send a response (%s); closing",
+               io_result_name(result));
+        io_close(broker->io, conn);
+        broker_conn_closed(broker, conn);
+    }
+}
+
+/* ===== Dispatch ===== */
+
+static bool broker_handle_api_versions(struct broker *broker, io_conn conn,
+                                       const struct proto_request_header *header,
+                                       struct proto_reader *body)
+{
+    struct proto_writer writer;
+    proto_writer_init(&writer, broker->out, BROKER_OUT_SIZE);
+    if (proto_api_versions_respond(proto_api_table, header, body, &writer) != PROTO_OK) {
+        return false;
+    }
+    return io_send(broker->io, conn, broker->out, writer.position) == IO_OK;
+}
+
+bool broker_on_frame(struct broker *broker, io_conn conn, const u8 *frame, u32 size)
+{
+    ASSERT(conn != 0);
+    ASSERT(broker_slot_of_conn(broker, conn) == NULL); /* Reading is paused while busy. */
+    broker_conn_remember(broker, conn);
+    struct proto_reader reader;
+    proto_reader_init(&reader, frame, size);
+    struct proto_request_header header;
+    if (proto_request_header_decode(&reader, &header) != PROTO_OK) return false;
+    i16 key = header.RequestApiKey;
+    if (key == KAFKA_API_API_VERSIONS) {
+        return broker_handle_api_versions(broker, conn, &header, &reader);
+    }
+    if (!proto_api_advertised(proto_api_table, key, header.RequestApiVersion)) {
+        io_log(broker->io, IO_LOG_WARN, "broker: api %d v%d is not served; closing", key,
+               header.RequestApiVersion);
+        return false;
+    }
+    const struct broker_handler *handler = &broker_handlers[key];
+    if (handler->sync != NULL) return handler->sync(broker, conn, &header, &reader);
+    ASSERT(handler->async != NULL);
+    struct broker_slot *slot = broker_slot_take(broker, conn, frame, size, &header);
+    if (slot == NULL) {
+        io_log(broker->io, IO_LOG_WARN, "broker: no request slot for %u bytes; closing", size);
+        return false;
+    }
+    /* Decode the body again from the copy, so every view outlives this call. */
+    proto_reader_init(&reader, slot->frame, slot->frame_size);
+    if (proto_request_header_decode(&reader, &header) != PROTO_OK ||
+        kafka_request_decode(&reader, key, header.RequestApiVersion, &slot->request,
+                             &slot->arena) != PROTO_OK) {
+        slot->conn = 0;
+        broker_slot_finish(broker, slot, NULL);
+        return false;
+    }
+    if (!handler->async(broker, slot)) {
+        ASSERT(slot->pending == 0);
+        broker_slot_finish(broker, slot, NULL);
+        return false;
+    }
+    return true;
+}
+
+/* ===== Files and timers ===== */
+
+void broker_on_file(struct broker *broker, const struct io_completion *completion)
+{
+    u64 user_data = completion->user_data;
+    ASSERT((user_data & ((u64)0xff << 56)) == BROKER_FILE_TAG);
+    if (user_data & BROKER_FILE_FETCH) {
+        broker_fetch_on_read(broker, completion);
+        return;
+    }
+    if (user_data & BROKER_FILE_TOPICS) {
+        broker_topics_on_file(broker, completion);
+        return;
+    }
+    u32 io_tag = (u32)(user_data >> 32);
+    u32 topic = (io_tag >> 8) & 0xfffu;
+    u32 partition = io_tag & 0xffu;
+    if (topic >= BROKER_TOPICS_MAX || !broker->topics[topic].used ||
+        partition >= broker->topics[topic].partition_count) {
+        io_log(broker->io, IO_LOG_ERROR, "broker: stray file completion %llx",
+               (unsigned long long)user_data);
+        return;
+    }
+    struct partition_log *log = &broker->topics[topic].logs[partition];
+    ASSERT(partition_log_owns(log, user_data));
+    partition_log_on_file(log, completion);
+}
+
+void broker_on_timer(struct broker *broker, u32 timer_id)
+{
+    ASSERT(timer_id >= broker->timer_base);
+    u32 index = timer_id - broker->timer_base;
+    ASSERT(index < BROKER_SLOTS_MAX);
+    struct broker_slot *slot = &broker->slots[index];
+    if (slot->used && slot->parked) broker_fetch_on_timer(broker, slot);
+}

@@ -1,0 +1,238 @@
+/* broker_fetch.c: the Fetch handler (v4-v12) and its long poll.
+ *
+ * A pass reads the slot's partitions one after the other: partition_log_read finds whole
+ * batches from the fetch offset (at most PartitionMaxBytes and what remains of MaxBytes, at
+ * least one batch), then io_file_read copies that file range into slot->data. After the pass,
+ * fewer than MinBytes bytes and MaxWaitMs > 0 park the slot until its deadline (the slot's
+ * timer) or until an append to one of its partitions starts a new pass. A fetch offset at the
+ * log end reads nothing; one outside [log start, log end] is OFFSET_OUT_OF_RANGE. The answer
+ * copies the records from slot->data into the response (see broker_data.c on sendfile).
+ * Invariants: at most one read in flight per slot (pending <= 1); a parked slot has no
+ * operation in flight; next_part only grows within a pass.
+ *
+ * Tested by tests/unit/test_broker.c (reads, long poll woken by a produce, timeout) and
+ * tests/integration/kafka_kcat.sh (kcat consumes what it produced). */
+#include "broker_internal.h"
+
+#include <string.h>
+
+static u32 broker_fetch_slot_index(const struct broker *broker, const struct broker_slot *slot)
+{
+    ASSERT(slot >= broker->slots && slot < broker->slots + BROKER_SLOTS_MAX);
+    return (u32)(slot - broker->slots);
+}
+
+static u32 broker_fetch_budget(const struct broker_slot *slot)
+{
+    i32 max_bytes = slot->request.Fetch.MaxBytes;
+    u32 limit = max_bytes <= 0 ? 0 : MIN((u32)max_bytes, BROKER_DATA_SIZE_MAX);
+    return slot->data_used >= limit ? 0 : limit - slot->data_used;
+}
+
+static void broker_fetch_respond(struct broker *broker, struct broker_slot *slot)
+{
+    const struct kafka_fetch_request *request = &slot->request.Fetch;
+    struct proto_arena decode, arena;
+    broker_scratch_arenas(broker, &decode, &arena);
+    u32 topic_count = (u32)MAX(request->Topics.count, 0);
+    struct kafka_fetch_response_fetchable_topic *topics =
+        proto_arena_alloc(&arena, (u64)MAX(topic_count, 1u) * sizeof(*topics));
+    struct kafka_fetch_response_partition_data *partitions =
+        proto_arena_alloc(&arena, (u64)MAX(slot->part_count, 1u) * sizeof(*partitions));
+    ASSERT(topics != NULL && partitions != NULL);
+    for (u32 t = 0; t < topic_count; t++) {
+        kafka_fetch_response_fetchable_topic_init(&topics[t]);
+        topics[t].Topic = request->Topics.items[t].Topic;
+        topics[t].Partitions.count = 0;
+    }
+    for (u32 i = 0; i < slot->part_count; i++) {
+        const struct broker_part *part = &slot->parts[i];
+        struct kafka_fetch_response_partition_data *out = &partitions[i];
+        kafka_fetch_response_partition_data_init(out);
+        out->PartitionIndex = part->partition;
+        out->ErrorCode = part->error;
+        out->AbortedTransactions.count = 0;
+        out->Records = (struct proto_bytes){slot->data + part->data_position,
+                                            (i32)part->data_size};
+        bool known = part->topic != BROKER_TOPIC_NONE &&
+                     part->error != KAFKA_ERROR_UNKNOWN_TOPIC_OR_PARTITION;
+        if (known && broker_partition_ready(broker, part->topic, part->partition)) {
+            const struct partition_log *log = &broker->topics[part->topic].logs[part->partition];
+            out->HighWatermark = partition_log_end_offset(log);
+            out->LastStableOffset = out->HighWatermark;
+            if (slot->header.RequestApiVersion >= 5) {
+                out->LogStartOffset = partition_log_start_offset(log);
+            }
+        } else {
+            out->HighWatermark = -1;
+        }
+        struct kafka_fetch_response_fetchable_topic *topic = &topics[part->request_topic];
+        if (topic->Partitions.count == 0) topic->Partitions.items = out;
+        topic->Partitions.count++;
+    }
+    union kafka_response response;
+    kafka_fetch_response_init(&response.Fetch);
+    response.Fetch.SessionId = 0;
+    response.Fetch.Responses.items = topics;
+    response.Fetch.Responses.count = (i32)topic_count;
+    broker_slot_finish(broker, slot, &response);
+}
+
+/* The pass is over: answer, or park for the long poll. */
+static void broker_fetch_pass_done(struct broker *broker, struct broker_slot *slot)
+{
+    ASSERT(slot->pending == 0);
+    const struct kafka_fetch_request *request = &slot->request.Fetch;
+    u64 now_ns = io_now_ns(broker->io);
+    if (slot->deadline_ns == 0) {
+        slot->deadline_ns = now_ns + (u64)MAX(request->MaxWaitMs, 0) * NS_PER_MS;
+    }
+    bool enough = (i64)slot->data_used >= (i64)request->MinBytes;
+    if (enough || slot->waited || slot->conn == 0 || now_ns >= slot->deadline_ns) {
+        broker_fetch_respond(broker, slot);
+        return;
+    }
+    slot->parked = true;
+    io_timer_set(broker->io, broker->timer_base + broker_fetch_slot_index(broker, slot),
+                 slot->deadline_ns);
+}
+
+/* Issues the read of the next partition that needs one, or ends the pass. */
+static void broker_fetch_next(struct broker *broker, struct broker_slot *slot)
+{
+    ASSERT(slot->pending == 0);
+    ASSERT(!slot->parked);
+    for (; slot->next_part < slot->part_count; slot->next_part++) {
+        struct broker_part *part = &slot->parts[slot->next_part];
+        if (part->done) continue;
+        struct partition_log *log = &broker->topics[part->topic].logs[part->partition];
+        i64 end = partition_log_end_offset(log);
+        if (part->offset < partition_log_start_offset(log) || part->offset > end) {
+            part->error = KAFKA_ERROR_OFFSET_OUT_OF_RANGE;
+            part->done = true;
+            continue;
+        }
+        u32 budget = MIN(broker_fetch_budget(slot), part->max_bytes);
+        if (part->offset == end || budget == 0) {
+            part->done = true;
+            continue;
+        }
+        enum log_result result = partition_log_read(
+            log, part->offset, budget, INT64_MAX,
+            broker_event_data(BROKER_EVENT_READ, broker_fetch_slot_index(broker, slot),
+                              slot->next_part));
+        if (result == LOG_OK) {
+            slot->pending++;
+            return;
+        }
+        part->error = result == LOG_ERR_OUT_OF_RANGE ? KAFKA_ERROR_OFFSET_OUT_OF_RANGE
+                                                     : KAFKA_ERROR_KAFKA_STORAGE_ERROR;
+        part->done = true;
+    }
+    broker_fetch_pass_done(broker, slot);
+}
+
+bool broker_start_fetch(struct broker *broker, struct broker_slot *slot)
+{
+    struct kafka_fetch_request *request = &slot->request.Fetch;
+    slot->deadline_ns = 0;
+    for (i32 t = 0; t < request->Topics.count; t++) {
+        struct kafka_fetch_request_topic *topic = &request->Topics.items[t];
+        for (i32 p = 0; p < topic->Partitions.count; p++) {
+            struct kafka_fetch_request_partition *asked = &topic->Partitions.items[p];
+            if (!broker_part_add(broker, slot, (u32)t, topic->Topic, asked->Partition)) {
+                return false;
+            }
+            struct broker_part *part = &slot->parts[slot->part_count - 1];
+            part->offset = asked->FetchOffset;
+            part->max_bytes = asked->PartitionMaxBytes <= 0 ? 0 : (u32)asked->PartitionMaxBytes;
+        }
+    }
+    broker_fetch_next(broker, slot);
+    return true;
+}
+
+void broker_fetch_on_log_read(struct broker *broker, struct broker_slot *slot,
+                              struct broker_part *part, const struct log_event *event)
+{
+    ASSERT(event->kind == LOG_EVENT_READ);
+    ASSERT(slot->pending == 0);
+    u32 index = (u32)(part - slot->parts);
+    ASSERT(index == slot->next_part);
+    u32 space = BROKER_DATA_SIZE_MAX - slot->data_used;
+    u32 size = MIN(event->range.size, space);
+    if (event->result != LOG_OK) {
+        part->error = broker_log_error(event->result);
+    } else if (size > 0) {
+        u64 user_data = BROKER_FILE_TAG | BROKER_FILE_FETCH |
+                        (u64)broker_fetch_slot_index(broker, slot) << 32 | index;
+        part->data_position = slot->data_used;
+        enum io_result result = io_file_read(broker->io, event->range.file,
+                                             event->range.position, slot->data + slot->data_used,
+                                             size, user_data);
+        if (result == IO_OK) {
+            slot->pending++;
+            return;
+        }
+        part->error = KAFKA_ERROR_KAFKA_STORAGE_ERROR;
+    }
+    part->done = true;
+    slot->next_part++;
+    broker_fetch_next(broker, slot);
+}
+
+void broker_fetch_on_read(struct broker *broker, const struct io_completion *completion)
+{
+    u32 slot_index = (u32)(completion->user_data >> 32) & 0xffu;
+    u32 index = (u32)completion->user_data;
+    ASSERT(slot_index < BROKER_SLOTS_MAX);
+    struct broker_slot *slot = &broker->slots[slot_index];
+    ASSERT(slot->used && slot->pending == 1);
+    ASSERT(index == slot->next_part && index < slot->part_count);
+    struct broker_part *part = &slot->parts[index];
+    slot->pending--;
+    if (completion->result != IO_OK) {
+        part->error = KAFKA_ERROR_KAFKA_STORAGE_ERROR;
+    } else {
+        ASSERT(completion->size <= BROKER_DATA_SIZE_MAX - slot->data_used);
+        part->data_size = completion->size;
+        slot->data_used += completion->size;
+    }
+    part->done = true;
+    slot->next_part++;
+    broker_fetch_next(broker, slot);
+}
+
+void broker_fetch_on_timer(struct broker *broker, struct broker_slot *slot)
+{
+    ASSERT(slot->used && slot->parked);
+    io_timer_cancel(broker->io, broker->timer_base + broker_fetch_slot_index(broker, slot));
+    slot->parked = false;
+    slot->waited = true;
+    broker_fetch_pass_done(broker, slot);
+}
+
+/* An append to (topic, partition) completed: parked fetches that read it start a new pass. */
+void broker_fetch_wake(struct broker *broker, u32 topic, i32 partition)
+{
+    for (u32 i = 0; i < BROKER_SLOTS_MAX; i++) {
+        struct broker_slot *slot = &broker->slots[i];
+        if (!slot->used || !slot->parked) continue;
+        bool concerned = false;
+        for (u32 p = 0; p < slot->part_count && !concerned; p++) {
+            concerned = slot->parts[p].topic == topic && slot->parts[p].partition == partition;
+        }
+        if (!concerned) continue;
+        io_timer_cancel(broker->io, broker->timer_base + i);
+        slot->parked = false;
+        slot->data_used = 0;
+        slot->next_part = 0;
+        for (u32 p = 0; p < slot->part_count; p++) {
+            struct broker_part *part = &slot->parts[p];
+            part->data_size = 0;
+            part->data_position = 0;
+            part->done = part->error != KAFKA_ERROR_NONE;
+        }
+        broker_fetch_next(broker, slot);
+    }
+}

@@ -1,0 +1,173 @@
+/* broker_internal.h: what the broker's files share (broker.c: connections, slots, dispatch;
+ * broker_topics.c: topics, their logs and the topics file; broker_metadata.c: Metadata and
+ * CreateTopics; broker_data.c: Produce, ListOffsets, Fetch). Not for use outside impl/broker/.
+ *
+ * May depend on: broker.h, log/, protocol/. */
+#ifndef BROKER_INTERNAL_H
+#define BROKER_INTERNAL_H
+
+#include "../log/partition_log.h"
+#include "../protocol/api_versions.h"
+#include "../protocol/errors_generated.h"
+#include "../protocol/header.h"
+#include "broker.h"
+
+#define BROKER_TOPICS_MAX 64u
+#define BROKER_PARTITIONS_MAX 64u     /* Per topic. */
+#define BROKER_TOPIC_NAME_MAX 249u    /* Kafka's limit. */
+#define BROKER_SLOTS_MAX BROKER_TIMERS
+#define BROKER_CONNS_MAX 256u
+#define BROKER_PARTS_MAX 256u         /* Partitions named by one request. */
+#define BROKER_FRAME_SIZE_MAX (1024u * 1024u)
+#define BROKER_DATA_SIZE_MAX (1024u * 1024u + 64u * 1024u) /* Fetch bytes per response. */
+#define BROKER_ARENA_SIZE (64u * 1024u)
+#define BROKER_OUT_SIZE (BROKER_DATA_SIZE_MAX + 256u * 1024u)
+#define BROKER_SCRATCH_SIZE (512u * 1024u) /* Sync handlers: decoded arrays, response arrays. */
+#define BROKER_TOPICS_FILE "cairn-topics"
+#define BROKER_TOPICS_FILE_TEMPORARY "cairn-topics.tmp"
+#define BROKER_TOPICS_FILE_SIZE_MAX (BROKER_TOPICS_MAX * (BROKER_TOPIC_NAME_MAX + 16u))
+#define BROKER_TOPIC_NONE 0xffffu
+
+/* Owner user_data of log events: kind << 48 | slot << 32 | index. */
+enum broker_event_kind {
+    BROKER_EVENT_OPEN = 1,
+    BROKER_EVENT_APPEND = 2,
+    BROKER_EVENT_LIST = 3,
+    BROKER_EVENT_READ = 4,
+};
+/* Bit 55 of a file user_data: a broker read of fetch data (otherwise a log's own, whose io_tag
+ * is BROKER_LOG_TAG | topic << 8 | partition; or the topics file, BROKER_FILE_TOPICS). */
+#define BROKER_FILE_FETCH ((u64)1 << 55)
+#define BROKER_FILE_TOPICS ((u64)1 << 54)
+#define BROKER_LOG_TAG ((u32)(BROKER_FILE_TAG >> 32))
+
+_Static_assert(BROKER_TOPICS_MAX <= 0x1000u, "topic index fits the io tag");
+_Static_assert(BROKER_PARTITIONS_MAX <= 0x100u, "partition fits the io tag");
+
+enum broker_partition_state {
+    BROKER_PARTITION_OPENING,
+    BROKER_PARTITION_OPEN,
+    BROKER_PARTITION_FAILED,
+};
+
+struct broker_topic {
+    bool used;
+    char name[BROKER_TOPIC_NAME_MAX + 1];
+    struct proto_uuid id;
+    u32 partition_count;
+    struct partition_log *logs; /* partition_count, allocated at creation. */
+    enum broker_partition_state *states;
+};
+
+enum broker_topics_file_state {
+    BROKER_TOPICS_LOADING,  /* Reading the file at start-up. */
+    BROKER_TOPICS_IDLE,
+    BROKER_TOPICS_WRITING,  /* Writing the temporary file, syncing, renaming. */
+};
+
+/* One partition named by a request in service. */
+struct broker_part {
+    u32 request_topic;   /* Index of its topic in the request (responses keep that order). */
+    u16 topic;           /* In broker->topics, or BROKER_TOPIC_NONE. */
+    i32 partition;
+    i16 error;
+    bool done;
+    i64 offset;          /* Produce: base offset. ListOffsets: found. Fetch: fetch offset. */
+    i64 timestamp;       /* ListOffsets: asked, then found. */
+    u32 max_bytes;       /* Fetch. */
+    u32 data_position;   /* Fetch: records in slot->data. */
+    u32 data_size;
+    u32 appends;         /* Produce: batches still being appended. */
+};
+
+struct broker_slot {
+    bool used;
+    io_conn conn;        /* 0 once the connection closed: the answer is dropped. */
+    struct proto_request_header header;
+    union kafka_request request; /* Views into frame. */
+    struct proto_arena arena;
+    u8 *arena_memory;
+    u8 *frame;           /* A copy of the request frame, alive while the slot is. */
+    u32 frame_size;
+    u8 *data;            /* Fetch: records read from the logs. */
+    u32 data_used;
+    struct broker_part parts[BROKER_PARTS_MAX];
+    u32 part_count;
+    u32 pending;         /* Log or file operations still to complete. */
+    u32 next_part;       /* Fetch: the next partition to read. */
+    bool parked;         /* Fetch: waiting for min_bytes or max_wait. */
+    bool waited;         /* Fetch: the long poll ran; answer with what there is. */
+    u64 deadline_ns;     /* Fetch: when the long poll ends (0: not started). */
+};
+
+struct broker {
+    struct node_config config;
+    struct io *io;
+    u32 timer_base;
+    struct broker_topic topics[BROKER_TOPICS_MAX];
+    u32 topic_count;
+    struct broker_slot slots[BROKER_SLOTS_MAX];
+    io_conn conns[BROKER_CONNS_MAX]; /* Connections seen, for back-pressure. */
+    bool conns_paused;
+    u8 *out; /* One response is encoded here, then copied by io_send. */
+    i32 self_id[1]; /* The replica and ISR list of every partition: this node. */
+    u8 *scratch; /* Arena memory of one sync handler (and of an async one's response). */
+    enum broker_topics_file_state file_state;
+    bool file_dirty;  /* A topic was created while the file was being written. */
+    io_file file;
+    u32 file_step;
+    u8 *file_buffer;
+    u32 file_size;
+    bool stopping;
+};
+
+/* broker.c */
+struct broker_slot *broker_slot_take(struct broker *broker, io_conn conn, const u8 *frame,
+                                     u32 size, const struct proto_request_header *header);
+void broker_slot_finish(struct broker *broker, struct broker_slot *slot,
+                        const union kafka_response *response);
+void broker_send_response(struct broker *broker, io_conn conn,
+                          const struct proto_request_header *header,
+                          const union kafka_response *response);
+u64 broker_event_data(enum broker_event_kind kind, u32 slot, u32 index);
+
+void broker_scratch_arenas(struct broker *broker, struct proto_arena *decode,
+                           struct proto_arena *response);
+/* The advertised host and port of the client listener. */
+void broker_advertised(const struct broker *broker, char *host, u32 host_size, i32 *port);
+
+/* broker_topics.c */
+i32 broker_topic_find(const struct broker *broker, struct proto_string name);
+bool broker_topic_name_valid(struct proto_string name);
+/* Creates a topic and starts opening its logs; KAFKA_ERROR_NONE or why not. */
+i16 broker_topic_create(struct broker *broker, struct proto_string name, i32 partitions,
+                        bool persist);
+void broker_on_log_event(void *owner, const struct log_event *event);
+void broker_topics_load(struct broker *broker);
+void broker_topics_on_file(struct broker *broker, const struct io_completion *completion);
+bool broker_partition_ready(const struct broker *broker, u32 topic, i32 partition);
+
+/* broker_metadata.c */
+bool broker_handle_metadata(struct broker *broker, io_conn conn,
+                            const struct proto_request_header *header,
+                            struct proto_reader *body);
+bool broker_handle_create_topics(struct broker *broker, io_conn conn,
+                                 const struct proto_request_header *header,
+                                 struct proto_reader *body);
+
+/* broker_data.c, broker_fetch.c */
+i16 broker_log_error(enum log_result result);
+bool broker_part_add(struct broker *broker, struct broker_slot *slot, u32 request_topic,
+                     struct proto_string name, i32 partition);
+bool broker_start_produce(struct broker *broker, struct broker_slot *slot);
+bool broker_start_list_offsets(struct broker *broker, struct broker_slot *slot);
+bool broker_start_fetch(struct broker *broker, struct broker_slot *slot);
+void broker_data_on_event(struct broker *broker, struct broker_slot *slot,
+                          enum broker_event_kind kind, u32 index, const struct log_event *event);
+void broker_fetch_on_log_read(struct broker *broker, struct broker_slot *slot,
+                              struct broker_part *part, const struct log_event *event);
+void broker_fetch_on_read(struct broker *broker, const struct io_completion *completion);
+void broker_fetch_on_timer(struct broker *broker, struct broker_slot *slot);
+void broker_fetch_wake(struct broker *broker, u32 topic, i32 partition);
+
+#endif

@@ -1,0 +1,542 @@
+/* test_broker.c: the broker's Kafka handlers driven with encoded requests over a fake io.
+ *
+ * The fake io is tests/unit/log_fake_io.h (in-memory files with durable images) with the
+ * network and timers replaced here: sends are captured as response frames, read pauses and
+ * timers are recorded. Requests are built with the generated encoders, exactly as a client
+ * would send them; responses are decoded with the generated decoders and checked field by
+ * field. Covered: ApiVersions lists exactly the implemented APIs; Metadata auto-creation and
+ * LEADER_NOT_AVAILABLE while logs open; CreateTopics; Produce (offsets, acks 0/1/-1, unknown
+ * topics, corrupt batches, bad acks); ListOffsets (earliest, latest, by timestamp); Fetch
+ * (records, high watermark, long poll woken by a produce and ended by its timer); topics and
+ * records across a restart; malformed and random frames never crash. */
+#include "test.h"
+
+#include "log_fake_io.h"
+
+#include "../../impl/broker/broker.h"
+#include "../../impl/protocol/api_versions.h"
+#include "../../impl/protocol/errors_generated.h"
+#include "../../impl/protocol/header.h"
+
+#define CAPTURED_MAX 64u
+#define CAPTURE_SIZE (2u * 1024u * 1024u)
+
+struct captured {
+    io_conn conn;
+    u32 position; /* In capture_bytes. */
+    u32 size;
+};
+
+static u8 capture_bytes[CAPTURE_SIZE];
+static u32 capture_used;
+static struct captured captured[CAPTURED_MAX];
+static u32 captured_count;
+static u64 timer_deadline[IO_TIMERS_MAX];
+static bool conn_paused[16];
+
+static enum io_result test_send(void *context, io_conn conn, const u8 *bytes, u32 size)
+{
+    (void)context;
+    ASSERT(captured_count < CAPTURED_MAX && capture_used + size <= CAPTURE_SIZE);
+    memcpy(capture_bytes + capture_used, bytes, size);
+    captured[captured_count++] = (struct captured){conn, capture_used, size};
+    capture_used += size;
+    return IO_OK;
+}
+
+static void test_timer_set(void *context, u32 id, u64 deadline)
+{
+    (void)context;
+    timer_deadline[id] = deadline;
+}
+
+static void test_timer_cancel(void *context, u32 id)
+{
+    (void)context;
+    timer_deadline[id] = 0;
+}
+
+static void test_read_pause(void *context, io_conn conn, bool paused)
+{
+    (void)context;
+    if (conn < ARRAY_LEN(conn_paused)) conn_paused[conn] = paused;
+}
+
+static struct io_vtable test_vtable;
+
+struct world {
+    struct fake_io *fake;
+    struct broker *broker;
+    struct node_config config;
+};
+
+static void world_start(struct world *world)
+{
+    world->broker = broker_create(&world->config, &world->fake->io, 0);
+    ASSERT(world->broker != NULL);
+    broker_start(world->broker);
+}
+
+static void world_run(struct world *world)
+{
+    for (u32 guard = 0; world->fake->queue_count > 0; guard++) {
+        ASSERT(guard < 1000000u);
+        struct io_completion completion = world->fake->queue[0];
+        memmove(&world->fake->queue[0], &world->fake->queue[1],
+                sizeof(completion) * (world->fake->queue_count - 1));
+        world->fake->queue_count--;
+        broker_on_file(world->broker, &completion);
+    }
+}
+
+static void world_init(struct world *world)
+{
+    memset(world, 0, sizeof(*world));
+    test_vtable = fake_vtable;
+    test_vtable.send = test_send;
+    test_vtable.timer_set = test_timer_set;
+    test_vtable.timer_cancel = test_timer_cancel;
+    test_vtable.read_pause = test_read_pause;
+    world->fake = fake_io_create(7);
+    world->fake->io.vtable = &test_vtable;
+    config_defaults(&world->config);
+    world->config.node_id = 1;
+    world->config.num_partitions = 1;
+    world->config.auto_create_topics_enable = true;
+    world->config.log_segment_bytes = 4096;
+    capture_used = 0;
+    captured_count = 0;
+    memset(timer_deadline, 0, sizeof(timer_deadline));
+    world_start(world);
+    world_run(world);
+}
+
+static void world_deinit(struct world *world)
+{
+    broker_destroy(world->broker);
+    fake_io_destroy(world->fake);
+}
+
+static i32 correlation_next = 100;
+
+/* Encodes one request and hands it to the broker; returns broker_on_frame's verdict. */
+static bool world_request(struct world *world, io_conn conn, i16 key, i16 version,
+                          const union kafka_request *body)
+{
+    static u8 frame[1u << 20];
+    struct proto_request_header header = {key, version, correlation_next++,
+                                           proto_string_of("test"), 0};
+    struct proto_writer writer;
+    proto_writer_init(&writer, frame, sizeof(frame));
+    ASSERT(proto_request_frame_encode(&writer, &header, body) == PROTO_OK);
+    return broker_on_frame(world->broker, conn, frame + 4, writer.position - 4);
+}
+
+static u8 response_arena[1u << 20];
+
+/* Decodes captured response number index (key and version as sent). */
+static bool response_get(u32 index, i16 key, i16 version, union kafka_response *response)
+{
+    if (index >= captured_count) return false;
+    const u8 *bytes = capture_bytes + captured[index].position;
+    struct proto_reader reader;
+    proto_reader_init(&reader, bytes + 4, captured[index].size - 4);
+    i32 correlation = 0;
+    if (proto_response_header_decode(&reader, key, version, &correlation) != PROTO_OK) {
+        return false;
+    }
+    struct proto_arena arena;
+    proto_arena_init(&arena, response_arena, sizeof(response_arena));
+    return kafka_response_decode(&reader, key, version, response, &arena) == PROTO_OK &&
+           proto_reader_remaining(&reader) == 0;
+}
+
+/* ===== Request builders ===== */
+
+static void metadata_request(union kafka_request *body, struct kafka_metadata_request_topic *t,
+                             const char *name)
+{
+    kafka_metadata_request_init(&body->Metadata);
+    kafka_metadata_request_topic_init(t);
+    t->Name = proto_string_of(name);
+    body->Metadata.Topics.items = t;
+    body->Metadata.Topics.count = 1;
+}
+
+static u8 batch_buffer[8192];
+
+static u32 build_batch(u32 records, i64 timestamp)
+{
+    struct batch_builder builder;
+    batch_builder_init(&builder, batch_buffer, sizeof(batch_buffer), 0, timestamp);
+    for (u32 i = 0; i < records; i++) {
+        char value[32];
+        int length = snprintf(value, sizeof(value), "value-%u", i);
+        struct record_header_input header = {(const u8 *)"k", 1, (const u8 *)"v", 1};
+        batch_builder_add(&builder, timestamp + i, (const u8 *)"key", 3, (const u8 *)value,
+                          length, &header, 1);
+    }
+    return (u32)batch_builder_finish(&builder);
+}
+
+/* Produce of one batch (batch_buffer, size bytes) to topic/partition at version 9. */
+static bool produce(struct world *world, io_conn conn, const char *topic, i32 partition,
+                    i16 acks, u32 size)
+{
+    union kafka_request body;
+    struct kafka_produce_request_topic_produce_data t;
+    struct kafka_produce_request_partition_produce_data p;
+    kafka_produce_request_init(&body.Produce);
+    kafka_produce_request_topic_produce_data_init(&t);
+    kafka_produce_request_partition_produce_data_init(&p);
+    p.Index = partition;
+    p.Records = (struct proto_bytes){batch_buffer, (i32)size};
+    t.Name = proto_string_of(topic);
+    t.PartitionData.items = &p;
+    t.PartitionData.count = 1;
+    body.Produce.Acks = acks;
+    body.Produce.TimeoutMs = 1000;
+    body.Produce.TopicData.items = &t;
+    body.Produce.TopicData.count = 1;
+    return world_request(world, conn, KAFKA_API_PRODUCE, 9, &body);
+}
+
+static bool fetch(struct world *world, io_conn conn, const char *topic, i32 partition,
+                  i64 offset, i32 max_wait_ms)
+{
+    union kafka_request body;
+    struct kafka_fetch_request_topic t;
+    struct kafka_fetch_request_partition p;
+    kafka_fetch_request_init(&body.Fetch);
+    kafka_fetch_request_topic_init(&t);
+    kafka_fetch_request_partition_init(&p);
+    p.Partition = partition;
+    p.FetchOffset = offset;
+    p.PartitionMaxBytes = 1 << 20;
+    t.Topic = proto_string_of(topic);
+    t.Partitions.items = &p;
+    t.Partitions.count = 1;
+    body.Fetch.MaxWaitMs = max_wait_ms;
+    body.Fetch.MinBytes = 1;
+    body.Fetch.MaxBytes = 1 << 20;
+    body.Fetch.Topics.items = &t;
+    body.Fetch.Topics.count = 1;
+    return world_request(world, conn, KAFKA_API_FETCH, 12, &body);
+}
+
+static i64 list_offset(struct world *world, const char *topic, i32 partition, i64 timestamp)
+{
+    union kafka_request body;
+    struct kafka_list_offsets_request_topic t;
+    struct kafka_list_offsets_request_partition p;
+    kafka_list_offsets_request_init(&body.ListOffsets);
+    kafka_list_offsets_request_topic_init(&t);
+    kafka_list_offsets_request_partition_init(&p);
+    p.PartitionIndex = partition;
+    p.Timestamp = timestamp;
+    t.Name = proto_string_of(topic);
+    t.Partitions.items = &p;
+    t.Partitions.count = 1;
+    body.ListOffsets.ReplicaId = -1;
+    body.ListOffsets.Topics.items = &t;
+    body.ListOffsets.Topics.count = 1;
+    u32 before = captured_count;
+    ASSERT(world_request(world, 3, KAFKA_API_LIST_OFFSETS, 7, &body));
+    world_run(world);
+    union kafka_response response;
+    ASSERT(captured_count == before + 1);
+    ASSERT(response_get(before, KAFKA_API_LIST_OFFSETS, 7, &response));
+    ASSERT(response.ListOffsets.Topics.count == 1);
+    const struct kafka_list_offsets_response_partition *out =
+        &response.ListOffsets.Topics.items[0].Partitions.items[0];
+    return out->ErrorCode != 0 ? -100 - out->ErrorCode : out->Offset;
+}
+
+/* Creates topic with partitions through CreateTopics v7 and lets its logs open. */
+static i16 create_topic(struct world *world, const char *name, i32 partitions)
+{
+    union kafka_request body;
+    struct kafka_create_topics_request_creatable_topic t;
+    kafka_create_topics_request_init(&body.CreateTopics);
+    kafka_create_topics_request_creatable_topic_init(&t);
+    t.Name = proto_string_of(name);
+    t.NumPartitions = partitions;
+    t.ReplicationFactor = 1;
+    body.CreateTopics.Topics.items = &t;
+    body.CreateTopics.Topics.count = 1;
+    u32 before = captured_count;
+    ASSERT(world_request(world, 4, KAFKA_API_CREATE_TOPICS, 7, &body));
+    world_run(world);
+    union kafka_response response;
+    ASSERT(response_get(before, KAFKA_API_CREATE_TOPICS, 7, &response));
+    ASSERT(response.CreateTopics.Topics.count == 1);
+    return response.CreateTopics.Topics.items[0].ErrorCode;
+}
+
+/* ===== Tests ===== */
+
+TEST(api_versions_lists_exactly_the_implemented_apis)
+{
+    struct world world;
+    world_init(&world);
+    union kafka_request body;
+    kafka_api_versions_request_init(&body.ApiVersions);
+    body.ApiVersions.ClientSoftwareName = proto_string_of("test");
+    body.ApiVersions.ClientSoftwareVersion = proto_string_of("1.0");
+    REQUIRE(world_request(&world, 1, KAFKA_API_API_VERSIONS, 3, &body));
+    union kafka_response response;
+    REQUIRE(response_get(0, KAFKA_API_API_VERSIONS, 0, &response) ||
+            response_get(0, KAFKA_API_API_VERSIONS, 3, &response));
+    i32 implemented = 0;
+    for (i16 key = 0; key < KAFKA_API_KEY_COUNT; key++) {
+        implemented += proto_api_table[key].implemented;
+    }
+    CHECK(response.ApiVersions.ApiKeys.count == implemented);
+    CHECK(implemented == 6);
+    world_deinit(&world);
+}
+
+TEST(metadata_auto_creates_and_reports_leader_once_open)
+{
+    struct world world;
+    world_init(&world);
+    union kafka_request body;
+    struct kafka_metadata_request_topic topic;
+    metadata_request(&body, &topic, "alpha");
+    REQUIRE(world_request(&world, 1, KAFKA_API_METADATA, 12, &body));
+    union kafka_response response;
+    REQUIRE(response_get(0, KAFKA_API_METADATA, 12, &response));
+    REQUIRE(response.Metadata.Topics.count == 1);
+    CHECK(response.Metadata.Topics.items[0].ErrorCode == KAFKA_ERROR_LEADER_NOT_AVAILABLE);
+    CHECK(response.Metadata.Brokers.count == 1 && response.Metadata.Brokers.items[0].NodeId == 1);
+    world_run(&world);
+    REQUIRE(world_request(&world, 1, KAFKA_API_METADATA, 1, &body)); /* An old version too. */
+    REQUIRE(response_get(1, KAFKA_API_METADATA, 1, &response));
+    REQUIRE(response.Metadata.Topics.count == 1);
+    const struct kafka_metadata_response_topic *t = &response.Metadata.Topics.items[0];
+    CHECK(t->ErrorCode == 0);
+    REQUIRE(t->Partitions.count == 1);
+    CHECK(t->Partitions.items[0].ErrorCode == 0);
+    CHECK(t->Partitions.items[0].LeaderId == 1);
+    CHECK(t->Partitions.items[0].IsrNodes.count == 1);
+    world.config.auto_create_topics_enable = false;
+    broker_destroy(world.broker);
+    world_start(&world);
+    world_run(&world);
+    metadata_request(&body, &topic, "beta");
+    REQUIRE(world_request(&world, 1, KAFKA_API_METADATA, 12, &body));
+    REQUIRE(response_get(2, KAFKA_API_METADATA, 12, &response));
+    CHECK(response.Metadata.Topics.items[0].ErrorCode ==
+          KAFKA_ERROR_UNKNOWN_TOPIC_OR_PARTITION);
+    world_deinit(&world);
+}
+
+TEST(create_topics_then_errors_for_duplicates_and_bad_names)
+{
+    struct world world;
+    world_init(&world);
+    CHECK(create_topic(&world, "orders", 3) == 0);
+    CHECK(create_topic(&world, "orders", 3) == KAFKA_ERROR_TOPIC_ALREADY_EXISTS);
+    CHECK(create_topic(&world, "bad name", 1) == KAFKA_ERROR_INVALID_TOPIC_EXCEPTION);
+    CHECK(create_topic(&world, "zero", 0) == KAFKA_ERROR_INVALID_PARTITIONS);
+    CHECK(list_offset(&world, "orders", 2, -1) == 0);
+    CHECK(list_offset(&world, "orders", 3, -1) ==
+          -100 - KAFKA_ERROR_UNKNOWN_TOPIC_OR_PARTITION);
+    world_deinit(&world);
+}
+
+TEST(produce_assigns_offsets_and_fetch_returns_them)
+{
+    struct world world;
+    world_init(&world);
+    REQUIRE(create_topic(&world, "events", 2) == 0);
+    u32 before = captured_count;
+    u32 size = build_batch(3, 1700000000000);
+    REQUIRE(produce(&world, 1, "events", 1, -1, size));
+    CHECK(conn_paused[1]); /* Answers in order: no more reading until this one is done. */
+    world_run(&world);
+    CHECK(!conn_paused[1]);
+    size = build_batch(2, 1700000001000);
+    REQUIRE(produce(&world, 1, "events", 1, 1, size));
+    world_run(&world);
+    union kafka_response response;
+    REQUIRE(captured_count == before + 2);
+    REQUIRE(response_get(before, KAFKA_API_PRODUCE, 9, &response));
+    CHECK(response.Produce.Responses.items[0].PartitionResponses.items[0].ErrorCode == 0);
+    CHECK(response.Produce.Responses.items[0].PartitionResponses.items[0].BaseOffset == 0);
+    REQUIRE(response_get(before + 1, KAFKA_API_PRODUCE, 9, &response));
+    CHECK(response.Produce.Responses.items[0].PartitionResponses.items[0].BaseOffset == 3);
+    CHECK(list_offset(&world, "events", 1, -2) == 0);
+    CHECK(list_offset(&world, "events", 1, -1) == 5);
+    CHECK(list_offset(&world, "events", 1, 1700000001000) == 3);
+    CHECK(list_offset(&world, "events", 0, -1) == 0);
+
+    before = captured_count;
+    REQUIRE(fetch(&world, 2, "events", 1, 0, 0));
+    world_run(&world);
+    REQUIRE(response_get(before, KAFKA_API_FETCH, 12, &response));
+    const struct kafka_fetch_response_partition_data *data =
+        &response.Fetch.Responses.items[0].Partitions.items[0];
+    CHECK(data->ErrorCode == 0);
+    CHECK(data->HighWatermark == 5 && data->LastStableOffset == 5);
+    CHECK(data->AbortedTransactions.count == 0);
+    REQUIRE(data->Records.size > 0);
+    struct record_batch_header header;
+    REQUIRE(batch_validate(data->Records.data, (u64)data->Records.size, &header) == BATCH_OK);
+    CHECK(header.BaseOffset == 0 && header.RecordCount == 3);
+    u64 first = 0;
+    REQUIRE(batch_size_peek(data->Records.data, (u64)data->Records.size, &first) == BATCH_OK);
+    REQUIRE(batch_validate(data->Records.data + first, (u64)data->Records.size - first,
+                           &header) == BATCH_OK);
+    CHECK(header.BaseOffset == 3 && header.RecordCount == 2);
+
+    before = captured_count;
+    REQUIRE(fetch(&world, 2, "events", 1, 9, 0));
+    world_run(&world);
+    REQUIRE(response_get(before, KAFKA_API_FETCH, 12, &response));
+    CHECK(response.Fetch.Responses.items[0].Partitions.items[0].ErrorCode ==
+          KAFKA_ERROR_OFFSET_OUT_OF_RANGE);
+    world_deinit(&world);
+}
+
+TEST(produce_errors_and_acks_zero)
+{
+    struct world world;
+    world_init(&world);
+    REQUIRE(create_topic(&world, "t", 1) == 0);
+    union kafka_response response;
+    u32 size = build_batch(1, 1000);
+    u32 before = captured_count;
+    REQUIRE(produce(&world, 1, "missing", 0, 1, size));
+    REQUIRE(response_get(before, KAFKA_API_PRODUCE, 9, &response));
+    CHECK(response.Produce.Responses.items[0].PartitionResponses.items[0].ErrorCode ==
+          KAFKA_ERROR_UNKNOWN_TOPIC_OR_PARTITION);
+    REQUIRE(produce(&world, 1, "t", 0, 2, size));
+    REQUIRE(response_get(before + 1, KAFKA_API_PRODUCE, 9, &response));
+    CHECK(response.Produce.Responses.items[0].PartitionResponses.items[0].ErrorCode ==
+          KAFKA_ERROR_INVALID_REQUIRED_ACKS);
+    batch_buffer[size - 1] ^= 0x55; /* Breaks the CRC. */
+    REQUIRE(produce(&world, 1, "t", 0, 1, size));
+    world_run(&world);
+    REQUIRE(response_get(before + 2, KAFKA_API_PRODUCE, 9, &response));
+    CHECK(response.Produce.Responses.items[0].PartitionResponses.items[0].ErrorCode ==
+          KAFKA_ERROR_CORRUPT_MESSAGE);
+    size = build_batch(4, 1000);
+    REQUIRE(produce(&world, 1, "t", 0, 0, size));
+    world_run(&world);
+    CHECK(captured_count == before + 3); /* acks=0: no answer... */
+    CHECK(list_offset(&world, "t", 0, -1) == 4); /* ...but appended. */
+    world_deinit(&world);
+}
+
+TEST(fetch_long_poll_woken_by_produce_and_ended_by_timer)
+{
+    struct world world;
+    world_init(&world);
+    REQUIRE(create_topic(&world, "poll", 1) == 0);
+    u32 before = captured_count;
+    REQUIRE(fetch(&world, 2, "poll", 0, 0, 500));
+    world_run(&world);
+    CHECK(captured_count == before); /* Parked: nothing to read yet. */
+    u32 timer = 0;
+    while (timer < BROKER_TIMERS && timer_deadline[timer] == 0) timer++;
+    REQUIRE(timer < BROKER_TIMERS);
+    CHECK(timer_deadline[timer] == world.fake->now_ns + 500 * NS_PER_MS);
+    u32 size = build_batch(2, 1000);
+    REQUIRE(produce(&world, 1, "poll", 0, -1, size));
+    world_run(&world);
+    REQUIRE(captured_count == before + 2); /* The produce and the woken fetch. */
+    union kafka_response response;
+    bool found = false;
+    for (u32 i = before; i < captured_count; i++) {
+        if (captured[i].conn != 2) continue;
+        REQUIRE(response_get(i, KAFKA_API_FETCH, 12, &response));
+        CHECK(response.Fetch.Responses.items[0].Partitions.items[0].Records.size == (i32)size);
+        found = true;
+    }
+    CHECK(found);
+    CHECK(timer_deadline[timer] == 0);
+
+    before = captured_count;
+    REQUIRE(fetch(&world, 2, "poll", 0, 2, 500));
+    world_run(&world);
+    CHECK(captured_count == before);
+    world.fake->now_ns += 500 * NS_PER_MS;
+    broker_on_timer(world.broker, timer);
+    REQUIRE(captured_count == before + 1);
+    REQUIRE(response_get(before, KAFKA_API_FETCH, 12, &response));
+    CHECK(response.Fetch.Responses.items[0].Partitions.items[0].ErrorCode == 0);
+    CHECK(response.Fetch.Responses.items[0].Partitions.items[0].Records.size == 0);
+    CHECK(response.Fetch.Responses.items[0].Partitions.items[0].HighWatermark == 2);
+
+    REQUIRE(fetch(&world, 5, "poll", 0, 2, 500)); /* Closed while parked: no answer. */
+    broker_conn_closed(world.broker, 5);
+    CHECK(captured_count == before + 1);
+    world_deinit(&world);
+}
+
+TEST(topics_and_records_survive_a_restart)
+{
+    struct world world;
+    world_init(&world);
+    REQUIRE(create_topic(&world, "durable", 2) == 0);
+    u32 size = build_batch(3, 1000);
+    REQUIRE(produce(&world, 1, "durable", 1, -1, size));
+    world_run(&world);
+    broker_destroy(world.broker); /* A graceful-enough stop: the log recovers the tail. */
+    world_start(&world);
+    world_run(&world);
+    CHECK(list_offset(&world, "durable", 1, -1) == 3);
+    CHECK(list_offset(&world, "durable", 0, -1) == 0);
+    CHECK(create_topic(&world, "durable", 1) == KAFKA_ERROR_TOPIC_ALREADY_EXISTS);
+    world_deinit(&world);
+}
+
+TEST(malformed_and_random_frames_close_never_crash)
+{
+    struct world world;
+    world_init(&world);
+    static const u8 short_frame[] = {0x00};
+    CHECK(!broker_on_frame(world.broker, 1, short_frame, sizeof(short_frame)));
+    static const u8 old_produce[] = {0x00, 0x00, 0x00, 0x02, 0x00, 0x00, 0x00, 0x01, 0xff, 0xff};
+    CHECK(!broker_on_frame(world.broker, 1, old_produce, sizeof(old_produce)));
+    u8 frame[256];
+    u64 state = 12345;
+    for (u32 round = 0; round < 20000; round++) {
+        u32 size = 4 + (u32)(state % 200);
+        for (u32 i = 0; i < size; i++) {
+            state = state * 6364136223846793005ull + 1442695040888963407ull;
+            frame[i] = (u8)(state >> 56);
+        }
+        i16 keys[] = {0, 1, 2, 3, 18, 19};
+        store_u16_be(frame, (u16)keys[round % ARRAY_LEN(keys)]);
+        store_u16_be(frame + 2, (u16)(state % 14));
+        io_conn conn = 8 + round % 4;
+        bool kept = broker_on_frame(world.broker, conn, frame, size);
+        COVER(kept);
+        world_run(&world);
+        broker_conn_closed(world.broker, conn);
+        capture_used = 0;
+        captured_count = 0;
+    }
+    world_deinit(&world);
+}
+
+static const struct test_case tests[] = {
+    {"api_versions_lists_exactly_the_implemented_apis",
+     api_versions_lists_exactly_the_implemented_apis},
+    {"metadata_auto_creates_and_reports_leader_once_open",
+     metadata_auto_creates_and_reports_leader_once_open},
+    {"create_topics_then_errors_for_duplicates_and_bad_names",
+     create_topics_then_errors_for_duplicates_and_bad_names},
+    {"produce_assigns_offsets_and_fetch_returns_them",
+     produce_assigns_offsets_and_fetch_returns_them},
+    {"produce_errors_and_acks_zero", produce_errors_and_acks_zero},
+    {"fetch_long_poll_woken_by_produce_and_ended_by_timer",
+     fetch_long_poll_woken_by_produce_and_ended_by_timer},
+    {"topics_and_records_survive_a_restart", topics_and_records_survive_a_restart},
+    {"malformed_and_random_frames_close_never_crash",
+     malformed_and_random_frames_close_never_crash},
+};
+
+TEST_MAIN(tests)
