@@ -14,7 +14,7 @@ CC := gcc
 endif
 
 DEB_PACKAGES := gcc make libzstd-dev zstd libjemalloc-dev graphviz procps zlib1g-dev liblz4-dev \
-                libsnappy-dev python3 clang libclang-rt-14-dev kcat
+                libsnappy-dev python3 clang libclang-rt-14-dev python3-confluent-kafka python3-kafka kcat
 DEFAULT_SCENARIO ?= scenarios/quorum-partition-leader.scn
 SEED ?= 7
 SWEEP_SEEDS ?= 1..200

@@ -10,7 +10,7 @@
  * Two handler shapes: a sync handler answers inside on_frame (ApiVersions, Metadata,
  * CreateTopics); an async one takes a request slot, which copies the frame (decoded views point
  * into the copy), pauses reading on the connection until the answer is sent (so answers leave
- * in request order), and is finished by log events, file reads or its long-poll timer.
+ * in request order), and is finished by log events or its long-poll timer.
  * Invariants: a connection has at most one slot; a slot with pending operations stays used even
  * if its connection closes (conn = 0), and its answer is then dropped; when no slot is free,
  * reading is paused on every connection seen, and resumed when one frees.
@@ -101,7 +101,11 @@ void broker_destroy(struct broker *broker)
 
 void broker_start(struct broker *broker) { broker_topics_load(broker); }
 
-void broker_stop(struct broker *broker) { broker->stopping = true; }
+void broker_stop(struct broker *broker)
+{
+    broker->stopping = true;
+    broker_topics_close(broker);
+}
 
 i32 broker_frame_api_key(const u8 *frame, u32 size)
 {
@@ -308,7 +312,10 @@ bool broker_on_frame(struct broker *broker, io_conn conn, const u8 *frame, u32 s
         return false;
     }
     if (!handler->async(broker, slot)) {
+        /* Refused before any log operation was issued (the handlers check their bounds
+         * first), so the slot is free again at once. */
         ASSERT(slot->pending == 0);
+        slot->conn = 0;
         broker_slot_finish(broker, slot, NULL);
         return false;
     }
@@ -321,10 +328,6 @@ void broker_on_file(struct broker *broker, const struct io_completion *completio
 {
     u64 user_data = completion->user_data;
     ASSERT((user_data & ((u64)0xff << 56)) == BROKER_FILE_TAG);
-    if (user_data & BROKER_FILE_FETCH) {
-        broker_fetch_on_read(broker, completion);
-        return;
-    }
     if (user_data & BROKER_FILE_TOPICS) {
         broker_topics_on_file(broker, completion);
         return;

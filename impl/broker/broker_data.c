@@ -10,14 +10,9 @@
  *     log is the whole ISR). Batches are stored as they came, whatever their compression codec.
  *   - ListOffsets: earliest and latest from the log's offsets, by timestamp (and max timestamp)
  *     through partition_log_list_offset.
- *   - Fetch (v4-v12, no sessions: SessionId 0): partitions are read one after the other, each
- *     with partition_log_read (whole batches, at most PartitionMaxBytes and what remains of
- *     MaxBytes) then io_file_read of that range into slot->data; the answer copies those bytes
- *     (io_send_file would splice them without a copy, but the generated encoder writes a whole
- *     message into one buffer, so the records would have to be cut out of its output: not yet).
- *     High watermark = last stable offset = log end (one node, no transactions yet), aborted
- *     transactions empty. When fewer than MinBytes were read, the slot parks until MaxWaitMs
- *     passes (its timer) or an append to one of its partitions wakes it to read again.
+ *   - Fetch (v4-v12, no sessions: SessionId 0) is in broker_fetch.c: file ranges from the
+ *     logs, sent with io_send_file (zero copy); high watermark = last stable offset = log end
+ *     (one node, no transactions yet), aborted transactions empty, long polling.
  * Invariants: a part is done exactly once per pass; slot->pending counts operations in flight;
  * slot->data_used <= BROKER_DATA_SIZE_MAX.
  *
@@ -138,6 +133,8 @@ static void broker_produce_respond(struct broker *broker, struct broker_slot *sl
         proto_arena_alloc(&arena, (u64)MAX(topic_count, 1u) * sizeof(*topics));
     struct kafka_produce_response_partition_produce *partitions =
         proto_arena_alloc(&arena, (u64)MAX(slot->part_count, 1u) * sizeof(*partitions));
+    /* Bounded: the request's topics fit the slot's 64 KiB decode arena and its partitions
+     * BROKER_PARTS_MAX, so their answers fit the larger response arena. */
     ASSERT(topics != NULL && partitions != NULL);
     for (u32 t = 0; t < topic_count; t++) {
         kafka_produce_response_topic_produce_init(&topics[t]);
@@ -169,13 +166,19 @@ static void broker_produce_respond(struct broker *broker, struct broker_slot *sl
 bool broker_start_produce(struct broker *broker, struct broker_slot *slot)
 {
     struct kafka_produce_request *request = &slot->request.Produce;
+    u64 parts = 0;
+    for (i32 t = 0; t < request->TopicData.count; t++) {
+        parts += (u64)MAX(request->TopicData.items[t].PartitionData.count, 0);
+    }
+    if (parts > BROKER_PARTS_MAX) return false; /* Before any append is issued. */
     bool acks_valid = request->Acks == 0 || request->Acks == 1 || request->Acks == -1;
     for (i32 t = 0; t < request->TopicData.count; t++) {
         struct kafka_produce_request_topic_produce_data *topic = &request->TopicData.items[t];
         for (i32 p = 0; p < topic->PartitionData.count; p++) {
             struct kafka_produce_request_partition_produce_data *data =
                 &topic->PartitionData.items[p];
-            if (!broker_part_add(broker, slot, (u32)t, topic->Name, data->Index)) return false;
+            bool added = broker_part_add(broker, slot, (u32)t, topic->Name, data->Index);
+            ASSERT(added); /* Counted above. */
             u32 index = slot->part_count - 1;
             if (!acks_valid) {
                 slot->parts[index].error = KAFKA_ERROR_INVALID_REQUIRED_ACKS;
@@ -274,13 +277,17 @@ static void broker_list_offsets_part(struct broker *broker, struct broker_slot *
 bool broker_start_list_offsets(struct broker *broker, struct broker_slot *slot)
 {
     struct kafka_list_offsets_request *request = &slot->request.ListOffsets;
+    u64 parts = 0;
+    for (i32 t = 0; t < request->Topics.count; t++) {
+        parts += (u64)MAX(request->Topics.items[t].Partitions.count, 0);
+    }
+    if (parts > BROKER_PARTS_MAX) return false; /* Before any lookup is issued. */
     for (i32 t = 0; t < request->Topics.count; t++) {
         struct kafka_list_offsets_request_topic *topic = &request->Topics.items[t];
         for (i32 p = 0; p < topic->Partitions.count; p++) {
             struct kafka_list_offsets_request_partition *asked = &topic->Partitions.items[p];
-            if (!broker_part_add(broker, slot, (u32)t, topic->Name, asked->PartitionIndex)) {
-                return false;
-            }
+            bool added = broker_part_add(broker, slot, (u32)t, topic->Name, asked->PartitionIndex);
+            ASSERT(added); /* Counted above. */
             broker_list_offsets_part(broker, slot, slot->part_count - 1, asked->Timestamp);
         }
     }

@@ -1,14 +1,18 @@
-/* broker_fetch.c: the Fetch handler (v4-v12) and its long poll.
+/* broker_fetch.c: the Fetch handler (v4-v12) and its long poll, answered with sendfile.
  *
- * A pass reads the slot's partitions one after the other: partition_log_read finds whole
+ * A pass asks the slot's partitions one after the other: partition_log_read finds whole
  * batches from the fetch offset (at most PartitionMaxBytes and what remains of MaxBytes, at
- * least one batch), then io_file_read copies that file range into slot->data. After the pass,
- * fewer than MinBytes bytes and MaxWaitMs > 0 park the slot until its deadline (the slot's
- * timer) or until an append to one of its partitions starts a new pass. A fetch offset at the
- * log end reads nothing; one outside [log start, log end] is OFFSET_OUT_OF_RANGE. The answer
- * copies the records from slot->data into the response (see broker_data.c on sendfile).
- * Invariants: at most one read in flight per slot (pending <= 1); a parked slot has no
- * operation in flight; next_part only grows within a pass.
+ * least one batch) as a file range. No record byte is read: each partition's Records is given
+ * to the encoder as a place in the slot->data address range, the writer splices it
+ * (proto_writer_splice: the length prefix is written, the bytes skipped), and the answer goes
+ * out as the encoded pieces with io_send and the file ranges with io_send_file between them
+ * (zero copy: sendfile from the page cache in kbroker). After the pass, fewer than MinBytes
+ * bytes and MaxWaitMs > 0 park the slot until its deadline (the slot's timer) or until an
+ * append to one of its partitions starts a new pass. A fetch offset at the log end reads
+ * nothing; one outside [log start, log end] is OFFSET_OUT_OF_RANGE.
+ * Invariants: at most one log read in flight per slot (pending <= 1); a parked slot has no
+ * operation in flight; next_part only grows within a pass; ranges only name bytes below the
+ * log end, which never shrinks on a single node (no truncation), so they stay valid.
  *
  * Tested by tests/unit/test_broker.c (reads, long poll woken by a produce, timeout) and
  * tests/integration/kafka_kcat.sh (kcat consumes what it produced). */
@@ -27,6 +31,60 @@ static u32 broker_fetch_budget(const struct broker_slot *slot)
     i32 max_bytes = slot->request.Fetch.MaxBytes;
     u32 limit = max_bytes <= 0 ? 0 : MIN((u32)max_bytes, BROKER_DATA_SIZE_MAX);
     return slot->data_used >= limit ? 0 : limit - slot->data_used;
+}
+
+/* The part whose records were spliced at offset. */
+static const struct broker_part *broker_fetch_spliced(const struct broker_slot *slot,
+                                                      const struct proto_splice *splice)
+{
+    for (u32 i = 0; i < slot->part_count; i++) {
+        const struct broker_part *part = &slot->parts[i];
+        if (part->data_size > 0 && part->data_position == splice->offset) {
+            ASSERT(part->data_size == splice->size);
+            return part;
+        }
+    }
+    ASSERT(false); /* Only Records values point into slot->data. */
+    return NULL;
+}
+
+/* Encodes the answer with the records spliced out, then sends it piece by piece. */
+static void broker_fetch_send(struct broker *broker, struct broker_slot *slot,
+                              const union kafka_response *response)
+{
+    struct proto_splice splices[BROKER_PARTS_MAX];
+    struct proto_writer writer;
+    proto_writer_init(&writer, broker->out, BROKER_OUT_SIZE);
+    proto_writer_splice(&writer, slot->data, BROKER_DATA_SIZE_MAX, splices, BROKER_PARTS_MAX);
+    enum proto_error error = proto_response_frame_encode(
+        &writer, KAFKA_API_FETCH, slot->header.RequestApiVersion, slot->header.CorrelationId,
+        response);
+    ASSERT(error == PROTO_OK); /* Our own values, within the buffer's room. */
+    io_conn conn = slot->conn;
+    u32 cursor = 0;
+    enum io_result result = IO_OK;
+    for (u32 i = 0; i < writer.splice_count && result == IO_OK; i++) {
+        const struct proto_splice *splice = &splices[i];
+        const struct broker_part *part = broker_fetch_spliced(slot, splice);
+        ASSERT(splice->position >= cursor);
+        if (splice->position > cursor) {
+            result = io_send(broker->io, conn, broker->out + cursor, splice->position - cursor);
+        }
+        if (result == IO_OK) {
+            result = io_send_file(broker->io, conn, part->file, part->file_position,
+                                  splice->size);
+        }
+        cursor = splice->position + splice->size;
+    }
+    if (result == IO_OK && writer.position > cursor) {
+        result = io_send(broker->io, conn, broker->out + cursor, writer.position - cursor);
+    }
+    if (result != IO_OK) {
+        io_log(broker->io, IO_LOG_WARN, "broker: cannot send a fetch answer (%s); closing",
+               io_result_name(result));
+        io_close(broker->io, conn);
+        broker_conn_closed(broker, conn);
+    }
 }
 
 static void broker_fetch_respond(struct broker *broker, struct broker_slot *slot)
@@ -75,7 +133,8 @@ static void broker_fetch_respond(struct broker *broker, struct broker_slot *slot
     response.Fetch.SessionId = 0;
     response.Fetch.Responses.items = topics;
     response.Fetch.Responses.count = (i32)topic_count;
-    broker_slot_finish(broker, slot, &response);
+    if (slot->conn != 0) broker_fetch_send(broker, slot, &response);
+    broker_slot_finish(broker, slot, NULL);
 }
 
 /* The pass is over: answer, or park for the long poll. */
@@ -157,46 +216,20 @@ void broker_fetch_on_log_read(struct broker *broker, struct broker_slot *slot,
 {
     ASSERT(event->kind == LOG_EVENT_READ);
     ASSERT(slot->pending == 0);
-    u32 index = (u32)(part - slot->parts);
-    ASSERT(index == slot->next_part);
+    ASSERT((u32)(part - slot->parts) == slot->next_part);
     u32 space = BROKER_DATA_SIZE_MAX - slot->data_used;
+    /* At least one batch, as Kafka sends; one larger than the room left is cut (clients drop
+     * a partial batch at the end of a fetch and fetch it again). */
     u32 size = MIN(event->range.size, space);
     if (event->result != LOG_OK) {
         part->error = broker_log_error(event->result);
     } else if (size > 0) {
-        u64 user_data = BROKER_FILE_TAG | BROKER_FILE_FETCH |
-                        (u64)broker_fetch_slot_index(broker, slot) << 32 | index;
+        ASSERT(event->range.file != 0);
+        part->file = event->range.file;
+        part->file_position = event->range.position;
         part->data_position = slot->data_used;
-        enum io_result result = io_file_read(broker->io, event->range.file,
-                                             event->range.position, slot->data + slot->data_used,
-                                             size, user_data);
-        if (result == IO_OK) {
-            slot->pending++;
-            return;
-        }
-        part->error = KAFKA_ERROR_KAFKA_STORAGE_ERROR;
-    }
-    part->done = true;
-    slot->next_part++;
-    broker_fetch_next(broker, slot);
-}
-
-void broker_fetch_on_read(struct broker *broker, const struct io_completion *completion)
-{
-    u32 slot_index = (u32)(completion->user_data >> 32) & 0xffu;
-    u32 index = (u32)completion->user_data;
-    ASSERT(slot_index < BROKER_SLOTS_MAX);
-    struct broker_slot *slot = &broker->slots[slot_index];
-    ASSERT(slot->used && slot->pending == 1);
-    ASSERT(index == slot->next_part && index < slot->part_count);
-    struct broker_part *part = &slot->parts[index];
-    slot->pending--;
-    if (completion->result != IO_OK) {
-        part->error = KAFKA_ERROR_KAFKA_STORAGE_ERROR;
-    } else {
-        ASSERT(completion->size <= BROKER_DATA_SIZE_MAX - slot->data_used);
-        part->data_size = completion->size;
-        slot->data_used += completion->size;
+        part->data_size = size;
+        slot->data_used += size;
     }
     part->done = true;
     slot->next_part++;

@@ -34,10 +34,10 @@ enum broker_event_kind {
     BROKER_EVENT_APPEND = 2,
     BROKER_EVENT_LIST = 3,
     BROKER_EVENT_READ = 4,
+    BROKER_EVENT_CLOSE = 5,
 };
-/* Bit 55 of a file user_data: a broker read of fetch data (otherwise a log's own, whose io_tag
- * is BROKER_LOG_TAG | topic << 8 | partition; or the topics file, BROKER_FILE_TOPICS). */
-#define BROKER_FILE_FETCH ((u64)1 << 55)
+/* Bit 54 of a file user_data: the topics file (otherwise a log's own, whose io_tag is
+ * BROKER_LOG_TAG | topic << 8 | partition). */
 #define BROKER_FILE_TOPICS ((u64)1 << 54)
 #define BROKER_LOG_TAG ((u32)(BROKER_FILE_TAG >> 32))
 
@@ -48,6 +48,7 @@ enum broker_partition_state {
     BROKER_PARTITION_OPENING,
     BROKER_PARTITION_OPEN,
     BROKER_PARTITION_FAILED,
+    BROKER_PARTITION_CLOSED,  /* Closing or closed by a graceful stop. */
 };
 
 struct broker_topic {
@@ -75,8 +76,10 @@ struct broker_part {
     i64 offset;          /* Produce: base offset. ListOffsets: found. Fetch: fetch offset. */
     i64 timestamp;       /* ListOffsets: asked, then found. */
     u32 max_bytes;       /* Fetch. */
-    u32 data_position;   /* Fetch: records in slot->data. */
+    u32 data_position;   /* Fetch: the records' place in the slot->data address range. */
     u32 data_size;
+    io_file file;        /* Fetch: the records are this file range, sent by io_send_file. */
+    u64 file_position;
     u32 appends;         /* Produce: batches still being appended. */
 };
 
@@ -89,7 +92,8 @@ struct broker_slot {
     u8 *arena_memory;
     u8 *frame;           /* A copy of the request frame, alive while the slot is. */
     u32 frame_size;
-    u8 *data;            /* Fetch: records read from the logs. */
+    u8 *data;            /* Fetch: an address range standing for the records' file ranges
+                          * (never written: the encoder splices them, see broker_fetch.c). */
     u32 data_used;
     struct broker_part parts[BROKER_PARTS_MAX];
     u32 part_count;
@@ -144,6 +148,7 @@ i16 broker_topic_create(struct broker *broker, struct proto_string name, i32 par
                         bool persist);
 void broker_on_log_event(void *owner, const struct log_event *event);
 void broker_topics_load(struct broker *broker);
+void broker_topics_close(struct broker *broker);
 void broker_topics_on_file(struct broker *broker, const struct io_completion *completion);
 bool broker_partition_ready(const struct broker *broker, u32 topic, i32 partition);
 
@@ -166,7 +171,6 @@ void broker_data_on_event(struct broker *broker, struct broker_slot *slot,
                           enum broker_event_kind kind, u32 index, const struct log_event *event);
 void broker_fetch_on_log_read(struct broker *broker, struct broker_slot *slot,
                               struct broker_part *part, const struct log_event *event);
-void broker_fetch_on_read(struct broker *broker, const struct io_completion *completion);
 void broker_fetch_on_timer(struct broker *broker, struct broker_slot *slot);
 void broker_fetch_wake(struct broker *broker, u32 topic, i32 partition);
 

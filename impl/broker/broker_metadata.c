@@ -31,7 +31,14 @@ static void broker_metadata_topic(struct broker *broker, u32 index, i16 version,
     if (version >= 10) out->TopicId = topic->id;
     struct kafka_metadata_response_partition *partitions =
         proto_arena_alloc(arena, (u64)topic->partition_count * sizeof(*partitions));
-    ASSERT(partitions != NULL); /* Bounded: topics x partitions fit the scratch arena. */
+    if (partitions == NULL) {
+        /* A request naming the same topics over and over: the arena (sized for every topic
+         * once, several times over) runs out; the rest are answered with a retriable error. */
+        COVER(true);
+        out->ErrorCode = KAFKA_ERROR_REQUEST_TIMED_OUT;
+        out->Partitions.count = 0;
+        return;
+    }
     for (u32 p = 0; p < topic->partition_count; p++) {
         struct kafka_metadata_response_partition *partition = &partitions[p];
         kafka_metadata_response_partition_init(partition);
@@ -48,6 +55,9 @@ static void broker_metadata_topic(struct broker *broker, u32 index, i16 version,
             partition->LeaderId = -1;
         } else if (topic->states[p] == BROKER_PARTITION_FAILED) {
             partition->ErrorCode = KAFKA_ERROR_KAFKA_STORAGE_ERROR;
+        } else if (topic->states[p] == BROKER_PARTITION_CLOSED) {
+            partition->ErrorCode = KAFKA_ERROR_LEADER_NOT_AVAILABLE; /* Stopping. */
+            partition->LeaderId = -1;
         }
     }
     out->Partitions.items = partitions;
@@ -62,6 +72,11 @@ static void broker_metadata_named(struct broker *broker, struct proto_string nam
 {
     kafka_metadata_response_topic_init(out);
     out->Name = name;
+    if (name.size < 0) { /* Asked by topic id (v10+): ids are not looked up yet. */
+        if (version < 12) out->Name = proto_string_of(""); /* Not nullable before v12. */
+        out->ErrorCode = KAFKA_ERROR_UNKNOWN_TOPIC_ID;
+        return;
+    }
     i32 index = broker_topic_find(broker, name);
     if (index >= 0) {
         broker_metadata_topic(broker, (u32)index, version, out, arena);

@@ -143,12 +143,21 @@ void broker_on_log_event(void *owner, const struct log_event *event)
     enum broker_event_kind kind = (enum broker_event_kind)(event->user_data >> 48);
     u32 slot = (u32)(event->user_data >> 32) & 0xffffu;
     u32 index = (u32)event->user_data;
+    if (kind == BROKER_EVENT_CLOSE) {
+        ASSERT(event->kind == LOG_EVENT_CLOSED);
+        if (event->result != LOG_OK) {
+            io_log(broker->io, IO_LOG_WARN, "broker: a log did not close cleanly: %s",
+                   log_result_name(event->result));
+        }
+        return;
+    }
     if (kind == BROKER_EVENT_OPEN) {
         ASSERT(event->kind == LOG_EVENT_OPENED);
         u32 topic = index >> 8, partition = index & 0xffu;
         ASSERT(topic < BROKER_TOPICS_MAX && broker->topics[topic].used);
         ASSERT(partition < broker->topics[topic].partition_count);
         bool ok = event->result == LOG_OK;
+        if (broker->topics[topic].states[partition] == BROKER_PARTITION_CLOSED) return;
         broker->topics[topic].states[partition] =
             ok ? BROKER_PARTITION_OPEN : BROKER_PARTITION_FAILED;
         if (!ok) {
@@ -159,6 +168,24 @@ void broker_on_log_event(void *owner, const struct log_event *event)
     }
     ASSERT(slot < BROKER_SLOTS_MAX);
     broker_data_on_event(broker, &broker->slots[slot], kind, index, event);
+}
+
+/* A graceful stop: every open log flushes, checkpoints and records a clean shutdown (the next
+ * open then skips the recovery scan). Requests from now on find the partitions unavailable. */
+void broker_topics_close(struct broker *broker)
+{
+    for (u32 t = 0; t < BROKER_TOPICS_MAX; t++) {
+        struct broker_topic *topic = &broker->topics[t];
+        if (!topic->used) continue;
+        for (u32 p = 0; p < topic->partition_count; p++) {
+            bool was_open = topic->states[p] == BROKER_PARTITION_OPEN;
+            topic->states[p] = BROKER_PARTITION_CLOSED;
+            if (!was_open) continue;
+            enum log_result result = partition_log_close(
+                &topic->logs[p], broker_event_data(BROKER_EVENT_CLOSE, 0, t << 8 | p));
+            COVER(result != LOG_OK);
+        }
+    }
 }
 
 /* ===== The topics file ===== */

@@ -345,6 +345,43 @@ void proto_writer_init(struct proto_writer *writer, u8 *buffer, u32 capacity)
     writer->capacity = capacity;
     writer->position = 0;
     writer->error = PROTO_OK;
+    writer->splice_base = NULL;
+    writer->splice_size = 0;
+    writer->splices = NULL;
+    writer->splice_count = 0;
+    writer->splice_capacity = 0;
+}
+
+void proto_writer_splice(struct proto_writer *writer, const u8 *base, u32 size,
+                         struct proto_splice *splices, u32 capacity)
+{
+    ASSERT(base != NULL && splices != NULL);
+    ASSERT(writer->splice_count == 0);
+    writer->splice_base = base;
+    writer->splice_size = size;
+    writer->splices = splices;
+    writer->splice_capacity = capacity;
+}
+
+/* Records value as a splice when splicing is on and its data lies in the splice range. */
+static bool writer_splice_bytes(struct proto_writer *writer, struct proto_bytes value)
+{
+    if (writer->splices == NULL || value.size <= 0) return false;
+    uintptr_t base = (uintptr_t)writer->splice_base, data = (uintptr_t)value.data;
+    if (data < base || data - base > writer->splice_size ||
+        (u64)(data - base) + (u64)value.size > writer->splice_size) {
+        return false;
+    }
+    if (writer->error != PROTO_OK) return true;
+    if (writer->splice_count == writer->splice_capacity ||
+        writer->capacity - writer->position < (u32)value.size) {
+        proto_writer_fail(writer, PROTO_ERROR_NO_SPACE);
+        return true;
+    }
+    writer->splices[writer->splice_count++] = (struct proto_splice){
+        writer->position, (u32)(data - base), (u32)value.size};
+    writer->position += (u32)value.size;
+    return true;
 }
 
 void proto_writer_init_counter(struct proto_writer *writer)
@@ -353,6 +390,11 @@ void proto_writer_init_counter(struct proto_writer *writer)
     writer->capacity = UINT32_MAX;
     writer->position = 0;
     writer->error = PROTO_OK;
+    writer->splice_base = NULL;
+    writer->splice_size = 0;
+    writer->splices = NULL;
+    writer->splice_count = 0;
+    writer->splice_capacity = 0;
 }
 
 void proto_writer_fail(struct proto_writer *writer, enum proto_error error)
@@ -496,6 +538,7 @@ void proto_write_bytes(struct proto_writer *writer, struct proto_bytes value, bo
                        bool nullable)
 {
     writer_length(writer, value.size, flexible, nullable, true);
+    if (writer_splice_bytes(writer, value)) return;
     if (value.size > 0) proto_write_raw(writer, value.data, (u32)value.size);
 }
 

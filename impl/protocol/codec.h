@@ -118,15 +118,34 @@ void *proto_read_array_items(struct proto_reader *reader, struct proto_arena *ar
 
 /* ===== Writer ===== */
 
+/* A spliced bytes value: its length prefix is in the output, its size bytes at position are
+ * not (the caller sends them from elsewhere, e.g. a file range by sendfile). */
+struct proto_splice {
+    u32 position; /* In the output, where the bytes belong. */
+    u32 offset;   /* Of the value's data from the splice base. */
+    u32 size;
+};
+
 /* A writer with buffer NULL only counts: it measures an encoding without storing it. */
 struct proto_writer {
     u8 *buffer;
     u32 capacity;
     u32 position;
     enum proto_error error; /* Sticky: the first failure. */
+    /* Optional splicing (proto_writer_splice): off when splices is NULL. */
+    const u8 *splice_base;
+    u32 splice_size;
+    struct proto_splice *splices;
+    u32 splice_count;
+    u32 splice_capacity;
 };
 
 void proto_writer_init(struct proto_writer *writer, u8 *buffer, u32 capacity);
+/* From now on, a non-empty bytes value whose data lies inside [base, base + size) is not
+ * copied: the writer records a proto_splice and skips over its bytes (their room in the buffer
+ * is left unwritten). More than capacity splices is PROTO_ERROR_NO_SPACE. */
+void proto_writer_splice(struct proto_writer *writer, const u8 *base, u32 size,
+                         struct proto_splice *splices, u32 capacity);
 void proto_writer_init_counter(struct proto_writer *writer);
 void proto_writer_fail(struct proto_writer *writer, enum proto_error error);
 

@@ -68,13 +68,13 @@ kb_check "bad --override exits 2 with a suggestion" \
 
 # --- A real Kafka property we do not implement yet: a warning, and the broker runs.
 base_config "$KB_TMP/warn.properties"
-printf 'num.partitions=3\nlog.retention.hours=168\n' >>"$KB_TMP/warn.properties"
+printf 'log.cleaner.enable=true\nlog.retention.hours=168\n' >>"$KB_TMP/warn.properties"
 LOG=$KB_TMP/warn.log
 "$KBROKER" "$KB_TMP/warn.properties" >"$LOG" 2>&1 &
 PID=$!
 KB_PIDS+=("$PID")
 kb_check "unimplemented property is a warning with its line" \
-    kb_wait_for 5 grep -q "warn.properties:7: warning: num.partitions is a Kafka property" "$LOG"
+    kb_wait_for 5 grep -q "warn.properties:7: warning: log.cleaner.enable is a Kafka property" "$LOG"
 kb_check "broker with unimplemented properties starts and listens" \
     kb_wait_for 10 kb_port_in_use "$PORT_CLIENT"
 kb_check "broker is still running after 1 s" bash -c "sleep 1; kill -0 $PID"

@@ -34,14 +34,37 @@ static u32 captured_count;
 static u64 timer_deadline[IO_TIMERS_MAX];
 static bool conn_paused[16];
 
+/* Appends bytes sent on conn: to the last frame while it is incomplete (a response sent in
+ * pieces, memory and file ranges), else as a new frame. */
 static enum io_result test_send(void *context, io_conn conn, const u8 *bytes, u32 size)
 {
     (void)context;
-    ASSERT(captured_count < CAPTURED_MAX && capture_used + size <= CAPTURE_SIZE);
+    ASSERT(capture_used + size <= CAPTURE_SIZE);
+    struct captured *last = captured_count > 0 ? &captured[captured_count - 1] : NULL;
+    bool incomplete = last != NULL && (last->size < 4 ||
+                      last->size < 4 + load_u32_be(capture_bytes + last->position));
+    if (!incomplete) {
+        ASSERT(captured_count < CAPTURED_MAX);
+        last = &captured[captured_count++];
+        *last = (struct captured){conn, capture_used, 0};
+    }
+    ASSERT(last->conn == conn); /* One answer at a time, whole. */
     memcpy(capture_bytes + capture_used, bytes, size);
-    captured[captured_count++] = (struct captured){conn, capture_used, size};
     capture_used += size;
+    last->size += size;
     return IO_OK;
+}
+
+static u64 files_sent_bytes;
+
+static enum io_result test_send_file(void *context, io_conn conn, io_file file, u64 offset,
+                                     u32 size)
+{
+    struct fake_file *source = fake_file_of(context, file);
+    ASSERT(source != NULL);
+    ASSERT(offset + size <= source->current.size);
+    files_sent_bytes += size;
+    return test_send(context, conn, source->current.bytes + offset, size);
 }
 
 static void test_timer_set(void *context, u32 id, u64 deadline)
@@ -94,6 +117,7 @@ static void world_init(struct world *world)
     memset(world, 0, sizeof(*world));
     test_vtable = fake_vtable;
     test_vtable.send = test_send;
+    test_vtable.send_file = test_send_file;
     test_vtable.timer_set = test_timer_set;
     test_vtable.timer_cancel = test_timer_cancel;
     test_vtable.read_pause = test_read_pause;
@@ -381,6 +405,7 @@ TEST(produce_assigns_offsets_and_fetch_returns_them)
     CHECK(data->HighWatermark == 5 && data->LastStableOffset == 5);
     CHECK(data->AbortedTransactions.count == 0);
     REQUIRE(data->Records.size > 0);
+    CHECK(files_sent_bytes >= (u64)data->Records.size); /* Zero copy: spliced from the file. */
     struct record_batch_header header;
     REQUIRE(batch_validate(data->Records.data, (u64)data->Records.size, &header) == BATCH_OK);
     CHECK(header.BaseOffset == 0 && header.RecordCount == 3);
@@ -426,6 +451,36 @@ TEST(produce_errors_and_acks_zero)
     world_run(&world);
     CHECK(captured_count == before + 3); /* acks=0: no answer... */
     CHECK(list_offset(&world, "t", 0, -1) == 4); /* ...but appended. */
+    world_deinit(&world);
+}
+
+/* A request naming more partitions than a slot holds is refused whole, before any append. */
+TEST(produce_with_too_many_partitions_is_refused)
+{
+    struct world world;
+    world_init(&world);
+    REQUIRE(create_topic(&world, "t", 1) == 0);
+    u32 size = build_batch(1, 1000);
+    u32 before = captured_count;
+    static struct kafka_produce_request_partition_produce_data many[300];
+    for (u32 i = 0; i < ARRAY_LEN(many); i++) {
+        kafka_produce_request_partition_produce_data_init(&many[i]);
+        many[i].Records = (struct proto_bytes){batch_buffer, (i32)size};
+    }
+    union kafka_request body;
+    struct kafka_produce_request_topic_produce_data t;
+    kafka_produce_request_init(&body.Produce);
+    kafka_produce_request_topic_produce_data_init(&t);
+    t.Name = proto_string_of("t");
+    t.PartitionData.items = many;
+    t.PartitionData.count = (i32)ARRAY_LEN(many); /* Above BROKER_PARTS_MAX: refused whole. */
+    body.Produce.Acks = 1;
+    body.Produce.TopicData.items = &t;
+    body.Produce.TopicData.count = 1;
+    CHECK(!world_request(&world, 1, KAFKA_API_PRODUCE, 9, &body));
+    world_run(&world);
+    CHECK(captured_count == before);
+    CHECK(list_offset(&world, "t", 0, -1) == 0); /* Nothing appended. */
     world_deinit(&world);
 }
 
@@ -483,7 +538,17 @@ TEST(topics_and_records_survive_a_restart)
     u32 size = build_batch(3, 1000);
     REQUIRE(produce(&world, 1, "durable", 1, -1, size));
     world_run(&world);
-    broker_destroy(world.broker); /* A graceful-enough stop: the log recovers the tail. */
+    broker_destroy(world.broker); /* Like a crash: the next open recovers the tail. */
+    world_start(&world);
+    world_run(&world);
+    CHECK(list_offset(&world, "durable", 1, -1) == 3);
+    broker_stop(world.broker); /* Graceful: the logs close cleanly. */
+    world_run(&world);
+    struct fake_file *clean = fake_io_file(world.fake, "durable-1/clean-shutdown");
+    CHECK(clean != NULL && clean->linked);
+    CHECK(list_offset(&world, "durable", 1, -1) ==
+          -100 - KAFKA_ERROR_NOT_LEADER_OR_FOLLOWER); /* Stopping: not served. */
+    broker_destroy(world.broker);
     world_start(&world);
     world_run(&world);
     CHECK(list_offset(&world, "durable", 1, -1) == 3);
@@ -522,7 +587,89 @@ TEST(malformed_and_random_frames_close_never_crash)
     world_deinit(&world);
 }
 
+/* Encodes a valid Produce, Metadata or Fetch request (by round) into frame; returns its size. */
+static u32 encode_valid_request(u32 round, u8 *frame, u32 capacity)
+{
+    u32 size = build_batch(1 + round % 3, 1000);
+    struct proto_request_header header = {KAFKA_API_PRODUCE, 9, 1, PROTO_STRING_NULL, 0};
+    union kafka_request body;
+    struct kafka_produce_request_topic_produce_data t;
+    struct kafka_produce_request_partition_produce_data p;
+    struct kafka_metadata_request_topic topic;
+    struct kafka_fetch_request_topic ft;
+    struct kafka_fetch_request_partition fp;
+    if (round % 3 == 0) {
+        kafka_produce_request_init(&body.Produce);
+        kafka_produce_request_topic_produce_data_init(&t);
+        kafka_produce_request_partition_produce_data_init(&p);
+        p.Index = (i32)(round % 2);
+        p.Records = (struct proto_bytes){batch_buffer, (i32)size};
+        t.Name = proto_string_of("flip");
+        t.PartitionData.items = &p;
+        t.PartitionData.count = 1;
+        body.Produce.Acks = -1;
+        body.Produce.TopicData.items = &t;
+        body.Produce.TopicData.count = 1;
+    } else if (round % 3 == 1) {
+        header.RequestApiKey = KAFKA_API_METADATA;
+        metadata_request(&body, &topic, "flip");
+    } else {
+        header.RequestApiKey = KAFKA_API_FETCH;
+        header.RequestApiVersion = 12;
+        kafka_fetch_request_init(&body.Fetch);
+        kafka_fetch_request_topic_init(&ft);
+        kafka_fetch_request_partition_init(&fp);
+        fp.PartitionMaxBytes = 4096;
+        ft.Topic = proto_string_of("flip");
+        ft.Partitions.items = &fp;
+        ft.Partitions.count = 1;
+        body.Fetch.Topics.items = &ft;
+        body.Fetch.Topics.count = 1;
+        body.Fetch.MaxBytes = 4096;
+    }
+    struct proto_writer writer;
+    proto_writer_init(&writer, frame, capacity);
+    ASSERT(proto_request_frame_encode(&writer, &header, &body) == PROTO_OK);
+    return writer.position;
+}
+
+/* Valid requests of the served apis with bytes flipped: whatever decodes is answered, the
+ * rest closes the connection; nothing crashes. Also Metadata by topic id at v10. */
+TEST(flipped_valid_requests_never_crash)
+{
+    struct world world;
+    world_init(&world);
+    REQUIRE(create_topic(&world, "flip", 2) == 0);
+    union kafka_request body;
+    struct kafka_metadata_request_topic topic;
+    metadata_request(&body, &topic, "flip");
+    topic.Name = PROTO_STRING_NULL; /* By id, v10+: not nullable in the v10/v11 answer. */
+    REQUIRE(world_request(&world, 1, KAFKA_API_METADATA, 10, &body));
+    union kafka_response response;
+    REQUIRE(response_get(captured_count - 1, KAFKA_API_METADATA, 10, &response));
+    CHECK(response.Metadata.Topics.items[0].ErrorCode == KAFKA_ERROR_UNKNOWN_TOPIC_ID);
+    static u8 frame[16384];
+    u64 state = 99;
+    for (u32 round = 0; round < 6000; round++) {
+        u32 size = encode_valid_request(round, frame, sizeof(frame));
+        for (u32 flips = 0; flips < 1 + round % 3; flips++) {
+            state = state * 6364136223846793005ull + 1442695040888963407ull;
+            u32 at = 4 + (u32)((state >> 33) % (size - 4));
+            frame[at] ^= (u8)(1u << ((state >> 20) % 8));
+        }
+        io_conn conn = 20 + round % 4;
+        bool kept = broker_on_frame(world.broker, conn, frame + 4, size - 4);
+        COVER(kept);
+        world_run(&world);
+        broker_conn_closed(world.broker, conn);
+        capture_used = 0;
+        captured_count = 0;
+    }
+    world_deinit(&world);
+}
+
 static const struct test_case tests[] = {
+    {"flipped_valid_requests_never_crash", flipped_valid_requests_never_crash},
     {"api_versions_lists_exactly_the_implemented_apis",
      api_versions_lists_exactly_the_implemented_apis},
     {"metadata_auto_creates_and_reports_leader_once_open",
@@ -532,6 +679,7 @@ static const struct test_case tests[] = {
     {"produce_assigns_offsets_and_fetch_returns_them",
      produce_assigns_offsets_and_fetch_returns_them},
     {"produce_errors_and_acks_zero", produce_errors_and_acks_zero},
+    {"produce_with_too_many_partitions_is_refused", produce_with_too_many_partitions_is_refused},
     {"fetch_long_poll_woken_by_produce_and_ended_by_timer",
      fetch_long_poll_woken_by_produce_and_ended_by_timer},
     {"topics_and_records_survive_a_restart", topics_and_records_survive_a_restart},

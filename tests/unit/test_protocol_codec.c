@@ -698,7 +698,59 @@ TEST(whole_frames_encode_and_read_back)
           PROTO_ERROR_NO_SPACE);
 }
 
+/* Splicing: bytes values inside the splice range are skipped and recorded; putting them back
+ * at the recorded positions gives exactly the ordinary encoding. Others are copied. */
+TEST(writer_splices_bytes_in_range)
+{
+    static u8 base[64], plain[512], spliced[512];
+    for (u32 i = 0; i < sizeof(base); i++) base[i] = (u8)(0xA0 + i);
+    static const u8 other[3] = {1, 2, 3};
+    struct kafka_fetch_response_partition_data partitions[3];
+    for (u32 i = 0; i < 3; i++) {
+        kafka_fetch_response_partition_data_init(&partitions[i]);
+        partitions[i].PartitionIndex = (i32)i;
+        partitions[i].AbortedTransactions.count = 0;
+    }
+    partitions[0].Records = (struct proto_bytes){base + 4, 10};
+    partitions[1].Records = (struct proto_bytes){other, 3}; /* Outside: copied. */
+    partitions[2].Records = (struct proto_bytes){base + 40, 24}; /* Up to the range's end. */
+    struct kafka_fetch_response_fetchable_topic topic;
+    kafka_fetch_response_fetchable_topic_init(&topic);
+    topic.Topic = proto_string_of("t");
+    topic.Partitions.items = partitions;
+    topic.Partitions.count = 3;
+    union kafka_response response;
+    kafka_fetch_response_init(&response.Fetch);
+    response.Fetch.Responses.items = &topic;
+    response.Fetch.Responses.count = 1;
+    for (i16 version = 4; version <= 12; version += 8) {
+        struct proto_writer a, b;
+        proto_writer_init(&a, plain, sizeof(plain));
+        proto_writer_init(&b, spliced, sizeof(spliced));
+        struct proto_splice splices[4];
+        proto_writer_splice(&b, base, sizeof(base), splices, 4);
+        REQUIRE(proto_response_frame_encode(&a, KAFKA_API_FETCH, version, 5, &response) ==
+                PROTO_OK);
+        REQUIRE(proto_response_frame_encode(&b, KAFKA_API_FETCH, version, 5, &response) ==
+                PROTO_OK);
+        REQUIRE(a.position == b.position);
+        REQUIRE(b.splice_count == 2);
+        CHECK(splices[0].offset == 4 && splices[0].size == 10);
+        CHECK(splices[1].offset == 40 && splices[1].size == 24);
+        for (u32 i = 0; i < b.splice_count; i++) {
+            memcpy(spliced + splices[i].position, base + splices[i].offset, splices[i].size);
+        }
+        CHECK(memcmp(plain, spliced, a.position) == 0);
+        struct proto_writer c; /* Too few splice slots: a clean NO_SPACE. */
+        proto_writer_init(&c, spliced, sizeof(spliced));
+        proto_writer_splice(&c, base, sizeof(base), splices, 1);
+        CHECK(proto_response_frame_encode(&c, KAFKA_API_FETCH, version, 5, &response) ==
+              PROTO_ERROR_NO_SPACE);
+    }
+}
+
 static const struct test_case tests[] = {
+    {"writer_splices_bytes_in_range", writer_splices_bytes_in_range},
     {"unsigned_varints_known_encodings", unsigned_varints_known_encodings},
     {"zigzag_varints_round_trip", zigzag_varints_round_trip},
     {"integers_are_big_endian", integers_are_big_endian},
