@@ -73,8 +73,8 @@ static const char *const config_unimplemented[] = {
     "log.cleaner.io.buffer.load.factor", "log.cleaner.io.buffer.size",
     "log.cleaner.io.max.bytes.per.second", "log.cleaner.max.compaction.lag.ms",
     "log.cleaner.min.cleanable.ratio", "log.cleaner.min.compaction.lag.ms", "log.cleaner.threads",
-    "log.cleanup.policy", "log.dir.failure.timeout.ms", "log.flush.interval.messages",
-    "log.flush.interval.ms", "log.flush.offset.checkpoint.interval.ms",
+    "log.cleanup.policy", "log.dir.failure.timeout.ms", "log.flush.interval.ms",
+    "log.flush.offset.checkpoint.interval.ms",
     "log.flush.scheduler.interval.ms", "log.flush.start.offset.checkpoint.interval.ms",
     "log.index.interval.bytes", "log.index.size.max.bytes", "log.initial.task.delay.ms",
     "log.local.retention.bytes", "log.local.retention.ms", "log.message.downconversion.enable",
@@ -678,6 +678,8 @@ static const struct config_property config_properties[] = {
      auto_create_topics_enable), (u32)sizeof(bool), 0, 0},
     /* Kafka's range: at least 14 bytes (a record batch header overhead), at most 2 GiB - 1. */
     CONFIG_NUMBER("log.segment.bytes", log_segment_bytes, 14, CONFIG_INT_MAX),
+    CONFIG_NUMBER("log.flush.interval.messages", log_flush_interval_messages, 1,
+                  CONFIG_LONG_MAX),
     CONFIG_NUMBER("controller.quorum.election.timeout.ms", quorum_election_timeout_ms, 1,
                   CONFIG_INT_MAX),
     CONFIG_NUMBER("controller.quorum.election.backoff.max.ms", quorum_election_backoff_max_ms,
@@ -1160,6 +1162,7 @@ void config_defaults(struct node_config *config)
     config->num_partitions = 1;
     config->auto_create_topics_enable = true;
     config->log_segment_bytes = 1073741824;
+    config->log_flush_interval_messages = (u64)INT64_MAX;
     config->quorum_election_timeout_ms = 1000;
     config->quorum_election_backoff_max_ms = 1000;
     config->quorum_fetch_timeout_ms = 2000;

@@ -51,6 +51,7 @@ struct node_config {
     u32 num_partitions;                              /* num.partitions = 1 */
     bool auto_create_topics_enable;                  /* auto.create.topics.enable = true */
     u64 log_segment_bytes;                           /* log.segment.bytes = 1 GiB */
+    u64 log_flush_interval_messages; /* log.flush.interval.messages = never (INT64_MAX) */
 
     /* KRaft quorum timing (Kafka's defaults). */
     u64 quorum_election_timeout_ms;      /* controller.quorum.election.timeout.ms = 1000 */

@@ -52,6 +52,33 @@ enum history_kind {
     HISTORY_CLIENT_FAIL = 32,
     /* Its outcome is unknown (timeout, connection lost): a=operation id, b=error code. */
     HISTORY_CLIENT_UNKNOWN = 33,
+
+    /* ----- Reported by simulated Kafka clients (impl/kafka_client) and about brokers ----- */
+    /* A producer sent a record: a=operation id (unique per producer), b=partition,
+     * c=value checksum (kafka_client_checksum). A retry of the same operation after an error
+     * that means "not appended" is not reported again. */
+    HISTORY_KAFKA_SEND = 40,
+    /* The broker acknowledged it: a=operation id, b=partition, c=offset, d=value checksum. */
+    HISTORY_KAFKA_ACKED = 41,
+    /* It was definitely not appended (never sent, or a non-retriable error): a=operation id,
+     * b=partition, c=Kafka error code. */
+    HISTORY_KAFKA_FAILED = 42,
+    /* Its outcome is unknown (timeout, connection lost, acks=0): a=operation id, b=partition,
+     * c=Kafka error code (0 for acks=0). */
+    HISTORY_KAFKA_UNKNOWN = 43,
+    /* A consumer decoded a record: a=partition, b=offset, c=value checksum. */
+    HISTORY_KAFKA_READ = 44,
+    /* A consumer starts reading partition a again from offset b (a new connection, or an
+     * offset out of range): its earlier reads of a describe an older state of the log. */
+    HISTORY_KAFKA_REREAD = 45,
+    /* Reported by the simulator at the start, per broker node: the durability settings the
+     * node was configured with. a=log.flush.interval.messages (INT64_MAX: never),
+     * b=replicas per partition (1 today: no replication). */
+    HISTORY_KAFKA_BROKER_CONFIG = 46,
+    /* A Kafka client's new connection to the broker is established (a=0 producer, 1
+     * consumer). Every answer on it comes from the broker process that accepted it, so
+     * checkers date what the client reports after it by the crashes before this event. */
+    HISTORY_KAFKA_CONNECTED = 47,
 };
 
 /* Flags in the d field of HISTORY_QUORUM_APPENDED / COMMITTED. */

@@ -16,6 +16,7 @@
  * tests/unit/test_model_checkers.c: crafted histories that break each invariant are caught,
  * good ones pass. */
 #include "history.h"
+#include "kafka_checkers.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -730,6 +731,7 @@ const struct checker model_checkers[] = {
      check_unavailable_window},
     {"available-window", "Something new is committed inside the expected availability window.",
      check_available_window},
+    KAFKA_CHECKER_ENTRIES,
 };
 const u32 model_checker_count = (u32)ARRAY_LEN(model_checkers);
 

@@ -118,6 +118,14 @@ static const struct kind_name history_kind_names[] = {
     {HISTORY_CLIENT_OK, "CLIENT_OK"},
     {HISTORY_CLIENT_FAIL, "CLIENT_FAIL"},
     {HISTORY_CLIENT_UNKNOWN, "CLIENT_UNKNOWN"},
+    {HISTORY_KAFKA_SEND, "KAFKA_SEND"},
+    {HISTORY_KAFKA_ACKED, "KAFKA_ACKED"},
+    {HISTORY_KAFKA_FAILED, "KAFKA_FAILED"},
+    {HISTORY_KAFKA_UNKNOWN, "KAFKA_UNKNOWN"},
+    {HISTORY_KAFKA_READ, "KAFKA_READ"},
+    {HISTORY_KAFKA_REREAD, "KAFKA_REREAD"},
+    {HISTORY_KAFKA_BROKER_CONFIG, "KAFKA_BROKER_CONFIG"},
+    {HISTORY_KAFKA_CONNECTED, "KAFKA_CONNECTED"},
 };
 
 static const char *history_kind_name(u32 kind)
@@ -441,9 +449,39 @@ static void print_topology(FILE *out, const struct scenario *scenario)
         fprintf(out, "workload    quorum-append: %u clients, a %u-byte value every %s each, "
                 "timeout %s, from %s\n", workload->client_count, workload->value_size, interval,
                 timeout, start);
+    } else if (workload->kind == WORKLOAD_KAFKA_PRODUCE_CONSUME) {
+        char interval[32], start[32], stop[32];
+        report_format_duration(workload->interval_ns, interval, sizeof(interval));
+        report_format_duration(workload->start_ns, start, sizeof(start));
+        report_format_duration(workload->stop_ns, stop, sizeof(stop));
+        fprintf(out, "workload    kafka-produce-consume: topic %s (%u partitions), %u producers "
+                "(acks %d, a %u-byte value every %s each, from %s%s%s), %u consumers\n",
+                workload->topic, workload->partition_count, workload->producer_count,
+                workload->acks, workload->value_size, interval, start,
+                workload->stop_ns != 0 ? " until " : "", workload->stop_ns != 0 ? stop : "",
+                workload->consumer_count);
     } else {
         fprintf(out, "workload    none\n");
     }
+}
+
+/* The Kafka clients' counts, when the run had any. */
+static void print_kafka_clients(FILE *out, const struct history *history)
+{
+    u64 counts[HISTORY_KAFKA_REREAD - HISTORY_KAFKA_SEND + 1] = {0};
+    for (u32 i = 0; i < history->count; i++) {
+        u32 kind = history->events[i].kind;
+        if (kind >= HISTORY_KAFKA_SEND && kind <= HISTORY_KAFKA_REREAD) {
+            counts[kind - HISTORY_KAFKA_SEND]++;
+        }
+    }
+    if (counts[0] == 0 && counts[HISTORY_KAFKA_READ - HISTORY_KAFKA_SEND] == 0) return;
+    fprintf(out, "kafka       %" PRIu64 " sends: %" PRIu64 " acked, %" PRIu64 " failed, %" PRIu64
+            " unknown; %" PRIu64 " records read\n", counts[0],
+            counts[HISTORY_KAFKA_ACKED - HISTORY_KAFKA_SEND],
+            counts[HISTORY_KAFKA_FAILED - HISTORY_KAFKA_SEND],
+            counts[HISTORY_KAFKA_UNKNOWN - HISTORY_KAFKA_SEND],
+            counts[HISTORY_KAFKA_READ - HISTORY_KAFKA_SEND]);
 }
 
 void report_print_scenario(FILE *out, const struct scenario *scenario)
@@ -614,6 +652,7 @@ void report_print_summary(FILE *out, const struct scenario *scenario,
     fprintf(out, "clients     %" PRIu64 " operations: %" PRIu64 " ok, %" PRIu64 " failed, %"
             PRIu64 " unknown\n", stats.client_invoked, stats.client_ok, stats.client_failed,
             stats.client_unknown);
+    print_kafka_clients(out, &result->history);
     print_leaders(out, scenario, &result->history, stats.leader_changes);
     print_fault_table(out, &result->faults);
     char replay[1024];

@@ -757,26 +757,89 @@ static bool workload_option(struct parser *parser, struct scenario_workload *wor
                         "start)", (int)token->length, token->start);
 }
 
+/* Options of kafka-produce-consume: topic, partitions, producers, consumers, acks, stop. */
+static bool workload_kafka_option(struct parser *parser, struct scenario_workload *workload)
+{
+    u64 value = 0;
+    if (parser_keyword(parser, "topic")) {
+        const struct token *token = parser_word(parser, "a topic name");
+        if (token == NULL) return false;
+        if (token->length >= SCENARIO_NAME_MAX) {
+            return parser_error(parser, token->column, "topic name too long");
+        }
+        memcpy(workload->topic, token->start, token->length);
+        workload->topic[token->length] = '\0';
+        return true;
+    }
+    if (parser_keyword(parser, "partitions")) {
+        if (!parser_count(parser, "the partition count", 1, 16, &value)) return false;
+        workload->partition_count = (u32)value;
+        return true;
+    }
+    if (parser_keyword(parser, "producers")) {
+        if (!parser_count(parser, "the producer count", 0, 32, &value)) return false;
+        workload->producer_count = (u32)value;
+        return true;
+    }
+    if (parser_keyword(parser, "consumers")) {
+        if (!parser_count(parser, "the consumer count", 0, 32, &value)) return false;
+        workload->consumer_count = (u32)value;
+        return true;
+    }
+    if (parser_keyword(parser, "acks")) {
+        const struct token *token = parser_word(parser, "acks (all, -1, 1 or 0)");
+        if (token == NULL) return false;
+        if (token_is(token, "all") || token_is(token, "-1")) {
+            workload->acks = -1;
+        } else if (token_is(token, "1") || token_is(token, "0")) {
+            workload->acks = token->start[0] - '0';
+        } else {
+            return parser_error(parser, token->column, "acks must be all, -1, 1 or 0");
+        }
+        return true;
+    }
+    if (parser_keyword(parser, "stop")) {
+        return parser_duration(parser, "the producers' stop time", &workload->stop_ns);
+    }
+    return workload_option(parser, workload);
+}
+
 static bool statement_workload(struct parser *parser)
 {
     struct scenario_workload *workload = &parser->scenario->workload;
-    const struct token *kind = parser_word(parser, "a workload kind (quorum-append)");
+    const struct token *kind =
+        parser_word(parser, "a workload kind (quorum-append, kafka-produce-consume)");
     if (kind == NULL) return false;
-    if (!token_is(kind, "quorum-append")) {
-        return parser_error(parser, kind->column, "unknown workload '%.*s' (known: quorum-append)",
-                            (int)kind->length, kind->start);
+    bool kafka = token_is(kind, "kafka-produce-consume");
+    if (!kafka && !token_is(kind, "quorum-append")) {
+        return parser_error(parser, kind->column,
+                            "unknown workload '%.*s' (known: quorum-append, "
+                            "kafka-produce-consume)", (int)kind->length, kind->start);
     }
     if (workload->kind != WORKLOAD_NONE) {
         return parser_error(parser, kind->column, "only one workload per scenario");
     }
-    workload->kind = WORKLOAD_QUORUM_APPEND;
+    workload->kind = kafka ? WORKLOAD_KAFKA_PRODUCE_CONSUME : WORKLOAD_QUORUM_APPEND;
     workload->client_count = 3;
     workload->interval_ns = 20 * NS_PER_MS;
     workload->value_size = 64;
     workload->request_timeout_ns = 2 * NS_PER_S;
     workload->start_ns = 1 * NS_PER_S;
+    snprintf(workload->topic, sizeof(workload->topic), "t");
+    workload->partition_count = 1;
+    workload->producer_count = 1;
+    workload->consumer_count = 1;
+    workload->acks = -1;
     while (parser_peek(parser) != NULL) {
-        if (!workload_option(parser, workload)) return false;
+        bool ok = kafka ? workload_kafka_option(parser, workload)
+                        : workload_option(parser, workload);
+        if (!ok) return false;
+    }
+    if (kafka) {
+        workload->client_count = workload->producer_count + workload->consumer_count;
+        if (workload->value_size < 24 || workload->value_size > 1024) {
+            return parser_error(parser, kind->column, "kafka values are 24..1024 bytes");
+        }
     }
     return true;
 }

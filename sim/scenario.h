@@ -53,6 +53,7 @@ struct scenario_node {
 enum workload_kind {
     WORKLOAD_NONE = 0,
     WORKLOAD_QUORUM_APPEND, /* Clients append values to the metadata log through the leader. */
+    WORKLOAD_KAFKA_PRODUCE_CONSUME, /* Kafka producers and consumers on one topic (node 1). */
 };
 
 struct scenario_workload {
@@ -62,6 +63,13 @@ struct scenario_workload {
     u32 value_size;
     u64 request_timeout_ns;
     u64 start_ns;           /* Clients start at this virtual time. */
+    /* kafka-produce-consume only (client_count = producers + consumers). */
+    char topic[SCENARIO_NAME_MAX];
+    u32 partition_count;
+    u32 producer_count;
+    u32 consumer_count;
+    i32 acks;               /* -1 (all), 0 or 1. */
+    u64 stop_ns;            /* Producers send nothing new from this time (0: never). */
 };
 
 enum fault_kind {

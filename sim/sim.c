@@ -2,7 +2,8 @@
  *
  * Steps: copy the scenario (and let swarm mode draw its faults from the seed); build a world;
  * add one process per scenario node (a broker over impl/node.h, configured from generated
- * Kafka properties) and one per workload client (impl/quorum/client.h); run, applying the fault
+ * Kafka properties) and one per workload client (impl/quorum/client.h, or the Kafka producers
+ * and consumers of impl/kafka_client/ for kafka-produce-consume); run, applying the fault
  * schedule in time order and healing everything at heal_at_ns; record the history through the
  * world's observer; judge it with the scenario's checkers from model/.
  *
@@ -20,6 +21,7 @@
 #include "sim.h"
 
 #include "../impl/node.h"
+#include "../impl/kafka_client/kafka_client.h"
 #include "../impl/quorum/client.h"
 #include "world.h"
 
@@ -57,6 +59,7 @@ struct sim_run {
     struct sim_result *result;
     struct sim_node *nodes;
     struct quorum_client_config *clients;
+    struct kafka_client_config *kafka_clients;
     u32 client_count;
     /* Latest quorum role each node reported, to resolve TARGET_LEADER. */
     u32 role[SCENARIO_NODES_MAX];
@@ -107,6 +110,17 @@ static void sim_client_destroy(void *factory, void *process)
 {
     (void)factory;
     quorum_client_destroy(process);
+}
+
+static void *sim_kafka_client_create(void *factory, struct io *io)
+{
+    return kafka_client_create(factory, io);
+}
+
+static void sim_kafka_client_destroy(void *factory, void *process)
+{
+    (void)factory;
+    kafka_client_destroy(process);
 }
 
 static void sim_text_add(char *text, u32 size, u32 *used, const char *format, ...)
@@ -205,11 +219,54 @@ static void sim_add_nodes(struct sim_run *run)
     }
 }
 
+/* Kafka producers (c1..) then consumers, all talking to the first node's client listener. */
+static void sim_add_kafka_clients(struct sim_run *run)
+{
+    const struct scenario *scenario = run->scenario;
+    const struct scenario_workload *workload = &scenario->workload;
+    ASSERT(scenario->node_count > 0);
+    run->client_count = workload->producer_count + workload->consumer_count;
+    run->kafka_clients = calloc(MAX(run->client_count, 1u), sizeof(*run->kafka_clients));
+    ASSERT(run->kafka_clients != NULL);
+    for (u32 i = 0; i < run->client_count; i++) {
+        struct kafka_client_config *config = &run->kafka_clients[i];
+        bool producer = i < workload->producer_count;
+        config->role = producer ? KAFKA_CLIENT_PRODUCER : KAFKA_CLIENT_CONSUMER;
+        config->client_id = SIM_CLIENT_ID_BASE + i + 1;
+        snprintf(config->endpoint, sizeof(config->endpoint), "%s:%u", scenario->nodes[0].name,
+                 SIM_NODE_PORT_CLIENT);
+        snprintf(config->topic, sizeof(config->topic), "%s", workload->topic);
+        config->partition_count = workload->partition_count;
+        config->acks = (i16)workload->acks;
+        config->interval_ns = workload->interval_ns;
+        config->value_size = workload->value_size;
+        config->request_timeout_ns = workload->request_timeout_ns;
+        config->stop_ns = workload->stop_ns;
+        char name[SCENARIO_NAME_MAX];
+        snprintf(name, sizeof(name), "%s%u", producer ? "p" : "c",
+                 producer ? i + 1 : i + 1 - workload->producer_count);
+        struct world_process_spec spec = {0};
+        spec.name = name;
+        spec.datacenter = scenario->nodes[0].datacenter;
+        spec.id = config->client_id;
+        spec.handler = &kafka_client_handler;
+        spec.create = sim_kafka_client_create;
+        spec.destroy = sim_kafka_client_destroy;
+        spec.factory = config;
+        spec.start_ns = workload->start_ns;
+        world_process_add(run->world, &spec);
+    }
+}
+
 static void sim_add_clients(struct sim_run *run)
 {
     const struct scenario *scenario = run->scenario;
     const struct scenario_workload *workload = &scenario->workload;
     if (workload->kind == WORKLOAD_NONE || workload->client_count == 0) return;
+    if (workload->kind == WORKLOAD_KAFKA_PRODUCE_CONSUME) {
+        sim_add_kafka_clients(run);
+        return;
+    }
     ASSERT(workload->kind == WORKLOAD_QUORUM_APPEND);
     ASSERT(scenario->node_count > 0);
     run->client_count = workload->client_count;
@@ -622,6 +679,12 @@ static bool sim_build(struct sim_run *run, const struct sim_options *options)
     if (!sim_configure_nodes(run)) return false;
     sim_add_nodes(run);
     sim_add_clients(run);
+    /* The Kafka checkers judge losses against each broker's durability settings. */
+    for (u32 i = 0; i < run->scenario->node_count; i++) {
+        if (run->scenario->workload.kind != WORKLOAD_KAFKA_PRODUCE_CONSUME) break;
+        sim_record(run, HISTORY_KAFKA_BROKER_CONFIG, run->scenario->nodes[i].id,
+                   run->nodes[i].config.log_flush_interval_messages, 1, 0, 0);
+    }
     return true;
 }
 
@@ -634,6 +697,7 @@ static void sim_teardown(struct sim_run *run)
     }
     free(run->records);
     free(run->clients);
+    free(run->kafka_clients);
     free(run->nodes);
     free(run->scenario);
 }

@@ -8,9 +8,11 @@
  * the connection, as Kafka does (ApiVersions answers with its v0-shaped fallback instead).
  *
  * Two handler shapes: a sync handler answers inside on_frame (ApiVersions, Metadata,
- * CreateTopics); an async one takes a request slot, which copies the frame (decoded views point
- * into the copy), pauses reading on the connection until the answer is sent (so answers leave
- * in request order), and is finished by log events or its long-poll timer.
+ * CreateTopics, CreatePartitions, DescribeCluster, DescribeConfigs, IncrementalAlterConfigs,
+ * OffsetForLeaderEpoch); an async one (Produce, ListOffsets, Fetch, DeleteRecords, DeleteTopics)
+ * takes a request slot, which copies the frame (decoded views point into the copy), pauses
+ * reading on the connection until the answer is sent (so answers leave in request order), and
+ * is finished by log events or its slot's timer (Fetch's long poll, DeleteTopics' wait).
  * Invariants: a connection has at most one slot; a slot with pending operations stays used even
  * if its connection closes (conn = 0), and its answer is then dropped; when no slot is free,
  * reading is paused on every connection seen, and resumed when one frees.
@@ -45,6 +47,13 @@ static const struct broker_handler broker_handlers[KAFKA_API_KEY_COUNT] = {
     [KAFKA_API_PRODUCE] = {NULL, broker_start_produce},
     [KAFKA_API_LIST_OFFSETS] = {NULL, broker_start_list_offsets},
     [KAFKA_API_FETCH] = {NULL, broker_start_fetch},
+    [KAFKA_API_DELETE_TOPICS] = {NULL, broker_start_delete_topics},
+    [KAFKA_API_CREATE_PARTITIONS] = {broker_handle_create_partitions, NULL},
+    [KAFKA_API_DESCRIBE_CLUSTER] = {broker_handle_describe_cluster, NULL},
+    [KAFKA_API_DESCRIBE_CONFIGS] = {broker_handle_describe_configs, NULL},
+    [KAFKA_API_INCREMENTAL_ALTER_CONFIGS] = {broker_handle_incremental_alter_configs, NULL},
+    [KAFKA_API_DELETE_RECORDS] = {NULL, broker_start_delete_records},
+    [KAFKA_API_OFFSET_FOR_LEADER_EPOCH] = {broker_handle_offset_for_leader_epoch, NULL},
 };
 
 struct broker *broker_create(const struct node_config *config, struct io *io, u32 timer_base)
@@ -63,7 +72,10 @@ struct broker *broker_create(const struct node_config *config, struct io *io, u3
     broker->out = malloc(BROKER_OUT_SIZE);
     broker->file_buffer = malloc(BROKER_TOPICS_FILE_SIZE_MAX);
     broker->scratch = malloc(BROKER_SCRATCH_SIZE);
-    bool ok = broker->out != NULL && broker->file_buffer != NULL && broker->scratch != NULL;
+    broker->delete_names = malloc(BROKER_DELETE_NAMES_SIZE);
+    broker->delete_topic = BROKER_TOPIC_NONE;
+    bool ok = broker->out != NULL && broker->file_buffer != NULL && broker->scratch != NULL &&
+              broker->delete_names != NULL;
     for (u32 i = 0; i < BROKER_SLOTS_MAX && ok; i++) {
         struct broker_slot *slot = &broker->slots[i];
         slot->frame = malloc(BROKER_FRAME_SIZE_MAX);
@@ -96,6 +108,7 @@ void broker_destroy(struct broker *broker)
     free(broker->out);
     free(broker->file_buffer);
     free(broker->scratch);
+    free(broker->delete_names);
     free(broker);
 }
 
@@ -332,6 +345,10 @@ void broker_on_file(struct broker *broker, const struct io_completion *completio
         broker_topics_on_file(broker, completion);
         return;
     }
+    if (user_data & BROKER_FILE_DELETE) {
+        broker_delete_on_file(broker, completion);
+        return;
+    }
     u32 io_tag = (u32)(user_data >> 32);
     u32 topic = (io_tag >> 8) & 0xfffu;
     u32 partition = io_tag & 0xffu;
@@ -352,5 +369,10 @@ void broker_on_timer(struct broker *broker, u32 timer_id)
     u32 index = timer_id - broker->timer_base;
     ASSERT(index < BROKER_SLOTS_MAX);
     struct broker_slot *slot = &broker->slots[index];
-    if (slot->used && slot->parked) broker_fetch_on_timer(broker, slot);
+    if (!slot->used) return;
+    if (slot->header.RequestApiKey == KAFKA_API_DELETE_TOPICS) {
+        broker_delete_topics_on_timer(broker, slot);
+    } else if (slot->parked) {
+        broker_fetch_on_timer(broker, slot);
+    }
 }

@@ -317,6 +317,10 @@ void broker_data_on_event(struct broker *broker, struct broker_slot *slot,
         if (slot->pending == 0) broker_list_offsets_respond(broker, slot);
         return;
     }
+    if (kind == BROKER_EVENT_DELETE) {
+        broker_delete_records_on_event(broker, slot, part, event);
+        return;
+    }
     ASSERT(kind == BROKER_EVENT_READ);
     broker_fetch_on_log_read(broker, slot, part, event);
 }

@@ -1,6 +1,9 @@
 /* broker_internal.h: what the broker's files share (broker.c: connections, slots, dispatch;
  * broker_topics.c: topics, their logs and the topics file; broker_metadata.c: Metadata and
- * CreateTopics; broker_data.c: Produce, ListOffsets, Fetch). Not for use outside impl/broker/.
+ * CreateTopics; broker_data.c, broker_fetch.c: Produce, ListOffsets, Fetch; broker_admin.c:
+ * DeleteTopics, CreatePartitions, DescribeCluster; broker_configs.c: topic configs,
+ * DescribeConfigs, IncrementalAlterConfigs; broker_records.c: DeleteRecords,
+ * OffsetForLeaderEpoch). Not for use outside impl/broker/.
  *
  * May depend on: broker.h, log/, protocol/. */
 #ifndef BROKER_INTERNAL_H
@@ -25,8 +28,10 @@
 #define BROKER_SCRATCH_SIZE (512u * 1024u) /* Sync handlers: decoded arrays, response arrays. */
 #define BROKER_TOPICS_FILE "cairn-topics"
 #define BROKER_TOPICS_FILE_TEMPORARY "cairn-topics.tmp"
-#define BROKER_TOPICS_FILE_SIZE_MAX (BROKER_TOPICS_MAX * (BROKER_TOPIC_NAME_MAX + 16u))
+/* A line: name, partitions, id, and at most 9 overrides of at most 52 bytes each. */
+#define BROKER_TOPICS_FILE_SIZE_MAX (BROKER_TOPICS_MAX * (BROKER_TOPIC_NAME_MAX + 64u + 512u))
 #define BROKER_TOPIC_NONE 0xffffu
+#define BROKER_CLUSTER_ID "cairn-single-node-0001"
 
 /* Owner user_data of log events: kind << 48 | slot << 32 | index. */
 enum broker_event_kind {
@@ -35,10 +40,14 @@ enum broker_event_kind {
     BROKER_EVENT_LIST = 3,
     BROKER_EVENT_READ = 4,
     BROKER_EVENT_CLOSE = 5,
+    BROKER_EVENT_DELETE = 6, /* DeleteRecords. */
 };
 /* Bit 54 of a file user_data: the topics file (otherwise a log's own, whose io_tag is
  * BROKER_LOG_TAG | topic << 8 | partition). */
 #define BROKER_FILE_TOPICS ((u64)1 << 54)
+/* Bit 53: removing the files of a deleted topic (broker_admin.c). */
+#define BROKER_FILE_DELETE ((u64)1 << 53)
+#define BROKER_DELETE_NAMES_SIZE (64u * 1024u)
 #define BROKER_LOG_TAG ((u32)(BROKER_FILE_TAG >> 32))
 
 _Static_assert(BROKER_TOPICS_MAX <= 0x1000u, "topic index fits the io tag");
@@ -51,13 +60,30 @@ enum broker_partition_state {
     BROKER_PARTITION_CLOSED,  /* Closing or closed by a graceful stop. */
 };
 
+/* Topic-level configs a topic may override (broker_configs.c). */
+enum broker_topic_config {
+    BROKER_CONFIG_CLEANUP_POLICY,
+    BROKER_CONFIG_DELETE_RETENTION_MS,
+    BROKER_CONFIG_FLUSH_MESSAGES,
+    BROKER_CONFIG_FLUSH_MS,
+    BROKER_CONFIG_MAX_MESSAGE_BYTES,
+    BROKER_CONFIG_RETENTION_BYTES,
+    BROKER_CONFIG_RETENTION_MS,
+    BROKER_CONFIG_SEGMENT_BYTES,
+    BROKER_CONFIG_SEGMENT_MS,
+    BROKER_TOPIC_CONFIGS
+};
+
 struct broker_topic {
     bool used;
+    bool deleting; /* Deleted (not used): its files are being removed; name and count kept. */
     char name[BROKER_TOPIC_NAME_MAX + 1];
     struct proto_uuid id;
     u32 partition_count;
     struct partition_log *logs; /* partition_count, allocated at creation. */
     enum broker_partition_state *states;
+    u32 overrides_set;                     /* Bit per enum broker_topic_config. */
+    i64 overrides[BROKER_TOPIC_CONFIGS];   /* Valid where the bit is set. */
 };
 
 enum broker_topics_file_state {
@@ -101,7 +127,8 @@ struct broker_slot {
     u32 next_part;       /* Fetch: the next partition to read. */
     bool parked;         /* Fetch: waiting for min_bytes or max_wait. */
     bool waited;         /* Fetch: the long poll ran; answer with what there is. */
-    u64 deadline_ns;     /* Fetch: when the long poll ends (0: not started). */
+    u64 deadline_ns;     /* Fetch: when the long poll ends (0: not started). DeleteTopics:
+                          * when waiting for busy logs ends. */
 };
 
 struct broker {
@@ -123,6 +150,12 @@ struct broker {
     u8 *file_buffer;
     u32 file_size;
     bool stopping;
+    /* Removing a deleted topic's files: one topic, one partition, one file at a time. */
+    u32 delete_topic;     /* BROKER_TOPIC_NONE when idle. */
+    u32 delete_partition;
+    u8 *delete_names;     /* A partition directory's listing. */
+    u32 delete_position;  /* The next name in delete_names. */
+    u32 delete_size;
 };
 
 /* broker.c */
@@ -143,14 +176,53 @@ void broker_advertised(const struct broker *broker, char *host, u32 host_size, i
 /* broker_topics.c */
 i32 broker_topic_find(const struct broker *broker, struct proto_string name);
 bool broker_topic_name_valid(struct proto_string name);
-/* Creates a topic and starts opening its logs; KAFKA_ERROR_NONE or why not. */
+/* Creates a topic (with its config overrides, BROKER_TOPIC_CONFIGS values) and starts opening
+ * its logs; KAFKA_ERROR_NONE or why not. */
 i16 broker_topic_create(struct broker *broker, struct proto_string name, i32 partitions,
-                        bool persist);
+                        bool persist, u32 overrides_set, const i64 *overrides);
 void broker_on_log_event(void *owner, const struct log_event *event);
 void broker_topics_load(struct broker *broker);
 void broker_topics_close(struct broker *broker);
 void broker_topics_on_file(struct broker *broker, const struct io_completion *completion);
 bool broker_partition_ready(const struct broker *broker, u32 topic, i32 partition);
+bool broker_topic_deleting(const struct broker *broker, struct proto_string name);
+void broker_partition_start(struct broker *broker, u32 index, u32 p);
+void broker_topics_save(struct broker *broker);
+
+/* broker_configs.c */
+void broker_topic_log_config(const struct broker *broker, const struct broker_topic *topic,
+                             struct log_config *config);
+i32 broker_topic_config_find(const char *name, u32 size);
+bool broker_topic_config_parse(u32 id, const char *text, u32 size, i64 *value);
+void broker_topic_config_format(u32 id, i64 value, char *text, u32 size);
+const char *broker_topic_config_name(u32 id);
+i16 broker_create_configs(const struct kafka_create_topics_request_creatable_topic *topic,
+                          u32 *set, i64 *overrides, struct proto_string *message);
+bool broker_handle_describe_configs(struct broker *broker, io_conn conn,
+                                    const struct proto_request_header *header,
+                                    struct proto_reader *body);
+bool broker_handle_incremental_alter_configs(struct broker *broker, io_conn conn,
+                                             const struct proto_request_header *header,
+                                             struct proto_reader *body);
+
+/* broker_records.c */
+bool broker_start_delete_records(struct broker *broker, struct broker_slot *slot);
+void broker_delete_records_on_event(struct broker *broker, struct broker_slot *slot,
+                                    struct broker_part *part, const struct log_event *event);
+bool broker_handle_offset_for_leader_epoch(struct broker *broker, io_conn conn,
+                                           const struct proto_request_header *header,
+                                           struct proto_reader *body);
+
+/* broker_admin.c */
+bool broker_start_delete_topics(struct broker *broker, struct broker_slot *slot);
+void broker_delete_topics_on_timer(struct broker *broker, struct broker_slot *slot);
+bool broker_handle_create_partitions(struct broker *broker, io_conn conn,
+                                     const struct proto_request_header *header,
+                                     struct proto_reader *body);
+bool broker_handle_describe_cluster(struct broker *broker, io_conn conn,
+                                    const struct proto_request_header *header,
+                                    struct proto_reader *body);
+void broker_delete_on_file(struct broker *broker, const struct io_completion *completion);
 
 /* broker_metadata.c */
 bool broker_handle_metadata(struct broker *broker, io_conn conn,

@@ -9,7 +9,8 @@
  * does while it creates), otherwise UNKNOWN_TOPIC_OR_PARTITION.
  *
  * CreateTopics creates each topic (num.partitions when NumPartitions is -1; replication factor
- * -1 or 1 only: one node), honours validateOnly, and answers per topic. Creation is complete
+ * -1 or 1 only: one node) with the topic configs it names (broker_configs.c), honours
+ * validateOnly, and answers per topic. Creation is complete
  * when the answer leaves in the sense Kafka's is: the topic exists; its logs may still be
  * opening (Metadata says so).
  *
@@ -17,8 +18,6 @@
 #include "broker_internal.h"
 
 #include <string.h>
-
-#define BROKER_CLUSTER_ID "cairn-single-node-0001"
 
 /* Fills one topic's entry; partitions come from the response arena. */
 static void broker_metadata_topic(struct broker *broker, u32 index, i16 version,
@@ -86,7 +85,9 @@ static void broker_metadata_named(struct broker *broker, struct proto_string nam
         out->ErrorCode = KAFKA_ERROR_UNKNOWN_TOPIC_OR_PARTITION;
         return;
     }
-    i16 error = broker_topic_create(broker, name, (i32)broker->config.num_partitions, true);
+    i64 overrides[BROKER_TOPIC_CONFIGS] = {0};
+    i16 error = broker_topic_create(broker, name, (i32)broker->config.num_partitions, true, 0,
+                                    overrides);
     COVER(error == KAFKA_ERROR_NONE);
     out->ErrorCode = error == KAFKA_ERROR_NONE ? KAFKA_ERROR_LEADER_NOT_AVAILABLE : error;
 }
@@ -171,8 +172,11 @@ static i16 broker_create_one(struct broker *broker,
     if (partitions < 1 || (u32)partitions > BROKER_PARTITIONS_MAX) {
         return KAFKA_ERROR_INVALID_PARTITIONS;
     }
-    if (validate_only) return KAFKA_ERROR_NONE;
-    return broker_topic_create(broker, topic->Name, partitions, true);
+    u32 set = 0;
+    i64 overrides[BROKER_TOPIC_CONFIGS] = {0};
+    i16 error = broker_create_configs(topic, &set, overrides, message);
+    if (error != KAFKA_ERROR_NONE || validate_only) return error;
+    return broker_topic_create(broker, topic->Name, partitions, true, set, overrides);
 }
 
 bool broker_handle_create_topics(struct broker *broker, io_conn conn,

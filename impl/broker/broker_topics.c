@@ -6,12 +6,14 @@
  * (recovered); until then Metadata says LEADER_NOT_AVAILABLE for it.
  *
  * Topic metadata on a single node lives in the text file `cairn-topics` in the data directory,
- * one line per topic: "<name> <partitions> <32 hex digits of the id>". It is read at start-up
+ * one line per topic: "<name> <partitions> <32 hex digits of the id>" and then its config
+ * overrides as "config=value" words (broker_configs.c). It is read at start-up
  * (the partition logs it names are then opened and recovered) and rewritten after each creation
  * through `cairn-topics.tmp`: write, sync, close, rename (atomic and durable). A creation
  * during a rewrite marks the file dirty and starts another rewrite after it. The controller
  * issue moves topic metadata into the KRaft metadata log; this file is the stand-in until then.
- * Invariants: at most one topics-file operation in flight; topics are never deleted yet.
+ * Invariants: at most one topics-file operation in flight; a deleted topic's slot is reused
+ * only once its files are gone (broker_admin.c).
  *
  * Tested by tests/unit/test_broker.c (creation, the file across a restart of the broker) and
  * tests/integration/kafka_kcat.sh. */
@@ -59,6 +61,15 @@ bool broker_topic_name_valid(struct proto_string name)
     return true;
 }
 
+bool broker_topic_deleting(const struct broker *broker, struct proto_string name)
+{
+    for (u32 i = 0; i < BROKER_TOPICS_MAX; i++) {
+        const struct broker_topic *topic = &broker->topics[i];
+        if (topic->deleting && proto_string_equal_cstr(name, topic->name)) return true;
+    }
+    return false;
+}
+
 bool broker_partition_ready(const struct broker *broker, u32 topic, i32 partition)
 {
     ASSERT(topic < BROKER_TOPICS_MAX);
@@ -68,14 +79,47 @@ bool broker_partition_ready(const struct broker *broker, u32 topic, i32 partitio
     return entry->states[partition] == BROKER_PARTITION_OPEN;
 }
 
-static void broker_topics_save(struct broker *broker);
+
+/* Initializes and starts opening the log of partition p of topic index. */
+void broker_partition_start(struct broker *broker, u32 index, u32 p)
+{
+    struct broker_topic *topic = &broker->topics[index];
+    ASSERT(topic->used && p < topic->partition_count);
+    struct log_config log_config;
+    broker_topic_log_config(broker, topic, &log_config);
+    struct partition_log_params params = {
+        .topic = topic->name, .partition = (i32)p, .root = "", .config = log_config,
+        .io_tag = BROKER_LOG_TAG | index << 8 | p, .on_event = broker_on_log_event,
+        .owner = broker, .scratch = NULL, .scratch_size = 0};
+    topic->states[p] = BROKER_PARTITION_OPENING;
+    bool ok = partition_log_init(&topic->logs[p], broker->io, &params);
+    ASSERT(ok); /* Memory at creation: a failure here is not recoverable. */
+    enum log_result result = partition_log_open(
+        &topic->logs[p], broker_event_data(BROKER_EVENT_OPEN, 0, index << 8 | p));
+    if (result != LOG_OK) topic->states[p] = BROKER_PARTITION_FAILED;
+}
+
+/* A free topic slot (neither used nor still removing a deleted topic's files), or
+ * BROKER_TOPICS_MAX. */
+static u32 broker_topic_free_index(const struct broker *broker)
+{
+    u32 index = 0;
+    while (index < BROKER_TOPICS_MAX &&
+           (broker->topics[index].used || broker->topics[index].deleting)) {
+        index++;
+    }
+    return index;
+}
 
 /* Allocates and opens the logs of a new topic in slot index. */
 static bool broker_topic_init(struct broker *broker, u32 index, struct proto_string name,
-                              u32 partitions, struct proto_uuid id)
+                              u32 partitions, struct proto_uuid id, u32 overrides_set,
+                              const i64 *overrides)
 {
     struct broker_topic *topic = &broker->topics[index];
     ASSERT(!topic->used);
+    topic->overrides_set = overrides_set;
+    memcpy(topic->overrides, overrides, sizeof(topic->overrides));
     ASSERT(partitions >= 1 && partitions <= BROKER_PARTITIONS_MAX);
     topic->logs = calloc(partitions, sizeof(*topic->logs));
     topic->states = calloc(partitions, sizeof(*topic->states));
@@ -92,28 +136,14 @@ static bool broker_topic_init(struct broker *broker, u32 index, struct proto_str
     topic->id = id;
     topic->partition_count = partitions;
     broker->topic_count++;
-    struct log_config log_config;
-    log_config_defaults(&log_config);
-    log_config.segment_bytes = broker->config.log_segment_bytes;
-    for (u32 p = 0; p < partitions; p++) {
-        struct partition_log_params params = {
-            .topic = topic->name, .partition = (i32)p, .root = "", .config = log_config,
-            .io_tag = BROKER_LOG_TAG | index << 8 | p, .on_event = broker_on_log_event,
-            .owner = broker, .scratch = NULL, .scratch_size = 0};
-        topic->states[p] = BROKER_PARTITION_OPENING;
-        bool ok = partition_log_init(&topic->logs[p], broker->io, &params);
-        ASSERT(ok); /* Memory at creation: a failure here is not recoverable. */
-        enum log_result result = partition_log_open(
-            &topic->logs[p], broker_event_data(BROKER_EVENT_OPEN, 0, index << 8 | p));
-        if (result != LOG_OK) topic->states[p] = BROKER_PARTITION_FAILED;
-    }
+    for (u32 p = 0; p < partitions; p++) broker_partition_start(broker, index, p);
     io_log(broker->io, IO_LOG_INFO, "broker: topic %s with %u partitions", topic->name,
            partitions);
     return true;
 }
 
 i16 broker_topic_create(struct broker *broker, struct proto_string name, i32 partitions,
-                        bool persist)
+                        bool persist, u32 overrides_set, const i64 *overrides)
 {
     if (!broker_topic_name_valid(name)) return KAFKA_ERROR_INVALID_TOPIC_EXCEPTION;
     if (broker_topic_find(broker, name) >= 0) return KAFKA_ERROR_TOPIC_ALREADY_EXISTS;
@@ -123,14 +153,17 @@ i16 broker_topic_create(struct broker *broker, struct proto_string name, i32 par
     if (persist && broker->file_state == BROKER_TOPICS_LOADING) {
         return KAFKA_ERROR_LEADER_NOT_AVAILABLE; /* Retriable: the file is still being read. */
     }
-    u32 index = 0;
-    while (index < BROKER_TOPICS_MAX && broker->topics[index].used) index++;
+    /* Kafka's answer while a deleted topic of that name is still being removed: its files
+     * share the directory names the new topic would use. */
+    if (broker_topic_deleting(broker, name)) return KAFKA_ERROR_TOPIC_ALREADY_EXISTS;
+    u32 index = broker_topic_free_index(broker);
     if (index == BROKER_TOPICS_MAX) return KAFKA_ERROR_POLICY_VIOLATION;
     struct proto_uuid id;
     u64 high = io_random_u64(broker->io), low = io_random_u64(broker->io);
     store_u64_be(id.bytes, high);
     store_u64_be(id.bytes + 8, low | 1); /* Never the all-zero (null) id. */
-    if (!broker_topic_init(broker, index, name, (u32)partitions, id)) {
+    if (!broker_topic_init(broker, index, name, (u32)partitions, id, overrides_set,
+                           overrides)) {
         return KAFKA_ERROR_UNKNOWN_SERVER_ERROR;
     }
     if (persist) broker_topics_save(broker);
@@ -209,14 +242,38 @@ static u8 broker_hex_value(char c)
     return 0xff;
 }
 
-/* One line "<name> <partitions> <id hex>"; a malformed line is logged and skipped. */
+/* The "config=value" words after the id: topic config overrides. */
+static bool broker_topics_parse_overrides(char *words, u32 *set, i64 *overrides)
+{
+    char *state = NULL;
+    for (char *word = strtok_r(words, " ", &state); word != NULL;
+         word = strtok_r(NULL, " ", &state)) {
+        char *equals = strchr(word, '=');
+        if (equals == NULL) return false;
+        i32 id = broker_topic_config_find(word, (u32)(equals - word));
+        if (id < 0 || !broker_topic_config_parse((u32)id, equals + 1, (u32)strlen(equals + 1),
+                                                 &overrides[id])) {
+            return false;
+        }
+        *set |= 1u << id;
+    }
+    return true;
+}
+
+/* One line "<name> <partitions> <id hex> [config=value ...]"; a malformed line is logged and
+ * skipped. */
 static void broker_topics_parse_line(struct broker *broker, char *line)
 {
     char name[BROKER_TOPIC_NAME_MAX + 1];
     char hex[33];
     unsigned partitions = 0;
     struct proto_uuid id;
-    bool ok = sscanf(line, "%249s %u %32s", name, &partitions, hex) == 3 && strlen(hex) == 32;
+    int consumed = 0;
+    bool ok = sscanf(line, "%249s %u %32s%n", name, &partitions, hex, &consumed) == 3 &&
+              strlen(hex) == 32;
+    u32 overrides_set = 0;
+    i64 overrides[BROKER_TOPIC_CONFIGS] = {0};
+    ok = ok && broker_topics_parse_overrides(line + consumed, &overrides_set, overrides);
     for (u32 i = 0; ok && i < 16; i++) {
         u8 high = broker_hex_value(hex[2 * i]), low = broker_hex_value(hex[2 * i + 1]);
         ok = high != 0xff && low != 0xff;
@@ -225,10 +282,9 @@ static void broker_topics_parse_line(struct broker *broker, char *line)
     struct proto_string view = proto_string_of(name);
     ok = ok && broker_topic_name_valid(view) && broker_topic_find(broker, view) < 0 &&
          partitions >= 1 && partitions <= BROKER_PARTITIONS_MAX;
-    u32 index = 0;
-    while (ok && index < BROKER_TOPICS_MAX && broker->topics[index].used) index++;
+    u32 index = ok ? broker_topic_free_index(broker) : BROKER_TOPICS_MAX;
     if (!ok || index == BROKER_TOPICS_MAX ||
-        !broker_topic_init(broker, index, view, partitions, id)) {
+        !broker_topic_init(broker, index, view, partitions, id, overrides_set, overrides)) {
         io_log(broker->io, IO_LOG_ERROR, "broker: %s: bad line skipped", BROKER_TOPICS_FILE);
     }
 }
@@ -256,16 +312,27 @@ static u32 broker_topics_format(struct broker *broker)
         if (!topic->used) continue;
         char hex[33];
         for (u32 b = 0; b < 16; b++) snprintf(hex + 2 * b, 3, "%02x", topic->id.bytes[b]);
-        int written = snprintf((char *)broker->file_buffer + size,
-                               BROKER_TOPICS_FILE_SIZE_MAX - size, "%s %u %s\n", topic->name,
-                               topic->partition_count, hex);
+        char *text = (char *)broker->file_buffer;
+        int written = snprintf(text + size, BROKER_TOPICS_FILE_SIZE_MAX - size, "%s %u %s",
+                               topic->name, topic->partition_count, hex);
         ASSERT(written > 0 && size + (u32)written < BROKER_TOPICS_FILE_SIZE_MAX);
         size += (u32)written;
+        for (u32 c = 0; c < BROKER_TOPIC_CONFIGS; c++) {
+            if (!(topic->overrides_set & (1u << c))) continue;
+            char value[32];
+            broker_topic_config_format(c, topic->overrides[c], value, sizeof(value));
+            written = snprintf(text + size, BROKER_TOPICS_FILE_SIZE_MAX - size, " %s=%s",
+                               broker_topic_config_name(c), value);
+            ASSERT(written > 0 && size + (u32)written < BROKER_TOPICS_FILE_SIZE_MAX);
+            size += (u32)written;
+        }
+        ASSERT(size + 1 < BROKER_TOPICS_FILE_SIZE_MAX);
+        text[size++] = '\n';
     }
     return size;
 }
 
-static void broker_topics_save(struct broker *broker)
+void broker_topics_save(struct broker *broker)
 {
     if (broker->file_state != BROKER_TOPICS_IDLE) {
         broker->file_dirty = true;
@@ -301,6 +368,9 @@ static enum io_result broker_topics_step(struct broker *broker,
         return IO_ERR_NOT_FOUND; /* Done. */
     case BROKER_STEP_SAVE_OPEN:
         broker->file = completion->file;
+        if (broker->file_size == 0) { /* Every topic deleted: the truncated file is it. */
+            return io_file_sync(broker->io, broker->file, broker_file_data(BROKER_STEP_SAVE_SYNC));
+        }
         return io_file_write(broker->io, broker->file, 0, broker->file_buffer, broker->file_size,
                              broker_file_data(BROKER_STEP_SAVE_WRITE));
     case BROKER_STEP_SAVE_WRITE:

@@ -4,7 +4,9 @@
  * from kafka-protocol/api-versions.tsv ("recommended_advertise"), chosen so that librdkafka
  * (kcat, confluent-kafka-python), kafka-python and kafkajs negotiate working versions. An entry
  * is advertised only once its handler exists (implemented = true): today ApiVersions, Metadata,
- * CreateTopics, Produce, ListOffsets and Fetch (handlers in impl/broker/broker.c).
+ * CreateTopics, Produce, ListOffsets, Fetch, DeleteTopics, CreatePartitions, DescribeCluster,
+ * DescribeConfigs, IncrementalAlterConfigs, DeleteRecords and OffsetForLeaderEpoch (handlers
+ * in impl/broker/).
  * Keys the tsv says never to advertise (WriteTxnMarkers, KIP-848, telemetry) are left out.
  *
  * The handler is pure: request bytes in, response frame out. Invariants: the response header
@@ -34,10 +36,10 @@ const struct proto_api_support proto_api_table[KAFKA_API_KEY_COUNT] = {
     [KAFKA_API_SASL_HANDSHAKE] = {0, 1, false},
     [KAFKA_API_API_VERSIONS] = {0, 3, true},
     [KAFKA_API_CREATE_TOPICS] = {2, 7, true},
-    [KAFKA_API_DELETE_TOPICS] = {1, 5, false},
-    [KAFKA_API_DELETE_RECORDS] = {0, 2, false},
+    [KAFKA_API_DELETE_TOPICS] = {1, 5, true},
+    [KAFKA_API_DELETE_RECORDS] = {0, 2, true},
     [KAFKA_API_INIT_PRODUCER_ID] = {0, 5, false},
-    [KAFKA_API_OFFSET_FOR_LEADER_EPOCH] = {2, 4, false},
+    [KAFKA_API_OFFSET_FOR_LEADER_EPOCH] = {2, 4, true},
     [KAFKA_API_ADD_PARTITIONS_TO_TXN] = {0, 3, false},
     [KAFKA_API_ADD_OFFSETS_TO_TXN] = {0, 4, false},
     [KAFKA_API_END_TXN] = {0, 4, false},
@@ -45,19 +47,19 @@ const struct proto_api_support proto_api_table[KAFKA_API_KEY_COUNT] = {
     [KAFKA_API_DESCRIBE_ACLS] = {1, 3, false},   /* Optional. */
     [KAFKA_API_CREATE_ACLS] = {1, 3, false},     /* Optional. */
     [KAFKA_API_DELETE_ACLS] = {1, 3, false},     /* Optional. */
-    [KAFKA_API_DESCRIBE_CONFIGS] = {1, 4, false},
+    [KAFKA_API_DESCRIBE_CONFIGS] = {1, 4, true},
     [KAFKA_API_ALTER_CONFIGS] = {0, 2, false},
     [KAFKA_API_SASL_AUTHENTICATE] = {0, 2, false},
-    [KAFKA_API_CREATE_PARTITIONS] = {0, 3, false},
+    [KAFKA_API_CREATE_PARTITIONS] = {0, 3, true},
     [KAFKA_API_DELETE_GROUPS] = {0, 2, false},
     [KAFKA_API_ELECT_LEADERS] = {0, 2, false},   /* Optional. */
-    [KAFKA_API_INCREMENTAL_ALTER_CONFIGS] = {0, 1, false},
+    [KAFKA_API_INCREMENTAL_ALTER_CONFIGS] = {0, 1, true},
     [KAFKA_API_ALTER_PARTITION_REASSIGNMENTS] = {0, 0, false}, /* Optional. */
     [KAFKA_API_LIST_PARTITION_REASSIGNMENTS] = {0, 0, false},  /* Optional. */
     [KAFKA_API_OFFSET_DELETE] = {0, 0, false},
     [KAFKA_API_DESCRIBE_USER_SCRAM_CREDENTIALS] = {0, 0, false}, /* Optional. */
     [KAFKA_API_ALTER_USER_SCRAM_CREDENTIALS] = {0, 0, false},    /* Optional. */
-    [KAFKA_API_DESCRIBE_CLUSTER] = {0, 1, false},     /* Optional. */
+    [KAFKA_API_DESCRIBE_CLUSTER] = {0, 1, true},      /* Optional. */
     [KAFKA_API_DESCRIBE_PRODUCERS] = {0, 0, false},   /* Optional. */
     [KAFKA_API_DESCRIBE_TRANSACTIONS] = {0, 0, false}, /* Optional. */
     [KAFKA_API_LIST_TRANSACTIONS] = {0, 1, false},    /* Optional. */

@@ -8,7 +8,11 @@
  * LEADER_NOT_AVAILABLE while logs open; CreateTopics; Produce (offsets, acks 0/1/-1, unknown
  * topics, corrupt batches, bad acks); ListOffsets (earliest, latest, by timestamp); Fetch
  * (records, high watermark, long poll woken by a produce and ended by its timer); topics and
- * records across a restart; malformed and random frames never crash. */
+ * records across a restart; DeleteTopics (logs and topics-file line gone, busy topics refused,
+ * a re-created topic starts empty); CreatePartitions (increase only, persisted);
+ * DescribeCluster; DescribeConfigs and IncrementalAlterConfigs (values, sources, synonyms,
+ * all-or-nothing validation, overrides across a restart); DeleteRecords (low watermark) and
+ * OffsetForLeaderEpoch; malformed and random frames never crash. */
 #include "test.h"
 
 #include "log_fake_io.h"
@@ -316,7 +320,7 @@ TEST(api_versions_lists_exactly_the_implemented_apis)
         implemented += proto_api_table[key].implemented;
     }
     CHECK(response.ApiVersions.ApiKeys.count == implemented);
-    CHECK(implemented == 6);
+    CHECK(implemented == 13);
     world_deinit(&world);
 }
 
@@ -557,6 +561,461 @@ TEST(topics_and_records_survive_a_restart)
     world_deinit(&world);
 }
 
+/* ===== Admin APIs ===== */
+
+/* DeleteTopics v5 of one name; returns its error code. */
+static i16 delete_topic(struct world *world, const char *name)
+{
+    union kafka_request body;
+    struct proto_string names[1] = {proto_string_of(name)};
+    kafka_delete_topics_request_init(&body.DeleteTopics);
+    body.DeleteTopics.TopicNames.items = names;
+    body.DeleteTopics.TopicNames.count = 1;
+    body.DeleteTopics.TimeoutMs = 1000;
+    u32 before = captured_count;
+    ASSERT(world_request(world, 5, KAFKA_API_DELETE_TOPICS, 5, &body));
+    world_run(world);
+    /* Busy logs: the request polls on its slot's timer until they are idle. */
+    for (u32 round = 0; round < 100 && captured[captured_count - 1].conn != 5; round++) {
+        world->fake->now_ns += 10u * 1000u * 1000u;
+        for (u32 t = 0; t < BROKER_TIMERS; t++) {
+            if (timer_deadline[t] == 0 || timer_deadline[t] > world->fake->now_ns) continue;
+            timer_deadline[t] = 0;
+            broker_on_timer(world->broker, t);
+        }
+        world_run(world);
+    }
+    union kafka_response response;
+    ASSERT(captured_count > before && captured[captured_count - 1].conn == 5);
+    ASSERT(response_get(captured_count - 1, KAFKA_API_DELETE_TOPICS, 5, &response));
+    ASSERT(response.DeleteTopics.Responses.count == 1);
+    ASSERT(proto_string_equal_cstr(response.DeleteTopics.Responses.items[0].Name, name));
+    return response.DeleteTopics.Responses.items[0].ErrorCode;
+}
+
+static bool file_linked(struct world *world, const char *path)
+{
+    struct fake_file *file = fake_io_file(world->fake, path);
+    return file != NULL && file->linked;
+}
+
+static bool topics_file_has(struct world *world, const char *prefix)
+{
+    struct fake_file *file = fake_io_file(world->fake, "cairn-topics");
+    if (file == NULL || !file->linked) return false;
+    size_t length = strlen(prefix);
+    const char *text = (const char *)file->durable.bytes;
+    for (u64 i = 0; i + length <= file->durable.size; i++) {
+        bool line_start = i == 0 || text[i - 1] == '\n';
+        if (line_start && memcmp(text + i, prefix, length) == 0) return true;
+    }
+    return false;
+}
+
+TEST(delete_topics_removes_logs_and_the_topics_file_line)
+{
+    struct world world;
+    world_init(&world);
+    world.config.auto_create_topics_enable = false;
+    REQUIRE(create_topic(&world, "gone", 2) == 0);
+    REQUIRE(create_topic(&world, "kept", 1) == 0);
+    u32 size = build_batch(3, 1000);
+    REQUIRE(produce(&world, 1, "gone", 0, -1, size));
+    world_run(&world);
+    CHECK(file_linked(&world, "gone-0/00000000000000000000.log"));
+    CHECK(topics_file_has(&world, "gone 2 "));
+    /* A parked fetch names the topic: its long poll ends (it answers), then the topic goes. */
+    u32 before = captured_count;
+    REQUIRE(fetch(&world, 2, "gone", 1, 0, 500));
+    CHECK(captured_count == before);
+    CHECK(delete_topic(&world, "gone") == 0);
+    union kafka_response response;
+    REQUIRE(response_get(before, KAFKA_API_FETCH, 12, &response));
+    CHECK(response.Fetch.Responses.items[0].Partitions.items[0].ErrorCode == 0);
+    CHECK(delete_topic(&world, "gone") == KAFKA_ERROR_UNKNOWN_TOPIC_OR_PARTITION);
+    CHECK(delete_topic(&world, "never") == KAFKA_ERROR_UNKNOWN_TOPIC_OR_PARTITION);
+    CHECK(!file_linked(&world, "gone-0/00000000000000000000.log"));
+    CHECK(!file_linked(&world, "gone-1/00000000000000000000.log"));
+    CHECK(file_linked(&world, "kept-0/00000000000000000000.log"));
+    CHECK(!topics_file_has(&world, "gone "));
+    CHECK(topics_file_has(&world, "kept 1 "));
+    CHECK(list_offset(&world, "gone", 0, -1) == -100 - KAFKA_ERROR_UNKNOWN_TOPIC_OR_PARTITION);
+    broker_destroy(world.broker);
+    world_start(&world);
+    world_run(&world);
+    CHECK(list_offset(&world, "gone", 0, -1) == -100 - KAFKA_ERROR_UNKNOWN_TOPIC_OR_PARTITION);
+    CHECK(list_offset(&world, "kept", 0, -1) == 0);
+    CHECK(create_topic(&world, "gone", 1) == 0); /* Re-created: empty. */
+    CHECK(list_offset(&world, "gone", 0, -1) == 0);
+    /* A topic whose logs are still opening: the deletion waits for them. */
+    union kafka_request body;
+    struct kafka_create_topics_request_creatable_topic t;
+    kafka_create_topics_request_init(&body.CreateTopics);
+    kafka_create_topics_request_creatable_topic_init(&t);
+    t.Name = proto_string_of("young");
+    t.NumPartitions = 2;
+    t.ReplicationFactor = 1;
+    body.CreateTopics.Topics.items = &t;
+    body.CreateTopics.Topics.count = 1;
+    REQUIRE(world_request(&world, 4, KAFKA_API_CREATE_TOPICS, 7, &body));
+    CHECK(delete_topic(&world, "young") == 0);
+    CHECK(!topics_file_has(&world, "young "));
+    world_deinit(&world);
+}
+
+/* CreatePartitions v3 of one topic to count; returns its error code. */
+static i16 create_partitions(struct world *world, const char *name, i32 count, i16 version)
+{
+    union kafka_request body;
+    struct kafka_create_partitions_request_topic t;
+    kafka_create_partitions_request_init(&body.CreatePartitions);
+    kafka_create_partitions_request_topic_init(&t);
+    t.Name = proto_string_of(name);
+    t.Count = count;
+    t.Assignments.count = -1;
+    body.CreatePartitions.Topics.items = &t;
+    body.CreatePartitions.Topics.count = 1;
+    body.CreatePartitions.TimeoutMs = 1000;
+    u32 before = captured_count;
+    ASSERT(world_request(world, 5, KAFKA_API_CREATE_PARTITIONS, version, &body));
+    union kafka_response response;
+    ASSERT(response_get(before, KAFKA_API_CREATE_PARTITIONS, version, &response));
+    ASSERT(response.CreatePartitions.Results.count == 1);
+    world_run(world);
+    return response.CreatePartitions.Results.items[0].ErrorCode;
+}
+
+TEST(create_partitions_only_increases_and_persists)
+{
+    struct world world;
+    world_init(&world);
+    world.config.auto_create_topics_enable = false;
+    REQUIRE(create_topic(&world, "grow", 1) == 0);
+    u32 size = build_batch(3, 1000);
+    REQUIRE(produce(&world, 1, "grow", 0, -1, size));
+    world_run(&world);
+    CHECK(create_partitions(&world, "grow", 3, 3) == 0);
+    CHECK(create_partitions(&world, "grow", 3, 0) == KAFKA_ERROR_INVALID_PARTITIONS);
+    CHECK(create_partitions(&world, "grow", 2, 1) == KAFKA_ERROR_INVALID_PARTITIONS);
+    CHECK(create_partitions(&world, "grow", 65, 2) == KAFKA_ERROR_INVALID_PARTITIONS);
+    CHECK(create_partitions(&world, "nope", 2, 3) == KAFKA_ERROR_UNKNOWN_TOPIC_OR_PARTITION);
+    CHECK(list_offset(&world, "grow", 0, -1) == 3);
+    CHECK(list_offset(&world, "grow", 2, -1) == 0);
+    REQUIRE(produce(&world, 1, "grow", 2, -1, size));
+    world_run(&world);
+    CHECK(list_offset(&world, "grow", 2, -1) == 3);
+    CHECK(topics_file_has(&world, "grow 3 "));
+    broker_destroy(world.broker);
+    world_start(&world);
+    world_run(&world);
+    CHECK(list_offset(&world, "grow", 0, -1) == 3);
+    CHECK(list_offset(&world, "grow", 2, -1) == 3);
+    CHECK(list_offset(&world, "grow", 3, -1) == -100 - KAFKA_ERROR_UNKNOWN_TOPIC_OR_PARTITION);
+    world_deinit(&world);
+}
+
+TEST(describe_cluster_names_this_node_as_controller)
+{
+    struct world world;
+    world_init(&world);
+    for (i16 version = 0; version <= 1; version++) {
+        union kafka_request body;
+        kafka_describe_cluster_request_init(&body.DescribeCluster);
+        u32 before = captured_count;
+        REQUIRE(world_request(&world, 6, KAFKA_API_DESCRIBE_CLUSTER, version, &body));
+        union kafka_response response;
+        REQUIRE(response_get(before, KAFKA_API_DESCRIBE_CLUSTER, version, &response));
+        const struct kafka_describe_cluster_response *out = &response.DescribeCluster;
+        CHECK(out->ErrorCode == 0);
+        CHECK(out->ControllerId == 1);
+        CHECK(proto_string_equal_cstr(out->ClusterId, "cairn-single-node-0001"));
+        REQUIRE(out->Brokers.count == 1);
+        CHECK(out->Brokers.items[0].BrokerId == 1);
+        CHECK(out->Brokers.items[0].Host.size > 0);
+    }
+    union kafka_request body;
+    kafka_describe_cluster_request_init(&body.DescribeCluster);
+    body.DescribeCluster.EndpointType = 2; /* Controllers. */
+    u32 before = captured_count;
+    REQUIRE(world_request(&world, 6, KAFKA_API_DESCRIBE_CLUSTER, 1, &body));
+    union kafka_response response;
+    REQUIRE(response_get(before, KAFKA_API_DESCRIBE_CLUSTER, 1, &response));
+    CHECK(response.DescribeCluster.ErrorCode == KAFKA_ERROR_UNSUPPORTED_ENDPOINT_TYPE);
+    CHECK(response.DescribeCluster.Brokers.count == 0);
+    world_deinit(&world);
+}
+
+/* DescribeConfigs v4 of one resource (with synonyms); returns its result. */
+static const struct kafka_describe_configs_response_result *
+describe_configs(struct world *world, i8 type, const char *name, union kafka_response *response)
+{
+    union kafka_request body;
+    struct kafka_describe_configs_request_resource r;
+    kafka_describe_configs_request_init(&body.DescribeConfigs);
+    kafka_describe_configs_request_resource_init(&r);
+    r.ResourceType = type;
+    r.ResourceName = proto_string_of(name);
+    r.ConfigurationKeys.count = -1;
+    body.DescribeConfigs.Resources.items = &r;
+    body.DescribeConfigs.Resources.count = 1;
+    body.DescribeConfigs.IncludeSynonyms = true;
+    u32 before = captured_count;
+    ASSERT(world_request(world, 5, KAFKA_API_DESCRIBE_CONFIGS, 4, &body));
+    ASSERT(response_get(before, KAFKA_API_DESCRIBE_CONFIGS, 4, response));
+    ASSERT(response->DescribeConfigs.Results.count == 1);
+    return &response->DescribeConfigs.Results.items[0];
+}
+
+static const struct kafka_describe_configs_response_resource_result *
+config_entry(const struct kafka_describe_configs_response_result *result, const char *name)
+{
+    for (i32 i = 0; i < result->Configs.count; i++) {
+        if (proto_string_equal_cstr(result->Configs.items[i].Name, name)) {
+            return &result->Configs.items[i];
+        }
+    }
+    return NULL;
+}
+
+static bool config_is(const struct kafka_describe_configs_response_result *result,
+                      const char *name, const char *value, i8 source)
+{
+    const struct kafka_describe_configs_response_resource_result *entry =
+        config_entry(result, name);
+    return entry != NULL && proto_string_equal_cstr(entry->Value, value) &&
+           entry->ConfigSource == source;
+}
+
+/* IncrementalAlterConfigs v1 of one topic: count alterations (name, op, value). */
+static i16 alter_configs(struct world *world, const char *topic, u32 count,
+                         const char *const *names, const i8 *ops, const char *const *values)
+{
+    union kafka_request body;
+    struct kafka_incremental_alter_configs_request_alter_configs_resource r;
+    struct kafka_incremental_alter_configs_request_alterable_config c[8];
+    ASSERT(count <= 8);
+    kafka_incremental_alter_configs_request_init(&body.IncrementalAlterConfigs);
+    kafka_incremental_alter_configs_request_alter_configs_resource_init(&r);
+    for (u32 i = 0; i < count; i++) {
+        kafka_incremental_alter_configs_request_alterable_config_init(&c[i]);
+        c[i].Name = proto_string_of(names[i]);
+        c[i].ConfigOperation = ops[i];
+        c[i].Value = values[i] == NULL ? PROTO_STRING_NULL : proto_string_of(values[i]);
+    }
+    r.ResourceType = 2;
+    r.ResourceName = proto_string_of(topic);
+    r.Configs.items = c;
+    r.Configs.count = (i32)count;
+    body.IncrementalAlterConfigs.Resources.items = &r;
+    body.IncrementalAlterConfigs.Resources.count = 1;
+    u32 before = captured_count;
+    ASSERT(world_request(world, 5, KAFKA_API_INCREMENTAL_ALTER_CONFIGS, 1, &body));
+    union kafka_response response;
+    ASSERT(response_get(before, KAFKA_API_INCREMENTAL_ALTER_CONFIGS, 1, &response));
+    ASSERT(response.IncrementalAlterConfigs.Responses.count == 1);
+    world_run(world);
+    return response.IncrementalAlterConfigs.Responses.items[0].ErrorCode;
+}
+
+TEST(describe_and_alter_configs)
+{
+    struct world world;
+    world_init(&world); /* log.segment.bytes = 4096: a static broker config. */
+    REQUIRE(create_topic(&world, "conf", 1) == 0);
+    union kafka_response response;
+    const struct kafka_describe_configs_response_result *result =
+        describe_configs(&world, 2, "conf", &response);
+    CHECK(result->ErrorCode == 0);
+    CHECK(config_is(result, "retention.ms", "604800000", 5));
+    CHECK(config_is(result, "retention.bytes", "-1", 5));
+    CHECK(config_is(result, "cleanup.policy", "delete", 5));
+    CHECK(config_is(result, "segment.bytes", "4096", 4));
+    const struct kafka_describe_configs_response_resource_result *entry =
+        config_entry(result, "segment.bytes");
+    REQUIRE(entry != NULL && entry->Synonyms.count == 1);
+    CHECK(proto_string_equal_cstr(entry->Synonyms.items[0].Name, "log.segment.bytes"));
+    result = describe_configs(&world, 2, "absent", &response);
+    CHECK(result->ErrorCode == KAFKA_ERROR_UNKNOWN_TOPIC_OR_PARTITION);
+    result = describe_configs(&world, 4, "1", &response);
+    CHECK(result->ErrorCode == 0);
+    CHECK(config_is(result, "log.segment.bytes", "4096", 4));
+    CHECK(config_is(result, "num.partitions", "1", 5));
+    CHECK(config_entry(result, "log.segment.bytes")->ReadOnly);
+    CHECK(describe_configs(&world, 4, "2", &response)->ErrorCode == KAFKA_ERROR_INVALID_REQUEST);
+
+    const char *names[] = {"retention.ms", "cleanup.policy", "segment.bytes"};
+    const i8 set_ops[] = {0, 2, 0};
+    const char *values[] = {"3600000", "compact", "8192"};
+    CHECK(alter_configs(&world, "conf", 3, names, set_ops, values) == 0);
+    result = describe_configs(&world, 2, "conf", &response);
+    CHECK(config_is(result, "retention.ms", "3600000", 1));
+    CHECK(config_is(result, "cleanup.policy", "compact,delete", 1));
+    CHECK(config_is(result, "segment.bytes", "8192", 1));
+    entry = config_entry(result, "retention.ms");
+    REQUIRE(entry != NULL && entry->Synonyms.count == 2);
+    CHECK(entry->Synonyms.items[0].Source == 1 && entry->Synonyms.items[1].Source == 5);
+    /* All or nothing: a bad value leaves the others unapplied. */
+    const char *bad_names[] = {"retention.bytes", "retention.ms"};
+    const i8 bad_ops[] = {0, 0};
+    const char *bad_values[] = {"1000", "soon"};
+    CHECK(alter_configs(&world, "conf", 2, bad_names, bad_ops, bad_values) ==
+          KAFKA_ERROR_INVALID_CONFIG);
+    const char *unknown[] = {"no.such.config"};
+    CHECK(alter_configs(&world, "conf", 1, unknown, bad_ops, bad_values) ==
+          KAFKA_ERROR_INVALID_CONFIG);
+    const char *subtract[] = {"retention.ms"};
+    const i8 subtract_ops[] = {3};
+    CHECK(alter_configs(&world, "conf", 1, subtract, subtract_ops, values) ==
+          KAFKA_ERROR_INVALID_CONFIG);
+    CHECK(alter_configs(&world, "absent", 1, names, set_ops, values) ==
+          KAFKA_ERROR_UNKNOWN_TOPIC_OR_PARTITION);
+    result = describe_configs(&world, 2, "conf", &response);
+    CHECK(config_is(result, "retention.bytes", "-1", 5));
+    /* Overrides survive a restart; DELETE returns to the broker's value. */
+    broker_destroy(world.broker);
+    world_start(&world);
+    world_run(&world);
+    result = describe_configs(&world, 2, "conf", &response);
+    CHECK(config_is(result, "retention.ms", "3600000", 1));
+    CHECK(config_is(result, "cleanup.policy", "compact,delete", 1));
+    const i8 delete_ops[] = {1};
+    CHECK(alter_configs(&world, "conf", 1, names, delete_ops, values) == 0);
+    result = describe_configs(&world, 2, "conf", &response);
+    CHECK(config_is(result, "retention.ms", "604800000", 5));
+    CHECK(config_is(result, "segment.bytes", "8192", 1));
+    /* CreateTopics with configs: overrides from the start; unknown ones are refused. */
+    union kafka_request body;
+    struct kafka_create_topics_request_creatable_topic t;
+    struct kafka_create_topics_request_creatable_topic_config c[2] = {
+        {proto_string_of("retention.bytes"), proto_string_of("100000")},
+        {proto_string_of("flush.messages"), PROTO_STRING_NULL}};
+    kafka_create_topics_request_init(&body.CreateTopics);
+    kafka_create_topics_request_creatable_topic_init(&t);
+    t.Name = proto_string_of("born");
+    t.NumPartitions = 1;
+    t.ReplicationFactor = 1;
+    t.Configs.items = c;
+    t.Configs.count = 2;
+    body.CreateTopics.Topics.items = &t;
+    body.CreateTopics.Topics.count = 1;
+    u32 before = captured_count;
+    REQUIRE(world_request(&world, 4, KAFKA_API_CREATE_TOPICS, 7, &body));
+    REQUIRE(response_get(before, KAFKA_API_CREATE_TOPICS, 7, &response));
+    CHECK(response.CreateTopics.Topics.items[0].ErrorCode == 0);
+    world_run(&world);
+    result = describe_configs(&world, 2, "born", &response);
+    CHECK(config_is(result, "retention.bytes", "100000", 1));
+    CHECK(config_is(result, "flush.messages", "9223372036854775807", 5));
+    c[1].Name = proto_string_of("no.such.config");
+    t.Name = proto_string_of("unborn");
+    before = captured_count;
+    REQUIRE(world_request(&world, 4, KAFKA_API_CREATE_TOPICS, 7, &body));
+    REQUIRE(response_get(before, KAFKA_API_CREATE_TOPICS, 7, &response));
+    CHECK(response.CreateTopics.Topics.items[0].ErrorCode == KAFKA_ERROR_INVALID_CONFIG);
+    world_deinit(&world);
+}
+
+/* DeleteRecords v2 of one partition up to offset: the error, and the low watermark. */
+static i16 delete_records(struct world *world, const char *topic, i32 partition, i64 offset,
+                          i64 *low_watermark)
+{
+    union kafka_request body;
+    struct kafka_delete_records_request_topic t;
+    struct kafka_delete_records_request_partition p;
+    kafka_delete_records_request_init(&body.DeleteRecords);
+    kafka_delete_records_request_topic_init(&t);
+    kafka_delete_records_request_partition_init(&p);
+    p.PartitionIndex = partition;
+    p.Offset = offset;
+    t.Name = proto_string_of(topic);
+    t.Partitions.items = &p;
+    t.Partitions.count = 1;
+    body.DeleteRecords.Topics.items = &t;
+    body.DeleteRecords.Topics.count = 1;
+    body.DeleteRecords.TimeoutMs = 1000;
+    u32 before = captured_count;
+    ASSERT(world_request(world, 6, KAFKA_API_DELETE_RECORDS, 2, &body));
+    world_run(world);
+    union kafka_response response;
+    ASSERT(captured_count == before + 1);
+    ASSERT(response_get(before, KAFKA_API_DELETE_RECORDS, 2, &response));
+    ASSERT(response.DeleteRecords.Topics.count == 1);
+    const struct kafka_delete_records_response_partition_result *out =
+        &response.DeleteRecords.Topics.items[0].Partitions.items[0];
+    *low_watermark = out->LowWatermark;
+    return out->ErrorCode;
+}
+
+/* OffsetForLeaderEpoch v4 of one partition: the error, the epoch found and its end offset. */
+static i16 epoch_end(struct world *world, const char *topic, i32 partition, i32 current,
+                     i32 epoch, i32 *epoch_found, i64 *end_offset)
+{
+    union kafka_request body;
+    struct kafka_offset_for_leader_epoch_request_topic t;
+    struct kafka_offset_for_leader_epoch_request_partition p;
+    kafka_offset_for_leader_epoch_request_init(&body.OffsetForLeaderEpoch);
+    kafka_offset_for_leader_epoch_request_topic_init(&t);
+    kafka_offset_for_leader_epoch_request_partition_init(&p);
+    p.Partition = partition;
+    p.CurrentLeaderEpoch = current;
+    p.LeaderEpoch = epoch;
+    t.Topic = proto_string_of(topic);
+    t.Partitions.items = &p;
+    t.Partitions.count = 1;
+    body.OffsetForLeaderEpoch.Topics.items = &t;
+    body.OffsetForLeaderEpoch.Topics.count = 1;
+    u32 before = captured_count;
+    ASSERT(world_request(world, 6, KAFKA_API_OFFSET_FOR_LEADER_EPOCH, 4, &body));
+    union kafka_response response;
+    ASSERT(response_get(before, KAFKA_API_OFFSET_FOR_LEADER_EPOCH, 4, &response));
+    const struct kafka_offset_for_leader_epoch_response_epoch_end_offset *out =
+        &response.OffsetForLeaderEpoch.Topics.items[0].Partitions.items[0];
+    *epoch_found = out->LeaderEpoch;
+    *end_offset = out->EndOffset;
+    return out->ErrorCode;
+}
+
+TEST(delete_records_and_offset_for_leader_epoch)
+{
+    struct world world;
+    world_init(&world);
+    REQUIRE(create_topic(&world, "trim", 2) == 0);
+    for (u32 i = 0; i < 3; i++) {
+        u32 size = build_batch(3, 1000 + i);
+        REQUIRE(produce(&world, 1, "trim", 0, -1, size));
+        world_run(&world);
+    }
+    i64 low = 0;
+    CHECK(delete_records(&world, "trim", 0, 4, &low) == 0 && low == 4);
+    CHECK(list_offset(&world, "trim", 0, -2) == 4);
+    CHECK(delete_records(&world, "trim", 0, 2, &low) == 0 && low == 4); /* Never backwards. */
+    CHECK(delete_records(&world, "trim", 0, 10, &low) == KAFKA_ERROR_OFFSET_OUT_OF_RANGE);
+    CHECK(delete_records(&world, "trim", 2, 1, &low) == KAFKA_ERROR_UNKNOWN_TOPIC_OR_PARTITION);
+    i32 found = 0;
+    i64 end = 0;
+    CHECK(epoch_end(&world, "trim", 0, 0, 0, &found, &end) == 0);
+    CHECK(found == 0 && end == 9);
+    CHECK(epoch_end(&world, "trim", 0, -1, 3, &found, &end) == 0);
+    CHECK(found == 0 && end == 9); /* The largest epoch at or below 3. */
+    CHECK(delete_records(&world, "trim", 0, -1, &low) == 0 && low == 9);
+    CHECK(list_offset(&world, "trim", 0, -2) == 9);
+    CHECK(list_offset(&world, "trim", 0, -1) == 9);
+    broker_destroy(world.broker); /* The log start offset is durable. */
+    world_start(&world);
+    world_run(&world);
+    CHECK(list_offset(&world, "trim", 0, -2) == 9);
+    CHECK(epoch_end(&world, "trim", 0, 0, 0, &found, &end) == 0);
+    CHECK(found == 0 && end == 9); /* All deleted: epoch 0 still ends at the log end. */
+    CHECK(epoch_end(&world, "trim", 1, -1, 0, &found, &end) == 0);
+    CHECK(found == 0 && end == 0); /* Nothing written: led at epoch 0 from offset 0. */
+    CHECK(epoch_end(&world, "trim", 1, -1, -1, &found, &end) == 0);
+    CHECK(found == -1 && end == -1);
+    CHECK(epoch_end(&world, "trim", 0, 1, 0, &found, &end) == KAFKA_ERROR_UNKNOWN_LEADER_EPOCH);
+    CHECK(epoch_end(&world, "none", 0, -1, 0, &found, &end) ==
+          KAFKA_ERROR_UNKNOWN_TOPIC_OR_PARTITION);
+    world_deinit(&world);
+}
+
 TEST(malformed_and_random_frames_close_never_crash)
 {
     struct world world;
@@ -668,8 +1127,90 @@ TEST(flipped_valid_requests_never_crash)
     world_deinit(&world);
 }
 
+/* One valid admin request (by round), encoded into frame; returns its size. */
+static u32 encode_admin_request(u32 round, u8 *frame, u32 capacity)
+{
+    static const i16 keys[] = {KAFKA_API_DESCRIBE_CONFIGS, KAFKA_API_INCREMENTAL_ALTER_CONFIGS,
+                               KAFKA_API_CREATE_PARTITIONS, KAFKA_API_DELETE_RECORDS,
+                               KAFKA_API_OFFSET_FOR_LEADER_EPOCH, KAFKA_API_DESCRIBE_CLUSTER,
+                               KAFKA_API_DELETE_TOPICS};
+    static const i16 versions[] = {4, 1, 3, 2, 4, 1, 5};
+    u32 which = round % ARRAY_LEN(keys);
+    struct proto_request_header header = {keys[which], versions[which], 1, PROTO_STRING_NULL, 0};
+    union kafka_request body;
+    memset(&body, 0, sizeof(body));
+    struct proto_string name = proto_string_of(round % 2 ? "flip" : "other");
+    struct kafka_describe_configs_request_resource dr = {2, name, {NULL, -1}};
+    struct kafka_incremental_alter_configs_request_alterable_config ac = {
+        proto_string_of("retention.ms"), 0, proto_string_of("1000")};
+    struct kafka_incremental_alter_configs_request_alter_configs_resource ar = {2, name, {&ac, 1}};
+    struct kafka_create_partitions_request_topic ct = {name, 3, {NULL, -1}};
+    struct kafka_delete_records_request_partition rp = {0, 1};
+    struct kafka_delete_records_request_topic rt = {name, {&rp, 1}};
+    struct kafka_offset_for_leader_epoch_request_partition ep = {0, -1, 0};
+    struct kafka_offset_for_leader_epoch_request_topic et = {name, {&ep, 1}};
+    struct proto_string names[1] = {name};
+    switch (which) {
+    case 0: body.DescribeConfigs.Resources.items = &dr; body.DescribeConfigs.Resources.count = 1;
+        break;
+    case 1: body.IncrementalAlterConfigs.Resources.items = &ar;
+        body.IncrementalAlterConfigs.Resources.count = 1;
+        break;
+    case 2: body.CreatePartitions.Topics.items = &ct; body.CreatePartitions.Topics.count = 1;
+        break;
+    case 3: body.DeleteRecords.Topics.items = &rt; body.DeleteRecords.Topics.count = 1; break;
+    case 4: body.OffsetForLeaderEpoch.Topics.items = &et;
+        body.OffsetForLeaderEpoch.Topics.count = 1;
+        break;
+    case 5: kafka_describe_cluster_request_init(&body.DescribeCluster); break;
+    default: body.DeleteTopics.TopicNames.items = names; body.DeleteTopics.TopicNames.count = 1;
+        break;
+    }
+    struct proto_writer writer;
+    proto_writer_init(&writer, frame, capacity);
+    ASSERT(proto_request_frame_encode(&writer, &header, &body) == PROTO_OK);
+    return writer.position;
+}
+
+/* The admin requests with bytes flipped: answered or closed, never a crash. */
+TEST(flipped_admin_requests_never_crash)
+{
+    struct world world;
+    world_init(&world);
+    REQUIRE(create_topic(&world, "flip", 2) == 0);
+    static u8 frame[16384];
+    u64 state = 7;
+    for (u32 round = 0; round < 4000; round++) {
+        u32 size = encode_admin_request(round, frame, sizeof(frame));
+        for (u32 flips = 0; flips < round % 3; flips++) {
+            state = state * 6364136223846793005ull + 1442695040888963407ull;
+            u32 at = 4 + (u32)((state >> 33) % (size - 4));
+            frame[at] ^= (u8)(1u << ((state >> 20) % 8));
+        }
+        io_conn conn = 20 + round % 4;
+        bool kept = broker_on_frame(world.broker, conn, frame + 4, size - 4);
+        COVER(kept);
+        world_run(&world);
+        for (u32 t = 0; t < BROKER_TIMERS; t++) {
+            if (timer_deadline[t] == 0) continue;
+            world.fake->now_ns = MAX(world.fake->now_ns, timer_deadline[t]);
+            timer_deadline[t] = 0;
+            broker_on_timer(world.broker, t);
+        }
+        world_run(&world);
+        broker_conn_closed(world.broker, conn);
+        capture_used = 0;
+        captured_count = 0;
+        if (round % 97 == 0 && create_topic(&world, "flip", 2) == 0) world_run(&world);
+        capture_used = 0;
+        captured_count = 0;
+    }
+    world_deinit(&world);
+}
+
 static const struct test_case tests[] = {
     {"flipped_valid_requests_never_crash", flipped_valid_requests_never_crash},
+    {"flipped_admin_requests_never_crash", flipped_admin_requests_never_crash},
     {"api_versions_lists_exactly_the_implemented_apis",
      api_versions_lists_exactly_the_implemented_apis},
     {"metadata_auto_creates_and_reports_leader_once_open",
@@ -683,6 +1224,14 @@ static const struct test_case tests[] = {
     {"fetch_long_poll_woken_by_produce_and_ended_by_timer",
      fetch_long_poll_woken_by_produce_and_ended_by_timer},
     {"topics_and_records_survive_a_restart", topics_and_records_survive_a_restart},
+    {"delete_topics_removes_logs_and_the_topics_file_line",
+     delete_topics_removes_logs_and_the_topics_file_line},
+    {"create_partitions_only_increases_and_persists",
+     create_partitions_only_increases_and_persists},
+    {"describe_cluster_names_this_node_as_controller",
+     describe_cluster_names_this_node_as_controller},
+    {"describe_and_alter_configs", describe_and_alter_configs},
+    {"delete_records_and_offset_for_leader_epoch", delete_records_and_offset_for_leader_epoch},
     {"malformed_and_random_frames_close_never_crash",
      malformed_and_random_frames_close_never_crash},
 };

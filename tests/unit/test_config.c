@@ -167,7 +167,7 @@ TEST(test_kafka_names_known)
         "log.retention.hours",
         "min.insync.replicas", "unclean.leader.election.enable",
         "group.initial.rebalance.delay.ms", "inter.broker.listener.name", "num.network.threads",
-        "num.io.threads", "log.flush.interval.messages", "zookeeper.connect",
+        "num.io.threads", "log.flush.interval.ms", "zookeeper.connect",
         "socket.send.buffer.bytes", "socket.receive.buffer.bytes",
         "log.retention.check.interval.ms",
         "num.recovery.threads.per.data.dir", "log.cleaner.enable", "message.max.bytes",
@@ -198,6 +198,11 @@ TEST(test_broker_properties)
     CHECK_EQ_U64(config.num_partitions, 6);
     CHECK(!config.auto_create_topics_enable);
     CHECK_EQ_U64(config.log_segment_bytes, 1048576);
+    CHECK_EQ_U64(config.log_flush_interval_messages, (u64)INT64_MAX);
+    REQUIRE(parse_text(BASE_TEXT "log.flush.interval.messages=1\n"));
+    CHECK_EQ_U64(diagnostics.count, 0);
+    CHECK_EQ_U64(config.log_flush_interval_messages, 1);
+    CHECK(!parse_text(BASE_TEXT "log.flush.interval.messages=0\n"));
     CHECK(!parse_text(BASE_TEXT "auto.create.topics.enable=yes\n"));
     CHECK(has_diagnostic(CONFIG_ERROR, 7, "expected true or false"));
     CHECK(!parse_text(BASE_TEXT "num.partitions=0\n"));

@@ -596,8 +596,35 @@ TEST(test_report_summary_and_folder)
     free(scenario);
 }
 
+TEST(test_kafka_workload)
+{
+    struct scenario *scenario = scenario_new();
+    char error[512];
+    bool ok = parse_with("workload kafka-produce-consume topic orders partitions 3 producers 2 "
+                         "consumers 1 acks 1 interval 5ms value-size 32 stop 20s\n",
+                         scenario, error, sizeof(error));
+    if (!ok) fprintf(stderr, "  %s\n", error);
+    REQUIRE(ok);
+    const struct scenario_workload *workload = &scenario->workload;
+    CHECK_EQ_U64(workload->kind, WORKLOAD_KAFKA_PRODUCE_CONSUME);
+    CHECK(strcmp(workload->topic, "orders") == 0);
+    CHECK_EQ_U64(workload->partition_count, 3);
+    CHECK_EQ_U64(workload->producer_count, 2);
+    CHECK_EQ_U64(workload->consumer_count, 1);
+    CHECK_EQ_U64(workload->client_count, 3);
+    CHECK_EQ_U64((u64)(i64)workload->acks, 1);
+    CHECK_EQ_U64(workload->interval_ns, 5 * NS_PER_MS);
+    CHECK_EQ_U64(workload->stop_ns, 20 * NS_PER_S);
+    free(scenario);
+    CHECK(parse_fails_at("workload kafka-produce-consume acks 2\n", 8, 37, "acks must be"));
+    CHECK(parse_fails_at("workload kafka-produce-consume partitions 17\n", 8, 43, "between"));
+    CHECK(parse_fails_at("workload kafka-produce-consume value-size 16\n", 8, 10, "24..1024"));
+    CHECK(parse_fails_at("workload kafka-append\n", 8, 10, "kafka-produce-consume"));
+}
+
 static const struct test_case tests[] = {
     {"test_every_scenario_file_parses", test_every_scenario_file_parses},
+    {"test_kafka_workload", test_kafka_workload},
     {"test_readme_example_parses", test_readme_example_parses},
     {"test_default_scenario_contents", test_default_scenario_contents},
     {"test_durations_and_ranges", test_durations_and_ranges},

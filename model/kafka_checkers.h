@@ -1,0 +1,32 @@
+/* kafka_checkers.h: the checkers of the Kafka data path (model/kafka_checkers.c), as entries of
+ * the one checker table model_checkers[] (defined in quorum_checkers.c, which appends
+ * KAFKA_CHECKER_ENTRIES to its own).
+ *
+ * May depend on: history.h. */
+#ifndef KAFKA_CHECKERS_H
+#define KAFKA_CHECKERS_H
+
+#include "history.h"
+
+void kafka_check_no_phantom_reads(const struct history *history, const struct check_params *params,
+                                  struct check_outcome *outcome);
+void kafka_check_offset_unique(const struct history *history, const struct check_params *params,
+                               struct check_outcome *outcome);
+void kafka_check_order(const struct history *history, const struct check_params *params,
+                       struct check_outcome *outcome);
+void kafka_check_acked_durable(const struct history *history, const struct check_params *params,
+                               struct check_outcome *outcome);
+
+#define KAFKA_CHECKER_ENTRIES                                                                 \
+    {"kafka-no-phantom-reads", "Every record a consumer read was sent by a producer.",          \
+     kafka_check_no_phantom_reads},                                                           \
+    {"kafka-offset-unique", "No offset of a partition is read with two different records "     \
+     "(unless a crash of a broker that does not flush every message lost the first).",        \
+     kafka_check_offset_unique},                                                              \
+    {"kafka-order", "Per producer and partition, acknowledged records get increasing offsets "  \
+     "in send order.", kafka_check_order},                                                    \
+    {"kafka-acked-durable", "Every acknowledged record is read back exactly once, at its "      \
+     "offset, by the end of the run; losses a lossy flush policy allows are labelled.",       \
+     kafka_check_acked_durable}
+
+#endif
