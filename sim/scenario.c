@@ -1374,7 +1374,7 @@ static bool validate_checks(struct parser *parser)
 }
 
 /* Stable insertion sort by time: same-time faults keep their written order. */
-static void faults_sort(struct scenario *scenario)
+void scenario_faults_sort(struct scenario *scenario)
 {
     for (u32 i = 1; i < scenario->fault_count; i++) {
         struct scenario_fault fault = scenario->faults[i];
@@ -1433,7 +1433,7 @@ bool scenario_parse(const char *path, const char *text, struct scenario *scenari
         !validate_checks(&parser)) {
         return false;
     }
-    faults_sort(scenario);
+    scenario_faults_sort(scenario);
     ASSERT(scenario->node_count > 0 && scenario->run_ns > 0);
     return true;
 }

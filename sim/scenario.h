@@ -164,6 +164,9 @@ WARN_UNUSED bool scenario_parse(const char *path, const char *text, struct scena
 WARN_UNUSED bool scenario_load(const char *path, struct scenario *scenario, char *error,
                                u32 error_size);
 
+/* Sorts faults by time, stably: faults at the same time keep their order in the array. */
+void scenario_faults_sort(struct scenario *scenario);
+
 /* Swarm mode: draws the fault schedule (which kinds are on, how often, and heal_at_ns) from the
  * seed, appending to scenario->faults. Deterministic in (scenario, seed). */
 void swarm_expand(struct scenario *scenario, u64 seed);

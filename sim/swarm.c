@@ -278,20 +278,6 @@ static void swarm_family_event(struct swarm *swarm, u64 at_ns, enum swarm_family
     }
 }
 
-/* Stable insertion sort by time (the scripted faults come first in the array). */
-static void swarm_sort(struct scenario *scenario)
-{
-    for (u32 i = 1; i < scenario->fault_count; i++) {
-        struct scenario_fault fault = scenario->faults[i];
-        u32 j = i;
-        while (j > 0 && scenario->faults[j - 1].at_ns > fault.at_ns) {
-            scenario->faults[j] = scenario->faults[j - 1];
-            j--;
-        }
-        scenario->faults[j] = fault;
-    }
-}
-
 /* Walks the phase in time order: at each step the next event of every enabled family is
  * compared and the earliest fires, so families interleave as independent Poisson-like streams
  * and node/network bookkeeping sees events in time order. */
@@ -358,5 +344,5 @@ void swarm_expand(struct scenario *scenario, u64 seed)
     }
     if (scenario->heal_at_ns == 0) scenario->heal_at_ns = swarm.end_ns;
     ASSERT(scenario->heal_at_ns >= swarm.end_ns);
-    swarm_sort(scenario);
+    scenario_faults_sort(scenario); /* Scripted faults come first; the sort is stable. */
 }
