@@ -6,7 +6,7 @@
  * opening, an append). Until then the request polls every 10 ms, up to its TimeoutMs, then
  * answers the retriable REQUEST_TIMED_OUT for the names still busy. It rewrites the topics
  * file without the topic, and then removes the files of its
- * partition directories in the background, one file at a time (list "<topic>-<p>", remove each
+ * partition directories in the background, one file after another (list "<topic>-<p>", remove each
  * name). Until that is done the topic's slot stays reserved (`deleting`) and creating a topic
  * of the same name answers TOPIC_ALREADY_EXISTS, as Kafka does for a topic marked for deletion.
  * The emptied directories stay (the io interface removes files, not directories). If the
@@ -17,7 +17,7 @@
  * existing logs, see broker_topic_grow). DescribeCluster names this node, its
  * advertised client endpoint, and itself as the controller.
  *
- * Invariants: at most one topic's files are being removed at a time (delete_topic); a deleting
+ * Invariants: at most one topic's files are being removed at once (delete_topic); a deleting
  * topic has no logs. Tested by tests/unit/test_broker.c and tests/integration/kafka_python.sh
  * (confluent-kafka-python's AdminClient). */
 #include "broker_internal.h"

@@ -36,7 +36,7 @@ struct kafka_client_config {
     u64 interval_ns;        /* Producer: think time between sends. */
     u32 value_size;         /* Producer: bytes per value (>= 24, <= 1024). */
     u64 request_timeout_ns; /* Unanswered this long: outcome unknown, reconnect. */
-    u64 stop_ns;            /* Producer: send nothing new from this virtual time (0: never). */
+    u64 stop_ns;            /* Producer: send nothing new from this virtual instant (0: never). */
 };
 
 struct kafka_client;

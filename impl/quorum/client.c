@@ -1,4 +1,4 @@
-/* client.c: a quorum client that appends values one at a time (see client.h).
+/* client.c: a quorum client that appends values one at a time; see client.h.
  *
  * One operation is active at a time. It is reported INVOKE when started, then exactly one of:
  *   OK(offset)  the leader answered after the value was committed;

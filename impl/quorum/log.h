@@ -3,7 +3,7 @@
  *
  * The file "quorum/log" is a sequence of records (wire.h: Offset, Epoch, Size, Attributes, Crc,
  * payload), offsets dense from 0. Memory holds the same bytes (the arena) plus an index of
- * entries, so fetches are served from memory. Disk operations go one at a time (truncate, then
+ * entries, so fetches are served from memory. Disk operations go one after another (truncate, then
  * write, then sync), which keeps reasoning simple: the file is always a prefix of what memory
  * held when the operation was issued. synced_end says how far the file is known durable.
  *
