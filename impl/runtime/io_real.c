@@ -25,6 +25,7 @@
 #include "io_real.h"
 
 #include "../../model/history.h"
+#include "../prng.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -146,7 +147,7 @@ struct io_real {
     u64 timer_deadline_ns[IO_TIMERS_MAX];
     bool timer_armed[IO_TIMERS_MAX];
 
-    u64 random_state[4];
+    struct prng random; /* Seeded from getrandom(): unpredictable across runs. */
 
     bool stop_requested;   /* Graceful stop asked; on_stop not yet called. */
     bool stopping;         /* on_stop called; flushing until stop_deadline_ns. */
@@ -179,43 +180,24 @@ static u64 real_wall_ns(void *context)
     return real_clock_ns(CLOCK_REALTIME);
 }
 
-static u64 real_rotl(u64 x, int k) { return (x << k) | (x >> (64 - k)); }
-
-/* xoshiro256**: fast and good; seeded from getrandom(), so unpredictable across runs. */
+/* The generator is the simulator's own (impl/prng.h); only its seed differs: one run's seed
+ * there, the kernel's entropy here. */
 static u64 real_random_u64(void *context)
 {
     struct io_real *real = context;
-    u64 *s = real->random_state;
-    u64 result = real_rotl(s[1] * 5, 7) * 9;
-    u64 t = s[1] << 17;
-    s[2] ^= s[0];
-    s[3] ^= s[1];
-    s[1] ^= s[2];
-    s[0] ^= s[3];
-    s[2] ^= t;
-    s[3] = real_rotl(s[3], 45);
-    return result;
+    return prng_next(&real->random);
 }
 
 static void real_random_seed(struct io_real *real)
 {
-    ssize_t got = getrandom(real->random_state, sizeof(real->random_state), GRND_NONBLOCK);
-    if (got != (ssize_t)sizeof(real->random_state)) {
+    u64 seed = 0;
+    ssize_t got = getrandom(&seed, sizeof(seed), GRND_NONBLOCK);
+    if (got != (ssize_t)sizeof(seed)) {
         /* No entropy yet (very early boot): fall back to the clocks and the pid. */
-        u64 seed = real_clock_ns(CLOCK_REALTIME) ^ (real_clock_ns(CLOCK_MONOTONIC) << 21) ^
-                   (u64)getpid();
-        for (u32 i = 0; i < 4; i++) {
-            seed += 0x9E3779B97F4A7C15ull;
-            u64 z = seed;
-            z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-            z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-            real->random_state[i] = z ^ (z >> 31);
-        }
+        seed = real_clock_ns(CLOCK_REALTIME) ^ (real_clock_ns(CLOCK_MONOTONIC) << 21) ^
+               (u64)getpid();
     }
-    if ((real->random_state[0] | real->random_state[1] | real->random_state[2] |
-         real->random_state[3]) == 0) {
-        real->random_state[0] = 1; /* xoshiro's one forbidden state. */
-    }
+    real->random = prng_stream(seed, 0);
 }
 
 static const char *real_level_name(enum io_log_level level)

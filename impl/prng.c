@@ -3,7 +3,8 @@
  * Invariants: a stream's state is never all zero (xoshiro would then emit zeros forever), and
  * prng_stream is a pure function of (seed, stream id). below() rejects the biased tail so every
  * value in [0, bound) is equally likely. Tested by tests/unit/test_sim_prng.c (same inputs give
- * the same sequence, different streams differ, bounds are respected, rough uniformity). */
+ * the same sequence, different streams differ, bounds are respected, rough uniformity) and by
+ * every simulated run. */
 #include "prng.h"
 
 static u64 prng_splitmix_next(u64 *state)
