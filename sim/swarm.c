@@ -14,11 +14,13 @@
  * faults have must_take_effect = false and line = 0. The result is sorted by time, stably, so
  * scripted faults at the same instant keep their place.
  *
- * Determinism: a pure function of (scenario, seed), using its own splitmix64 generator (no
+ * Determinism: a pure function of (scenario, seed), using its own splitmix64 stream (no
  * shared state), mixed with the scenario name so two scenarios do not share one schedule.
  * Tested by tests/unit/test_scenario.c: same seed => same schedule, different seeds differ,
  * every drawn fault lies inside the phase. */
 #include "scenario.h"
+
+#include "../impl/prng.h"
 
 #include <string.h>
 
@@ -26,14 +28,12 @@ struct swarm_rng {
     u64 state;
 };
 
-/* splitmix64 (Steele, Lea, Flood 2014): small, fast, good enough to pick faults. */
+/* splitmix64 (Steele, Lea, Flood 2014), with the shared finaliser from impl/prng.h: small,
+ * fast, good enough to pick faults. */
 static u64 swarm_next(struct swarm_rng *rng)
 {
     rng->state += 0x9e3779b97f4a7c15ull;
-    u64 z = rng->state;
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
+    return prng_mix64(rng->state);
 }
 
 /* Uniform in [min, max]; the modulo bias is irrelevant for choosing faults. */
