@@ -60,6 +60,14 @@ struct node_config {
     u64 quorum_request_timeout_ms;       /* controller.quorum.request.timeout.ms = 2000 */
     u64 broker_heartbeat_interval_ms;    /* broker.heartbeat.interval.ms = 2000 */
     u64 broker_session_timeout_ms;       /* broker.session.timeout.ms = 9000 */
+    /* The controller's decisions and the metadata log. */
+    bool unclean_leader_election_enable;  /* unclean.leader.election.enable = false */
+    u32 default_replication_factor;       /* default.replication.factor = 1 */
+    u64 replica_lag_time_max_ms;          /* replica.lag.time.max.ms = 30000 */
+    bool auto_leader_rebalance_enable;    /* auto.leader.rebalance.enable = true */
+    u64 leader_imbalance_check_interval_seconds; /* leader.imbalance.check.interval.seconds = 300 */
+    u64 metadata_snapshot_bytes; /* metadata.log.max.record.bytes.between.snapshots = 20 MiB */
+    u64 log_retention_check_interval_ms;  /* log.retention.check.interval.ms = 300000 */
 };
 
 enum config_severity { CONFIG_WARNING, CONFIG_ERROR };

@@ -56,6 +56,30 @@ WARN_UNUSED bool quorum_on_client_request(struct quorum *quorum, io_conn conn, c
 /* An accepted connection closed: forget parked fetches, pending votes and appends on it. */
 void quorum_conn_closed(struct quorum *quorum, io_conn conn);
 
+/* ===== The replicated state machine (the node's metadata image) =====
+ * apply: one committed entry, in offset order, exactly once per process lifetime after the
+ *   snapshot it started from (control records included, flagged; their payload is the quorum's
+ *   own). After a restart the log is replayed from the snapshot's end as entries commit again.
+ * save_snapshot: writes the state as of the last applied entry into buffer; returns its size,
+ *   or 0 if capacity is too small (the quorum then skips this snapshot).
+ * load_snapshot: replaces the state with a snapshot's (at recovery, or one fetched from the
+ *   leader with FetchSnapshot); returns false when the bytes are not a valid snapshot.
+ * Every function is optional (NULL); without a state machine the quorum keeps only its digest
+ * and never snapshots. */
+struct quorum_state_machine {
+    void *context;
+    void (*apply)(void *context, i64 offset, i32 epoch, const u8 *payload, u32 size,
+                  bool control);
+    u32 (*save_snapshot)(void *context, u8 *buffer, u32 capacity);
+    bool (*load_snapshot)(void *context, const u8 *data, u32 size);
+};
+void quorum_set_state_machine(struct quorum *quorum, const struct quorum_state_machine *machine);
+
+/* Leader only: appends payload as one entry of the current epoch (made durable, replicated and
+ * committed like a client append; its commit reaches apply). Returns the entry's offset, or -1
+ * when this node is not the leader, is stopping, or the log is full. */
+i64 quorum_propose(struct quorum *quorum, const u8 *payload, u32 size);
+
 /* Introspection for tests, the node and reports. */
 struct quorum_status {
     u32 role; /* enum history_quorum_role */
@@ -67,6 +91,9 @@ struct quorum_status {
     i64 commit_end;
     u64 digest;
     bool recovered;
+    i64 epoch_start_offset; /* Leader: the offset of its leader-change record. */
+    i64 log_start;          /* First offset held in the log (the latest snapshot's end). */
+    i64 snapshot_end;       /* End offset of the latest snapshot, 0 when none. */
 };
 void quorum_status(const struct quorum *quorum, struct quorum_status *status);
 
