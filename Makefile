@@ -14,7 +14,8 @@ CC := gcc
 endif
 
 DEB_PACKAGES := gcc make libzstd-dev zstd libjemalloc-dev graphviz procps zlib1g-dev liblz4-dev \
-                libsnappy-dev python3 clang libclang-rt-14-dev python3-confluent-kafka python3-kafka kcat
+                libsnappy-dev python3 clang libclang-rt-14-dev python3-confluent-kafka python3-kafka kcat \
+                librdkafka-dev
 DEFAULT_SCENARIO ?= scenarios/quorum-partition-leader.scn
 SEED ?= 7
 SWEEP_SEEDS ?= 1..200
@@ -125,6 +126,12 @@ sweep-all: release
 
 bench: release
 	tests/bench/run_bench.sh
+
+# The Kafka load generator of make bench (tests/bench/kafka_bench.sh): a librdkafka client, so it
+# links none of the project's objects.
+$(B)/kafka_load: tests/bench/kafka_load.c | deps
+	@mkdir -p $(dir $@)
+	$(CC) -std=c17 $(WARNINGS) -D_GNU_SOURCE -O2 -g $< -o $@ -lrdkafka -lpthread
 
 docs: deps
 	for f in reports/diagrams/*.dot impl/*/*.dot; do \

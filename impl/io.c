@@ -16,6 +16,7 @@ const char *io_result_name(enum io_result result)
     case IO_ERR_INVALID: return "invalid";
     case IO_ERR_LIMIT: return "limit";
     case IO_ERR_CLOSED: return "closed";
+    case IO_ERR_NOT_EMPTY: return "not empty";
     }
     return "unknown";
 }

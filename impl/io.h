@@ -44,6 +44,7 @@ enum io_result {
     IO_ERR_INVALID,      /* Bad argument from the world (bad endpoint, bad path). */
     IO_ERR_LIMIT,        /* A bounded resource is exhausted (handles, buffers): back off. */
     IO_ERR_CLOSED,       /* The connection is closed. */
+    IO_ERR_NOT_EMPTY,    /* A directory to remove still holds files. */
 };
 
 const char *io_result_name(enum io_result result);
@@ -80,6 +81,7 @@ enum io_file_op {
     IO_FILE_RENAME,   /* Atomic replace of the target path; durable on completion. */
     IO_FILE_REMOVE,   /* Durable on completion. */
     IO_FILE_LIST,     /* Names of the regular files directly inside a directory. */
+    IO_DIR_REMOVE,    /* Removes an empty directory; durable on completion. */
 };
 
 enum io_open_flags {
@@ -152,6 +154,10 @@ struct io_vtable {
     enum io_result (*file_remove)(void *context, const char *path, u64 user_data);
     enum io_result (*file_list)(void *context, const char *directory, u8 *buffer, u32 size,
                                 u64 user_data);
+    /* IO_ERR_NOT_EMPTY when files remain; IO_ERR_NOT_FOUND when there is no such directory (a
+     * backend whose directories are implied by file paths, as the simulator's disk, removes
+     * one without files as IO_OK). */
+    enum io_result (*dir_remove)(void *context, const char *path, u64 user_data);
 
     void (*log)(void *context, enum io_log_level level, const char *message);
     void (*observe)(void *context, const struct io_observation *observation);
@@ -287,6 +293,11 @@ WARN_UNUSED static inline enum io_result io_file_list(const struct io *io, const
                                                       u8 *buffer, u32 size, u64 user_data)
 {
     return io->vtable->file_list(io->context, directory, buffer, size, user_data);
+}
+WARN_UNUSED static inline enum io_result io_dir_remove(const struct io *io, const char *path,
+                                                       u64 user_data)
+{
+    return io->vtable->dir_remove(io->context, path, user_data);
 }
 
 static inline void io_observe(const struct io *io, const struct io_observation *observation)

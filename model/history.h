@@ -40,7 +40,11 @@ enum history_kind {
     HISTORY_QUORUM_COMMITTED = 14,
     /* The node applied the committed entry to its state machine: a=offset, c=state digest. */
     HISTORY_QUORUM_APPLIED = 15,
-    /* The node installed a snapshot covering offsets < a (epoch b of the last entry). */
+    /* The node installed a snapshot covering offsets < a (epoch b of the last entry).
+     * c=the node's state digest after applying offset a - 1 (the digest chain continues from
+     * it), d=enum history_snapshot_source. RECOVERED and FETCHED replace the node's state and
+     * log: it knows offsets < a committed and applied, and its log continues at a (a fetched
+     * snapshot drops whatever the log held). TAKEN changes neither. */
     HISTORY_QUORUM_SNAPSHOT = 16,
 
     /* ----- Reported by clients (simulated or real) ----- */
@@ -73,18 +77,82 @@ enum history_kind {
     HISTORY_KAFKA_REREAD = 45,
     /* Reported by the simulator at the start, per broker node: the durability settings the
      * node was configured with. a=log.flush.interval.messages (INT64_MAX: never),
-     * b=replicas per partition (1 today: no replication). */
+     * b=replicas per partition (1 today: no replication), c=unclean.leader.election.enable
+     * (1 true, 0 false). */
     HISTORY_KAFKA_BROKER_CONFIG = 46,
     /* A Kafka client's new connection to the broker is established (a=0 producer, 1
-     * consumer). Every answer on it comes from the broker process that accepted it, so
-     * checkers date what the client reports after it by the crashes before this event. */
+     * consumer; b=the broker id it was opened to, or UINT64_MAX for a bootstrap address
+     * whose id the client does not know yet). Every answer on it comes from the broker
+     * process that accepted it, so checkers date what the client reports after it by the
+     * crashes before this event. */
     HISTORY_KAFKA_CONNECTED = 47,
+
+    /* ----- Reported by the active controller (impl/controller) ----- */
+    /* The node's controller became active: a=quorum epoch, b=offset of its leader-change
+     * record (every decision from then on is made from an image holding it). */
+    HISTORY_CONTROLLER_ACTIVE = 50,
+    /* The controller proposed a decision as one entry: a=offset, b=epoch, c=what (a Kafka api
+     * key, or 1000 settle, 1001 session expiry, 1002 preferred-leader check), d=records. */
+    HISTORY_CONTROLLER_DECISION = 51,
+
+    /* ----- Reported by every node as it applies committed metadata (impl/node.c) ----- */
+    /* Each names the record it follows by (a=metadata log offset, b=record index in that
+     * entry), so reports of one entry by different nodes can be matched; the checkers in
+     * model/controller_checkers.c judge them. */
+    /* A partition's state after a PartitionRecord or PartitionChangeRecord: c=topic id hash
+     * (history_topic_hash), d=partition index, payload struct history_partition_state. */
+    HISTORY_METADATA_PARTITION = 60,
+    /* A topic was removed: c=topic id hash. Its partitions are gone from the image. */
+    HISTORY_METADATA_TOPIC_REMOVED = 61,
+    /* A broker's registration changed (registered, fenced, unfenced, controlled shutdown,
+     * unregistered): c=broker id, d=its state after the record (enum history_broker_state
+     * bits; 0: not registered). */
+    HISTORY_METADATA_BROKER = 62,
+    /* unclean.leader.election.enable was overridden: c=1 true / 0 false or deleted,
+     * d=resource type (2 topic, 4 broker). */
+    HISTORY_METADATA_UNCLEAN = 63,
 };
+
+/* The payload of HISTORY_METADATA_PARTITION. Broker ids >= 64 do not fit the masks; a node
+ * reports them as HISTORY_BROKER_IDS_OVERFLOW in flags. */
+struct history_partition_state {
+    i32 leader; /* -1: no leader. */
+    i32 leader_epoch;
+    i32 partition_epoch;
+    u32 flags;    /* HISTORY_BROKER_IDS_OVERFLOW */
+    u64 isr;      /* Bit i: broker i is in the ISR. */
+    u64 replicas; /* Bit i: broker i is a replica. */
+};
+#define HISTORY_BROKER_IDS_OVERFLOW 1u
+
+enum history_broker_state {
+    HISTORY_BROKER_REGISTERED = 1u << 0,
+    HISTORY_BROKER_FENCED = 1u << 1,
+    HISTORY_BROKER_SHUTTING_DOWN = 1u << 2, /* In controlled shutdown. */
+};
+
+/* The 64-bit name of a 16-byte topic id in metadata observations: FNV-1a of its bytes. */
+static inline u64 history_topic_hash(const u8 id[16])
+{
+    u64 hash = 0xcbf29ce484222325ull;
+    for (u32 i = 0; i < 16; i++) {
+        hash ^= id[i];
+        hash *= 0x100000001b3ull;
+    }
+    return hash;
+}
 
 /* Flags in the d field of HISTORY_QUORUM_APPENDED / COMMITTED. */
 enum history_entry_flags {
     HISTORY_ENTRY_CONTROL = 1u << 0,   /* A control record (the leader-change entry). */
     HISTORY_ENTRY_RECOVERED = 1u << 1, /* Re-reported from disk after a restart. */
+};
+
+/* The d field of HISTORY_QUORUM_SNAPSHOT: where the snapshot came from. */
+enum history_snapshot_source {
+    HISTORY_SNAPSHOT_TAKEN = 0,     /* Written from the node's own state (now durable). */
+    HISTORY_SNAPSHOT_RECOVERED = 1, /* Loaded from disk at a restart. */
+    HISTORY_SNAPSHOT_FETCHED = 2,   /* Downloaded from the leader (FetchSnapshot), installed. */
 };
 
 enum history_quorum_role {

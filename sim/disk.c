@@ -236,6 +236,20 @@ enum io_result disk_remove(struct disk *disk, const char *path)
     return IO_OK;
 }
 
+enum io_result disk_remove_directory(const struct disk *disk, const char *path)
+{
+    size_t length = strlen(path);
+    if (length == 0) return IO_ERR_INVALID; /* The root is not ours to remove. */
+    for (u32 i = 0; i < disk->file_count; i++) {
+        const struct disk_file *file = &disk->files[i];
+        if (!file->used || !file->linked) continue;
+        if (strncmp(file->path, path, length) == 0 && file->path[length] == '/') {
+            return IO_ERR_NOT_EMPTY;
+        }
+    }
+    return IO_OK;
+}
+
 /* The name of path inside directory when it is a direct child, else NULL. */
 static const char *disk_child_name(const char *path, const char *directory)
 {

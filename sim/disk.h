@@ -88,6 +88,9 @@ u64 disk_size(const struct disk *disk, u32 file);
 
 enum io_result disk_rename(struct disk *disk, const char *source, const char *target);
 enum io_result disk_remove(struct disk *disk, const char *path);
+/* Directories are implied by the paths of files: one is removable (IO_OK) when no linked file
+ * lies anywhere under it, else IO_ERR_NOT_EMPTY. */
+enum io_result disk_remove_directory(const struct disk *disk, const char *path);
 /* Names (each '\0'-terminated, sorted) of linked files directly inside directory ("" or "."
  * is the root). IO_ERR_LIMIT when they do not fit. */
 enum io_result disk_list(const struct disk *disk, const char *directory, u8 *buffer,

@@ -342,6 +342,17 @@ static enum io_result io_sim_file_list(void *context, const char *directory, u8 
     return IO_OK;
 }
 
+static enum io_result io_sim_dir_remove(void *context, const char *path, u64 user_data)
+{
+    struct world_process *process = io_sim_process(context);
+    if (!io_sim_acting(process)) return IO_ERR_CLOSED;
+    if (!io_sim_path_valid(path)) return IO_ERR_INVALID;
+    struct world_disk_op *op = io_sim_op_new(process, IO_DIR_REMOVE, user_data);
+    snprintf(op->path, sizeof(op->path), "%s", path);
+    io_sim_op_schedule(process, op, 0);
+    return IO_OK;
+}
+
 static io_file io_sim_handle_new(struct world_process *process, u32 slot)
 {
     if (process->file_handle_count == process->file_handle_capacity) {
@@ -402,6 +413,7 @@ static enum io_result io_sim_complete(struct world_process *process,
         return IO_OK;
     case IO_FILE_RENAME: return disk_rename(disk, op->path, op->target);
     case IO_FILE_REMOVE: return disk_remove(disk, op->path);
+    case IO_DIR_REMOVE: return disk_remove_directory(disk, op->path);
     case IO_FILE_LIST:
         return disk_list(disk, op->path, op->buffer, op->size, &completion->size,
                          &completion->count);
@@ -518,6 +530,7 @@ const struct io_vtable io_sim_vtable = {
     .file_close = io_sim_file_close,
     .file_rename = io_sim_file_rename,
     .file_remove = io_sim_file_remove,
+    .dir_remove = io_sim_dir_remove,
     .file_list = io_sim_file_list,
     .log = io_sim_log,
     .observe = io_sim_observe,

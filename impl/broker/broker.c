@@ -43,15 +43,18 @@ static bool broker_handle_api_versions(struct broker *broker, io_conn conn,
 static const struct broker_handler broker_handlers[KAFKA_API_KEY_COUNT] = {
     [KAFKA_API_API_VERSIONS] = {broker_handle_api_versions, NULL},
     [KAFKA_API_METADATA] = {broker_handle_metadata, NULL},
-    [KAFKA_API_CREATE_TOPICS] = {broker_handle_create_topics, NULL},
+    [KAFKA_API_CREATE_TOPICS] = {NULL, broker_start_forward},
     [KAFKA_API_PRODUCE] = {NULL, broker_start_produce},
     [KAFKA_API_LIST_OFFSETS] = {NULL, broker_start_list_offsets},
     [KAFKA_API_FETCH] = {NULL, broker_start_fetch},
-    [KAFKA_API_DELETE_TOPICS] = {NULL, broker_start_delete_topics},
-    [KAFKA_API_CREATE_PARTITIONS] = {broker_handle_create_partitions, NULL},
+    [KAFKA_API_DELETE_TOPICS] = {NULL, broker_start_forward},
+    [KAFKA_API_CREATE_PARTITIONS] = {NULL, broker_start_forward},
+    [KAFKA_API_ELECT_LEADERS] = {NULL, broker_start_forward},
+    [KAFKA_API_ALTER_PARTITION_REASSIGNMENTS] = {NULL, broker_start_forward},
+    [KAFKA_API_LIST_PARTITION_REASSIGNMENTS] = {NULL, broker_start_forward},
     [KAFKA_API_DESCRIBE_CLUSTER] = {broker_handle_describe_cluster, NULL},
     [KAFKA_API_DESCRIBE_CONFIGS] = {broker_handle_describe_configs, NULL},
-    [KAFKA_API_INCREMENTAL_ALTER_CONFIGS] = {broker_handle_incremental_alter_configs, NULL},
+    [KAFKA_API_INCREMENTAL_ALTER_CONFIGS] = {NULL, broker_start_forward},
     [KAFKA_API_DELETE_RECORDS] = {NULL, broker_start_delete_records},
     [KAFKA_API_OFFSET_FOR_LEADER_EPOCH] = {broker_handle_offset_for_leader_epoch, NULL},
 };
@@ -70,11 +73,12 @@ struct broker *broker_create(const struct node_config *config, struct io *io, u3
     broker->io = io;
     broker->timer_base = timer_base;
     broker->out = malloc(BROKER_OUT_SIZE);
-    broker->file_buffer = malloc(BROKER_TOPICS_FILE_SIZE_MAX);
+    broker->link.buffer = malloc(BROKER_LINK_BUFFER_SIZE);
+    broker->controller_id = -1;
     broker->scratch = malloc(BROKER_SCRATCH_SIZE);
     broker->delete_names = malloc(BROKER_DELETE_NAMES_SIZE);
     broker->delete_topic = BROKER_TOPIC_NONE;
-    bool ok = broker->out != NULL && broker->file_buffer != NULL && broker->scratch != NULL &&
+    bool ok = broker->out != NULL && broker->link.buffer != NULL && broker->scratch != NULL &&
               broker->delete_names != NULL;
     for (u32 i = 0; i < BROKER_SLOTS_MAX && ok; i++) {
         struct broker_slot *slot = &broker->slots[i];
@@ -96,7 +100,11 @@ void broker_destroy(struct broker *broker)
     for (u32 i = 0; i < BROKER_TOPICS_MAX; i++) {
         struct broker_topic *topic = &broker->topics[i];
         if (!topic->used) continue;
-        for (u32 p = 0; p < topic->partition_count; p++) partition_log_drop(&topic->logs[p]);
+        for (u32 p = 0; p < topic->partition_count; p++) {
+            if (topic->states[p] != BROKER_PARTITION_NOT_HOSTED) {
+                partition_log_drop(&topic->logs[p]);
+            }
+        }
         free(topic->logs);
         free(topic->states);
     }
@@ -106,16 +114,29 @@ void broker_destroy(struct broker *broker)
         free(broker->slots[i].arena_memory);
     }
     free(broker->out);
-    free(broker->file_buffer);
+    free(broker->link.buffer);
     free(broker->scratch);
     free(broker->delete_names);
     free(broker);
 }
 
-void broker_start(struct broker *broker) { broker_topics_load(broker); }
+void broker_attach_metadata(struct broker *broker, const struct metadata_image *image,
+                            u32 link_timer)
+{
+    ASSERT(broker->image == NULL && image != NULL);
+    broker->image = image;
+    broker->link.timer = link_timer;
+}
+
+void broker_start(struct broker *broker)
+{
+    ASSERT(broker->image != NULL);
+    broker_link_start(broker);
+}
 
 void broker_stop(struct broker *broker)
 {
+    broker_link_stop(broker);
     broker->stopping = true;
     broker_topics_close(broker);
 }
@@ -227,6 +248,8 @@ struct broker_slot *broker_slot_take(struct broker *broker, io_conn conn, const 
     slot->next_part = 0;
     slot->parked = false;
     slot->waited = false;
+    slot->forwarding = false;
+    slot->forward_sent = false;
     proto_arena_init(&slot->arena, slot->arena_memory, BROKER_ARENA_SIZE);
     io_read_pause(broker->io, conn, true);
     if (broker_slot_free(broker) == NULL) broker_pause_all(broker, true);
@@ -341,10 +364,6 @@ void broker_on_file(struct broker *broker, const struct io_completion *completio
 {
     u64 user_data = completion->user_data;
     ASSERT((user_data & ((u64)0xff << 56)) == BROKER_FILE_TAG);
-    if (user_data & BROKER_FILE_TOPICS) {
-        broker_topics_on_file(broker, completion);
-        return;
-    }
     if (user_data & BROKER_FILE_DELETE) {
         broker_delete_on_file(broker, completion);
         return;
@@ -370,8 +389,8 @@ void broker_on_timer(struct broker *broker, u32 timer_id)
     ASSERT(index < BROKER_SLOTS_MAX);
     struct broker_slot *slot = &broker->slots[index];
     if (!slot->used) return;
-    if (slot->header.RequestApiKey == KAFKA_API_DELETE_TOPICS) {
-        broker_delete_topics_on_timer(broker, slot);
+    if (slot->forwarding) {
+        broker_forward_on_timer(broker, slot);
     } else if (slot->parked) {
         broker_fetch_on_timer(broker, slot);
     }

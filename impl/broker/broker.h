@@ -12,8 +12,10 @@
  * Which APIs are served is proto_api_table (impl/protocol/api_versions.c): one table by api key
  * with version ranges and an implemented flag; the handler table in broker.c has the same keys.
  *
- * Single node for now: this broker leads every partition, the high watermark is the log end,
- * and topics are recorded in a small durable file in the data directory (see broker.c).
+ * Topics, partitions, their leaders and the brokers come from the node's metadata image (the
+ * KRaft metadata log, decided by the active controller); admin requests that change them are
+ * forwarded to the controller (broker_link.c). Replication is not built yet: a partition's
+ * leader serves it alone, and the high watermark is its log end.
  *
  * May depend on: base.h, io.h, config.h, log/, protocol/. */
 #ifndef BROKER_H
@@ -21,10 +23,12 @@
 
 #include "../config.h"
 #include "../io.h"
+#include "../metadata/metadata.h"
 
 #define BROKER_FILE_TAG ((u64)2 << 56) /* File user_data bits 56..63 of the broker. */
 #define BROKER_TIMERS 4u               /* One long-poll timer per request slot. */
 #define BROKER_API_KEY_INTERNAL_MIN 10000 /* Keys from here on belong to the quorum. */
+#define BROKER_LINK_CONN_TAG 0x300u      /* io_connect tag of the link to the controller. */
 
 struct broker;
 
@@ -33,7 +37,23 @@ struct broker *broker_create(const struct node_config *config, struct io *io, u3
 /* Frees memory without touching io (a crash or the end of the process). */
 void broker_destroy(struct broker *broker);
 
-/* Reads the topics file and opens every partition log it lists. */
+/* The node's metadata image (topics, leaders, brokers come from it) and the node timer the
+ * broker's link to the controller uses. Called once, before broker_start. */
+void broker_attach_metadata(struct broker *broker, const struct metadata_image *image,
+                            u32 link_timer);
+/* The image changed (an entry was applied, or a snapshot loaded): open, grow, reconfigure and
+ * delete topics to match it. */
+void broker_on_metadata(struct broker *broker);
+/* The active controller as the quorum names it (-1 unknown): the link follows it. */
+void broker_set_controller(struct broker *broker, i32 controller_id);
+/* The link to the active controller (broker_link.c): its connection (0 when none), its events,
+ * its frames (false: malformed, the node closes it) and its timer. */
+io_conn broker_link_conn(const struct broker *broker);
+void broker_link_on_conn(struct broker *broker, enum io_conn_event event);
+WARN_UNUSED bool broker_link_on_frame(struct broker *broker, const u8 *frame, u32 size);
+void broker_link_on_timer(struct broker *broker);
+
+/* Starts the link to the controller; logs open as the metadata image names them. */
 void broker_start(struct broker *broker);
 void broker_stop(struct broker *broker);
 

@@ -1,21 +1,18 @@
-/* broker_admin.c: the admin APIs of a single node: DeleteTopics (async: it may wait), and
- * CreatePartitions and DescribeCluster (sync handlers, answered inside on_frame).
+/* broker_admin.c: deleting a topic's logs and files, and DescribeCluster.
  *
- * DeleteTopics frees a topic's logs once they are idle: no request in service names the topic
- * (parked fetches that do are ended at once) and no log operation is in flight (a log still
- * opening, an append). Until then the request polls every 10 ms, up to its TimeoutMs, then
- * answers the retriable REQUEST_TIMED_OUT for the names still busy. It rewrites the topics
- * file without the topic, and then removes the files of its
- * partition directories in the background, one file after another (list "<topic>-<p>", remove each
- * name). Until that is done the topic's slot stays reserved (`deleting`) and creating a topic
- * of the same name answers TOPIC_ALREADY_EXISTS, as Kafka does for a topic marked for deletion.
- * The emptied directories stay (the io interface removes files, not directories). If the
- * process dies before the files are gone, they stay too, and a later topic of the same name
- * would recover them; the controller issue replaces this with Kafka's rename-to-"-delete".
+ * Topics are created, grown and deleted by the active controller (CreateTopics, CreatePartitions
+ * and DeleteTopics are forwarded to it, broker_link.c); this broker follows the metadata image
+ * (broker_topics.c). A topic gone from the image is deleted here once its logs are idle: no
+ * request in service names the topic (parked fetches that do are ended at once) and no log
+ * operation is in flight; until then the reconciliation retries every 10 ms. Its logs are freed
+ * and the files of its partition directories removed in the background, one file after another
+ * (list "<topic>-<p>", remove each name, then the emptied directory). Until that is done the
+ * topic's slot stays reserved
+ * (`deleting`), and a new topic of the same name waits before opening its logs (they would
+ * share directory names). If the process dies before the files are gone, they stay, and a
+ * later topic of the same name would recover them (Kafka renames to "-delete" first).
  *
- * CreatePartitions only increases a topic's partition count (the logs array grows, moving the
- * existing logs, see broker_topic_grow). DescribeCluster names this node, its
- * advertised client endpoint, and itself as the controller.
+ * DescribeCluster lists the unfenced brokers of the image and names the active controller.
  *
  * Invariants: at most one topic's files are being removed at once (delete_topic); a deleting
  * topic has no logs. Tested by tests/unit/test_broker.c and tests/integration/kafka_python.sh
@@ -71,6 +68,9 @@ static void broker_delete_next(struct broker *broker)
             continue;
         }
         io_log(broker->io, IO_LOG_INFO, "broker: topic %s deleted", topic->name);
+        /* A new topic of the same name may be waiting for this one to go. */
+        broker->reconcile_pending = true;
+        broker_link_wake(broker, 0);
         topic->deleting = false;
         topic->partition_count = 0;
         topic->name[0] = '\0';
@@ -106,9 +106,32 @@ static bool broker_delete_remove_next(struct broker *broker)
     return false;
 }
 
+/* The current partition directory, emptied: removes it; false when that cannot be issued. */
+static bool broker_delete_remove_directory(struct broker *broker)
+{
+    const struct broker_topic *topic = &broker->topics[broker->delete_topic];
+    char path[IO_PATH_MAX];
+    snprintf(path, sizeof(path), "%s-%u", topic->name, broker->delete_partition);
+    enum io_result result = io_dir_remove(broker->io, path, broker_delete_data());
+    if (result == IO_OK) return true;
+    io_log(broker->io, IO_LOG_WARN, "broker: cannot remove %s: %s", path, io_result_name(result));
+    return false;
+}
+
 void broker_delete_on_file(struct broker *broker, const struct io_completion *completion)
 {
     ASSERT(broker->delete_topic != BROKER_TOPIC_NONE);
+    if (completion->op == IO_DIR_REMOVE) {
+        /* NOT_FOUND: the partition never had a directory here. NOT_EMPTY: names the listing
+         * could not hold, or that could not be removed, stay with it. */
+        if (completion->result != IO_OK && completion->result != IO_ERR_NOT_FOUND) {
+            io_log(broker->io, IO_LOG_WARN, "broker: a deleted partition's directory stays: %s",
+                   io_result_name(completion->result));
+        }
+        broker->delete_partition++;
+        broker_delete_next(broker);
+        return;
+    }
     if (completion->op == IO_FILE_LIST) {
         /* LIMIT: more names than the buffer holds; the listed ones go (a partition of over a
          * thousand segments keeps the rest). */
@@ -121,15 +144,18 @@ void broker_delete_on_file(struct broker *broker, const struct io_completion *co
                io_result_name(completion->result));
     }
     if (broker_delete_remove_next(broker)) return;
+    if (broker_delete_remove_directory(broker)) return;
     broker->delete_partition++;
     broker_delete_next(broker);
 }
 
-/* Frees the topic's logs, rewrites the topics file and starts removing its files. */
+/* Frees the topic's logs and starts removing its files. */
 static void broker_topic_delete(struct broker *broker, u32 index)
 {
     struct broker_topic *topic = &broker->topics[index];
-    for (u32 p = 0; p < topic->partition_count; p++) partition_log_deinit(&topic->logs[p]);
+    for (u32 p = 0; p < topic->partition_count; p++) {
+        if (topic->states[p] != BROKER_PARTITION_NOT_HOSTED) partition_log_deinit(&topic->logs[p]);
+    }
     free(topic->logs);
     free(topic->states);
     topic->logs = NULL;
@@ -138,7 +164,6 @@ static void broker_topic_delete(struct broker *broker, u32 index)
     topic->deleting = true;
     ASSERT(broker->topic_count > 0);
     broker->topic_count--;
-    broker_topics_save(broker);
     if (broker->delete_topic == BROKER_TOPIC_NONE) {
         broker->delete_topic = index;
         broker->delete_partition = 0;
@@ -161,174 +186,41 @@ static void broker_delete_wake_fetches(struct broker *broker, u32 index)
     }
 }
 
-/* One name: KAFKA_ERROR_NONE once deleted, an error, or -1 while its logs are busy. */
-static i32 broker_delete_one(struct broker *broker, struct proto_string name)
+bool broker_topic_delete_when_idle(struct broker *broker, u32 index)
 {
-    if (broker->stopping) return KAFKA_ERROR_REQUEST_TIMED_OUT;
-    if (broker->file_state == BROKER_TOPICS_LOADING) return -1;
-    i32 index = broker_topic_find(broker, name);
-    if (index < 0) return KAFKA_ERROR_UNKNOWN_TOPIC_OR_PARTITION;
-    if (!broker_topic_idle(broker, (u32)index)) broker_delete_wake_fetches(broker, (u32)index);
-    if (!broker_topic_idle(broker, (u32)index)) return -1;
-    broker_topic_delete(broker, (u32)index);
-    return KAFKA_ERROR_NONE;
-}
-
-/* Tries every name not yet settled (slot->parts[i] stands for TopicNames[i]); answers when
- * all are settled, else polls again in 10 ms until TimeoutMs has passed (then the busy ones
- * answer REQUEST_TIMED_OUT, retriable). */
-static void broker_delete_topics_attempt(struct broker *broker, struct broker_slot *slot)
-{
-    const struct kafka_delete_topics_request *request = &slot->request.DeleteTopics;
-    bool expired = io_now_ns(broker->io) >= slot->deadline_ns;
-    bool settled = true;
-    for (u32 i = 0; i < slot->part_count; i++) {
-        struct broker_part *part = &slot->parts[i];
-        if (part->done) continue;
-        i32 error = broker_delete_one(broker, request->TopicNames.items[i]);
-        if (error < 0 && expired) error = KAFKA_ERROR_REQUEST_TIMED_OUT;
-        part->done = error >= 0;
-        part->error = (i16)error;
-        settled = settled && part->done;
-    }
-    u32 timer = broker->timer_base + (u32)(slot - broker->slots);
-    if (!settled) {
-        io_timer_set(broker->io, timer, io_now_ns(broker->io) + 10u * 1000u * 1000u);
-        return;
-    }
-    struct kafka_delete_topics_response_deletable_topic_result *results =
-        proto_arena_alloc(&slot->arena, (u64)MAX(slot->part_count, 1u) * sizeof(*results));
-    ASSERT(results != NULL); /* At most BROKER_PARTS_MAX names: the arena holds them. */
-    for (u32 i = 0; i < slot->part_count; i++) {
-        kafka_delete_topics_response_deletable_topic_result_init(&results[i]);
-        results[i].Name = request->TopicNames.items[i];
-        results[i].ErrorCode = slot->parts[i].error;
-    }
-    union kafka_response response;
-    kafka_delete_topics_response_init(&response.DeleteTopics);
-    response.DeleteTopics.Responses.items = results;
-    response.DeleteTopics.Responses.count = (i32)slot->part_count;
-    broker_slot_finish(broker, slot, &response);
-}
-
-bool broker_start_delete_topics(struct broker *broker, struct broker_slot *slot)
-{
-    ASSERT(slot->header.RequestApiVersion <= 5); /* v6 (topics by id) is not advertised. */
-    const struct kafka_delete_topics_request *request = &slot->request.DeleteTopics;
-    u32 count = (u32)MAX(request->TopicNames.count, 0);
-    if (count > BROKER_PARTS_MAX) return false;
-    for (u32 i = 0; i < count; i++) {
-        if (request->TopicNames.items[i].size < 0) return false; /* Not nullable before v6. */
-        slot->parts[i] = (struct broker_part){.topic = BROKER_TOPIC_NONE};
-    }
-    slot->part_count = count;
-    i64 timeout_ms = MIN(MAX((i64)request->TimeoutMs, 0), 60000);
-    slot->deadline_ns = io_now_ns(broker->io) + (u64)timeout_ms * 1000u * 1000u;
-    broker_delete_topics_attempt(broker, slot);
-    return true;
-}
-
-void broker_delete_topics_on_timer(struct broker *broker, struct broker_slot *slot)
-{
-    ASSERT(slot->used && slot->header.RequestApiKey == KAFKA_API_DELETE_TOPICS);
-    broker_delete_topics_attempt(broker, slot);
-}
-
-/* ===== CreatePartitions ===== */
-
-/* Grows the topic's logs to count partitions and starts opening the new ones. The existing
- * logs move even with operations in flight: a log holds no pointer into itself that io keeps
- * (its io buffers are heap memory; completions find it by io tag), and requests in service
- * name partitions by index. */
-static bool broker_topic_grow(struct broker *broker, u32 index, u32 count)
-{
-    struct broker_topic *topic = &broker->topics[index];
-    ASSERT(count > topic->partition_count && count <= BROKER_PARTITIONS_MAX);
-    struct partition_log *logs = calloc(count, sizeof(*logs));
-    enum broker_partition_state *states = calloc(count, sizeof(*states));
-    if (logs == NULL || states == NULL) {
-        free(logs);
-        free(states);
-        return false;
-    }
-    u32 old = topic->partition_count;
-    memcpy(logs, topic->logs, old * sizeof(*logs));
-    memcpy(states, topic->states, old * sizeof(*states));
-    free(topic->logs);
-    free(topic->states);
-    topic->logs = logs;
-    topic->states = states;
-    topic->partition_count = count;
-    for (u32 p = old; p < count; p++) broker_partition_start(broker, index, p);
-    io_log(broker->io, IO_LOG_INFO, "broker: topic %s now has %u partitions", topic->name,
-           count);
-    return true;
-}
-
-static i16 broker_create_partitions_one(struct broker *broker,
-                                        const struct kafka_create_partitions_request_topic *asked,
-                                        bool validate_only, struct proto_string *message)
-{
-    if (broker->stopping || broker->file_state == BROKER_TOPICS_LOADING) {
-        return KAFKA_ERROR_REQUEST_TIMED_OUT;
-    }
-    i32 index = broker_topic_find(broker, asked->Name);
-    if (index < 0) return KAFKA_ERROR_UNKNOWN_TOPIC_OR_PARTITION;
-    const struct broker_topic *topic = &broker->topics[index];
-    if (asked->Assignments.count > 0) {
-        *message = proto_string_of("manual replica assignments are not supported yet");
-        return KAFKA_ERROR_INVALID_REQUEST;
-    }
-    if (asked->Count <= (i32)topic->partition_count) {
-        *message = proto_string_of("the partition count can only be increased");
-        return KAFKA_ERROR_INVALID_PARTITIONS;
-    }
-    if ((u32)asked->Count > BROKER_PARTITIONS_MAX) {
-        *message = proto_string_of("at most 64 partitions per topic");
-        return KAFKA_ERROR_INVALID_PARTITIONS;
-    }
-    if (validate_only) return KAFKA_ERROR_NONE;
-    if (!broker_topic_grow(broker, (u32)index, (u32)asked->Count)) {
-        return KAFKA_ERROR_UNKNOWN_SERVER_ERROR;
-    }
-    broker_topics_save(broker);
-    return KAFKA_ERROR_NONE;
-}
-
-bool broker_handle_create_partitions(struct broker *broker, io_conn conn,
-                                     const struct proto_request_header *header,
-                                     struct proto_reader *body)
-{
-    struct proto_arena decode, arena;
-    broker_scratch_arenas(broker, &decode, &arena);
-    struct kafka_create_partitions_request request;
-    if (kafka_create_partitions_request_decode(body, header->RequestApiVersion, &request,
-                                               &decode) != PROTO_OK) {
-        return false;
-    }
-    u32 count = (u32)MAX(request.Topics.count, 0);
-    struct kafka_create_partitions_response_topic_result *results =
-        proto_arena_alloc(&arena, (u64)MAX(count, 1u) * sizeof(*results));
-    if (results == NULL) return false;
-    for (u32 i = 0; i < count; i++) {
-        const struct kafka_create_partitions_request_topic *asked = &request.Topics.items[i];
-        struct kafka_create_partitions_response_topic_result *result = &results[i];
-        kafka_create_partitions_response_topic_result_init(result);
-        result->Name = asked->Name;
-        struct proto_string message = PROTO_STRING_NULL;
-        result->ErrorCode =
-            broker_create_partitions_one(broker, asked, request.ValidateOnly, &message);
-        result->ErrorMessage = message;
-    }
-    union kafka_response response;
-    kafka_create_partitions_response_init(&response.CreatePartitions);
-    response.CreatePartitions.Results.items = results;
-    response.CreatePartitions.Results.count = (i32)count;
-    broker_send_response(broker, conn, header, &response);
+    ASSERT(index < BROKER_TOPICS_MAX && broker->topics[index].used);
+    if (!broker_topic_idle(broker, index)) broker_delete_wake_fetches(broker, index);
+    if (!broker_topic_idle(broker, index)) return false;
+    io_log(broker->io, IO_LOG_INFO, "broker: topic %s left the metadata; deleting its logs",
+           broker->topics[index].name);
+    broker_topic_delete(broker, index);
     return true;
 }
 
 /* ===== DescribeCluster ===== */
+
+/* The unfenced brokers of the image with their advertised endpoints and racks. */
+static struct kafka_describe_cluster_response_broker *
+broker_alive_brokers(struct broker *broker, struct proto_arena *arena, u32 *count)
+{
+    const struct metadata_image *image = broker->image;
+    u32 total = image == NULL ? 0 : image->broker_count;
+    struct kafka_describe_cluster_response_broker *brokers =
+        proto_arena_alloc(arena, (u64)MAX(total, 1u) * sizeof(*brokers));
+    if (brokers == NULL) return NULL;
+    *count = 0;
+    for (u32 i = 0; i < total; i++) {
+        const struct metadata_broker *entry = &image->brokers[i];
+        if (entry->fenced) continue;
+        struct kafka_describe_cluster_response_broker *out = &brokers[(*count)++];
+        kafka_describe_cluster_response_broker_init(out);
+        out->BrokerId = entry->id;
+        out->Host = proto_string_of(entry->host);
+        out->Port = entry->port;
+        out->Rack = entry->rack[0] != '\0' ? proto_string_of(entry->rack) : PROTO_STRING_NULL;
+    }
+    return brokers;
+}
 
 bool broker_handle_describe_cluster(struct broker *broker, io_conn conn,
                                     const struct proto_request_header *header,
@@ -341,12 +233,6 @@ bool broker_handle_describe_cluster(struct broker *broker, io_conn conn,
                                               &decode) != PROTO_OK) {
         return false;
     }
-    char host[IO_PATH_MAX];
-    struct kafka_describe_cluster_response_broker self;
-    kafka_describe_cluster_response_broker_init(&self);
-    self.BrokerId = (i32)broker->config.node_id;
-    broker_advertised(broker, host, sizeof(host), &self.Port);
-    self.Host = proto_string_of(host);
     union kafka_response response;
     kafka_describe_cluster_response_init(&response.DescribeCluster);
     struct kafka_describe_cluster_response *out = &response.DescribeCluster;
@@ -356,9 +242,13 @@ bool broker_handle_describe_cluster(struct broker *broker, io_conn conn,
         out->ErrorMessage = proto_string_of("this listener serves the broker endpoints");
         out->EndpointType = request.EndpointType;
     } else {
-        out->ControllerId = (i32)broker->config.node_id;
-        out->Brokers.items = &self;
-        out->Brokers.count = 1;
+        out->ControllerId = broker->controller_id;
+        u32 count = 0;
+        struct kafka_describe_cluster_response_broker *brokers = broker_alive_brokers(
+            broker, &arena, &count);
+        if (brokers == NULL) return false;
+        out->Brokers.items = brokers;
+        out->Brokers.count = (i32)count;
     }
     broker_send_response(broker, conn, header, &response);
     return true;

@@ -1,4 +1,4 @@
-/* broker_configs.c: DescribeConfigs and IncrementalAlterConfigs, and the topic-level configs
+/* broker_configs.c: DescribeConfigs, and the topic-level configs
  * a topic may override.
  *
  * broker_topic_configs lists the topic configs the partition log knows (Kafka's names), each
@@ -9,13 +9,12 @@
  * for the cluster default) lists the broker-level settings, read-only (this broker has no
  * dynamic broker configs yet).
  *
- * CreateTopics may give a new topic overrides (broker_create_configs).
- * IncrementalAlterConfigs sets (op 0) or deletes (op 1) topic overrides; APPEND/SUBTRACT (2, 3)
- * apply to list configs only, so only to cleanup.policy. Values are validated first (all of a
- * resource's or none), then applied to the open logs at once, and the topics file is rewritten
- * (overrides are "key=value" words after the id on the topic's line). cleanup.policy reaches a
- * log that was opened without compaction only when it next opens (the cleaner's memory is
- * allocated at open); the broker does not schedule retention or compaction yet either.
+ * Overrides live in the metadata log as ConfigRecords: CreateTopics and IncrementalAlterConfigs
+ * are forwarded to the active controller (broker_link.c), which validates and records them;
+ * when the image changes, broker_topics.c hands each topic's overrides to
+ * broker_topic_apply_overrides, which applies them to the open logs at once. cleanup.policy
+ * reaches a log that was opened without compaction only when it next opens (the cleaner's
+ * memory is allocated at open).
  *
  * Tested by tests/unit/test_broker.c and tests/integration/kafka_python.sh. */
 #include "broker_internal.h"
@@ -176,27 +175,21 @@ void broker_topic_config_format(u32 id, i64 value, char *text, u32 size)
     snprintf(text, size, "%" PRId64, value);
 }
 
-/* The configs a CreateTopics request gives a topic (a null value: the default). */
-i16 broker_create_configs(const struct kafka_create_topics_request_creatable_topic *topic,
-                          u32 *set, i64 *overrides, struct proto_string *message)
+/* The overrides an image topic carries (ConfigRecords); names this broker does not know as
+ * log configs (the controller accepts only known ones) and bad values are skipped. */
+void broker_topic_overrides(const struct metadata_topic *topic, u32 *set, i64 *overrides)
 {
-    for (i32 i = 0; i < topic->Configs.count; i++) {
-        const struct kafka_create_topics_request_creatable_topic_config *config =
-            &topic->Configs.items[i];
-        i32 id = broker_topic_config_find(config->Name.data, (u32)MAX(config->Name.size, 0));
-        if (id < 0) {
-            *message = proto_string_of("not a topic config this broker knows");
-            return KAFKA_ERROR_INVALID_CONFIG;
-        }
-        if (config->Value.size < 0) continue;
-        if (!broker_topic_config_parse((u32)id, config->Value.data, (u32)config->Value.size,
+    *set = 0;
+    for (u32 i = 0; i < topic->config_count; i++) {
+        const struct metadata_config *config = &topic->configs[i];
+        i32 id = broker_topic_config_find(config->name, (u32)strlen(config->name));
+        if (id < 0) continue;
+        if (!broker_topic_config_parse((u32)id, config->value, (u32)strlen(config->value),
                                        &overrides[id])) {
-            *message = proto_string_of("invalid config value");
-            return KAFKA_ERROR_INVALID_CONFIG;
+            continue;
         }
         *set |= 1u << id;
     }
-    return KAFKA_ERROR_NONE;
 }
 
 /* ===== DescribeConfigs ===== */
@@ -395,64 +388,19 @@ bool broker_handle_describe_configs(struct broker *broker, io_conn conn,
     return true;
 }
 
-/* ===== IncrementalAlterConfigs ===== */
-
-#define BROKER_OP_SET 0
-#define BROKER_OP_DELETE 1
-#define BROKER_OP_APPEND 2
-#define BROKER_OP_SUBTRACT 3
-
-/* Applies one alteration to the staged overrides; an error code when it cannot be. */
-static i16 broker_alter_one(const struct broker *broker, const struct broker_topic *topic,
-                            const struct kafka_incremental_alter_configs_request_alterable_config
-                                *alter,
-                            u32 *set, i64 *overrides, struct proto_string *message)
-{
-    i32 id = broker_topic_config_find(alter->Name.data, (u32)MAX(alter->Name.size, 0));
-    if (id < 0) {
-        *message = proto_string_of("not a topic config this broker knows");
-        return KAFKA_ERROR_INVALID_CONFIG;
-    }
-    u32 bit = 1u << id;
-    if (alter->ConfigOperation == BROKER_OP_DELETE) {
-        *set &= ~bit;
-        return KAFKA_ERROR_NONE;
-    }
-    i64 value = 0;
-    if (alter->Value.size < 0 ||
-        !broker_topic_config_parse((u32)id, alter->Value.data, (u32)alter->Value.size, &value)) {
-        *message = proto_string_of("invalid value");
-        return KAFKA_ERROR_INVALID_CONFIG;
-    }
-    i8 op = alter->ConfigOperation;
-    if (op == BROKER_OP_APPEND || op == BROKER_OP_SUBTRACT) {
-        if (id != BROKER_CONFIG_CLEANUP_POLICY) {
-            *message = proto_string_of("APPEND and SUBTRACT apply to list configs only");
-            return KAFKA_ERROR_INVALID_CONFIG;
-        }
-        struct log_config effective;
-        broker_topic_log_config(broker, topic, &effective);
-        i64 current = (*set & bit) ? overrides[id] : (i64)effective.cleanup_policy;
-        value = op == BROKER_OP_APPEND ? (current | value) : (current & ~value);
-        if (value == 0) {
-            *message = proto_string_of("cleanup.policy cannot be empty");
-            return KAFKA_ERROR_INVALID_CONFIG;
-        }
-    } else if (op != BROKER_OP_SET) {
-        *message = proto_string_of("unknown operation");
-        return KAFKA_ERROR_INVALID_REQUEST;
-    }
-    *set |= bit;
-    overrides[id] = value;
-    return KAFKA_ERROR_NONE;
-}
+/* ===== Overrides changed in the metadata image ===== */
 
 /* The new overrides reach the open logs (see the top of the file for cleanup.policy). */
-static void broker_topic_apply_configs(struct broker *broker, struct broker_topic *topic)
+void broker_topic_apply_overrides(struct broker *broker, u32 index, u32 set, const i64 *overrides)
 {
+    struct broker_topic *topic = &broker->topics[index];
+    ASSERT(topic->used);
+    topic->overrides_set = set;
+    memcpy(topic->overrides, overrides, sizeof(topic->overrides));
     struct log_config config;
     broker_topic_log_config(broker, topic, &config);
     for (u32 p = 0; p < topic->partition_count; p++) {
+        if (topic->states[p] == BROKER_PARTITION_NOT_HOSTED) continue;
         struct partition_log *log = &topic->logs[p];
         for (u32 id = 0; id < BROKER_TOPIC_CONFIGS; id++) {
             i64 value = broker_log_config_get(&config, id);
@@ -463,70 +411,4 @@ static void broker_topic_apply_configs(struct broker *broker, struct broker_topi
             broker_log_config_set(&log->config, id, value);
         }
     }
-}
-
-static void broker_alter_resource(
-    struct broker *broker, bool validate_only,
-    const struct kafka_incremental_alter_configs_request_alter_configs_resource *asked,
-    struct kafka_incremental_alter_configs_response_alter_configs_resource *result)
-{
-    kafka_incremental_alter_configs_response_alter_configs_resource_init(result);
-    result->ResourceType = asked->ResourceType;
-    result->ResourceName = asked->ResourceName;
-    if (asked->ResourceType != BROKER_RESOURCE_TOPIC) {
-        result->ErrorCode = KAFKA_ERROR_INVALID_REQUEST;
-        result->ErrorMessage = proto_string_of("only topic configs can be altered here");
-        return;
-    }
-    i32 index = broker_topic_find(broker, asked->ResourceName);
-    if (index < 0) {
-        result->ErrorCode = KAFKA_ERROR_UNKNOWN_TOPIC_OR_PARTITION;
-        return;
-    }
-    struct broker_topic *topic = &broker->topics[index];
-    u32 set = topic->overrides_set;
-    i64 overrides[BROKER_TOPIC_CONFIGS];
-    memcpy(overrides, topic->overrides, sizeof(overrides));
-    for (i32 i = 0; i < asked->Configs.count; i++) {
-        struct proto_string message = PROTO_STRING_NULL;
-        i16 error = broker_alter_one(broker, topic, &asked->Configs.items[i], &set, overrides,
-                                     &message);
-        if (error != KAFKA_ERROR_NONE) {
-            result->ErrorCode = error;
-            result->ErrorMessage = message;
-            return; /* None of this resource's alterations apply. */
-        }
-    }
-    if (validate_only) return;
-    topic->overrides_set = set;
-    memcpy(topic->overrides, overrides, sizeof(overrides));
-    broker_topic_apply_configs(broker, topic);
-    broker_topics_save(broker);
-}
-
-bool broker_handle_incremental_alter_configs(struct broker *broker, io_conn conn,
-                                             const struct proto_request_header *header,
-                                             struct proto_reader *body)
-{
-    struct proto_arena decode, arena;
-    broker_scratch_arenas(broker, &decode, &arena);
-    struct kafka_incremental_alter_configs_request request;
-    if (kafka_incremental_alter_configs_request_decode(body, header->RequestApiVersion,
-                                                       &request, &decode) != PROTO_OK) {
-        return false;
-    }
-    u32 count = (u32)MAX(request.Resources.count, 0);
-    struct kafka_incremental_alter_configs_response_alter_configs_resource *results =
-        proto_arena_alloc(&arena, (u64)MAX(count, 1u) * sizeof(*results));
-    if (results == NULL) return false;
-    for (u32 i = 0; i < count; i++) {
-        broker_alter_resource(broker, request.ValidateOnly, &request.Resources.items[i],
-                              &results[i]);
-    }
-    union kafka_response response;
-    kafka_incremental_alter_configs_response_init(&response.IncrementalAlterConfigs);
-    response.IncrementalAlterConfigs.Responses.items = results;
-    response.IncrementalAlterConfigs.Responses.count = (i32)count;
-    broker_send_response(broker, conn, header, &response);
-    return true;
 }

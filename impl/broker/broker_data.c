@@ -107,7 +107,8 @@ static void broker_produce_part(struct broker *broker, struct broker_slot *slot,
         ASSERT(batch_size_peek(records + position, (u64)size - position, &batch_size) ==
                BATCH_OK);
         enum log_result result = partition_log_append(
-            broker_part_log(broker, part), records + position, (u32)batch_size, 0, true,
+            broker_part_log(broker, part), records + position, (u32)batch_size,
+            broker_leader_epoch(broker, part->topic, part->partition), true,
             broker_event_data(BROKER_EVENT_APPEND, broker_slot_index(broker, slot), index));
         if (result != LOG_OK) {
             part->error = broker_log_error(result); /* Earlier batches stay appended. */
@@ -235,7 +236,9 @@ static void broker_list_offsets_respond(struct broker *broker, struct broker_slo
         if (part->error == KAFKA_ERROR_NONE) {
             out->Offset = part->offset;
             out->Timestamp = part->timestamp;
-            if (slot->header.RequestApiVersion >= 4) out->LeaderEpoch = 0;
+            if (slot->header.RequestApiVersion >= 4) {
+                out->LeaderEpoch = broker_leader_epoch(broker, part->topic, part->partition);
+            }
         }
         struct kafka_list_offsets_response_topic *topic = &topics[part->request_topic];
         if (topic->Partitions.count == 0) topic->Partitions.items = out;

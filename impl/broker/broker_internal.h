@@ -10,6 +10,7 @@
 #define BROKER_INTERNAL_H
 
 #include "../log/partition_log.h"
+#include "../metadata/metadata.h"
 #include "../protocol/api_versions.h"
 #include "../protocol/errors_generated.h"
 #include "../protocol/header.h"
@@ -26,12 +27,10 @@
 #define BROKER_ARENA_SIZE (64u * 1024u)
 #define BROKER_OUT_SIZE (BROKER_DATA_SIZE_MAX + 256u * 1024u)
 #define BROKER_SCRATCH_SIZE (512u * 1024u) /* Sync handlers: decoded arrays, response arrays. */
-#define BROKER_TOPICS_FILE "cairn-topics"
-#define BROKER_TOPICS_FILE_TEMPORARY "cairn-topics.tmp"
-/* A line: name, partitions, id, and at most 9 overrides of at most 52 bytes each. */
-#define BROKER_TOPICS_FILE_SIZE_MAX (BROKER_TOPICS_MAX * (BROKER_TOPIC_NAME_MAX + 64u + 512u))
 #define BROKER_TOPIC_NONE 0xffffu
-#define BROKER_CLUSTER_ID "cairn-single-node-0001"
+#define BROKER_CLUSTER_ID "cairn-cluster-0001"
+#define BROKER_LINK_BUFFER_SIZE (BROKER_FRAME_SIZE_MAX + 64u)
+#define BROKER_FORWARD_TIMEOUT_NS (30ull * 1000u * 1000u * 1000u)
 
 /* Owner user_data of log events: kind << 48 | slot << 32 | index. */
 enum broker_event_kind {
@@ -42,9 +41,8 @@ enum broker_event_kind {
     BROKER_EVENT_CLOSE = 5,
     BROKER_EVENT_DELETE = 6, /* DeleteRecords. */
 };
-/* Bit 54 of a file user_data: the topics file (otherwise a log's own, whose io_tag is
- * BROKER_LOG_TAG | topic << 8 | partition). */
-#define BROKER_FILE_TOPICS ((u64)1 << 54)
+/* A file user_data is a log's own (io_tag BROKER_LOG_TAG | topic << 8 | partition), or bit 53
+ * is set: */
 /* Bit 53: removing the files of a deleted topic (broker_admin.c). */
 #define BROKER_FILE_DELETE ((u64)1 << 53)
 #define BROKER_DELETE_NAMES_SIZE (64u * 1024u)
@@ -58,6 +56,7 @@ enum broker_partition_state {
     BROKER_PARTITION_OPEN,
     BROKER_PARTITION_FAILED,
     BROKER_PARTITION_CLOSED,  /* Closing or closed by a graceful stop. */
+    BROKER_PARTITION_NOT_HOSTED, /* This broker is not one of its replicas: no log here. */
 };
 
 /* Topic-level configs a topic may override (broker_configs.c). */
@@ -86,10 +85,36 @@ struct broker_topic {
     i64 overrides[BROKER_TOPIC_CONFIGS];   /* Valid where the bit is set. */
 };
 
-enum broker_topics_file_state {
-    BROKER_TOPICS_LOADING,  /* Reading the file at start-up. */
-    BROKER_TOPICS_IDLE,
-    BROKER_TOPICS_WRITING,  /* Writing the temporary file, syncing, renaming. */
+/* The broker's link to the active controller (broker_link.c): registration, heartbeats, and
+ * the admin requests it forwards. */
+enum broker_link_state {
+    BROKER_LINK_UNREGISTERED,
+    BROKER_LINK_REGISTERING,  /* BrokerRegistration sent, its answer awaited. */
+    BROKER_LINK_REGISTERED,   /* Heartbeating with broker_epoch. */
+};
+
+struct broker_link {
+    u32 timer;               /* The node's timer id for the link. */
+    io_conn conn;            /* To the controller listener of connected_id; 0 when none. */
+    bool connected;
+    i32 connected_id;
+    u64 backoff_ns;
+    u64 retry_ns;            /* No connection attempt before this time. */
+    i32 correlation_next;
+    struct proto_uuid incarnation;
+    enum broker_link_state state;
+    i32 registration_correlation;
+    i64 broker_epoch;
+    bool heartbeat_inflight;
+    i32 heartbeat_correlation;
+    u64 heartbeat_due_ns;
+    u64 heartbeat_sent_ns;
+    bool fenced;             /* As the last heartbeat answer said. */
+    bool want_shut_down;     /* A graceful stop asked for a controlled shutdown. */
+    bool shut_down_granted;
+    u64 reconcile_ns;        /* When to retry a reconciliation (reconcile_pending). */
+    i32 create_correlation;  /* An auto-creation CreateTopics in flight, or -1. */
+    u8 *buffer;              /* One outgoing frame. */
 };
 
 /* One partition named by a request in service. */
@@ -127,8 +152,11 @@ struct broker_slot {
     u32 next_part;       /* Fetch: the next partition to read. */
     bool parked;         /* Fetch: waiting for min_bytes or max_wait. */
     bool waited;         /* Fetch: the long poll ran; answer with what there is. */
-    u64 deadline_ns;     /* Fetch: when the long poll ends (0: not started). DeleteTopics:
-                          * when waiting for busy logs ends. */
+    u64 deadline_ns;     /* Fetch: when the long poll ends (0: not started). Forwarded:
+                          * when the controller's answer is given up on. */
+    bool forwarding;     /* The frame goes to the active controller as it is. */
+    bool forward_sent;   /* ... and is on the current link connection. */
+    i32 forward_correlation;
 };
 
 struct broker {
@@ -141,14 +169,11 @@ struct broker {
     io_conn conns[BROKER_CONNS_MAX]; /* Connections seen, for back-pressure. */
     bool conns_paused;
     u8 *out; /* One response is encoded here, then copied by io_send. */
-    i32 self_id[1]; /* The replica and ISR list of every partition: this node. */
     u8 *scratch; /* Arena memory of one sync handler (and of an async one's response). */
-    enum broker_topics_file_state file_state;
-    bool file_dirty;  /* A topic was created while the file was being written. */
-    io_file file;
-    u32 file_step;
-    u8 *file_buffer;
-    u32 file_size;
+    const struct metadata_image *image; /* The node's; topics and leaders come from it. */
+    i32 controller_id; /* The active controller as the quorum names it; -1 unknown. */
+    struct broker_link link;
+    bool reconcile_pending; /* A deleted topic's logs were busy: reconcile again soon. */
     bool stopping;
     /* Removing a deleted topic's files: one topic, one partition, one file at a time. */
     u32 delete_topic;     /* BROKER_TOPIC_NONE when idle. */
@@ -176,18 +201,34 @@ void broker_advertised(const struct broker *broker, char *host, u32 host_size, i
 /* broker_topics.c */
 i32 broker_topic_find(const struct broker *broker, struct proto_string name);
 bool broker_topic_name_valid(struct proto_string name);
-/* Creates a topic (with its config overrides, BROKER_TOPIC_CONFIGS values) and starts opening
- * its logs; KAFKA_ERROR_NONE or why not. */
-i16 broker_topic_create(struct broker *broker, struct proto_string name, i32 partitions,
-                        bool persist, u32 overrides_set, const i64 *overrides);
 void broker_on_log_event(void *owner, const struct log_event *event);
-void broker_topics_load(struct broker *broker);
 void broker_topics_close(struct broker *broker);
-void broker_topics_on_file(struct broker *broker, const struct io_completion *completion);
+/* Open here and led by this broker in the metadata image. */
 bool broker_partition_ready(const struct broker *broker, u32 topic, i32 partition);
+/* The image's entry for partition p of the broker's topic index (NULL if gone). */
+const struct metadata_partition *broker_partition_metadata(const struct broker *broker,
+                                                           u32 index, i32 partition);
+/* The image's leader epoch of the partition (0 when unknown). */
+i32 broker_leader_epoch(const struct broker *broker, u32 index, i32 partition);
 bool broker_topic_deleting(const struct broker *broker, struct proto_string name);
 void broker_partition_start(struct broker *broker, u32 index, u32 p);
-void broker_topics_save(struct broker *broker);
+bool broker_topic_grow(struct broker *broker, u32 index, u32 count);
+/* Overrides from the image's config list of a topic (unknown names are skipped). */
+void broker_topic_overrides(const struct metadata_topic *topic, u32 *set, i64 *overrides);
+/* Applies changed overrides to the topic's open logs (broker_configs.c). */
+void broker_topic_apply_overrides(struct broker *broker, u32 index, u32 set,
+                                  const i64 *overrides);
+
+/* broker_link.c */
+bool broker_start_forward(struct broker *broker, struct broker_slot *slot);
+void broker_forward_on_timer(struct broker *broker, struct broker_slot *slot);
+/* Asks the controller to create these topics with the defaults (auto-creation). */
+void broker_link_auto_create(struct broker *broker, const struct proto_string *names,
+                             u32 count);
+void broker_link_start(struct broker *broker);
+void broker_link_stop(struct broker *broker);
+/* The link timer fires within delay_ns (for a retry of the reconciliation). */
+void broker_link_wake(struct broker *broker, u64 delay_ns);
 
 /* broker_configs.c */
 void broker_topic_log_config(const struct broker *broker, const struct broker_topic *topic,
@@ -196,14 +237,9 @@ i32 broker_topic_config_find(const char *name, u32 size);
 bool broker_topic_config_parse(u32 id, const char *text, u32 size, i64 *value);
 void broker_topic_config_format(u32 id, i64 value, char *text, u32 size);
 const char *broker_topic_config_name(u32 id);
-i16 broker_create_configs(const struct kafka_create_topics_request_creatable_topic *topic,
-                          u32 *set, i64 *overrides, struct proto_string *message);
 bool broker_handle_describe_configs(struct broker *broker, io_conn conn,
                                     const struct proto_request_header *header,
                                     struct proto_reader *body);
-bool broker_handle_incremental_alter_configs(struct broker *broker, io_conn conn,
-                                             const struct proto_request_header *header,
-                                             struct proto_reader *body);
 
 /* broker_records.c */
 bool broker_start_delete_records(struct broker *broker, struct broker_slot *slot);
@@ -214,11 +250,8 @@ bool broker_handle_offset_for_leader_epoch(struct broker *broker, io_conn conn,
                                            struct proto_reader *body);
 
 /* broker_admin.c */
-bool broker_start_delete_topics(struct broker *broker, struct broker_slot *slot);
-void broker_delete_topics_on_timer(struct broker *broker, struct broker_slot *slot);
-bool broker_handle_create_partitions(struct broker *broker, io_conn conn,
-                                     const struct proto_request_header *header,
-                                     struct proto_reader *body);
+/* Deletes the topic's logs once idle and starts removing its files; false while busy. */
+bool broker_topic_delete_when_idle(struct broker *broker, u32 index);
 bool broker_handle_describe_cluster(struct broker *broker, io_conn conn,
                                     const struct proto_request_header *header,
                                     struct proto_reader *body);
@@ -228,9 +261,6 @@ void broker_delete_on_file(struct broker *broker, const struct io_completion *co
 bool broker_handle_metadata(struct broker *broker, io_conn conn,
                             const struct proto_request_header *header,
                             struct proto_reader *body);
-bool broker_handle_create_topics(struct broker *broker, io_conn conn,
-                                 const struct proto_request_header *header,
-                                 struct proto_reader *body);
 
 /* broker_data.c, broker_fetch.c */
 i16 broker_log_error(enum log_result result);

@@ -1,35 +1,74 @@
-/* broker_metadata.c: the Metadata and CreateTopics handlers (answered inside on_frame).
+/* broker_metadata.c: the Metadata handler (answered inside on_frame), from the metadata image.
  *
- * Metadata lists this broker (its advertised client endpoint), the cluster id, itself as the
- * controller, and the asked topics (all of them for a null list, or an empty v0 list). Each
- * partition is led by this broker at epoch 0 with itself as the only replica; a partition whose
- * log is still opening answers LEADER_NOT_AVAILABLE (leader -1), one whose log failed
- * KAFKA_STORAGE_ERROR. An unknown topic is created with num.partitions when
- * auto.create.topics.enable and the request allow it (answered LEADER_NOT_AVAILABLE, as Kafka
- * does while it creates), otherwise UNKNOWN_TOPIC_OR_PARTITION.
+ * Metadata lists the unfenced brokers of the image (their advertised client endpoints and
+ * racks), the cluster id, the active controller (the quorum's leader), and the asked topics
+ * (all of them for a null list, or an empty v0 list) with, per partition, the image's leader,
+ * leader epoch, replicas, ISR and offline replicas (replicas whose broker is fenced or gone).
+ * A partition without a leader answers LEADER_NOT_AVAILABLE; one led here whose log is still
+ * opening LEADER_NOT_AVAILABLE too, one whose log failed KAFKA_STORAGE_ERROR. An unknown topic
+ * is auto-created when auto.create.topics.enable and the request allow it: the broker asks the
+ * controller (a CreateTopics with the defaults, broker_link.c) and answers
+ * LEADER_NOT_AVAILABLE, as Kafka does while it creates; clients ask again. Otherwise
+ * UNKNOWN_TOPIC_OR_PARTITION.
  *
- * CreateTopics creates each topic (num.partitions when NumPartitions is -1; replication factor
- * -1 or 1 only: one node) with the topic configs it names (broker_configs.c), honours
- * validateOnly, and answers per topic. Creation is complete
- * when the answer leaves in the sense Kafka's is: the topic exists; its logs may still be
- * opening (Metadata says so).
+ * CreateTopics is not handled here any more: it is forwarded to the active controller.
  *
- * Tested by tests/unit/test_broker.c and tests/integration/kafka_kcat.sh (kcat -L). */
+ * Tested by tests/unit/test_broker.c and tests/integration (kcat -L, the Python admin clients,
+ * the 3-node cluster). */
 #include "broker_internal.h"
 
 #include <string.h>
 
+static struct proto_string broker_nullable(const char *text)
+{
+    return text[0] != '\0' ? proto_string_of(text) : PROTO_STRING_NULL;
+}
+
+/* The error Metadata reports for a partition, and whether its leader is usable. */
+static i16 broker_metadata_partition_error(const struct broker *broker,
+                                           const struct metadata_partition *partition,
+                                           const struct metadata_topic *entry, u32 p)
+{
+    if (partition->leader == METADATA_NO_LEADER) return KAFKA_ERROR_LEADER_NOT_AVAILABLE;
+    if (partition->leader != (i32)broker->config.node_id) return KAFKA_ERROR_NONE;
+    i32 index = broker_topic_find(broker, proto_string_of(entry->name));
+    if (index < 0 || p >= broker->topics[index].partition_count) {
+        return KAFKA_ERROR_LEADER_NOT_AVAILABLE; /* Not opened here yet. */
+    }
+    switch (broker->topics[index].states[p]) {
+    case BROKER_PARTITION_OPEN: return KAFKA_ERROR_NONE;
+    case BROKER_PARTITION_FAILED: return KAFKA_ERROR_KAFKA_STORAGE_ERROR;
+    default: return KAFKA_ERROR_LEADER_NOT_AVAILABLE; /* Opening, stopping. */
+    }
+}
+
+/* Replicas whose broker is fenced or no longer registered. */
+static void broker_metadata_offline(const struct broker *broker,
+                                    const struct metadata_partition *partition,
+                                    struct kafka_metadata_response_partition *out,
+                                    struct proto_arena *arena)
+{
+    out->OfflineReplicas.count = 0;
+    i32 *offline = proto_arena_alloc(arena, METADATA_REPLICAS_MAX * sizeof(i32));
+    if (offline == NULL) return;
+    for (u32 r = 0; r < partition->replicas.count; r++) {
+        const struct metadata_broker *replica =
+            metadata_broker_find(broker->image, partition->replicas.ids[r]);
+        if (replica == NULL || replica->fenced) offline[out->OfflineReplicas.count++] =
+            partition->replicas.ids[r];
+    }
+    out->OfflineReplicas.items = offline;
+}
+
 /* Fills one topic's entry; partitions come from the response arena. */
-static void broker_metadata_topic(struct broker *broker, u32 index, i16 version,
-                                  struct kafka_metadata_response_topic *out,
+static void broker_metadata_topic(struct broker *broker, const struct metadata_topic *entry,
+                                  i16 version, struct kafka_metadata_response_topic *out,
                                   struct proto_arena *arena)
 {
-    const struct broker_topic *topic = &broker->topics[index];
-    ASSERT(topic->used);
-    out->Name = proto_string_of(topic->name);
-    if (version >= 10) out->TopicId = topic->id;
+    out->Name = proto_string_of(entry->name);
+    if (version >= 10) memcpy(out->TopicId.bytes, entry->id.bytes, sizeof(entry->id.bytes));
     struct kafka_metadata_response_partition *partitions =
-        proto_arena_alloc(arena, (u64)topic->partition_count * sizeof(*partitions));
+        proto_arena_alloc(arena, (u64)MAX(entry->partition_count, 1u) * sizeof(*partitions));
     if (partitions == NULL) {
         /* A request naming the same topics over and over: the arena (sized for every topic
          * once, several times over) runs out; the rest are answered with a retriable error. */
@@ -38,36 +77,33 @@ static void broker_metadata_topic(struct broker *broker, u32 index, i16 version,
         out->Partitions.count = 0;
         return;
     }
-    for (u32 p = 0; p < topic->partition_count; p++) {
-        struct kafka_metadata_response_partition *partition = &partitions[p];
-        kafka_metadata_response_partition_init(partition);
-        partition->PartitionIndex = (i32)p;
-        if (version >= 7) partition->LeaderEpoch = 0;
-        partition->ReplicaNodes.items = broker->self_id;
-        partition->ReplicaNodes.count = 1;
-        partition->IsrNodes.items = broker->self_id;
-        partition->IsrNodes.count = 1;
-        partition->OfflineReplicas.count = 0;
-        partition->LeaderId = (i32)broker->config.node_id;
-        if (topic->states[p] == BROKER_PARTITION_OPENING) {
-            partition->ErrorCode = KAFKA_ERROR_LEADER_NOT_AVAILABLE;
-            partition->LeaderId = -1;
-        } else if (topic->states[p] == BROKER_PARTITION_FAILED) {
-            partition->ErrorCode = KAFKA_ERROR_KAFKA_STORAGE_ERROR;
-        } else if (topic->states[p] == BROKER_PARTITION_CLOSED) {
-            partition->ErrorCode = KAFKA_ERROR_LEADER_NOT_AVAILABLE; /* Stopping. */
-            partition->LeaderId = -1;
-        }
+    for (u32 p = 0; p < entry->partition_count; p++) {
+        /* The views below point into the image, which no one changes during this call. */
+        struct metadata_partition *partition = &entry->partitions[p];
+        struct kafka_metadata_response_partition *result = &partitions[p];
+        kafka_metadata_response_partition_init(result);
+        result->PartitionIndex = (i32)p;
+        result->LeaderId = partition->leader;
+        if (version >= 7) result->LeaderEpoch = partition->leader_epoch;
+        result->ReplicaNodes.items = partition->replicas.ids;
+        result->ReplicaNodes.count = (i32)partition->replicas.count;
+        result->IsrNodes.items = partition->isr.ids;
+        result->IsrNodes.count = (i32)partition->isr.count;
+        if (version >= 5) broker_metadata_offline(broker, partition, result, arena);
+        result->ErrorCode = broker_metadata_partition_error(broker, partition, entry, p);
+        if (result->ErrorCode == KAFKA_ERROR_LEADER_NOT_AVAILABLE) result->LeaderId = -1;
     }
     out->Partitions.items = partitions;
-    out->Partitions.count = (i32)topic->partition_count;
+    out->Partitions.count = (i32)entry->partition_count;
 }
 
-/* The entry for one asked name: known, created now, or an error. */
+/* The entry for one asked name: known, being created, or an error. Names to auto-create are
+ * collected in create[]. */
 static void broker_metadata_named(struct broker *broker, struct proto_string name,
                                   bool allow_create, i16 version,
                                   struct kafka_metadata_response_topic *out,
-                                  struct proto_arena *arena)
+                                  struct proto_arena *arena, struct proto_string *create,
+                                  u32 *create_count)
 {
     kafka_metadata_response_topic_init(out);
     out->Name = name;
@@ -76,35 +112,49 @@ static void broker_metadata_named(struct broker *broker, struct proto_string nam
         out->ErrorCode = KAFKA_ERROR_UNKNOWN_TOPIC_ID;
         return;
     }
-    i32 index = broker_topic_find(broker, name);
-    if (index >= 0) {
-        broker_metadata_topic(broker, (u32)index, version, out, arena);
+    const struct metadata_topic *entry =
+        broker->image == NULL ? NULL
+                              : metadata_topic_find(broker->image, name.data, (u32)name.size);
+    if (entry != NULL && entry->partition_count > 0) {
+        broker_metadata_topic(broker, entry, version, out, arena);
         return;
     }
     if (!allow_create) {
         out->ErrorCode = KAFKA_ERROR_UNKNOWN_TOPIC_OR_PARTITION;
         return;
     }
-    i64 overrides[BROKER_TOPIC_CONFIGS] = {0};
-    i16 error = broker_topic_create(broker, name, (i32)broker->config.num_partitions, true, 0,
-                                    overrides);
-    COVER(error == KAFKA_ERROR_NONE);
-    out->ErrorCode = error == KAFKA_ERROR_NONE ? KAFKA_ERROR_LEADER_NOT_AVAILABLE : error;
+    if (!broker_topic_name_valid(name)) {
+        out->ErrorCode = KAFKA_ERROR_INVALID_TOPIC_EXCEPTION;
+        return;
+    }
+    COVER(true);
+    create[(*create_count)++] = name;
+    out->ErrorCode = KAFKA_ERROR_LEADER_NOT_AVAILABLE;
 }
 
-static struct kafka_metadata_response_broker broker_metadata_self(struct broker *broker,
-                                                                  i16 version, char *host,
-                                                                  u32 host_size)
+/* The unfenced brokers of the image. */
+static struct kafka_metadata_response_broker *broker_metadata_brokers(struct broker *broker,
+                                                                      i16 version,
+                                                                      struct proto_arena *arena,
+                                                                      u32 *count)
 {
-    struct kafka_metadata_response_broker self;
-    kafka_metadata_response_broker_init(&self);
-    self.NodeId = (i32)broker->config.node_id;
-    broker_advertised(broker, host, host_size, &self.Port);
-    self.Host = proto_string_of(host);
-    if (version >= 1 && broker->config.rack[0] != '\0') {
-        self.Rack = proto_string_of(broker->config.rack);
+    const struct metadata_image *image = broker->image;
+    u32 total = image == NULL ? 0 : image->broker_count;
+    struct kafka_metadata_response_broker *brokers =
+        proto_arena_alloc(arena, (u64)MAX(total, 1u) * sizeof(*brokers));
+    *count = 0;
+    if (brokers == NULL) return NULL;
+    for (u32 i = 0; i < total; i++) {
+        const struct metadata_broker *entry = &image->brokers[i];
+        if (entry->fenced) continue;
+        struct kafka_metadata_response_broker *out = &brokers[(*count)++];
+        kafka_metadata_response_broker_init(out);
+        out->NodeId = entry->id;
+        out->Host = proto_string_of(entry->host);
+        out->Port = entry->port;
+        if (version >= 1) out->Rack = broker_nullable(entry->rack);
     }
-    return self;
+    return brokers;
 }
 
 bool broker_handle_metadata(struct broker *broker, io_conn conn,
@@ -118,108 +168,39 @@ bool broker_handle_metadata(struct broker *broker, io_conn conn,
     if (kafka_metadata_request_decode(body, version, &request, &decode) != PROTO_OK) {
         return false;
     }
-    broker->self_id[0] = (i32)broker->config.node_id;
     union kafka_response response;
     kafka_metadata_response_init(&response.Metadata);
-    char host[CONFIG_ENDPOINT_MAX];
-    struct kafka_metadata_response_broker self =
-        broker_metadata_self(broker, version, host, sizeof(host));
-    response.Metadata.Brokers.items = &self;
-    response.Metadata.Brokers.count = 1;
+    u32 broker_count = 0;
+    struct kafka_metadata_response_broker *brokers =
+        broker_metadata_brokers(broker, version, &arena, &broker_count);
+    if (brokers == NULL) return false;
+    response.Metadata.Brokers.items = brokers;
+    response.Metadata.Brokers.count = (i32)broker_count;
     if (version >= 2) response.Metadata.ClusterId = proto_string_of(BROKER_CLUSTER_ID);
-    if (version >= 1) response.Metadata.ControllerId = (i32)broker->config.node_id;
+    if (version >= 1) response.Metadata.ControllerId = broker->controller_id;
+    const struct metadata_image *image = broker->image;
     bool all = request.Topics.count < 0 || (version == 0 && request.Topics.count == 0);
-    u32 count = all ? broker->topic_count : (u32)request.Topics.count;
+    u32 count = all ? (image == NULL ? 0 : image->topic_count) : (u32)request.Topics.count;
     struct kafka_metadata_response_topic *topics =
         proto_arena_alloc(&arena, (u64)MAX(count, 1u) * sizeof(*topics));
-    if (topics == NULL) return false; /* More names than the arena holds: refuse. */
+    struct proto_string *create =
+        proto_arena_alloc(&arena, (u64)MAX(count, 1u) * sizeof(*create));
+    if (topics == NULL || create == NULL) return false; /* More names than the arena holds. */
     bool allow_create = broker->config.auto_create_topics_enable &&
                         (version < 4 || request.AllowAutoTopicCreation);
-    u32 filled = 0;
-    for (u32 i = 0; i < BROKER_TOPICS_MAX && all; i++) {
-        if (!broker->topics[i].used) continue;
+    u32 filled = 0, create_count = 0;
+    for (u32 i = 0; i < count && all; i++) {
         kafka_metadata_response_topic_init(&topics[filled]);
-        broker_metadata_topic(broker, i, version, &topics[filled++], &arena);
+        broker_metadata_topic(broker, &image->topics[i], version, &topics[filled++], &arena);
     }
     for (u32 i = 0; i < count && !all; i++) {
         broker_metadata_named(broker, request.Topics.items[i].Name, allow_create, version,
-                              &topics[filled++], &arena);
+                              &topics[filled++], &arena, create, &create_count);
     }
     ASSERT(filled == count);
+    if (create_count > 0) broker_link_auto_create(broker, create, create_count);
     response.Metadata.Topics.items = topics;
     response.Metadata.Topics.count = (i32)count;
-    broker_send_response(broker, conn, header, &response);
-    return true;
-}
-
-/* One CreatableTopic: validates, then creates unless validate_only. */
-static i16 broker_create_one(struct broker *broker,
-                             const struct kafka_create_topics_request_creatable_topic *topic,
-                             bool validate_only, struct proto_string *message)
-{
-    if (topic->Assignments.count > 0) {
-        *message = proto_string_of("manual replica assignments are not supported yet");
-        return KAFKA_ERROR_INVALID_REQUEST;
-    }
-    if (topic->ReplicationFactor != -1 && topic->ReplicationFactor != 1) {
-        *message = proto_string_of("a single node holds one replica");
-        return KAFKA_ERROR_INVALID_REPLICATION_FACTOR;
-    }
-    i32 partitions = topic->NumPartitions == -1 ? (i32)broker->config.num_partitions
-                                                : topic->NumPartitions;
-    if (!broker_topic_name_valid(topic->Name)) return KAFKA_ERROR_INVALID_TOPIC_EXCEPTION;
-    if (broker_topic_find(broker, topic->Name) >= 0) return KAFKA_ERROR_TOPIC_ALREADY_EXISTS;
-    if (partitions < 1 || (u32)partitions > BROKER_PARTITIONS_MAX) {
-        return KAFKA_ERROR_INVALID_PARTITIONS;
-    }
-    u32 set = 0;
-    i64 overrides[BROKER_TOPIC_CONFIGS] = {0};
-    i16 error = broker_create_configs(topic, &set, overrides, message);
-    if (error != KAFKA_ERROR_NONE || validate_only) return error;
-    return broker_topic_create(broker, topic->Name, partitions, true, set, overrides);
-}
-
-bool broker_handle_create_topics(struct broker *broker, io_conn conn,
-                                 const struct proto_request_header *header,
-                                 struct proto_reader *body)
-{
-    i16 version = header->RequestApiVersion;
-    struct proto_arena decode, arena;
-    broker_scratch_arenas(broker, &decode, &arena);
-    struct kafka_create_topics_request request;
-    if (kafka_create_topics_request_decode(body, version, &request, &decode) != PROTO_OK) {
-        return false;
-    }
-    u32 count = (u32)MAX(request.Topics.count, 0);
-    struct kafka_create_topics_response_creatable_topic_result *results =
-        proto_arena_alloc(&arena, (u64)MAX(count, 1u) * sizeof(*results));
-    if (results == NULL) return false;
-    for (u32 i = 0; i < count; i++) {
-        const struct kafka_create_topics_request_creatable_topic *topic =
-            &request.Topics.items[i];
-        struct kafka_create_topics_response_creatable_topic_result *result = &results[i];
-        kafka_create_topics_response_creatable_topic_result_init(result);
-        result->Name = topic->Name;
-        struct proto_string message = PROTO_STRING_NULL;
-        result->ErrorCode = broker_create_one(broker, topic, request.validateOnly, &message);
-        if (version >= 1) result->ErrorMessage = message;
-        i32 index = broker_topic_find(broker, topic->Name);
-        if (result->ErrorCode == KAFKA_ERROR_NONE && version >= 5) {
-            result->NumPartitions = index >= 0 ? (i32)broker->topics[index].partition_count
-                                               : (topic->NumPartitions == -1
-                                                      ? (i32)broker->config.num_partitions
-                                                      : topic->NumPartitions);
-            result->ReplicationFactor = 1;
-            result->Configs.count = 0;
-        }
-        if (result->ErrorCode == KAFKA_ERROR_NONE && version >= 7 && index >= 0) {
-            result->TopicId = broker->topics[index].id;
-        }
-    }
-    union kafka_response response;
-    kafka_create_topics_response_init(&response.CreateTopics);
-    response.CreateTopics.Topics.items = results;
-    response.CreateTopics.Topics.count = (i32)count;
     broker_send_response(broker, conn, header, &response);
     return true;
 }

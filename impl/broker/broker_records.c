@@ -5,9 +5,9 @@
  * with the new low watermark. Offset -1 means the high watermark; an offset above it is
  * OFFSET_OUT_OF_RANGE, as in Kafka. OffsetForLeaderEpoch (sync) answers from each log's
  * leader-epoch cache: the end offset of the asked epoch and the largest epoch at or below it
- * (an empty cache answers epoch 0 at the log end, see broker_epoch_partition).
- * This single node leads every partition at epoch 0, so a CurrentLeaderEpoch above 0 is
- * UNKNOWN_LEADER_EPOCH.
+ * (an empty cache answers the current leader epoch at the log end, see broker_epoch_partition).
+ * A CurrentLeaderEpoch above the image's leader epoch is UNKNOWN_LEADER_EPOCH (this broker has
+ * not caught up), below it FENCED_LEADER_EPOCH (the client's view is stale).
  *
  * Tested by tests/unit/test_broker.c. */
 #include "broker_internal.h"
@@ -120,8 +120,13 @@ static void broker_epoch_partition(
         out->ErrorCode = KAFKA_ERROR_UNKNOWN_TOPIC_OR_PARTITION;
     } else if (!broker_partition_ready(broker, (u32)topic, asked->Partition)) {
         out->ErrorCode = KAFKA_ERROR_NOT_LEADER_OR_FOLLOWER;
-    } else if (asked->CurrentLeaderEpoch > 0) {
-        out->ErrorCode = KAFKA_ERROR_UNKNOWN_LEADER_EPOCH; /* This node leads at epoch 0. */
+    } else if (asked->CurrentLeaderEpoch > broker_leader_epoch(broker, (u32)topic,
+                                                               asked->Partition)) {
+        out->ErrorCode = KAFKA_ERROR_UNKNOWN_LEADER_EPOCH;
+    } else if (asked->CurrentLeaderEpoch >= 0 &&
+               asked->CurrentLeaderEpoch < broker_leader_epoch(broker, (u32)topic,
+                                                               asked->Partition)) {
+        out->ErrorCode = KAFKA_ERROR_FENCED_LEADER_EPOCH;
     } else {
         const struct partition_log *log = &broker->topics[topic].logs[asked->Partition];
         partition_log_epoch_end_offset(log, asked->LeaderEpoch, &out->LeaderEpoch,
@@ -130,7 +135,7 @@ static void broker_epoch_partition(
             /* Nothing in the cache (nothing written, or all of it deleted): this node has led
              * at epoch 0 since the partition began, as Kafka's leader records in its cache on
              * election, so epoch 0 ends at the log end. */
-            out->LeaderEpoch = 0;
+            out->LeaderEpoch = broker_leader_epoch(broker, (u32)topic, asked->Partition);
             out->EndOffset = partition_log_end_offset(log);
         }
     }

@@ -1,41 +1,26 @@
-/* broker_topics.c: the broker's topics, their partition logs, and the durable topics file.
+/* broker_topics.c: the broker's topics and their partition logs, kept in step with the
+ * metadata image.
  *
- * A topic is a name, a random 16-byte id and partition_count partition logs (impl/log), all
- * allocated when the topic is created (at most BROKER_TOPICS_MAX topics of at most
- * BROKER_PARTITIONS_MAX partitions). A partition serves requests once its log has opened
- * (recovered); until then Metadata says LEADER_NOT_AVAILABLE for it.
+ * Topics, their partitions, replicas, leaders and configs are decided by the active controller
+ * and arrive as committed metadata records (impl/metadata); the node applies them to its image
+ * and calls broker_on_metadata, which reconciles this table with the image: a topic new to the
+ * image gets a slot and opens the logs of the partitions this broker is a replica of (the
+ * others are NOT_HOSTED), a grown topic opens its new partitions, changed overrides reach the
+ * open logs, and a topic gone from the image (deleted, or replaced by another of the same name
+ * with a new id) is deleted here once its logs are idle (broker_admin.c removes its files).
+ * After a restart the image is empty until the metadata log is replayed; logs open as their
+ * topics reappear. A partition serves Produce/Fetch only when its log is open AND the image
+ * names this broker its leader.
+ * Invariants: a used slot's id is in the image or the slot awaits deletion; a deleted topic's
+ * slot is reused only once its files are gone (broker_admin.c).
  *
- * Topic metadata on a single node lives in the text file `cairn-topics` in the data directory,
- * one line per topic: "<name> <partitions> <32 hex digits of the id>" and then its config
- * overrides as "config=value" words (broker_configs.c). It is read at start-up
- * (the partition logs it names are then opened and recovered) and rewritten after each creation
- * through `cairn-topics.tmp`: write, sync, close, rename (atomic and durable). A creation
- * during a rewrite marks the file dirty and starts another rewrite after it. The controller
- * issue moves topic metadata into the KRaft metadata log; this file is the stand-in until then.
- * Invariants: at most one topics-file operation in flight; a deleted topic's slot is reused
- * only once its files are gone (broker_admin.c).
- *
- * Tested by tests/unit/test_broker.c (creation, the file across a restart of the broker) and
- * tests/integration/kafka_kcat.sh. */
+ * Tested by tests/unit/test_broker.c and every integration test (kcat, Python, kafkajs, the
+ * 3-node cluster). */
 #include "broker_internal.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-enum broker_file_step {
-    BROKER_STEP_LOAD_OPEN = 1,
-    BROKER_STEP_LOAD_READ,
-    BROKER_STEP_SAVE_OPEN,
-    BROKER_STEP_SAVE_WRITE,
-    BROKER_STEP_SAVE_SYNC,
-    BROKER_STEP_SAVE_RENAME,
-};
-
-static u64 broker_file_data(enum broker_file_step step)
-{
-    return BROKER_FILE_TAG | BROKER_FILE_TOPICS | (u64)step;
-}
 
 i32 broker_topic_find(const struct broker *broker, struct proto_string name)
 {
@@ -76,7 +61,28 @@ bool broker_partition_ready(const struct broker *broker, u32 topic, i32 partitio
     const struct broker_topic *entry = &broker->topics[topic];
     ASSERT(entry->used);
     if (partition < 0 || (u32)partition >= entry->partition_count) return false;
-    return entry->states[partition] == BROKER_PARTITION_OPEN;
+    if (entry->states[partition] != BROKER_PARTITION_OPEN) return false;
+    const struct metadata_partition *metadata = broker_partition_metadata(broker, topic, partition);
+    return metadata != NULL && metadata->leader == (i32)broker->config.node_id;
+}
+
+i32 broker_leader_epoch(const struct broker *broker, u32 index, i32 partition)
+{
+    const struct metadata_partition *metadata = broker_partition_metadata(broker, index, partition);
+    return metadata == NULL ? 0 : MAX(metadata->leader_epoch, 0);
+}
+
+const struct metadata_partition *broker_partition_metadata(const struct broker *broker,
+                                                           u32 index, i32 partition)
+{
+    ASSERT(index < BROKER_TOPICS_MAX);
+    if (broker->image == NULL || partition < 0) return NULL;
+    const struct broker_topic *topic = &broker->topics[index];
+    struct metadata_uuid id;
+    memcpy(id.bytes, topic->id.bytes, sizeof(id.bytes));
+    const struct metadata_topic *entry = metadata_topic_find_id(broker->image, &id);
+    if (entry == NULL || (u32)partition >= entry->partition_count) return NULL;
+    return &entry->partitions[partition];
 }
 
 
@@ -85,6 +91,12 @@ void broker_partition_start(struct broker *broker, u32 index, u32 p)
 {
     struct broker_topic *topic = &broker->topics[index];
     ASSERT(topic->used && p < topic->partition_count);
+    const struct metadata_partition *metadata = broker_partition_metadata(broker, index, (i32)p);
+    if (metadata == NULL ||
+        !metadata_ids_contains(&metadata->replicas, (i32)broker->config.node_id)) {
+        topic->states[p] = BROKER_PARTITION_NOT_HOSTED;
+        return;
+    }
     struct log_config log_config;
     broker_topic_log_config(broker, topic, &log_config);
     struct partition_log_params params = {
@@ -142,34 +154,6 @@ static bool broker_topic_init(struct broker *broker, u32 index, struct proto_str
     return true;
 }
 
-i16 broker_topic_create(struct broker *broker, struct proto_string name, i32 partitions,
-                        bool persist, u32 overrides_set, const i64 *overrides)
-{
-    if (!broker_topic_name_valid(name)) return KAFKA_ERROR_INVALID_TOPIC_EXCEPTION;
-    if (broker_topic_find(broker, name) >= 0) return KAFKA_ERROR_TOPIC_ALREADY_EXISTS;
-    if (partitions < 1 || (u32)partitions > BROKER_PARTITIONS_MAX) {
-        return KAFKA_ERROR_INVALID_PARTITIONS;
-    }
-    if (persist && broker->file_state == BROKER_TOPICS_LOADING) {
-        return KAFKA_ERROR_LEADER_NOT_AVAILABLE; /* Retriable: the file is still being read. */
-    }
-    /* Kafka's answer while a deleted topic of that name is still being removed: its files
-     * share the directory names the new topic would use. */
-    if (broker_topic_deleting(broker, name)) return KAFKA_ERROR_TOPIC_ALREADY_EXISTS;
-    u32 index = broker_topic_free_index(broker);
-    if (index == BROKER_TOPICS_MAX) return KAFKA_ERROR_POLICY_VIOLATION;
-    struct proto_uuid id;
-    u64 high = io_random_u64(broker->io), low = io_random_u64(broker->io);
-    store_u64_be(id.bytes, high);
-    store_u64_be(id.bytes + 8, low | 1); /* Never the all-zero (null) id. */
-    if (!broker_topic_init(broker, index, name, (u32)partitions, id, overrides_set,
-                           overrides)) {
-        return KAFKA_ERROR_UNKNOWN_SERVER_ERROR;
-    }
-    if (persist) broker_topics_save(broker);
-    return KAFKA_ERROR_NONE;
-}
-
 void broker_on_log_event(void *owner, const struct log_event *event)
 {
     struct broker *broker = owner;
@@ -221,183 +205,140 @@ void broker_topics_close(struct broker *broker)
     }
 }
 
-/* ===== The topics file ===== */
-
-void broker_topics_load(struct broker *broker)
+/* Grows the topic's logs to count partitions and starts opening the new ones. The existing
+ * logs move even with operations in flight: a log holds no pointer into itself that io keeps
+ * (its io buffers are heap memory; completions find it by io tag), and requests in service
+ * name partitions by index. */
+bool broker_topic_grow(struct broker *broker, u32 index, u32 count)
 {
-    broker->file_state = BROKER_TOPICS_LOADING;
-    enum io_result result = io_file_open(broker->io, BROKER_TOPICS_FILE, IO_OPEN_CREATE,
-                                         broker_file_data(BROKER_STEP_LOAD_OPEN));
-    if (result != IO_OK) {
-        io_log(broker->io, IO_LOG_ERROR, "broker: cannot open %s: %s", BROKER_TOPICS_FILE,
-               io_result_name(result));
-        broker->file_state = BROKER_TOPICS_IDLE;
+    struct broker_topic *topic = &broker->topics[index];
+    ASSERT(count > topic->partition_count && count <= BROKER_PARTITIONS_MAX);
+    struct partition_log *logs = calloc(count, sizeof(*logs));
+    enum broker_partition_state *states = calloc(count, sizeof(*states));
+    if (logs == NULL || states == NULL) {
+        free(logs);
+        free(states);
+        return false;
     }
+    u32 old = topic->partition_count;
+    memcpy(logs, topic->logs, old * sizeof(*logs));
+    memcpy(states, topic->states, old * sizeof(*states));
+    free(topic->logs);
+    free(topic->states);
+    topic->logs = logs;
+    topic->states = states;
+    topic->partition_count = count;
+    for (u32 p = old; p < count; p++) broker_partition_start(broker, index, p);
+    io_log(broker->io, IO_LOG_INFO, "broker: topic %s now has %u partitions", topic->name,
+           count);
+    return true;
 }
 
-static u8 broker_hex_value(char c)
+/* ===== Reconciling with the metadata image ===== */
+
+static struct metadata_uuid broker_metadata_id(struct proto_uuid id)
 {
-    if (c >= '0' && c <= '9') return (u8)(c - '0');
-    if (c >= 'a' && c <= 'f') return (u8)(c - 'a' + 10);
-    return 0xff;
+    struct metadata_uuid out;
+    memcpy(out.bytes, id.bytes, sizeof(out.bytes));
+    return out;
 }
 
-/* The "config=value" words after the id: topic config overrides. */
-static bool broker_topics_parse_overrides(char *words, u32 *set, i64 *overrides)
+static i32 broker_topic_find_id(const struct broker *broker, const struct metadata_uuid *id)
 {
-    char *state = NULL;
-    for (char *word = strtok_r(words, " ", &state); word != NULL;
-         word = strtok_r(NULL, " ", &state)) {
-        char *equals = strchr(word, '=');
-        if (equals == NULL) return false;
-        i32 id = broker_topic_config_find(word, (u32)(equals - word));
-        if (id < 0 || !broker_topic_config_parse((u32)id, equals + 1, (u32)strlen(equals + 1),
-                                                 &overrides[id])) {
-            return false;
+    for (u32 i = 0; i < BROKER_TOPICS_MAX; i++) {
+        const struct broker_topic *topic = &broker->topics[i];
+        if (topic->used && memcmp(topic->id.bytes, id->bytes, sizeof(id->bytes)) == 0) {
+            return (i32)i;
         }
-        *set |= 1u << id;
+    }
+    return -1;
+}
+
+static bool broker_overrides_equal(const struct broker_topic *topic, u32 set,
+                                   const i64 *overrides)
+{
+    if (topic->overrides_set != set) return false;
+    for (u32 id = 0; id < BROKER_TOPIC_CONFIGS; id++) {
+        if ((set & (1u << id)) && topic->overrides[id] != overrides[id]) return false;
     }
     return true;
 }
 
-/* One line "<name> <partitions> <id hex> [config=value ...]"; a malformed line is logged and
- * skipped. */
-static void broker_topics_parse_line(struct broker *broker, char *line)
+/* A topic new to this broker: a slot, and the logs of the partitions it hosts. */
+static void broker_topic_appear(struct broker *broker, const struct metadata_topic *entry,
+                                u32 set, const i64 *overrides)
 {
-    char name[BROKER_TOPIC_NAME_MAX + 1];
-    char hex[33];
-    unsigned partitions = 0;
+    struct proto_string name = proto_string_of(entry->name);
+    /* An older topic of the same name (deleted, or about to be) leaves first: their logs
+     * would share directory names. Its deletion ends with another reconciliation. */
+    if (broker_topic_find(broker, name) >= 0 || broker_topic_deleting(broker, name)) return;
+    u32 index = broker_topic_free_index(broker);
     struct proto_uuid id;
-    int consumed = 0;
-    bool ok = sscanf(line, "%249s %u %32s%n", name, &partitions, hex, &consumed) == 3 &&
-              strlen(hex) == 32;
-    u32 overrides_set = 0;
-    i64 overrides[BROKER_TOPIC_CONFIGS] = {0};
-    ok = ok && broker_topics_parse_overrides(line + consumed, &overrides_set, overrides);
-    for (u32 i = 0; ok && i < 16; i++) {
-        u8 high = broker_hex_value(hex[2 * i]), low = broker_hex_value(hex[2 * i + 1]);
-        ok = high != 0xff && low != 0xff;
-        id.bytes[i] = (u8)(high << 4 | low);
-    }
-    struct proto_string view = proto_string_of(name);
-    ok = ok && broker_topic_name_valid(view) && broker_topic_find(broker, view) < 0 &&
-         partitions >= 1 && partitions <= BROKER_PARTITIONS_MAX;
-    u32 index = ok ? broker_topic_free_index(broker) : BROKER_TOPICS_MAX;
-    if (!ok || index == BROKER_TOPICS_MAX ||
-        !broker_topic_init(broker, index, view, partitions, id, overrides_set, overrides)) {
-        io_log(broker->io, IO_LOG_ERROR, "broker: %s: bad line skipped", BROKER_TOPICS_FILE);
+    memcpy(id.bytes, entry->id.bytes, sizeof(id.bytes));
+    if (index == BROKER_TOPICS_MAX ||
+        !broker_topic_init(broker, index, name, entry->partition_count, id, set, overrides)) {
+        io_log(broker->io, IO_LOG_ERROR, "broker: no room for topic %s", entry->name);
     }
 }
 
-static void broker_topics_parse(struct broker *broker, u32 size)
+static bool broker_on_metadata_reconcile(struct broker *broker)
 {
-    ASSERT(size < BROKER_TOPICS_FILE_SIZE_MAX);
-    char *text = (char *)broker->file_buffer;
-    text[size] = '\0';
-    char *cursor = text;
-    for (u32 line = 0; line < BROKER_TOPICS_MAX && *cursor != '\0'; line++) {
-        char *end = strchr(cursor, '\n');
-        if (end == NULL) break; /* A torn last line (never synced whole): ignored. */
-        *end = '\0';
-        broker_topics_parse_line(broker, cursor);
-        cursor = end + 1;
-    }
-}
-
-static u32 broker_topics_format(struct broker *broker)
-{
-    u32 size = 0;
-    for (u32 i = 0; i < BROKER_TOPICS_MAX; i++) {
-        const struct broker_topic *topic = &broker->topics[i];
+    bool settled = true;
+    const struct metadata_image *image = broker->image;
+    for (u32 t = 0; t < BROKER_TOPICS_MAX; t++) {
+        const struct broker_topic *topic = &broker->topics[t];
         if (!topic->used) continue;
-        char hex[33];
-        for (u32 b = 0; b < 16; b++) snprintf(hex + 2 * b, 3, "%02x", topic->id.bytes[b]);
-        char *text = (char *)broker->file_buffer;
-        int written = snprintf(text + size, BROKER_TOPICS_FILE_SIZE_MAX - size, "%s %u %s",
-                               topic->name, topic->partition_count, hex);
-        ASSERT(written > 0 && size + (u32)written < BROKER_TOPICS_FILE_SIZE_MAX);
-        size += (u32)written;
-        for (u32 c = 0; c < BROKER_TOPIC_CONFIGS; c++) {
-            if (!(topic->overrides_set & (1u << c))) continue;
-            char value[32];
-            broker_topic_config_format(c, topic->overrides[c], value, sizeof(value));
-            written = snprintf(text + size, BROKER_TOPICS_FILE_SIZE_MAX - size, " %s=%s",
-                               broker_topic_config_name(c), value);
-            ASSERT(written > 0 && size + (u32)written < BROKER_TOPICS_FILE_SIZE_MAX);
-            size += (u32)written;
+        struct metadata_uuid id = broker_metadata_id(topic->id);
+        if (metadata_topic_find_id(image, &id) != NULL) continue;
+        if (!broker_topic_delete_when_idle(broker, t)) settled = false;
+    }
+    for (u32 i = 0; i < image->topic_count; i++) {
+        const struct metadata_topic *entry = &image->topics[i];
+        if (entry->partition_count == 0) continue;
+        u32 set = 0;
+        i64 overrides[BROKER_TOPIC_CONFIGS] = {0};
+        broker_topic_overrides(entry, &set, overrides);
+        i32 index = broker_topic_find_id(broker, &entry->id);
+        if (index < 0) {
+            broker_topic_appear(broker, entry, set, overrides);
+            continue;
         }
-        ASSERT(size + 1 < BROKER_TOPICS_FILE_SIZE_MAX);
-        text[size++] = '\n';
-    }
-    return size;
-}
-
-void broker_topics_save(struct broker *broker)
-{
-    if (broker->file_state != BROKER_TOPICS_IDLE) {
-        broker->file_dirty = true;
-        return;
-    }
-    broker->file_dirty = false;
-    broker->file_size = broker_topics_format(broker);
-    broker->file_state = BROKER_TOPICS_WRITING;
-    enum io_result result =
-        io_file_open(broker->io, BROKER_TOPICS_FILE_TEMPORARY, IO_OPEN_CREATE | IO_OPEN_TRUNCATE,
-                     broker_file_data(BROKER_STEP_SAVE_OPEN));
-    if (result != IO_OK) {
-        io_log(broker->io, IO_LOG_ERROR, "broker: cannot write %s: %s", BROKER_TOPICS_FILE,
-               io_result_name(result));
-        broker->file_state = BROKER_TOPICS_IDLE;
-    }
-}
-
-/* Issues the next step of a load or a save; returns the io result of issuing it. */
-static enum io_result broker_topics_step(struct broker *broker,
-                                         const struct io_completion *completion)
-{
-    u32 step = (u32)(completion->user_data & 0xffu);
-    switch (step) {
-    case BROKER_STEP_LOAD_OPEN:
-        broker->file = completion->file;
-        if (completion->file_size == 0) return IO_ERR_NOT_FOUND; /* No topics yet. */
-        if (completion->file_size >= BROKER_TOPICS_FILE_SIZE_MAX) return IO_ERR_INVALID;
-        return io_file_read(broker->io, broker->file, 0, broker->file_buffer,
-                            (u32)completion->file_size, broker_file_data(BROKER_STEP_LOAD_READ));
-    case BROKER_STEP_LOAD_READ:
-        broker_topics_parse(broker, completion->size);
-        return IO_ERR_NOT_FOUND; /* Done. */
-    case BROKER_STEP_SAVE_OPEN:
-        broker->file = completion->file;
-        if (broker->file_size == 0) { /* Every topic deleted: the truncated file is it. */
-            return io_file_sync(broker->io, broker->file, broker_file_data(BROKER_STEP_SAVE_SYNC));
+        struct broker_topic *topic = &broker->topics[index];
+        if (entry->partition_count > topic->partition_count &&
+            !broker_topic_grow(broker, (u32)index, entry->partition_count)) {
+            settled = false;
         }
-        return io_file_write(broker->io, broker->file, 0, broker->file_buffer, broker->file_size,
-                             broker_file_data(BROKER_STEP_SAVE_WRITE));
-    case BROKER_STEP_SAVE_WRITE:
-        return io_file_sync(broker->io, broker->file, broker_file_data(BROKER_STEP_SAVE_SYNC));
-    case BROKER_STEP_SAVE_SYNC:
-        io_file_close(broker->io, broker->file);
-        broker->file = 0;
-        return io_file_rename(broker->io, BROKER_TOPICS_FILE_TEMPORARY, BROKER_TOPICS_FILE,
-                              broker_file_data(BROKER_STEP_SAVE_RENAME));
-    default:
-        ASSERT(step == BROKER_STEP_SAVE_RENAME);
-        return IO_ERR_NOT_FOUND; /* Done. */
+        if (!broker_overrides_equal(topic, set, overrides)) {
+            broker_topic_apply_overrides(broker, (u32)index, set, overrides);
+        }
+        /* A partition reassigned to this broker opens its log (one reassigned away keeps it
+         * until the topic goes: replication will hand it over). */
+        for (u32 p = 0; p < topic->partition_count; p++) {
+            if (topic->states[p] != BROKER_PARTITION_NOT_HOSTED) continue;
+            const struct metadata_partition *partition = &entry->partitions[p];
+            if (metadata_ids_contains(&partition->replicas, (i32)broker->config.node_id)) {
+                broker_partition_start(broker, (u32)index, p);
+            }
+        }
     }
+    return settled;
 }
 
-void broker_topics_on_file(struct broker *broker, const struct io_completion *completion)
+void broker_on_metadata(struct broker *broker)
 {
-    ASSERT(broker->file_state != BROKER_TOPICS_IDLE);
-    enum io_result result = completion->result;
-    if (result == IO_OK) result = broker_topics_step(broker, completion);
-    if (result == IO_OK) return; /* The next step is in flight. */
-    if (result != IO_ERR_NOT_FOUND) {
-        io_log(broker->io, IO_LOG_ERROR, "broker: %s: %s", BROKER_TOPICS_FILE,
-               io_result_name(result));
+    if (broker->image == NULL || broker->stopping) return;
+    broker->reconcile_pending = !broker_on_metadata_reconcile(broker);
+    if (broker->reconcile_pending) broker_link_wake(broker, 10u * 1000u * 1000u);
+    /* Parked fetches of partitions whose leadership moved end now rather than at max wait. */
+    for (u32 s = 0; s < BROKER_SLOTS_MAX; s++) {
+        struct broker_slot *slot = &broker->slots[s];
+        if (!slot->used || !slot->parked) continue;
+        for (u32 i = 0; i < slot->part_count; i++) {
+            const struct broker_part *part = &slot->parts[i];
+            if (part->topic == BROKER_TOPIC_NONE || part->error != KAFKA_ERROR_NONE) continue;
+            if (broker_partition_ready(broker, part->topic, part->partition)) continue;
+            broker_fetch_on_timer(broker, slot);
+            break;
+        }
     }
-    if (broker->file != 0) io_file_close(broker->io, broker->file);
-    broker->file = 0;
-    broker->file_state = BROKER_TOPICS_IDLE;
-    if (broker->file_dirty) broker_topics_save(broker);
 }

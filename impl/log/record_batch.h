@@ -80,6 +80,11 @@ WARN_UNUSED enum batch_error batch_header_decode(const u8 *bytes, u64 size,
  * the records parse, number RecordCount, and carry offset deltas 0..LastOffsetDelta in order. */
 WARN_UNUSED enum batch_error batch_validate(const u8 *bytes, u64 size,
                                             struct record_batch_header *header);
+/* The records area of a batch (uncompressed, or decompressed from a compressed one) against
+ * its header: RecordCount records that parse, headers included, offset deltas 0..LastOffsetDelta
+ * in order, nothing after. batch_validate applies it to uncompressed batches. */
+WARN_UNUSED enum batch_error batch_records_validate(const u8 *records, u64 size,
+                                                    const struct record_batch_header *header);
 
 /* Rewrites BaseOffset / PartitionLeaderEpoch in place (outside the CRC, as the log does). */
 void batch_set_base_offset(u8 *bytes, i64 base_offset);

@@ -25,6 +25,7 @@
 
 #define METADATA_ENTRY_MAGIC 0xCAu
 #define METADATA_ENTRY_VERSION 1u
+#define METADATA_SNAPSHOT_VERSION 0x81u     /* Byte 1 of a snapshot: never a valid entry. */
 #define METADATA_ENTRY_RECORDS_MAX 512u     /* Records in one entry. */
 #define METADATA_ENTRY_SIZE_MAX (256u * 1024u)
 #define METADATA_BROKERS_MAX 128u
@@ -37,6 +38,8 @@
 #define METADATA_CONFIGS_MAX 16u            /* Overrides per topic. */
 #define METADATA_CONFIG_NAME_MAX 64u
 #define METADATA_CONFIG_VALUE_MAX 128u
+#define METADATA_BROKER_CONFIGS_MAX 32u     /* Broker-resource overrides, all brokers. */
+#define METADATA_BROKER_RESOURCE_MAX 12u    /* "" (cluster default) or a broker id. */
 #define METADATA_NO_LEADER (-1)
 #define METADATA_LEADER_UNCHANGED (-2)      /* PartitionChangeRecord: leader left as it is. */
 
@@ -209,11 +212,21 @@ struct metadata_topic {
     u32 config_count;
 };
 
+/* A broker-resource config override: resource_name "" is the cluster-wide default, else the
+ * decimal id of one broker (as Kafka's ConfigRecord names it). */
+struct metadata_broker_config {
+    char resource_name[METADATA_BROKER_RESOURCE_MAX];
+    struct metadata_config config;
+};
+
 struct metadata_image {
     struct metadata_broker brokers[METADATA_BROKERS_MAX]; /* Sorted by id. */
     u32 broker_count;
     struct metadata_topic topics[METADATA_TOPICS_MAX];    /* Sorted by name. */
     u32 topic_count;
+    /* Sorted by (resource_name, name). */
+    struct metadata_broker_config broker_configs[METADATA_BROKER_CONFIGS_MAX];
+    u32 broker_config_count;
     i64 next_producer_id;
     i64 applied_offset;  /* The last entry applied (-1: none). */
     u64 digest;          /* Order-sensitive digest of every applied record (for checkers). */
@@ -232,6 +245,8 @@ bool metadata_image_apply(struct metadata_image *image, i64 offset,
                           const struct metadata_record *record);
 /* Marks the entry at offset applied (after its records); offsets only grow. */
 void metadata_image_applied(struct metadata_image *image, i64 offset);
+/* ASSERTs every invariant of the whole image (apply checks only what a record touched). */
+void metadata_image_check(const struct metadata_image *image);
 
 /* Lookups: NULL / -1 when absent. */
 const struct metadata_broker *metadata_broker_find(const struct metadata_image *image, i32 id);
@@ -240,6 +255,9 @@ const struct metadata_topic *metadata_topic_find(const struct metadata_image *im
 const struct metadata_topic *metadata_topic_find_id(const struct metadata_image *image,
                                                     const struct metadata_uuid *id);
 const char *metadata_topic_config(const struct metadata_topic *topic, const char *name);
+/* A broker-resource override: resource_name "" for the cluster default or a broker id. */
+const char *metadata_broker_config(const struct metadata_image *image, const char *resource_name,
+                                   const char *name);
 bool metadata_ids_contains(const struct metadata_ids *ids, i32 id);
 
 /* ===== Snapshots ===== */

@@ -1,17 +1,20 @@
 /* log.c: the quorum log's memory mirror, its recovery scan and its disk pipeline.
  *
  * Invariants (checked by quorum_log_invariants after every mutation):
- *   0 <= synced_end <= write_end <= end; entries are dense from offset 0, positions are
- *   contiguous (entry i+1 starts where entry i ends), epochs never decrease, bytes_end is where
- *   the last entry ends; at most one disk operation is in flight.
+ *   start <= synced_end <= write_end <= end; entries are dense from offset start, the first at
+ *   byte 0, positions are contiguous (entry i+1 starts where entry i ends), epochs never
+ *   decrease, bytes_end is where the last entry ends; at most one disk operation is in flight;
+ *   while rewriting, write_end covers the copied range and nothing is truncated.
  * Recovery reads the whole file into the arena and keeps the longest prefix of whole records
- * whose CRC verifies, whose offsets count up from 0 and whose epochs never decrease; the rest
+ * whose CRC verifies, whose offsets count up from the first and whose epochs never decrease; the
+ * rest
  * (a torn or corrupt tail) is truncated away before anything new is written. Recovered entries
  * count as durable only after a first sync (in production a process crash keeps unsynced bytes
  * in the page cache: they were never acknowledged, and must not be until synced).
  *
  * Tested by tests/unit/test_quorum_log.c (scan stops exactly at a torn or corrupt record,
- * pipeline ordering with a fake io) and by every simulated run (crashes tear tails). */
+ * pipeline ordering with a fake io), tests/unit/test_quorum_snapshot.c (compaction and reset,
+ * a crash at every step of a rewrite) and by every simulated run (crashes tear tails). */
 #include "log.h"
 
 #include <stdlib.h>
@@ -24,16 +27,28 @@ _Static_assert(QUORUM_RECORD_HEADER_SIZE + QUORUM_ENTRY_SIZE_MAX <= QUORUM_LOG_W
 
 static void quorum_log_invariants(const struct quorum_log *log)
 {
-    ASSERT(log->synced_end >= 0);
+    ASSERT(log->start >= 0);
+    ASSERT(log->start_epoch >= -1);
+    ASSERT(log->start > 0 || log->start_epoch == 0);
+    ASSERT(log->synced_end >= log->start);
     ASSERT(log->synced_end <= log->write_end);
     ASSERT(log->write_end <= log->end);
-    ASSERT(log->end <= (i64)QUORUM_LOG_ENTRIES_MAX);
+    ASSERT(log->end - log->start <= (i64)QUORUM_LOG_ENTRIES_MAX);
     ASSERT(log->bytes_end <= QUORUM_LOG_BYTES_MAX);
-    if (log->end > 0) {
-        const struct quorum_log_entry *last = &log->entries[log->end - 1];
+    if (log->end > log->start) {
+        ASSERT(log->entries[0].position == 0);
+        const struct quorum_log_entry *last = &log->entries[log->end - 1 - log->start];
         ASSERT(last->position + QUORUM_RECORD_HEADER_SIZE + last->size == log->bytes_end);
     } else {
         ASSERT(log->bytes_end == 0);
+        ASSERT(log->start_epoch >= 0); /* An empty log knows the epoch it continues. */
+    }
+    if (log->compact_to != 0) {
+        ASSERT(log->compact_to > log->start && log->compact_to <= log->end);
+    }
+    if (log->rewriting) {
+        ASSERT(log->compact_to != 0);
+        ASSERT(log->rewrite_end >= log->compact_to && log->rewrite_end <= log->write_end);
     }
 }
 
@@ -64,9 +79,9 @@ void quorum_log_free(struct quorum_log *log)
 
 const struct quorum_log_entry *quorum_log_entry(const struct quorum_log *log, i64 offset)
 {
-    ASSERT(offset >= 0);
+    ASSERT(offset >= log->start);
     ASSERT(offset < log->end);
-    return &log->entries[offset];
+    return &log->entries[offset - log->start];
 }
 
 const u8 *quorum_log_payload(const struct quorum_log *log, i64 offset)
@@ -77,41 +92,59 @@ const u8 *quorum_log_payload(const struct quorum_log *log, i64 offset)
 
 i32 quorum_log_epoch_at(const struct quorum_log *log, i64 offset)
 {
+    if (offset == log->start - 1) {
+        ASSERT(log->start_epoch >= 0);
+        return log->start_epoch;
+    }
     return quorum_log_entry(log, offset)->epoch;
 }
 
 i32 quorum_log_last_epoch(const struct quorum_log *log)
 {
-    if (log->end == 0) return 0;
-    return log->entries[log->end - 1].epoch;
+    if (log->end == log->start) return log->start_epoch;
+    return log->entries[log->end - 1 - log->start].epoch;
 }
 
 void quorum_log_end_for_epoch(const struct quorum_log *log, i32 epoch, i32 *epoch_found,
                               i64 *end_offset)
 {
     /* Epochs never decrease, so the first entry with an epoch > epoch is found by bisection. */
-    i64 low = 0, high = log->end;
+    i64 count = log->end - log->start;
+    i64 low = 0, high = count;
     while (low < high) {
         i64 middle = low + (high - low) / 2;
         if (log->entries[middle].epoch <= epoch) low = middle + 1;
         else high = middle;
     }
-    ASSERT(low >= 0 && low <= log->end);
-    *end_offset = low;
-    *epoch_found = low == 0 ? 0 : log->entries[low - 1].epoch;
+    ASSERT(low >= 0 && low <= count);
+    *end_offset = log->start + low;
+    if (low > 0) {
+        *epoch_found = log->entries[low - 1].epoch;
+    } else if (log->start == 0) {
+        *epoch_found = 0;
+    } else if (log->start_epoch >= 0 && log->start_epoch <= epoch) {
+        *epoch_found = log->start_epoch;
+    } else {
+        *epoch_found = -1; /* Somewhere inside the snapshot: the log cannot say. */
+    }
     ASSERT(*epoch_found <= epoch);
 }
 
 static u64 position_of(const struct quorum_log *log, i64 offset)
 {
-    ASSERT(offset >= 0 && offset <= log->end);
-    return offset == log->end ? log->bytes_end : log->entries[offset].position;
+    ASSERT(offset >= log->start && offset <= log->end);
+    return offset == log->end ? log->bytes_end : log->entries[offset - log->start].position;
+}
+
+u64 quorum_log_position(const struct quorum_log *log, i64 offset)
+{
+    return position_of(log, offset);
 }
 
 const u8 *quorum_log_records(const struct quorum_log *log, i64 from, u32 bytes_max, u32 *count,
                              u32 *size)
 {
-    ASSERT(from >= 0 && from <= log->end);
+    ASSERT(from >= log->start && from <= log->end);
     u64 start = position_of(log, from);
     i64 until = from;
     while (until < log->end) {
@@ -129,7 +162,7 @@ bool quorum_log_has_room(const struct quorum_log *log, u32 size, bool control)
 {
     u64 entries_limit = QUORUM_LOG_ENTRIES_MAX - (control ? 0 : QUORUM_LOG_RESERVE);
     u64 bytes_limit = QUORUM_LOG_BYTES_MAX - (control ? 0 : QUORUM_LOG_RESERVE * 1024u);
-    if ((u64)log->end + 1 > entries_limit) return false;
+    if ((u64)(log->end - log->start) + 1 > entries_limit) return false;
     return log->bytes_end + QUORUM_RECORD_HEADER_SIZE + size <= bytes_limit;
 }
 
@@ -139,7 +172,7 @@ static i64 log_push(struct quorum_log *log, i32 epoch, u32 attributes, u64 check
 {
     ASSERT(log->recovered);
     i64 offset = log->end;
-    struct quorum_log_entry *entry = &log->entries[offset];
+    struct quorum_log_entry *entry = &log->entries[offset - log->start];
     entry->position = log->bytes_end;
     entry->epoch = epoch;
     entry->size = size;
@@ -173,9 +206,12 @@ i64 quorum_log_append_record(struct quorum_log *log, const struct quorum_record 
 
 void quorum_log_truncate(struct quorum_log *log, i64 end)
 {
-    ASSERT(end >= 0);
+    ASSERT(end >= log->start);
     ASSERT(end <= log->end);
     if (end == log->end) return;
+    ASSERT(!log->rewriting); /* The copy reads the arena: the owner does not fetch meanwhile. */
+    if (log->compact_to > end) log->compact_to = 0; /* Cannot happen: compaction is below
+                                                      * the commit point. Defensive. */
     log->bytes_end = position_of(log, end);
     log->end = end;
     if (log->write_end > end) {
@@ -186,12 +222,36 @@ void quorum_log_truncate(struct quorum_log *log, i64 end)
     quorum_log_invariants(log);
 }
 
+void quorum_log_reset(struct quorum_log *log, i64 start, i32 start_epoch)
+{
+    ASSERT(log->recovered);
+    ASSERT(!log->rewriting);
+    ASSERT(start >= 0 && (start == 0) == (start_epoch == 0) && start_epoch >= 0);
+    log->start = log->end = log->write_end = log->synced_end = start;
+    log->start_epoch = start_epoch;
+    log->bytes_end = 0;
+    log->compact_to = 0;
+    log->truncate_needed = true; /* Whatever the file held goes before anything new is written. */
+    quorum_log_invariants(log);
+}
+
+void quorum_log_compact(struct quorum_log *log, i64 to)
+{
+    ASSERT(log->recovered);
+    ASSERT(to >= log->start && to <= log->end);
+    if (to <= log->start || to <= log->compact_to || log->rewriting) return;
+    log->compact_to = to;
+    quorum_log_invariants(log);
+}
+
+bool quorum_log_compacting(const struct quorum_log *log) { return log->compact_to != 0; }
+
 /* ===== Recovery ===== */
 
 u64 quorum_log_scan(struct quorum_log *log, u64 size)
 {
     ASSERT(size <= QUORUM_LOG_BYTES_MAX);
-    ASSERT(log->end == 0);
+    ASSERT(log->end == 0 && log->start == 0);
     log->recovered = true; /* Scanning is recovering: entries may be pushed from here on. */
     u64 position = 0;
     i32 epoch_previous = 0;
@@ -203,6 +263,11 @@ u64 quorum_log_scan(struct quorum_log *log, u64 size)
         if (quorum_record_decode(log->arena + position, available, &record, &consumed) !=
             WIRE_OK) {
             break; /* Torn or corrupt: the valid log ends here. */
+        }
+        if (position == 0 && record.Offset > 0) {
+            /* A compacted file: it continues a snapshot whose last epoch the owner knows. */
+            log->start = log->end = log->synced_end = log->write_end = record.Offset;
+            log->start_epoch = -1;
         }
         if (record.Offset != log->end || record.Epoch < epoch_previous) break;
         epoch_previous = record.Epoch;
@@ -223,10 +288,13 @@ bool quorum_log_damage_beyond(const struct quorum_log *log, u64 valid, u64 size)
         const u8 *header = log->arena + position;
         i64 offset = (i64)load_u64_be(header);
         i32 epoch = (i32)load_u32_be(header + 8);
-        /* Cheap filters first; the CRC is computed only for plausible headers. */
-        if (offset <= log->end || offset > log->end + (i64)(size / QUORUM_RECORD_HEADER_SIZE)) {
+        /* Cheap filters first; the CRC is computed only for plausible headers. With nothing
+         * valid at all, the file may have held a compacted log of any start. */
+        if (log->end > 0 &&
+            (offset <= log->end || offset > log->end + (i64)(size / QUORUM_RECORD_HEADER_SIZE))) {
             continue;
         }
+        if (offset < 0) continue;
         if (epoch < epoch_last || epoch <= 0) continue;
         struct quorum_record record;
         u32 consumed = 0;
@@ -259,7 +327,7 @@ static enum quorum_log_event log_recover_finish(struct quorum_log *log)
     log->recovered = true;
     log->truncated_bytes = log->file_size - valid;
     log->write_end = log->end;
-    log->synced_end = 0;
+    log->synced_end = log->start;
     log->truncate_needed = valid != log->file_size;
     log->damaged = quorum_log_damage_beyond(log, valid, log->read_position);
     memset(log->arena + valid, 0, (size_t)(log->read_position - valid));
@@ -316,6 +384,113 @@ static enum quorum_log_event log_on_read(struct quorum_log *log, const struct io
     return log_recover_finish(log);
 }
 
+/* ===== Compaction: the kept suffix is copied to a new file that replaces the old ===== */
+
+static void rewrite_fail(struct quorum_log *log, const char *what, enum io_result result)
+{
+    io_log(log->io, IO_LOG_WARN, "quorum log: compaction %s failed: %s", what,
+           io_result_name(result));
+    log->failed = true; /* quorum_log_retry starts the copy over. */
+    log->rewriting = false;
+    if (log->rewrite_file != 0) io_file_close(log->io, log->rewrite_file);
+    log->rewrite_file = 0;
+}
+
+static void rewrite_begin(struct quorum_log *log)
+{
+    ASSERT(log->compact_to > log->start);
+    ASSERT(log->synced_end == log->write_end && log->write_end >= log->compact_to);
+    enum io_result result = io_file_open(log->io, QUORUM_LOG_NEW_PATH,
+                                         IO_OPEN_CREATE | IO_OPEN_TRUNCATE,
+                                         log->user_data_tag | LOG_OP_REWRITE_OPEN);
+    if (result != IO_OK) {
+        rewrite_fail(log, "open", result);
+        return;
+    }
+    log->op = LOG_OP_REWRITE_OPEN;
+    log->rewriting = true;
+    log->rewrite_end = log->write_end;
+    log->rewrite_position = 0;
+}
+
+/* The next step of the copy: a chunk of [compact_to, rewrite_end), or the sync. */
+static void rewrite_step(struct quorum_log *log)
+{
+    u64 base = position_of(log, log->compact_to);
+    u64 size = position_of(log, log->rewrite_end) - base;
+    enum io_result result = IO_OK;
+    if (log->rewrite_position < size) {
+        u32 chunk = (u32)MIN(size - log->rewrite_position, (u64)QUORUM_LOG_WRITE_MAX);
+        memcpy(log->write_buffer, log->arena + base + log->rewrite_position, chunk);
+        result = io_file_write(log->io, log->rewrite_file, log->rewrite_position,
+                               log->write_buffer, chunk,
+                               log->user_data_tag | LOG_OP_REWRITE_WRITE);
+        if (result == IO_OK) log->op = LOG_OP_REWRITE_WRITE;
+    } else {
+        result = io_file_sync(log->io, log->rewrite_file,
+                              log->user_data_tag | LOG_OP_REWRITE_SYNC);
+        if (result == IO_OK) log->op = LOG_OP_REWRITE_SYNC;
+    }
+    if (result != IO_OK) rewrite_fail(log, "write", result);
+}
+
+/* The new file is in place: memory drops the prefix so that it mirrors the new file again. */
+static void rewrite_finish(struct quorum_log *log)
+{
+    i64 to = log->compact_to;
+    i64 dropped = to - log->start;
+    u64 shift = position_of(log, to);
+    i32 epoch_before = quorum_log_epoch_at(log, to - 1);
+    io_file_close(log->io, log->file);
+    log->file = log->rewrite_file;
+    log->rewrite_file = 0;
+    i64 kept = log->end - to;
+    memmove(log->arena, log->arena + shift, (size_t)(log->bytes_end - shift));
+    memset(log->arena + (log->bytes_end - shift), 0, (size_t)shift);
+    memmove(log->entries, log->entries + dropped, (size_t)kept * sizeof(log->entries[0]));
+    for (i64 i = 0; i < kept; i++) log->entries[i].position -= shift;
+    log->bytes_end -= shift;
+    log->start = to;
+    log->start_epoch = epoch_before;
+    log->compact_to = 0;
+    log->rewriting = false;
+    quorum_log_invariants(log);
+}
+
+static enum quorum_log_event rewrite_on_file(struct quorum_log *log, enum quorum_log_op op,
+                                             const struct io_completion *completion)
+{
+    ASSERT(log->rewriting);
+    if (completion->result != IO_OK) {
+        if (op == LOG_OP_REWRITE_OPEN) log->rewrite_file = 0;
+        rewrite_fail(log, "step", completion->result);
+        return LOG_EVENT_ERROR;
+    }
+    switch (op) {
+    case LOG_OP_REWRITE_OPEN:
+        log->rewrite_file = completion->file;
+        rewrite_step(log);
+        break;
+    case LOG_OP_REWRITE_WRITE:
+        log->rewrite_position += completion->size;
+        rewrite_step(log);
+        break;
+    case LOG_OP_REWRITE_SYNC: {
+        /* Whole and durable: only now may it replace the old file. */
+        enum io_result result = io_file_rename(log->io, QUORUM_LOG_NEW_PATH, QUORUM_LOG_PATH,
+                                               log->user_data_tag | LOG_OP_REWRITE_RENAME);
+        if (result == IO_OK) log->op = LOG_OP_REWRITE_RENAME;
+        else rewrite_fail(log, "rename", result);
+        break;
+    }
+    case LOG_OP_REWRITE_RENAME:
+        rewrite_finish(log);
+        return LOG_EVENT_COMPACTED;
+    default: ASSERT(false); break;
+    }
+    return log->failed ? LOG_EVENT_ERROR : LOG_EVENT_NONE;
+}
+
 /* ===== The disk pipeline ===== */
 
 enum quorum_log_event quorum_log_on_file(struct quorum_log *log,
@@ -336,6 +511,7 @@ enum quorum_log_event quorum_log_on_file(struct quorum_log *log,
         return log->failed ? LOG_EVENT_ERROR : LOG_EVENT_NONE;
     }
     if (op == LOG_OP_READ) return log_on_read(log, completion);
+    if (op >= LOG_OP_REWRITE_OPEN) return rewrite_on_file(log, op, completion);
     if (completion->result != IO_OK) {
         /* Whatever was in flight may or may not have reached the disk: rewrite from the last
          * durable point, cutting first. */
@@ -382,8 +558,19 @@ static void log_issue_write(struct quorum_log *log)
 void quorum_log_pump(struct quorum_log *log)
 {
     if (!log->recovered || log->failed || log->hold || log->op != LOG_OP_NONE) return;
+    ASSERT(!log->rewriting); /* Every rewrite step issues the next one, or fails. */
     enum io_result result = IO_OK;
-    if (log->truncate_needed) {
+    bool compact = log->compact_to != 0 && !log->truncate_needed;
+    if (compact && log->synced_end == log->write_end && log->write_end >= log->compact_to) {
+        rewrite_begin(log);
+    } else if (compact && log->synced_end < log->write_end) {
+        /* The copy starts from a synced file: sync before writing more. */
+        result = io_file_sync(log->io, log->file, log->user_data_tag | LOG_OP_SYNC);
+        if (result == IO_OK) {
+            log->op = LOG_OP_SYNC;
+            log->sync_target = log->write_end;
+        }
+    } else if (log->truncate_needed) {
         result = io_file_truncate(log->io, log->file, position_of(log, log->write_end),
                                   log->user_data_tag | LOG_OP_TRUNCATE);
         if (result == IO_OK) {

@@ -14,7 +14,15 @@
  *
  * Invariants (quorum_invariants, after every handler): the log's epochs never exceed ours;
  * a leader is a voter and leads itself; commit_end never exceeds the log end; a candidate
- * voted for itself; an observer never votes; pending votes are for the current epoch.
+ * voted for itself; an observer never votes; pending votes are for the current epoch;
+ * log start <= snapshot end <= commit_end, and the durable snapshot is the one that ends there.
+ *
+ * Snapshots (KIP-630): when enough has been committed since the last one (or the committed part
+ * of the log fills half of it), the state machine's state at commit_end goes into the snapshot
+ * store with our digest and the last entry's epoch; once it is durable the log drops the prefix
+ * it covers. Recovery loads the snapshot, then the log above it. A follower whose position lies
+ * below the leader's log start downloads the leader's snapshot (quorum_rpc.c) and installs it
+ * once durable: the state machine loads it, and the log restarts at its end.
  *
  * Tested by tests/unit/test_quorum_raft.c (a fake io drives transitions by hand) and by every
  * simulated run, judged by model/quorum_checkers.c. */
@@ -50,6 +58,16 @@ void quorum_invariants(const struct quorum *q)
     }
     for (u32 i = 0; i < QUORUM_PENDING_VOTES_MAX; i++) {
         if (q->votes[i].used) ASSERT(q->votes[i].epoch == q->epoch);
+    }
+    if (q->started) {
+        ASSERT(q->log.start <= q->snapshot_end);
+        ASSERT(q->snapshot_end <= q->commit_end);
+        ASSERT(q->snapshots.has_current == (q->snapshot_end > 0));
+        ASSERT(q->snapshot_end == 0 || q->snapshots.current_header.end_offset == q->snapshot_end);
+    }
+    if (q->download.active) {
+        ASSERT(q->snapshot_purpose == QUORUM_SNAPSHOT_IDLE && !q->snapshots.writing);
+        ASSERT(q->download.position >= 0 && q->download.id.EndOffset > q->commit_end);
     }
 }
 
@@ -115,6 +133,7 @@ struct quorum *quorum_create(const struct node_config *config, struct io *io, u3
     q->voted_for = QUORUM_NONE;
     client_endpoint_init(q);
     q->digests = calloc(QUORUM_LOG_ENTRIES_MAX, sizeof(u64));
+    quorum_snapshot_init(&q->snapshots, io, file_tag | QUORUM_TAG_SNAPSHOT);
     q->send_buffer = calloc(1, QUORUM_SEND_BUFFER_SIZE);
     ASSERT(q->digests != NULL && q->send_buffer != NULL);
     quorum_log_init(&q->log, io, file_tag | QUORUM_TAG_LOG);
@@ -127,6 +146,7 @@ void quorum_destroy(struct quorum *q)
 {
     if (q == NULL) return;
     quorum_log_free(&q->log);
+    quorum_snapshot_free(&q->snapshots);
     free(q->digests);
     free(q->send_buffer);
     free(q);
@@ -171,6 +191,32 @@ void quorum_status(const struct quorum *q, struct quorum_status *status)
     status->commit_end = q->commit_end;
     status->digest = q->digest;
     status->recovered = q->started;
+    status->epoch_start_offset = q->role == HISTORY_ROLE_LEADER ? q->epoch_start_offset : -1;
+    status->log_start = q->log.start;
+    status->snapshot_end = q->snapshot_end;
+}
+
+void quorum_set_state_machine(struct quorum *q, const struct quorum_state_machine *machine)
+{
+    ASSERT(!q->started); /* Recovery loads the snapshot into it, and replays from there. */
+    q->machine = machine != NULL ? *machine : (struct quorum_state_machine){0};
+}
+
+i64 quorum_propose(struct quorum *q, const u8 *payload, u32 size)
+{
+    ASSERT(payload != NULL || size == 0);
+    if (!q->started || q->stopping || q->role != HISTORY_ROLE_LEADER) return -1;
+    if (size > QUORUM_ENTRY_SIZE_MAX) {
+        io_log(q->io, IO_LOG_ERROR, "quorum: proposal of %u bytes exceeds the entry limit %u",
+               size, QUORUM_ENTRY_SIZE_MAX);
+        return -1;
+    }
+    if (!quorum_log_has_room(&q->log, size, false)) return -1;
+    i64 offset = quorum_log_append(&q->log, q->epoch, 0, payload, size);
+    quorum_observe_appended(q, offset, false);
+    quorum_log_pump(&q->log);
+    quorum_wake_parked(q, true);
+    return offset;
 }
 
 /* ===== Roles ===== */
@@ -220,6 +266,8 @@ static void leave_role(struct quorum *q, i32 epoch_next)
     q->vote_round++;
     q->votes_sent = false;
     q->fetch_inflight = false;
+    /* A download belongs to one leader's tenure; a finished one being made durable stays. */
+    if (q->download.active) quorum_download_abort(q, "the role changed");
 }
 
 static void enter_role(struct quorum *q, u32 role)
@@ -400,10 +448,16 @@ static void commit_advance(struct quorum *q, i64 end)
         quorum_observe(q, HISTORY_QUORUM_COMMITTED, (u64)offset, (u64)entry->epoch,
                        entry->checksum, control);
         q->digest = digest_mix(q->digest, offset, entry->checksum);
-        q->digests[offset] = q->digest;
+        q->digests[offset % QUORUM_LOG_ENTRIES_MAX] = q->digest;
+        q->snapshot_bytes += QUORUM_RECORD_HEADER_SIZE + entry->size;
         quorum_observe(q, HISTORY_QUORUM_APPLIED, (u64)offset, 0, q->digest, 0);
+        if (q->machine.apply != NULL) {
+            q->machine.apply(q->machine.context, offset, entry->epoch,
+                             quorum_log_payload(&q->log, offset), entry->size, control != 0);
+        }
     }
     q->commit_end = end;
+    quorum_maybe_snapshot(q);
     quorum_invariants(q);
 }
 
@@ -446,6 +500,8 @@ void quorum_follower_commit(struct quorum *q, i64 high_watermark)
 void quorum_follower_truncate(struct quorum *q, i64 end)
 {
     ASSERT(end < q->log.end);
+    /* A snapshot covers only committed entries, which no leader ever tells us to cut. */
+    ASSERT(end >= q->snapshot_end);
     COVER(end < q->log.synced_end); /* Durable entries of a deposed leader are cut. */
     if (end < q->commit_end) {
         /* Only possible if Raft's safety was broken elsewhere (a mutated build): report it and
@@ -453,7 +509,8 @@ void quorum_follower_truncate(struct quorum *q, i64 end)
         io_log(q->io, IO_LOG_ERROR, "quorum: truncating committed entries: end %lld < "
                "committed %lld", (long long)end, (long long)q->commit_end);
         q->commit_end = end;
-        q->digest = end > 0 ? q->digests[end - 1] : 0;
+        q->digest = end > q->snapshot_end ? q->digests[(end - 1) % QUORUM_LOG_ENTRIES_MAX]
+                    : q->snapshot_end > 0 ? q->snapshots.current_header.digest : 0;
     }
     quorum_log_truncate(&q->log, end);
     quorum_observe(q, HISTORY_QUORUM_TRUNCATED, (u64)end, 0, 0, 0);
@@ -468,6 +525,137 @@ void quorum_observe_appended(const struct quorum *q, i64 offset, bool recovered)
                 (recovered ? HISTORY_ENTRY_RECOVERED : 0u);
     quorum_observe(q, HISTORY_QUORUM_APPENDED, (u64)offset, (u64)entry->epoch, entry->checksum,
                    flags);
+}
+
+/* ===== Snapshots ===== */
+
+/* Takes a snapshot at commit_end if one is due and nothing else uses the store or the log's
+ * rewrite: enough record bytes committed since the last one (Kafka's
+ * metadata.log.max.record.bytes.between.snapshots), or the committed part of the log filling
+ * half of its bound. */
+void quorum_maybe_snapshot(struct quorum *q)
+{
+    if (q->machine.save_snapshot == NULL || !q->started) return;
+    if (q->snapshots.writing || q->download.active || quorum_log_compacting(&q->log)) return;
+    if (q->commit_end <= q->snapshot_end || q->commit_end < q->snapshot_retry_from) return;
+    bool due = q->snapshot_bytes >= q->config->metadata_snapshot_bytes ||
+               q->commit_end - q->log.start > (i64)QUORUM_LOG_ENTRIES_MAX / 2 ||
+               quorum_log_position(&q->log, q->commit_end) > QUORUM_LOG_BYTES_MAX / 2;
+    if (!due) return;
+    u8 *image = q->snapshots.scratch;
+    u32 capacity = QUORUM_SNAPSHOT_SIZE_MAX - QUORUM_SNAPSHOT_HEADER_SIZE;
+    u32 size = q->machine.save_snapshot(q->machine.context, image + QUORUM_SNAPSHOT_HEADER_SIZE,
+                                        capacity);
+    if (size == 0 || size > capacity) {
+        io_log(q->io, IO_LOG_WARN, "quorum: the state machine could not save a snapshot at "
+               "%lld (capacity %u)", (long long)q->commit_end, capacity);
+        q->snapshot_retry_from = q->commit_end + QUORUM_LOG_RESERVE;
+        return;
+    }
+    struct quorum_snapshot_header header = {
+        .end_offset = q->commit_end, .last_epoch = quorum_log_epoch_at(&q->log, q->commit_end - 1),
+        .data_size = size, .digest = q->digest};
+    u32 image_size = quorum_snapshot_encode(image, &header);
+    io_log(q->io, IO_LOG_INFO, "quorum: snapshot at %lld (epoch %d, %u bytes)",
+           (long long)header.end_offset, header.last_epoch, image_size);
+    q->snapshot_bytes = 0;
+    q->snapshot_purpose = QUORUM_SNAPSHOT_TAKING;
+    quorum_snapshot_write(&q->snapshots, image_size);
+}
+
+/* A snapshot fetched from the leader is durable: it replaces our state, and the log restarts
+ * at its end (whatever the log held is either in the snapshot or was never committed). */
+static void snapshot_install(struct quorum *q)
+{
+    const struct quorum_snapshot_header *header = &q->snapshots.current_header;
+    ASSERT(header->end_offset > q->commit_end);
+    ASSERT(q->role != HISTORY_ROLE_LEADER && !quorum_log_compacting(&q->log));
+    const u8 *data = q->snapshots.current + QUORUM_SNAPSHOT_HEADER_SIZE;
+    if (q->machine.load_snapshot != NULL &&
+        !q->machine.load_snapshot(q->machine.context, data, header->data_size)) {
+        /* The bytes passed their checksums: they are what the leader's state machine saved.
+         * Refusing them means incompatible software, not bad data. */
+        io_log(q->io, IO_LOG_ERROR, "quorum: the state machine refused the snapshot at %lld",
+               (long long)header->end_offset);
+    }
+    q->snapshot_end = header->end_offset;
+    q->commit_end = header->end_offset;
+    q->digest = header->digest;
+    q->snapshot_bytes = 0;
+    quorum_log_reset(&q->log, header->end_offset, header->last_epoch);
+    quorum_observe(q, HISTORY_QUORUM_SNAPSHOT, (u64)header->end_offset, (u64)header->last_epoch,
+                   header->digest, HISTORY_SNAPSHOT_FETCHED);
+    io_log(q->io, IO_LOG_INFO, "quorum: installed the leader's snapshot at %lld (epoch %d)",
+           (long long)header->end_offset, header->last_epoch);
+}
+
+static void on_snapshot_durable(struct quorum *q)
+{
+    enum quorum_snapshot_purpose purpose = q->snapshot_purpose;
+    q->snapshot_purpose = QUORUM_SNAPSHOT_IDLE;
+    const struct quorum_snapshot_header *header = &q->snapshots.current_header;
+    if (purpose == QUORUM_SNAPSHOT_INSTALLING) {
+        snapshot_install(q);
+    } else {
+        ASSERT(purpose == QUORUM_SNAPSHOT_TAKING);
+        ASSERT(header->end_offset > q->snapshot_end && header->end_offset <= q->commit_end);
+        q->snapshot_end = header->end_offset;
+        quorum_observe(q, HISTORY_QUORUM_SNAPSHOT, (u64)header->end_offset,
+                       (u64)header->last_epoch, header->digest, HISTORY_SNAPSHOT_TAKEN);
+        /* Only now that the snapshot is durable may the entries it covers go. */
+        quorum_log_compact(&q->log, q->snapshot_end);
+    }
+    quorum_log_pump(&q->log);
+    quorum_maybe_fetch(q);
+}
+
+/* Recovery read the snapshot (if any) and the log: make them one history. The log may still
+ * hold entries the snapshot covers (a crash before compaction finished: compact again), or not
+ * continue it at all (a crash between installing a fetched snapshot and cutting the old log:
+ * start the log afresh at the snapshot's end). Returns whether synced data was lost. */
+static bool recover_snapshot(struct quorum *q)
+{
+    struct quorum_snapshot_store *store = &q->snapshots;
+    struct quorum_log *log = &q->log;
+    const struct quorum_snapshot_header *header = &store->current_header;
+    if (store->has_current && q->machine.load_snapshot != NULL &&
+        !q->machine.load_snapshot(q->machine.context,
+                                  store->current + QUORUM_SNAPSHOT_HEADER_SIZE,
+                                  header->data_size)) {
+        io_log(q->io, IO_LOG_ERROR, "quorum: the state machine refused the snapshot on disk");
+        store->has_current = false;
+        store->damaged = true;
+    }
+    if (!store->has_current) {
+        if (log->start == 0) return false; /* The log holds everything: nothing was lost. */
+        /* The snapshot that covered the log's prefix is gone: that prefix cannot be applied.
+         * Start empty; the leader will send its snapshot. */
+        io_log(q->io, IO_LOG_WARN, "quorum: no valid snapshot below the log start %lld",
+               (long long)log->start);
+        quorum_log_reset(log, 0, 0);
+        return true;
+    }
+    i64 end = header->end_offset;
+    bool lost = false;
+    if (log->start > end) {
+        io_log(q->io, IO_LOG_WARN, "quorum: the log starts at %lld, above the snapshot end "
+               "%lld", (long long)log->start, (long long)end);
+        quorum_log_reset(log, end, header->last_epoch);
+        lost = true;
+    } else if (log->end < end ||
+               (log->start < end && quorum_log_epoch_at(log, end - 1) != header->last_epoch)) {
+        quorum_log_reset(log, end, header->last_epoch);
+    } else if (log->start == end) {
+        log->start_epoch = header->last_epoch;
+    } else {
+        quorum_log_compact(log, end); /* Finish what a crash interrupted. */
+    }
+    q->snapshot_end = end;
+    q->commit_end = end;
+    q->digest = header->digest;
+    quorum_observe(q, HISTORY_QUORUM_SNAPSHOT, (u64)end, (u64)header->last_epoch,
+                   header->digest, HISTORY_SNAPSHOT_RECOVERED);
+    return lost;
 }
 
 void quorum_learn_leader_endpoint(struct quorum *q, i32 leader, const char *endpoint)
@@ -585,6 +773,7 @@ void quorum_on_timer(struct quorum *q, u32 timer_id)
     case QUORUM_TIMER_TICK: on_tick(q); break;
     case QUORUM_TIMER_DISK:
         quorum_store_retry(&q->store);
+        quorum_snapshot_retry(&q->snapshots);
         quorum_log_retry(&q->log);
         break;
     default: break;
@@ -596,17 +785,21 @@ void quorum_on_timer(struct quorum *q, u32 timer_id)
 
 static void on_recovered(struct quorum *q)
 {
-    ASSERT(q->store.recovered && q->log.recovered);
+    ASSERT(q->store.recovered && q->snapshots.recovered && q->log.recovered);
+    bool lost = recover_snapshot(q);
     q->epoch = MAX(q->store.durable.epoch, quorum_log_last_epoch(&q->log));
     q->voted_for = q->store.durable.epoch == q->epoch ? q->store.durable.voted_for : QUORUM_NONE;
     /* A recovered vote was reported before the crash. */
     q->voted_reported_epoch = q->store.durable.epoch - (q->store.durable.voted_for >= 0 ? 0 : 1);
     if (q->self_index < 0) q->voted_for = QUORUM_NONE;
-    for (i64 offset = 0; offset < q->log.end; offset++) quorum_observe_appended(q, offset, true);
-    io_log(q->io, IO_LOG_INFO, "quorum: recovered epoch %d, voted for %d, %lld entries",
-           q->epoch, q->voted_for, (long long)q->log.end);
+    for (i64 offset = q->snapshot_end; offset < q->log.end; offset++) {
+        quorum_observe_appended(q, offset, true);
+    }
+    io_log(q->io, IO_LOG_INFO, "quorum: recovered epoch %d, voted for %d, snapshot to %lld, "
+           "entries [%lld, %lld)", q->epoch, q->voted_for, (long long)q->snapshot_end,
+           (long long)q->log.start, (long long)q->log.end);
     q->started = true;
-    bool evidence = q->log.damaged || q->store.damaged ||
+    bool evidence = lost || q->log.damaged || q->store.damaged ||
                     (q->store.durable.flags & QUORUM_STATE_ABSTAIN) != 0;
     q->damaged = evidence && q->voter_count > 1 && q->self_index >= 0;
     COVER(q->damaged);
@@ -660,8 +853,14 @@ void quorum_on_file(struct quorum *q, const struct io_completion *completion)
     if (component == QUORUM_TAG_STORE) {
         enum quorum_store_event event = quorum_store_on_file(&q->store, completion);
         failed = event == STORE_EVENT_ERROR;
-        if (event == STORE_EVENT_RECOVERED) quorum_log_open(&q->log);
+        if (event == STORE_EVENT_RECOVERED) quorum_snapshot_open(&q->snapshots);
         if (event == STORE_EVENT_DURABLE && q->started) on_store_durable(q);
+        failed = failed || q->snapshots.failed;
+    } else if (component == QUORUM_TAG_SNAPSHOT) {
+        enum quorum_snapshot_event event = quorum_snapshot_on_file(&q->snapshots, completion);
+        failed = event == SNAPSHOT_EVENT_ERROR;
+        if (event == SNAPSHOT_EVENT_RECOVERED) quorum_log_open(&q->log);
+        if (event == SNAPSHOT_EVENT_DURABLE) on_snapshot_durable(q);
         failed = failed || q->log.failed;
     } else if (component == QUORUM_TAG_LOG) {
         enum quorum_log_event event = quorum_log_on_file(&q->log, completion);
@@ -669,6 +868,11 @@ void quorum_on_file(struct quorum *q, const struct io_completion *completion)
         if (event == LOG_EVENT_RECOVERED) on_recovered(q);
         if (event == LOG_EVENT_SYNCED && q->role == HISTORY_ROLE_LEADER) {
             quorum_update_high_watermark(q);
+        }
+        if (event == LOG_EVENT_COMPACTED) {
+            /* A newer snapshot may have become durable while the copy ran. */
+            if (q->snapshot_end > q->log.start) quorum_log_compact(&q->log, q->snapshot_end);
+            quorum_maybe_snapshot(q);
         }
         if (q->started) quorum_maybe_fetch(q);
         quorum_log_pump(&q->log);

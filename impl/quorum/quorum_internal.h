@@ -1,13 +1,15 @@
 /* quorum_internal.h: the quorum's state, shared by quorum.c (roles, timers, disk, commit) and
  * quorum_rpc.c (the messages). Nothing outside impl/quorum includes this file.
  *
- * May depend on: quorum.h, log.h, state.h, wire.h, model/history.h (observation kinds). */
+ * May depend on: quorum.h, log.h, snapshot.h, state.h, wire.h, model/history.h (observation
+ * kinds). */
 #ifndef QUORUM_INTERNAL_H
 #define QUORUM_INTERNAL_H
 
 #include "../../model/history.h"
 #include "log.h"
 #include "quorum.h"
+#include "snapshot.h"
 #include "state.h"
 #include "wire.h"
 
@@ -30,6 +32,7 @@
 #define QUORUM_SEND_BUFFER_SIZE (QUORUM_FETCH_BYTES_MAX + 1024u)
 #define QUORUM_TAG_STORE ((u64)1 << 48)
 #define QUORUM_TAG_LOG ((u64)2 << 48)
+#define QUORUM_TAG_SNAPSHOT ((u64)3 << 48)
 #define QUORUM_NONE (-1)
 
 enum quorum_timer { QUORUM_TIMER_ROLE, QUORUM_TIMER_TICK, QUORUM_TIMER_DISK };
@@ -79,6 +82,22 @@ struct quorum_pending_vote {
     i32 candidate;
 };
 
+/* What the snapshot store's scratch buffer is on its way to disk for. */
+enum quorum_snapshot_purpose {
+    QUORUM_SNAPSHOT_IDLE,
+    QUORUM_SNAPSHOT_TAKING,     /* Our own state machine's, at our commit point. */
+    QUORUM_SNAPSHOT_INSTALLING, /* One fetched from the leader: installed once durable. */
+};
+
+/* A follower's download of the leader's snapshot (FetchSnapshot), into the store's scratch. */
+struct quorum_download {
+    bool active;
+    i32 leader;
+    struct quorum_snapshot_id id;
+    i64 size; /* -1 until the first answer says it. */
+    i64 position;
+};
+
 struct quorum {
     struct io *io;
     const struct node_config *config;
@@ -114,7 +133,19 @@ struct quorum {
     i64 epoch_start_offset; /* Leader: offset of its leader-change record. */
     i64 commit_end;         /* Entries below are known committed (the high watermark). */
     u64 digest;             /* State machine: running digest of the applied entries. */
-    u64 *digests;           /* digests[o]: digest after applying offset o. */
+    /* digests[o % QUORUM_LOG_ENTRIES_MAX]: the digest after applying offset o, for o in
+     * [log start, commit_end) (the log never holds more entries than that). */
+    u64 *digests;
+    struct quorum_state_machine machine; /* All NULL when none was set. */
+
+    /* Snapshots: the latest durable one covers [0, snapshot_end); the log starts at or below
+     * it, commit_end at or above it. */
+    struct quorum_snapshot_store snapshots;
+    i64 snapshot_end;
+    u64 snapshot_bytes;        /* Record bytes committed since the last snapshot was taken. */
+    i64 snapshot_retry_from;   /* After a failed save: no new attempt below this commit_end. */
+    enum quorum_snapshot_purpose snapshot_purpose;
+    struct quorum_download download;
 
     struct quorum_log log;
     struct quorum_store store;
@@ -146,12 +177,15 @@ u64 quorum_election_delay(const struct quorum *q);
 void quorum_endpoint_hint(const struct quorum *q, i32 leader, char *target, u32 size);
 void quorum_learn_leader_endpoint(struct quorum *q, i32 leader, const char *endpoint);
 void quorum_observe_appended(const struct quorum *q, i64 offset, bool recovered);
+void quorum_maybe_snapshot(struct quorum *q);
+void quorum_download_begin(struct quorum *q, const struct quorum_snapshot_id *id);
+void quorum_download_abort(struct quorum *q, const char *why);
 
 /* quorum_rpc.c */
 void quorum_send_vote_requests(struct quorum *q, bool pre_vote);
 void quorum_send_begin_epoch(struct quorum *q, u32 index);
 void quorum_send_end_epoch(struct quorum *q, u32 index);
-void quorum_maybe_fetch(struct quorum *q);
+void quorum_maybe_fetch(struct quorum *q); /* A log fetch, or the next snapshot chunk. */
 void quorum_wake_parked(struct quorum *q, bool all);
 void quorum_drop_parked(struct quorum *q, i16 error);
 void quorum_answer_appends(struct quorum *q, bool leadership_lost);

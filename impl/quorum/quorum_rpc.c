@@ -1,5 +1,5 @@
 /* quorum_rpc.c: the quorum's messages: Vote (with pre-vote), BeginQuorumEpoch,
- * EndQuorumEpoch, Fetch, and the clients' append, sent and handled.
+ * EndQuorumEpoch, Fetch, FetchSnapshot, and the clients' append, sent and handled.
  *
  * Every request handler fences by epoch first (an older epoch is answered with ours, a newer
  * one is adopted), then acts. Requests we send are remembered per peer (bounded, with the
@@ -9,7 +9,11 @@
  *
  * Invariants: a vote is answered "granted" only once the vote is durable (unless built with
  * QUORUM_MUTATION=1); a fetch is answered with records only if the fetch position matches
- * our log (same epoch at that point), otherwise with the diverging epoch and its end offset.
+ * our log (same epoch at that point), otherwise with the diverging epoch and its end offset,
+ * or, when the position (or the divergence) lies below our log start, with our snapshot's id
+ * (KIP-630). The follower then downloads that snapshot chunk by chunk (FetchSnapshot, one
+ * request in flight, from the one leader it started with), verifies its size and checksums, and
+ * hands it to quorum.c to be made durable and installed; meanwhile it fetches no records.
  *
  * Tested by tests/unit/test_quorum_raft.c and by the simulator's runs. */
 #include "quorum_internal.h"
@@ -17,6 +21,12 @@
 #include <string.h>
 
 /* ===== Sending ===== */
+
+/* A follower has one fetch in flight at a time: of records, or of a snapshot chunk. */
+static bool is_fetch(i16 api_key)
+{
+    return api_key == QUORUM_API_FETCH || api_key == QUORUM_API_FETCH_SNAPSHOT;
+}
 
 static bool has_inflight(const struct quorum *q, u32 index, i16 api_key)
 {
@@ -138,10 +148,67 @@ static i32 fetch_target(struct quorum *q)
     return -1;
 }
 
+/* ===== Downloading the leader's snapshot ===== */
+
+void quorum_download_begin(struct quorum *q, const struct quorum_snapshot_id *id)
+{
+    ASSERT(id->EndOffset > 0);
+    if (q->download.active) return;
+    /* The download fills the store's scratch buffer, and installing it restarts the log: wait
+     * for our own snapshot or compaction to finish (the next fetch asks again). */
+    if (q->snapshots.writing || quorum_log_compacting(&q->log)) return;
+    if (id->EndOffset <= q->commit_end) {
+        io_log(q->io, IO_LOG_WARN, "quorum: leader offered snapshot %lld, below our commit "
+               "point %lld", (long long)id->EndOffset, (long long)q->commit_end);
+        return;
+    }
+    q->download = (struct quorum_download){
+        .active = true, .leader = q->leader_id, .id = *id, .size = -1, .position = 0};
+    io_log(q->io, IO_LOG_INFO, "quorum: fetching snapshot %lld (epoch %d) from %d",
+           (long long)id->EndOffset, id->Epoch, q->leader_id);
+}
+
+void quorum_download_abort(struct quorum *q, const char *why)
+{
+    ASSERT(q->download.active);
+    io_log(q->io, IO_LOG_INFO, "quorum: snapshot download of %lld abandoned: %s",
+           (long long)q->download.id.EndOffset, why);
+    q->download.active = false;
+}
+
+static void send_fetch_snapshot(struct quorum *q)
+{
+    ASSERT(q->download.active);
+    if (q->leader_id != q->download.leader) {
+        quorum_download_abort(q, "the leader changed");
+        return;
+    }
+    i32 index = quorum_voter_index(q, q->leader_id);
+    if (index < 0 || index == q->self_index) return;
+    struct quorum_writer writer;
+    struct quorum_inflight *slot = request_begin(q, (u32)index, QUORUM_API_FETCH_SNAPSHOT,
+                                                 &writer);
+    if (slot == NULL) return;
+    struct quorum_fetch_snapshot_request request = {
+        .ReplicaId = q->self_id, .MaxBytes = (i32)QUORUM_SNAPSHOT_CHUNK_MAX,
+        .CurrentLeaderEpoch = q->epoch, .SnapshotId = q->download.id,
+        .Position = q->download.position};
+    quorum_encode_fetch_snapshot_request(&writer, &request);
+    request_end(q, (u32)index, slot, &writer);
+    q->fetch_inflight = slot->used;
+}
+
 void quorum_maybe_fetch(struct quorum *q)
 {
     if (!q->started || q->stopping || q->fetch_inflight) return;
     if (q->role != HISTORY_ROLE_FOLLOWER && q->role != HISTORY_ROLE_OBSERVER) return;
+    /* The compaction copy reads the arena, so the log must not be cut under it; a snapshot
+     * being installed is about to replace the log. */
+    if (q->log.rewriting || q->snapshot_purpose == QUORUM_SNAPSHOT_INSTALLING) return;
+    if (q->download.active) {
+        send_fetch_snapshot(q);
+        return;
+    }
     /* A follower reports in its fetch only what it has synced, and acts in a new epoch only
      * once that epoch is durable. */
     if (q->log.synced_end != q->log.end) return;
@@ -167,7 +234,7 @@ void quorum_peer_forget(struct quorum *q, u32 index)
 {
     for (u32 i = 0; i < QUORUM_INFLIGHT_MAX; i++) {
         struct quorum_inflight *slot = &q->peers[index].inflight[i];
-        if (slot->used && slot->api_key == QUORUM_API_FETCH) q->fetch_inflight = false;
+        if (slot->used && is_fetch(slot->api_key)) q->fetch_inflight = false;
         slot->used = false;
     }
 }
@@ -179,7 +246,7 @@ void quorum_expire_inflight(struct quorum *q)
         for (u32 i = 0; i < QUORUM_INFLIGHT_MAX; i++) {
             struct quorum_inflight *slot = &q->peers[index].inflight[i];
             if (!slot->used || now - slot->sent_ns < q->request_timeout_ns) continue;
-            if (slot->api_key == QUORUM_API_FETCH) q->fetch_inflight = false;
+            if (is_fetch(slot->api_key)) q->fetch_inflight = false;
             slot->used = false;
         }
     }
@@ -232,7 +299,7 @@ static i64 divergence_end(const struct quorum *q, i32 epoch, i64 end_offset)
     i64 local_end = 0;
     quorum_log_end_for_epoch(&q->log, epoch, &local_epoch, &local_end);
     i64 end = local_epoch == epoch ? MIN(local_end, end_offset) : local_end;
-    ASSERT(end >= 0 && end <= q->log.end);
+    ASSERT(end >= q->log.start && end <= q->log.end);
     return end;
 }
 
@@ -283,6 +350,12 @@ static void on_fetch_response(struct quorum *q, u32 index,
     if (q->peers[index].id != q->leader_id) return;
     q->leader_contact_ns = io_now_ns(q->io);
     q->leader_heard = true;
+    if (q->download.active || q->snapshot_purpose == QUORUM_SNAPSHOT_INSTALLING) return;
+    if (response->SnapshotId.EndOffset >= 0) {
+        quorum_download_begin(q, &response->SnapshotId);
+        quorum_maybe_fetch(q);
+        return;
+    }
     if (response->DivergingEpoch >= 0) {
         i64 end = divergence_end(q, response->DivergingEpoch, response->DivergingEndOffset);
         if (end < q->log.end) quorum_follower_truncate(q, end);
@@ -305,6 +378,61 @@ static void on_fetch_response(struct quorum *q, u32 index,
     quorum_maybe_fetch(q);
 }
 
+/* A chunk of the snapshot we are downloading. */
+static void on_fetch_snapshot_response(struct quorum *q, u32 index,
+                                       const struct quorum_fetch_snapshot_response *response)
+{
+    if (response->LeaderEpoch > q->epoch) {
+        quorum_adopt(q, response->LeaderEpoch, response->LeaderId);
+        return;
+    }
+    if (response->LeaderEpoch < q->epoch || !q->download.active) return;
+    if (q->peers[index].id != q->download.leader) return;
+    if (response->ErrorCode != QUORUM_ERROR_NONE) {
+        /* SNAPSHOT_NOT_FOUND: the leader has a newer one; the next fetch names it. */
+        quorum_download_abort(q, "the leader answered with an error");
+        return;
+    }
+    struct quorum_download *download = &q->download;
+    if (response->SnapshotId.EndOffset != download->id.EndOffset ||
+        response->SnapshotId.Epoch != download->id.Epoch) {
+        quorum_download_abort(q, "the leader answered for another snapshot");
+        return;
+    }
+    if (response->Position != download->position) return; /* A stale answer. */
+    if (download->size < 0) {
+        if (response->Size < (i64)QUORUM_SNAPSHOT_HEADER_SIZE) {
+            quorum_download_abort(q, "the snapshot is too small to be one");
+            return;
+        }
+        download->size = response->Size;
+    } else if (response->Size != download->size) {
+        quorum_download_abort(q, "the snapshot changed size");
+        return;
+    }
+    q->leader_contact_ns = io_now_ns(q->io); /* The leader is alive: no election. */
+    q->leader_heard = true;
+    /* The codec bounded Size and the chunk to lie inside [0, Size). */
+    ASSERT(download->size <= (i64)QUORUM_SNAPSHOT_SIZE_MAX);
+    memcpy(q->snapshots.scratch + download->position, response->chunk, response->chunk_size);
+    download->position += response->chunk_size;
+    if (download->position < download->size) {
+        if (response->chunk_size == 0) quorum_download_abort(q, "no progress");
+        quorum_maybe_fetch(q);
+        return;
+    }
+    struct quorum_snapshot_header header;
+    if (!quorum_snapshot_validate(q->snapshots.scratch, (u64)download->size, &header) ||
+        header.end_offset != download->id.EndOffset ||
+        header.last_epoch != download->id.Epoch) {
+        quorum_download_abort(q, "the downloaded bytes are not the snapshot named");
+        return;
+    }
+    download->active = false;
+    q->snapshot_purpose = QUORUM_SNAPSHOT_INSTALLING;
+    quorum_snapshot_write(&q->snapshots, (u32)download->size);
+}
+
 static struct quorum_inflight *inflight_find(struct quorum *q, u32 index, i32 correlation_id)
 {
     for (u32 i = 0; i < QUORUM_INFLIGHT_MAX; i++) {
@@ -324,7 +452,7 @@ bool quorum_on_response(struct quorum *q, u32 index, const u8 *frame, u32 size)
     if (found == NULL) return true; /* Expired or from before a reconnect: ignore. */
     struct quorum_inflight slot = *found;
     found->used = false;
-    if (slot.api_key == QUORUM_API_FETCH) q->fetch_inflight = false;
+    if (is_fetch(slot.api_key)) q->fetch_inflight = false;
     if (slot.api_key == QUORUM_API_VOTE) {
         struct quorum_vote_response response;
         if (quorum_decode_vote_response(&reader, &response) != WIRE_OK) return false;
@@ -333,6 +461,10 @@ bool quorum_on_response(struct quorum *q, u32 index, const u8 *frame, u32 size)
         struct quorum_fetch_response response;
         if (quorum_decode_fetch_response(&reader, &response) != WIRE_OK) return false;
         if (q->started) on_fetch_response(q, index, &response);
+    } else if (slot.api_key == QUORUM_API_FETCH_SNAPSHOT) {
+        struct quorum_fetch_snapshot_response response;
+        if (quorum_decode_fetch_snapshot_response(&reader, &response) != WIRE_OK) return false;
+        if (q->started) on_fetch_snapshot_response(q, index, &response);
     } else {
         struct quorum_epoch_response response;
         if (quorum_decode_epoch_response(&reader, &response) != WIRE_OK) return false;
@@ -403,8 +535,15 @@ static void respond_fetch(struct quorum *q, io_conn conn, i32 correlation_id, i1
         .ErrorCode = error, .LeaderId = q->leader_id, .LeaderEpoch = q->epoch,
         .HighWatermark = q->commit_end, .DivergingEpoch = diverging_epoch,
         .DivergingEndOffset = diverging_end};
+    response.SnapshotId = (struct quorum_snapshot_id){.EndOffset = -1, .Epoch = -1};
     memcpy(response.LeaderEndpoint, q->leader_endpoint, sizeof(response.LeaderEndpoint));
-    if (error == QUORUM_ERROR_NONE && diverging_epoch < 0) {
+    if (error == QUORUM_ERROR_NONE && diverging_epoch < 0 && fetch_offset < q->log.start) {
+        /* What the follower needs next was compacted away: send it to our snapshot, which
+         * ends at or above our log start. */
+        ASSERT(q->snapshots.has_current && q->snapshot_end >= q->log.start);
+        response.SnapshotId = (struct quorum_snapshot_id){
+            .EndOffset = q->snapshot_end, .Epoch = q->snapshots.current_header.last_epoch};
+    } else if (error == QUORUM_ERROR_NONE && diverging_epoch < 0) {
         ASSERT(fetch_offset >= 0 && fetch_offset <= q->log.end);
         response.records = quorum_log_records(&q->log, fetch_offset, QUORUM_FETCH_BYTES_MAX,
                                               &response.record_count, &response.records_size);
@@ -583,15 +722,23 @@ static void on_fetch_request(struct quorum *q, io_conn conn, i32 correlation_id,
         respond_fetch(q, conn, correlation_id, QUORUM_ERROR_NOT_LEADER_OR_FOLLOWER, -1, -1, 0);
         return;
     }
+    i32 index = quorum_voter_index(q, request->ReplicaId);
     i32 epoch_found = 0;
     i64 end_offset = 0;
     quorum_log_end_for_epoch(&q->log, request->LastFetchedEpoch, &epoch_found, &end_offset);
+    if (request->FetchOffset < q->log.start || epoch_found < 0) {
+        /* Its position, or where its log parts from ours, was compacted away. */
+        COVER(true);
+        if (index >= 0 && index != q->self_index) q->peers[index].last_fetch_ns = io_now_ns(q->io);
+        respond_fetch(q, conn, correlation_id, QUORUM_ERROR_NONE, -1, -1,
+                      q->log.start - 1 /* below the start: the snapshot */);
+        return;
+    }
     if (epoch_found != request->LastFetchedEpoch || request->FetchOffset > end_offset) {
         COVER(true); /* A follower's log diverges from ours. */
         respond_fetch(q, conn, correlation_id, QUORUM_ERROR_NONE, epoch_found, end_offset, 0);
         return;
     }
-    i32 index = quorum_voter_index(q, request->ReplicaId);
     if (index >= 0 && index != q->self_index) {
         q->peers[index].fetch_offset = request->FetchOffset;
         q->peers[index].last_fetch_ns = io_now_ns(q->io);
@@ -602,6 +749,54 @@ static void on_fetch_request(struct quorum *q, io_conn conn, i32 correlation_id,
     } else {
         park_fetch(q, conn, correlation_id, request);
     }
+}
+
+static void respond_fetch_snapshot(struct quorum *q, io_conn conn, i32 correlation_id,
+                                   i16 error, const struct quorum_fetch_snapshot_request *request)
+{
+    struct quorum_fetch_snapshot_response response = {
+        .ErrorCode = error, .LeaderId = q->leader_id, .LeaderEpoch = q->epoch,
+        .SnapshotId = request->SnapshotId, .Size = 0, .Position = 0};
+    if (error == QUORUM_ERROR_NONE) {
+        const struct quorum_snapshot_store *store = &q->snapshots;
+        ASSERT(request->Position <= (i64)store->current_size);
+        u32 left = store->current_size - (u32)request->Position;
+        response.Size = store->current_size;
+        response.Position = request->Position;
+        response.chunk = store->current + request->Position;
+        response.chunk_size = MIN(MIN(left, (u32)request->MaxBytes), QUORUM_SNAPSHOT_CHUNK_MAX);
+    }
+    struct quorum_writer writer;
+    quorum_writer_init(&writer, q->send_buffer, QUORUM_SEND_BUFFER_SIZE);
+    quorum_frame_response_begin(&writer, correlation_id);
+    quorum_encode_fetch_snapshot_response(&writer, &response);
+    send_frame(q, conn, &writer);
+}
+
+/* Serves a chunk of our current snapshot, from memory, to a follower catching up. */
+static void on_fetch_snapshot_request(struct quorum *q, io_conn conn, i32 correlation_id,
+                                      const struct quorum_fetch_snapshot_request *request)
+{
+    i16 error = QUORUM_ERROR_NONE;
+    const struct quorum_snapshot_store *store = &q->snapshots;
+    if (request->CurrentLeaderEpoch > q->epoch) {
+        error = QUORUM_ERROR_UNKNOWN_LEADER_EPOCH;
+    } else if (request->CurrentLeaderEpoch < q->epoch) {
+        error = QUORUM_ERROR_FENCED_LEADER_EPOCH;
+    } else if (q->role != HISTORY_ROLE_LEADER) {
+        error = QUORUM_ERROR_NOT_LEADER_OR_FOLLOWER;
+    } else if (!store->has_current ||
+               store->current_header.end_offset != request->SnapshotId.EndOffset ||
+               store->current_header.last_epoch != request->SnapshotId.Epoch) {
+        error = QUORUM_ERROR_SNAPSHOT_NOT_FOUND; /* Superseded: the follower fetches again. */
+    } else if (request->Position > (i64)store->current_size) {
+        error = QUORUM_ERROR_POSITION_OUT_OF_RANGE;
+    }
+    i32 index = quorum_voter_index(q, request->ReplicaId);
+    if (error == QUORUM_ERROR_NONE && index >= 0 && index != q->self_index) {
+        q->peers[index].last_fetch_ns = io_now_ns(q->io); /* Alive, for check-quorum. */
+    }
+    respond_fetch_snapshot(q, conn, correlation_id, error, request);
 }
 
 bool quorum_on_request(struct quorum *q, io_conn conn, const u8 *frame, u32 size)
@@ -627,6 +822,10 @@ bool quorum_on_request(struct quorum *q, io_conn conn, const u8 *frame, u32 size
         struct quorum_fetch_request m;
         ok = quorum_decode_fetch_request(&reader, &m) == WIRE_OK;
         if (ok && q->started) on_fetch_request(q, conn, id, &m);
+    } else if (header.ApiKey == QUORUM_API_FETCH_SNAPSHOT) {
+        struct quorum_fetch_snapshot_request m;
+        ok = quorum_decode_fetch_snapshot_request(&reader, &m) == WIRE_OK;
+        if (ok && q->started) on_fetch_snapshot_request(q, conn, id, &m);
     }
     quorum_invariants(q);
     return ok; /* Unknown api keys and malformed bodies close the connection. */

@@ -319,6 +319,15 @@ enum quorum_wire_result quorum_decode_epoch_response(struct quorum_reader *r,
 
 /* ===== Fetch ===== */
 
+/* A SnapshotId is either none (-1, -1) or a real one (EndOffset > 0, Epoch > 0): a snapshot
+ * covers at least one entry, and entries have epochs >= 1. */
+static bool get_snapshot_id(struct quorum_reader *r, struct quorum_snapshot_id *id)
+{
+    if (!quorum_get_i64(r, &id->EndOffset) || !quorum_get_i32(r, &id->Epoch)) return false;
+    if (id->EndOffset == -1 && id->Epoch == -1) return true;
+    return id->EndOffset > 0 && id->Epoch > 0;
+}
+
 void quorum_encode_fetch_request(struct quorum_writer *w, const struct quorum_fetch_request *m)
 {
     put_string(w, NULL);
@@ -353,6 +362,8 @@ void quorum_encode_fetch_response(struct quorum_writer *w, const struct quorum_f
     quorum_put_i32(w, m->DivergingEpoch);
     quorum_put_i64(w, m->DivergingEndOffset);
     put_string(w, m->LeaderEndpoint);
+    quorum_put_i64(w, m->SnapshotId.EndOffset);
+    quorum_put_i32(w, m->SnapshotId.Epoch);
     quorum_put_u32(w, m->record_count);
     quorum_put_u32(w, m->records_size);
     quorum_put_bytes(w, m->records, m->records_size);
@@ -391,8 +402,10 @@ enum quorum_wire_result quorum_decode_fetch_response(struct quorum_reader *r,
               quorum_get_i32(r, &m->DivergingEpoch) &&
               quorum_get_i64(r, &m->DivergingEndOffset) &&
               get_string(r, m->LeaderEndpoint, sizeof(m->LeaderEndpoint)) &&
+              get_snapshot_id(r, &m->SnapshotId) &&
               quorum_get_u32(r, &m->record_count) && quorum_get_u32(r, &m->records_size);
     if (!ok) return WIRE_INVALID;
+    if (m->SnapshotId.EndOffset >= 0 && m->record_count > 0) return WIRE_INVALID;
     if (m->LeaderEpoch < 0 || m->HighWatermark < 0) return WIRE_INVALID;
     if (m->DivergingEpoch < -1) return WIRE_INVALID;
     if (m->DivergingEpoch >= 0 && m->DivergingEndOffset < 0) return WIRE_INVALID;
@@ -402,6 +415,66 @@ enum quorum_wire_result quorum_decode_fetch_response(struct quorum_reader *r,
     if (m->records == NULL) return WIRE_INVALID;
     if (!records_valid(m->records, m->records_size, m->record_count)) return WIRE_INVALID;
     return finish(r, true);
+}
+
+/* ===== FetchSnapshot ===== */
+
+void quorum_encode_fetch_snapshot_request(struct quorum_writer *w,
+                                          const struct quorum_fetch_snapshot_request *m)
+{
+    put_string(w, NULL);
+    quorum_put_i32(w, m->ReplicaId);
+    quorum_put_i32(w, m->MaxBytes);
+    quorum_put_i32(w, m->CurrentLeaderEpoch);
+    quorum_put_i64(w, m->SnapshotId.EndOffset);
+    quorum_put_i32(w, m->SnapshotId.Epoch);
+    quorum_put_i64(w, m->Position);
+}
+
+enum quorum_wire_result quorum_decode_fetch_snapshot_request(
+    struct quorum_reader *r, struct quorum_fetch_snapshot_request *m)
+{
+    char cluster_id[QUORUM_CLIENT_ID_MAX];
+    memset(m, 0, sizeof(*m));
+    bool ok = get_string(r, cluster_id, sizeof(cluster_id)) &&
+              quorum_get_i32(r, &m->ReplicaId) && quorum_get_i32(r, &m->MaxBytes) &&
+              quorum_get_i32(r, &m->CurrentLeaderEpoch) && get_snapshot_id(r, &m->SnapshotId) &&
+              quorum_get_i64(r, &m->Position);
+    if (ok && (m->ReplicaId < 0 || m->MaxBytes <= 0 || m->CurrentLeaderEpoch < 0)) ok = false;
+    if (ok && (m->SnapshotId.EndOffset < 0 || m->Position < 0)) ok = false;
+    return finish(r, ok);
+}
+
+void quorum_encode_fetch_snapshot_response(struct quorum_writer *w,
+                                           const struct quorum_fetch_snapshot_response *m)
+{
+    ASSERT(m->chunk_size <= QUORUM_SNAPSHOT_CHUNK_MAX);
+    quorum_put_i16(w, m->ErrorCode);
+    quorum_put_i32(w, m->LeaderId);
+    quorum_put_i32(w, m->LeaderEpoch);
+    quorum_put_i64(w, m->SnapshotId.EndOffset);
+    quorum_put_i32(w, m->SnapshotId.Epoch);
+    quorum_put_i64(w, m->Size);
+    quorum_put_i64(w, m->Position);
+    quorum_put_u32(w, m->chunk_size);
+    quorum_put_bytes(w, m->chunk, m->chunk_size);
+}
+
+enum quorum_wire_result quorum_decode_fetch_snapshot_response(
+    struct quorum_reader *r, struct quorum_fetch_snapshot_response *m)
+{
+    memset(m, 0, sizeof(*m));
+    bool ok = quorum_get_i16(r, &m->ErrorCode) && quorum_get_i32(r, &m->LeaderId) &&
+              quorum_get_i32(r, &m->LeaderEpoch) && get_snapshot_id(r, &m->SnapshotId) &&
+              quorum_get_i64(r, &m->Size) && quorum_get_i64(r, &m->Position) &&
+              quorum_get_u32(r, &m->chunk_size);
+    if (!ok || m->LeaderEpoch < 0) return WIRE_INVALID;
+    if (m->Size < 0 || m->Size > (i64)QUORUM_SNAPSHOT_SIZE_MAX) return WIRE_INVALID;
+    if (m->Position < 0 || m->Position > m->Size) return WIRE_INVALID;
+    if (m->chunk_size > QUORUM_SNAPSHOT_CHUNK_MAX) return WIRE_INVALID;
+    if ((i64)m->chunk_size > m->Size - m->Position) return WIRE_INVALID;
+    m->chunk = reader_take(r, m->chunk_size);
+    return finish(r, m->chunk != NULL);
 }
 
 /* ===== Client append ===== */

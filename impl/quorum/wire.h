@@ -4,7 +4,10 @@
  * ApiVersion i16, CorrelationId i32, ClientId nullable string) or a response header
  * (CorrelationId i32), then a body. The inter-controller messages use KRaft's api keys (Vote 52,
  * BeginQuorumEpoch 53, EndQuorumEpoch 54, Fetch 1) and carry KRaft's field names, but their
- * bodies use a compact fixed-order big-endian encoding of our own, one partition only. A later
+ * bodies use a compact fixed-order big-endian encoding of our own, one partition only.
+ * FetchSnapshot (59) carries a snapshot in chunks (KIP-630), named by its SnapshotId (the
+ * offset it ends at and the epoch of its last entry), which a Fetch response names when the
+ * follower's position lies below the leader's log start. A later
  * issue replaces these bodies with a codec generated from the JSON schemas in
  * kafka-protocol/messages; the header is already Kafka's. The client append request uses an
  * internal api key (10000), clearly outside Kafka's range.
@@ -24,6 +27,7 @@ enum quorum_api_key {
     QUORUM_API_VOTE = 52,
     QUORUM_API_BEGIN_QUORUM_EPOCH = 53,
     QUORUM_API_END_QUORUM_EPOCH = 54,
+    QUORUM_API_FETCH_SNAPSHOT = 59,
     QUORUM_API_CLIENT_APPEND = 10000, /* Internal: outside Kafka's api key range. */
 };
 
@@ -37,6 +41,8 @@ enum quorum_error {
     QUORUM_ERROR_FENCED_LEADER_EPOCH = 74,
     QUORUM_ERROR_UNKNOWN_LEADER_EPOCH = 75,
     QUORUM_ERROR_THROTTLING_QUOTA_EXCEEDED = 89, /* Client append: back-pressure, not applied. */
+    QUORUM_ERROR_SNAPSHOT_NOT_FOUND = 98,     /* FetchSnapshot: the leader has no such snapshot. */
+    QUORUM_ERROR_POSITION_OUT_OF_RANGE = 99,  /* FetchSnapshot: position beyond its size. */
 };
 
 #define QUORUM_WIRE_VERSION 0
@@ -46,6 +52,8 @@ enum quorum_error {
 #define QUORUM_CLIENT_ID_MAX 64u
 #define QUORUM_ENDPOINT_MAX 128u
 #define QUORUM_SUCCESSORS_MAX 9u
+#define QUORUM_SNAPSHOT_SIZE_MAX (4u * 1024u * 1024u) /* A snapshot file, header included. */
+#define QUORUM_SNAPSHOT_CHUNK_MAX QUORUM_FETCH_BYTES_MAX /* Bytes in one FetchSnapshot answer. */
 /* A record on the wire (and in the log file): Offset i64, Epoch i32, Size u32, Attributes u32,
  * Crc u32. Attributes bit 5 marks a control record (as in Kafka's batch attributes): the
  * leader-change entry a new leader writes; client values have attributes 0. */
@@ -93,6 +101,12 @@ struct quorum_epoch_response {
     i32 LeaderEpoch;
 };
 
+/* KRaft's SnapshotId: the snapshot covers offsets < EndOffset; Epoch is its last entry's. */
+struct quorum_snapshot_id {
+    i64 EndOffset; /* -1: none. */
+    i32 Epoch;     /* -1: none. */
+};
+
 struct quorum_fetch_request {
     i32 ReplicaId;
     i32 CurrentLeaderEpoch;
@@ -109,9 +123,30 @@ struct quorum_fetch_response {
     i64 DivergingEndOffset;
     char LeaderEndpoint[QUORUM_ENDPOINT_MAX]; /* Fetch v16 NodeEndpoints: the leader's client
                                                * endpoint, "" if unknown. */
+    /* Set (EndOffset >= 0) when the fetch position lies below the leader's log start: fetch
+     * this snapshot first. No records then. */
+    struct quorum_snapshot_id SnapshotId;
     u32 record_count;
     const u8 *records; /* record_count validated records (header + payload each). */
     u32 records_size;
+};
+
+struct quorum_fetch_snapshot_request {
+    i32 ReplicaId;
+    i32 MaxBytes;
+    i32 CurrentLeaderEpoch;
+    struct quorum_snapshot_id SnapshotId;
+    i64 Position; /* Byte position within the snapshot. */
+};
+struct quorum_fetch_snapshot_response {
+    i16 ErrorCode;
+    i32 LeaderId; /* CurrentLeader */
+    i32 LeaderEpoch;
+    struct quorum_snapshot_id SnapshotId;
+    i64 Size;     /* The whole snapshot's size in bytes. */
+    i64 Position; /* Where chunk starts. */
+    const u8 *chunk; /* UnalignedRecords: bytes [Position, Position + chunk_size). */
+    u32 chunk_size;
 };
 
 struct quorum_append_request {
@@ -182,6 +217,10 @@ void quorum_encode_epoch_response(struct quorum_writer *w, const struct quorum_e
 void quorum_encode_fetch_request(struct quorum_writer *w, const struct quorum_fetch_request *m);
 /* Writes the fetch response fields; records (already in wire form) are copied after them. */
 void quorum_encode_fetch_response(struct quorum_writer *w, const struct quorum_fetch_response *m);
+void quorum_encode_fetch_snapshot_request(struct quorum_writer *w,
+                                          const struct quorum_fetch_snapshot_request *m);
+void quorum_encode_fetch_snapshot_response(struct quorum_writer *w,
+                                           const struct quorum_fetch_snapshot_response *m);
 void quorum_encode_append_request(struct quorum_writer *w,
                                   const struct quorum_append_request *m);
 void quorum_encode_append_response(struct quorum_writer *w,
@@ -207,6 +246,14 @@ WARN_UNUSED enum quorum_wire_result quorum_decode_fetch_request(struct quorum_re
                                                                 struct quorum_fetch_request *m);
 WARN_UNUSED enum quorum_wire_result quorum_decode_fetch_response(struct quorum_reader *r,
                                                                  struct quorum_fetch_response *m);
+WARN_UNUSED enum quorum_wire_result
+quorum_decode_fetch_snapshot_request(struct quorum_reader *r,
+                                     struct quorum_fetch_snapshot_request *m);
+/* Rejects a chunk that does not lie inside [0, Size) or exceeds QUORUM_SNAPSHOT_CHUNK_MAX, and a
+ * Size above QUORUM_SNAPSHOT_SIZE_MAX. */
+WARN_UNUSED enum quorum_wire_result
+quorum_decode_fetch_snapshot_response(struct quorum_reader *r,
+                                      struct quorum_fetch_snapshot_response *m);
 WARN_UNUSED enum quorum_wire_result quorum_decode_append_request(struct quorum_reader *r,
                                                                  struct quorum_append_request *m);
 WARN_UNUSED enum quorum_wire_result

@@ -1253,6 +1253,24 @@ static enum io_result real_file_remove(void *context, const char *path, u64 user
     return IO_OK;
 }
 
+static enum io_result real_dir_remove(void *context, const char *path, u64 user_data)
+{
+    struct io_real *real = context;
+    if (!real_path_valid(path, false)) return IO_ERR_INVALID;
+    if (!real_event_room(real)) return IO_ERR_LIMIT;
+    struct io_completion completion = real_completion_for(IO_DIR_REMOVE, 0, user_data);
+    int error = 0;
+    if (unlinkat(real->data_dir_fd, path, AT_REMOVEDIR) != 0) error = errno;
+    if (error == 0) error = real_sync_parent(real, path);
+    /* POSIX lets rmdir of a non-empty directory fail with either. */
+    bool not_empty = error == ENOTEMPTY || error == EEXIST;
+    completion.result = error == 0  ? IO_OK
+                        : not_empty ? IO_ERR_NOT_EMPTY
+                                    : real_errno_result(error);
+    real_completion_push(real, &completion);
+    return IO_OK;
+}
+
 static int real_name_compare(const void *a, const void *b)
 {
     return strcmp(*(const char *const *)a, *(const char *const *)b);
@@ -1523,6 +1541,7 @@ static const struct io_vtable real_vtable = {
     .file_rename = real_file_rename,
     .file_remove = real_file_remove,
     .file_list = real_file_list,
+    .dir_remove = real_dir_remove,
     .log = real_log,
     .observe = real_observe,
     .chance = real_chance,

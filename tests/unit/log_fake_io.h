@@ -72,6 +72,7 @@ struct fake_io {
     bool quiet;
     u64 syncs;
     u64 bytes_written;
+    u64 directories_removed;
 };
 
 static inline u64 fake_random(struct fake_io *fake)
@@ -356,6 +357,24 @@ static inline enum io_result fake_file_remove(void *context, const char *path, u
     return fake_complete(fake, &completion);
 }
 
+/* Directories are implied by file paths, as on the simulator's disk. */
+static inline enum io_result fake_dir_remove(void *context, const char *path, u64 user_data)
+{
+    struct fake_io *fake = context;
+    struct io_completion completion = {.op = IO_DIR_REMOVE, .user_data = user_data};
+    size_t length = strlen(path);
+    for (u32 i = 0; i < fake->file_count && length > 0; i++) {
+        const struct fake_file *file = &fake->files[i];
+        if (!file->used || !file->linked) continue;
+        if (strncmp(file->path, path, length) == 0 && file->path[length] == '/') {
+            completion.result = IO_ERR_NOT_EMPTY;
+        }
+    }
+    if (length == 0) completion.result = IO_ERR_INVALID;
+    if (completion.result == IO_OK) fake->directories_removed++;
+    return fake_complete(fake, &completion);
+}
+
 /* Names in reverse creation order, so the log cannot rely on sorted listings. */
 static inline enum io_result fake_file_list(void *context, const char *directory, u8 *buffer,
                                             u32 size,
@@ -410,7 +429,8 @@ static const struct io_vtable fake_vtable = {
     .file_open = fake_file_open, .file_read = fake_file_read, .file_write = fake_file_write,
     .file_sync = fake_file_sync, .file_truncate = fake_file_truncate,
     .file_close = fake_file_close, .file_rename = fake_file_rename,
-    .file_remove = fake_file_remove, .file_list = fake_file_list, .log = fake_log,
+    .file_remove = fake_file_remove, .file_list = fake_file_list,
+    .dir_remove = fake_dir_remove, .log = fake_log,
     .observe = fake_observe, .chance = fake_chance,
 };
 

@@ -2,27 +2,35 @@
  *
  * The fake io is tests/unit/log_fake_io.h (in-memory files with durable images) with the
  * network and timers replaced here: sends are captured as response frames, read pauses and
- * timers are recorded. Requests are built with the generated encoders, exactly as a client
+ * timers are recorded. The test plays the node's part for the metadata: it owns the metadata
+ * image, applies the records a controller would have committed (a topic, more partitions, a
+ * config, a removal) and tells the broker, which opens, grows, reconfigures and deletes its
+ * logs to match. The broker's link to the controller connects (io_connect) to conn
+ * LINK_CONN, whose frames are captured like any other; the test answers as the controller. Requests are built with the generated encoders, exactly as a client
  * would send them; responses are decoded with the generated decoders and checked field by
- * field. Covered: ApiVersions lists exactly the implemented APIs; Metadata auto-creation and
- * LEADER_NOT_AVAILABLE while logs open; CreateTopics; Produce (offsets, acks 0/1/-1, unknown
+ * field. Covered: ApiVersions lists exactly the implemented APIs; Metadata from the image,
+ * auto-creation asked of the controller and LEADER_NOT_AVAILABLE while logs open; admin
+ * requests forwarded to the controller byte for byte and answered with the client's
+ * correlation id; Produce (offsets, acks 0/1/-1, unknown
  * topics, corrupt batches, bad acks); ListOffsets (earliest, latest, by timestamp); Fetch
  * (records, high watermark, long poll woken by a produce and ended by its timer); topics and
- * records across a restart; DeleteTopics (logs and topics-file line gone, busy topics refused,
- * a re-created topic starts empty); CreatePartitions (increase only, persisted);
- * DescribeCluster; DescribeConfigs and IncrementalAlterConfigs (values, sources, synonyms,
- * all-or-nothing validation, overrides across a restart); DeleteRecords (low watermark) and
+ * records across a restart; a topic removed from the image (logs and files gone once idle, a
+ * re-created topic starts empty); partitions added in the image; DescribeCluster; DescribeConfigs
+ * (values, sources, synonyms, overrides from ConfigRecords); DeleteRecords (low watermark) and
  * OffsetForLeaderEpoch; malformed and random frames never crash. */
 #include "test.h"
 
 #include "log_fake_io.h"
 
 #include "../../impl/broker/broker.h"
+#include "../../impl/metadata/metadata.h"
 #include "../../impl/protocol/api_versions.h"
 #include "../../impl/protocol/errors_generated.h"
 #include "../../impl/protocol/header.h"
 
 #define CAPTURED_MAX 64u
+#define LINK_CONN 99u
+#define LINK_TIMER 40u
 #define CAPTURE_SIZE (2u * 1024u * 1024u)
 
 struct captured {
@@ -89,19 +97,47 @@ static void test_read_pause(void *context, io_conn conn, bool paused)
     if (conn < ARRAY_LEN(conn_paused)) conn_paused[conn] = paused;
 }
 
+static io_conn test_connect(void *context, const char *endpoint, u64 tag, u32 frame_size_max)
+{
+    (void)context;
+    (void)frame_size_max;
+    ASSERT(strcmp(endpoint, "127.0.0.1:9093") == 0 && tag == BROKER_LINK_CONN_TAG);
+    return LINK_CONN;
+}
+
+static bool conn_closed[128];
+
+static void test_close(void *context, io_conn conn)
+{
+    (void)context;
+    if (conn < ARRAY_LEN(conn_closed)) conn_closed[conn] = true;
+}
+
 static struct io_vtable test_vtable;
 
 struct world {
     struct fake_io *fake;
     struct broker *broker;
     struct node_config config;
+    struct metadata_image image; /* The node's, as the committed metadata log built it. */
+    i64 offset;                  /* Of the last entry applied. */
 };
 
 static void world_start(struct world *world)
 {
     world->broker = broker_create(&world->config, &world->fake->io, 0);
     ASSERT(world->broker != NULL);
+    broker_attach_metadata(world->broker, &world->image, LINK_TIMER);
     broker_start(world->broker);
+    broker_on_metadata(world->broker); /* As the node after replaying the metadata log. */
+}
+
+/* One committed entry of one record, as every node applies it. */
+static void world_apply(struct world *world, const struct metadata_record *record)
+{
+    world->offset++;
+    ASSERT(metadata_image_apply(&world->image, world->offset, record));
+    metadata_image_applied(&world->image, world->offset);
 }
 
 static void world_run(struct world *world)
@@ -125,16 +161,35 @@ static void world_init(struct world *world)
     test_vtable.timer_set = test_timer_set;
     test_vtable.timer_cancel = test_timer_cancel;
     test_vtable.read_pause = test_read_pause;
+    test_vtable.connect = test_connect;
+    test_vtable.close = test_close;
     world->fake = fake_io_create(7);
     world->fake->io.vtable = &test_vtable;
     config_defaults(&world->config);
     world->config.node_id = 1;
+    world->config.roles = CONFIG_ROLE_BROKER | CONFIG_ROLE_CONTROLLER;
+    world->config.voters[0].id = 1;
+    snprintf(world->config.voters[0].endpoint, CONFIG_ENDPOINT_MAX, "127.0.0.1:9093");
+    world->config.voter_count = 1;
+    snprintf(world->config.listeners[0].endpoint, CONFIG_ENDPOINT_MAX, "127.0.0.1:9092");
+    ASSERT(metadata_image_init(&world->image));
+    world->offset = -1;
+    struct metadata_record self = {.type = METADATA_REGISTER_BROKER};
+    self.as.register_broker.broker_id = 1;
+    snprintf(self.as.register_broker.host, METADATA_HOST_MAX, "127.0.0.1");
+    self.as.register_broker.port = 9092;
+    world_apply(world, &self);
+    struct metadata_record unfence = {.type = METADATA_UNFENCE_BROKER};
+    unfence.as.unfence_broker.broker_id = 1;
+    unfence.as.unfence_broker.broker_epoch = world->offset;
+    world_apply(world, &unfence);
     world->config.num_partitions = 1;
     world->config.auto_create_topics_enable = true;
     world->config.log_segment_bytes = 4096;
     capture_used = 0;
     captured_count = 0;
     memset(timer_deadline, 0, sizeof(timer_deadline));
+    memset(conn_closed, 0, sizeof(conn_closed));
     world_start(world);
     world_run(world);
 }
@@ -143,6 +198,88 @@ static void world_deinit(struct world *world)
 {
     broker_destroy(world->broker);
     fake_io_destroy(world->fake);
+    metadata_image_free(&world->image);
+}
+
+/* ===== The controller's part: records applied to the image ===== */
+
+static struct metadata_uuid topic_id_of(const char *name, u32 generation)
+{
+    struct metadata_uuid id;
+    u64 hash = 1469598103934665603ull + generation;
+    for (const char *c = name; *c != '\0'; c++) hash = (hash ^ (u8)*c) * 1099511628211ull;
+    store_u64_be(id.bytes, hash);
+    store_u64_be(id.bytes + 8, hash * 31u + 7u);
+    return id;
+}
+
+static u32 topic_generation; /* A re-created topic gets a new id, as the controller draws. */
+
+static void world_partition(struct world *world, struct metadata_uuid id, i32 partition)
+{
+    struct metadata_record record = {.type = METADATA_PARTITION};
+    struct metadata_partition_record *p = &record.as.partition;
+    p->topic_id = id;
+    p->partition_id = partition;
+    p->replicas.ids[0] = 1;
+    p->replicas.count = 1;
+    p->isr = p->replicas;
+    p->leader = 1;
+    world_apply(world, &record);
+}
+
+/* A topic led here (replica 1), its logs opened. */
+static void world_topic(struct world *world, const char *name, i32 partitions)
+{
+    struct metadata_record record = {.type = METADATA_TOPIC};
+    snprintf(record.as.topic.name, sizeof(record.as.topic.name), "%s", name);
+    record.as.topic.topic_id = topic_id_of(name, topic_generation++);
+    world_apply(world, &record);
+    for (i32 p = 0; p < partitions; p++) world_partition(world, record.as.topic.topic_id, p);
+    broker_on_metadata(world->broker);
+    world_run(world);
+}
+
+static const struct metadata_topic *world_find(struct world *world, const char *name)
+{
+    const struct metadata_topic *topic = metadata_topic_find(&world->image, name,
+                                                             (u32)strlen(name));
+    ASSERT(topic != NULL);
+    return topic;
+}
+
+static void world_grow(struct world *world, const char *name, i32 count)
+{
+    const struct metadata_topic *topic = world_find(world, name);
+    struct metadata_uuid id = topic->id;
+    for (i32 p = (i32)topic->partition_count; p < count; p++) world_partition(world, id, p);
+    broker_on_metadata(world->broker);
+    world_run(world);
+}
+
+static void world_remove(struct world *world, const char *name)
+{
+    struct metadata_record record = {.type = METADATA_REMOVE_TOPIC};
+    record.as.remove_topic.topic_id = world_find(world, name)->id;
+    world_apply(world, &record);
+    broker_on_metadata(world->broker);
+    world_run(world);
+}
+
+/* A topic config override set (value) or deleted (NULL). */
+static void world_config(struct world *world, const char *topic, const char *name,
+                         const char *value)
+{
+    struct metadata_record record = {.type = METADATA_CONFIG};
+    struct metadata_config_record *config = &record.as.config;
+    config->resource_type = METADATA_RESOURCE_TOPIC;
+    snprintf(config->resource_name, sizeof(config->resource_name), "%s", topic);
+    snprintf(config->name, sizeof(config->name), "%s", name);
+    config->value_null = value == NULL;
+    snprintf(config->value, sizeof(config->value), "%s", value == NULL ? "" : value);
+    world_apply(world, &record);
+    broker_on_metadata(world->broker);
+    world_run(world);
 }
 
 static i32 correlation_next = 100;
@@ -280,25 +417,14 @@ static i64 list_offset(struct world *world, const char *topic, i32 partition, i6
     return out->ErrorCode != 0 ? -100 - out->ErrorCode : out->Offset;
 }
 
-/* Creates topic with partitions through CreateTopics v7 and lets its logs open. */
+/* The controller created the topic: its records are applied, its logs open. */
 static i16 create_topic(struct world *world, const char *name, i32 partitions)
 {
-    union kafka_request body;
-    struct kafka_create_topics_request_creatable_topic t;
-    kafka_create_topics_request_init(&body.CreateTopics);
-    kafka_create_topics_request_creatable_topic_init(&t);
-    t.Name = proto_string_of(name);
-    t.NumPartitions = partitions;
-    t.ReplicationFactor = 1;
-    body.CreateTopics.Topics.items = &t;
-    body.CreateTopics.Topics.count = 1;
-    u32 before = captured_count;
-    ASSERT(world_request(world, 4, KAFKA_API_CREATE_TOPICS, 7, &body));
-    world_run(world);
-    union kafka_response response;
-    ASSERT(response_get(before, KAFKA_API_CREATE_TOPICS, 7, &response));
-    ASSERT(response.CreateTopics.Topics.count == 1);
-    return response.CreateTopics.Topics.items[0].ErrorCode;
+    if (metadata_topic_find(&world->image, name, (u32)strlen(name)) != NULL) {
+        return KAFKA_ERROR_TOPIC_ALREADY_EXISTS;
+    }
+    world_topic(world, name, partitions);
+    return 0;
 }
 
 /* ===== Tests ===== */
@@ -320,26 +446,69 @@ TEST(api_versions_lists_exactly_the_implemented_apis)
         implemented += proto_api_table[key].implemented;
     }
     CHECK(response.ApiVersions.ApiKeys.count == implemented);
-    CHECK(implemented == 13);
+    CHECK(implemented == 16);
     world_deinit(&world);
 }
 
-TEST(metadata_auto_creates_and_reports_leader_once_open)
+/* Connects the broker's link to the controller (node 1, this one) and takes the
+ * registration it sends; returns the captured frame index of the registration. */
+static u32 world_link(struct world *world)
+{
+    broker_set_controller(world->broker, 1);
+    broker_link_on_conn(world->broker, IO_CONN_CONNECTED);
+    ASSERT(captured_count > 0 && captured[captured_count - 1].conn == LINK_CONN);
+    return captured_count - 1;
+}
+
+/* The request frame captured at index (size prefix removed): its header and body reader. */
+static void captured_request(u32 index, struct proto_request_header *header,
+                             struct proto_reader *reader)
+{
+    const u8 *bytes = capture_bytes + captured[index].position;
+    proto_reader_init(reader, bytes + 4, captured[index].size - 4);
+    ASSERT(proto_request_header_decode(reader, header) == PROTO_OK);
+}
+
+TEST(metadata_auto_creates_through_the_controller_and_reports_leader_once_open)
 {
     struct world world;
     world_init(&world);
+    u32 registration = world_link(&world);
+    struct proto_request_header header;
+    struct proto_reader reader;
+    captured_request(registration, &header, &reader);
+    CHECK(header.RequestApiKey == KAFKA_API_BROKER_REGISTRATION);
     union kafka_request body;
     struct kafka_metadata_request_topic topic;
     metadata_request(&body, &topic, "alpha");
+    u32 before = captured_count;
     REQUIRE(world_request(&world, 1, KAFKA_API_METADATA, 12, &body));
+    /* The broker asks the controller to create it (a CreateTopics with the defaults)... */
+    REQUIRE(captured_count == before + 2);
+    CHECK(captured[before].conn == LINK_CONN);
+    captured_request(before, &header, &reader);
+    CHECK(header.RequestApiKey == KAFKA_API_CREATE_TOPICS);
+    union kafka_request create;
+    static u8 arena_memory[4096];
+    struct proto_arena arena;
+    proto_arena_init(&arena, arena_memory, sizeof(arena_memory));
+    REQUIRE(kafka_create_topics_request_decode(&reader, header.RequestApiVersion,
+                                               &create.CreateTopics, &arena) == PROTO_OK);
+    REQUIRE(create.CreateTopics.Topics.count == 1);
+    CHECK(proto_string_equal_cstr(create.CreateTopics.Topics.items[0].Name, "alpha"));
+    CHECK(create.CreateTopics.Topics.items[0].NumPartitions == -1);
+    /* ... and answers the client that the leader is not available yet, as Kafka does. */
     union kafka_response response;
-    REQUIRE(response_get(0, KAFKA_API_METADATA, 12, &response));
+    REQUIRE(response_get(before + 1, KAFKA_API_METADATA, 12, &response));
     REQUIRE(response.Metadata.Topics.count == 1);
     CHECK(response.Metadata.Topics.items[0].ErrorCode == KAFKA_ERROR_LEADER_NOT_AVAILABLE);
     CHECK(response.Metadata.Brokers.count == 1 && response.Metadata.Brokers.items[0].NodeId == 1);
-    world_run(&world);
+    CHECK(response.Metadata.ControllerId == 1);
+    /* The controller's records arrive: leader 1 once the log has opened. */
+    world_topic(&world, "alpha", 1);
+    before = captured_count;
     REQUIRE(world_request(&world, 1, KAFKA_API_METADATA, 1, &body)); /* An old version too. */
-    REQUIRE(response_get(1, KAFKA_API_METADATA, 1, &response));
+    REQUIRE(response_get(before, KAFKA_API_METADATA, 1, &response));
     REQUIRE(response.Metadata.Topics.count == 1);
     const struct kafka_metadata_response_topic *t = &response.Metadata.Topics.items[0];
     CHECK(t->ErrorCode == 0);
@@ -352,24 +521,144 @@ TEST(metadata_auto_creates_and_reports_leader_once_open)
     world_start(&world);
     world_run(&world);
     metadata_request(&body, &topic, "beta");
+    before = captured_count;
     REQUIRE(world_request(&world, 1, KAFKA_API_METADATA, 12, &body));
-    REQUIRE(response_get(2, KAFKA_API_METADATA, 12, &response));
+    REQUIRE(response_get(before, KAFKA_API_METADATA, 12, &response));
     CHECK(response.Metadata.Topics.items[0].ErrorCode ==
           KAFKA_ERROR_UNKNOWN_TOPIC_OR_PARTITION);
     world_deinit(&world);
 }
 
-TEST(create_topics_then_errors_for_duplicates_and_bad_names)
+/* A partition led by another broker (or by none) is not served here. */
+TEST(metadata_names_other_leaders_and_this_broker_refuses_their_partitions)
 {
     struct world world;
     world_init(&world);
-    CHECK(create_topic(&world, "orders", 3) == 0);
-    CHECK(create_topic(&world, "orders", 3) == KAFKA_ERROR_TOPIC_ALREADY_EXISTS);
-    CHECK(create_topic(&world, "bad name", 1) == KAFKA_ERROR_INVALID_TOPIC_EXCEPTION);
-    CHECK(create_topic(&world, "zero", 0) == KAFKA_ERROR_INVALID_PARTITIONS);
-    CHECK(list_offset(&world, "orders", 2, -1) == 0);
-    CHECK(list_offset(&world, "orders", 3, -1) ==
-          -100 - KAFKA_ERROR_UNKNOWN_TOPIC_OR_PARTITION);
+    struct metadata_record other = {.type = METADATA_REGISTER_BROKER};
+    other.as.register_broker.broker_id = 2;
+    snprintf(other.as.register_broker.host, METADATA_HOST_MAX, "10.0.0.2");
+    snprintf(other.as.register_broker.rack, METADATA_RACK_MAX, "b");
+    other.as.register_broker.port = 9092;
+    world_apply(&world, &other);
+    struct metadata_record unfence = {.type = METADATA_UNFENCE_BROKER};
+    unfence.as.unfence_broker.broker_id = 2;
+    unfence.as.unfence_broker.broker_epoch = world.offset;
+    world_apply(&world, &unfence);
+    struct metadata_record topic = {.type = METADATA_TOPIC};
+    snprintf(topic.as.topic.name, sizeof(topic.as.topic.name), "shared");
+    topic.as.topic.topic_id = topic_id_of("shared", 0);
+    world_apply(&world, &topic);
+    for (i32 p = 0; p < 2; p++) {
+        struct metadata_record record = {.type = METADATA_PARTITION};
+        struct metadata_partition_record *part = &record.as.partition;
+        part->topic_id = topic.as.topic.topic_id;
+        part->partition_id = p;
+        part->replicas.ids[0] = p == 0 ? 1 : 2;
+        part->replicas.ids[1] = p == 0 ? 2 : 1;
+        part->replicas.count = 2;
+        part->isr = part->replicas;
+        part->leader = part->replicas.ids[0];
+        part->leader_epoch = 3;
+        world_apply(&world, &record);
+    }
+    broker_on_metadata(world.broker);
+    world_run(&world);
+    union kafka_request body;
+    struct kafka_metadata_request_topic request_topic;
+    metadata_request(&body, &request_topic, "shared");
+    u32 before = captured_count;
+    REQUIRE(world_request(&world, 1, KAFKA_API_METADATA, 12, &body));
+    union kafka_response response;
+    REQUIRE(response_get(before, KAFKA_API_METADATA, 12, &response));
+    CHECK(response.Metadata.Brokers.count == 2);
+    REQUIRE(response.Metadata.Topics.count == 1);
+    const struct kafka_metadata_response_topic *t = &response.Metadata.Topics.items[0];
+    REQUIRE(t->Partitions.count == 2);
+    CHECK(t->Partitions.items[0].LeaderId == 1 && t->Partitions.items[1].LeaderId == 2);
+    CHECK(t->Partitions.items[1].LeaderEpoch == 3 && t->Partitions.items[1].ErrorCode == 0);
+    CHECK(t->Partitions.items[1].ReplicaNodes.count == 2);
+    CHECK(list_offset(&world, "shared", 0, -1) == 0);
+    CHECK(list_offset(&world, "shared", 1, -1) == -100 - KAFKA_ERROR_NOT_LEADER_OR_FOLLOWER);
+    /* Broker 2 is fenced: it leaves the brokers list and shows as an offline replica. */
+    struct metadata_record fence = {.type = METADATA_FENCE_BROKER};
+    fence.as.fence_broker.broker_id = 2;
+    fence.as.fence_broker.broker_epoch = metadata_broker_find(&world.image, 2)->epoch;
+    world_apply(&world, &fence);
+    before = captured_count;
+    REQUIRE(world_request(&world, 1, KAFKA_API_METADATA, 12, &body));
+    REQUIRE(response_get(before, KAFKA_API_METADATA, 12, &response));
+    CHECK(response.Metadata.Brokers.count == 1);
+    t = &response.Metadata.Topics.items[0];
+    CHECK(t->Partitions.items[0].OfflineReplicas.count == 1);
+    world_deinit(&world);
+}
+
+/* Admin requests go to the active controller byte for byte (only the correlation id is the
+ * link's), and its answer reaches the client with the client's correlation id; meanwhile the
+ * client's connection is paused (answers stay in request order). */
+TEST(admin_requests_are_forwarded_to_the_controller)
+{
+    struct world world;
+    world_init(&world);
+    world_link(&world);
+    union kafka_request body;
+    struct kafka_create_topics_request_creatable_topic t;
+    kafka_create_topics_request_init(&body.CreateTopics);
+    kafka_create_topics_request_creatable_topic_init(&t);
+    t.Name = proto_string_of("orders");
+    t.NumPartitions = 3;
+    t.ReplicationFactor = 1;
+    body.CreateTopics.Topics.items = &t;
+    body.CreateTopics.Topics.count = 1;
+    u32 before = captured_count;
+    i32 client_correlation = correlation_next;
+    REQUIRE(world_request(&world, 4, KAFKA_API_CREATE_TOPICS, 7, &body));
+    REQUIRE(captured_count == before + 1);
+    CHECK(captured[before].conn == LINK_CONN);
+    CHECK(conn_paused[4]);
+    struct proto_request_header header;
+    struct proto_reader reader;
+    captured_request(before, &header, &reader);
+    CHECK(header.RequestApiKey == KAFKA_API_CREATE_TOPICS && header.RequestApiVersion == 7);
+    CHECK(header.CorrelationId != client_correlation);
+    CHECK(proto_string_equal_cstr(header.ClientId, "test"));
+    /* The controller's answer, with the link's correlation id. */
+    union kafka_response response;
+    struct kafka_create_topics_response_creatable_topic_result result;
+    kafka_create_topics_response_init(&response.CreateTopics);
+    kafka_create_topics_response_creatable_topic_result_init(&result);
+    result.Name = proto_string_of("orders");
+    result.ErrorCode = KAFKA_ERROR_TOPIC_ALREADY_EXISTS;
+    response.CreateTopics.Topics.items = &result;
+    response.CreateTopics.Topics.count = 1;
+    static u8 answer[4096];
+    struct proto_writer writer;
+    proto_writer_init(&writer, answer, sizeof(answer));
+    REQUIRE(proto_response_frame_encode(&writer, KAFKA_API_CREATE_TOPICS, 7,
+                                        header.CorrelationId, &response) == PROTO_OK);
+    REQUIRE(broker_link_on_frame(world.broker, answer + 4, writer.position - 4));
+    REQUIRE(captured_count == before + 2);
+    CHECK(captured[before + 1].conn == 4);
+    CHECK(!conn_paused[4]);
+    CHECK(load_u32_be(capture_bytes + captured[before + 1].position + 4) ==
+          (u32)client_correlation);
+    union kafka_response relayed;
+    REQUIRE(response_get(before + 1, KAFKA_API_CREATE_TOPICS, 7, &relayed));
+    CHECK(relayed.CreateTopics.Topics.items[0].ErrorCode == KAFKA_ERROR_TOPIC_ALREADY_EXISTS);
+    /* Without a controller, the request waits; after the deadline the client's connection
+     * closes (its client retries, as after any broken connection). */
+    broker_set_controller(world.broker, -1);
+    before = captured_count;
+    REQUIRE(world_request(&world, 5, KAFKA_API_CREATE_TOPICS, 7, &body));
+    CHECK(captured_count == before);
+    world.fake->now_ns += 31ull * 1000u * 1000u * 1000u;
+    for (u32 timer = 0; timer < BROKER_TIMERS; timer++) {
+        if (timer_deadline[timer] == 0 || timer_deadline[timer] > world.fake->now_ns) continue;
+        timer_deadline[timer] = 0;
+        broker_on_timer(world.broker, timer);
+    }
+    CHECK(conn_closed[5]);
+    CHECK(captured_count == before);
     world_deinit(&world);
 }
 
@@ -557,41 +846,10 @@ TEST(topics_and_records_survive_a_restart)
     world_run(&world);
     CHECK(list_offset(&world, "durable", 1, -1) == 3);
     CHECK(list_offset(&world, "durable", 0, -1) == 0);
-    CHECK(create_topic(&world, "durable", 1) == KAFKA_ERROR_TOPIC_ALREADY_EXISTS);
     world_deinit(&world);
 }
 
 /* ===== Admin APIs ===== */
-
-/* DeleteTopics v5 of one name; returns its error code. */
-static i16 delete_topic(struct world *world, const char *name)
-{
-    union kafka_request body;
-    struct proto_string names[1] = {proto_string_of(name)};
-    kafka_delete_topics_request_init(&body.DeleteTopics);
-    body.DeleteTopics.TopicNames.items = names;
-    body.DeleteTopics.TopicNames.count = 1;
-    body.DeleteTopics.TimeoutMs = 1000;
-    u32 before = captured_count;
-    ASSERT(world_request(world, 5, KAFKA_API_DELETE_TOPICS, 5, &body));
-    world_run(world);
-    /* Busy logs: the request polls on its slot's timer until they are idle. */
-    for (u32 round = 0; round < 100 && captured[captured_count - 1].conn != 5; round++) {
-        world->fake->now_ns += 10u * 1000u * 1000u;
-        for (u32 t = 0; t < BROKER_TIMERS; t++) {
-            if (timer_deadline[t] == 0 || timer_deadline[t] > world->fake->now_ns) continue;
-            timer_deadline[t] = 0;
-            broker_on_timer(world->broker, t);
-        }
-        world_run(world);
-    }
-    union kafka_response response;
-    ASSERT(captured_count > before && captured[captured_count - 1].conn == 5);
-    ASSERT(response_get(captured_count - 1, KAFKA_API_DELETE_TOPICS, 5, &response));
-    ASSERT(response.DeleteTopics.Responses.count == 1);
-    ASSERT(proto_string_equal_cstr(response.DeleteTopics.Responses.items[0].Name, name));
-    return response.DeleteTopics.Responses.items[0].ErrorCode;
-}
 
 static bool file_linked(struct world *world, const char *path)
 {
@@ -599,20 +857,18 @@ static bool file_linked(struct world *world, const char *path)
     return file != NULL && file->linked;
 }
 
-static bool topics_file_has(struct world *world, const char *prefix)
+/* Runs the link timer's reconciliation retries (busy logs) until settled. */
+static void world_settle(struct world *world)
 {
-    struct fake_file *file = fake_io_file(world->fake, "cairn-topics");
-    if (file == NULL || !file->linked) return false;
-    size_t length = strlen(prefix);
-    const char *text = (const char *)file->durable.bytes;
-    for (u64 i = 0; i + length <= file->durable.size; i++) {
-        bool line_start = i == 0 || text[i - 1] == '\n';
-        if (line_start && memcmp(text + i, prefix, length) == 0) return true;
+    for (u32 round = 0; round < 100 && timer_deadline[LINK_TIMER] != 0; round++) {
+        world->fake->now_ns = MAX(world->fake->now_ns, timer_deadline[LINK_TIMER]);
+        timer_deadline[LINK_TIMER] = 0;
+        broker_link_on_timer(world->broker);
+        world_run(world);
     }
-    return false;
 }
 
-TEST(delete_topics_removes_logs_and_the_topics_file_line)
+TEST(topic_removed_from_the_metadata_loses_its_logs_and_files)
 {
     struct world world;
     world_init(&world);
@@ -623,69 +879,42 @@ TEST(delete_topics_removes_logs_and_the_topics_file_line)
     REQUIRE(produce(&world, 1, "gone", 0, -1, size));
     world_run(&world);
     CHECK(file_linked(&world, "gone-0/00000000000000000000.log"));
-    CHECK(topics_file_has(&world, "gone 2 "));
     /* A parked fetch names the topic: its long poll ends (it answers), then the topic goes. */
     u32 before = captured_count;
     REQUIRE(fetch(&world, 2, "gone", 1, 0, 500));
     CHECK(captured_count == before);
-    CHECK(delete_topic(&world, "gone") == 0);
+    world_remove(&world, "gone");
+    world_settle(&world);
     union kafka_response response;
     REQUIRE(response_get(before, KAFKA_API_FETCH, 12, &response));
     CHECK(response.Fetch.Responses.items[0].Partitions.items[0].ErrorCode == 0);
-    CHECK(delete_topic(&world, "gone") == KAFKA_ERROR_UNKNOWN_TOPIC_OR_PARTITION);
-    CHECK(delete_topic(&world, "never") == KAFKA_ERROR_UNKNOWN_TOPIC_OR_PARTITION);
     CHECK(!file_linked(&world, "gone-0/00000000000000000000.log"));
     CHECK(!file_linked(&world, "gone-1/00000000000000000000.log"));
     CHECK(file_linked(&world, "kept-0/00000000000000000000.log"));
-    CHECK(!topics_file_has(&world, "gone "));
-    CHECK(topics_file_has(&world, "kept 1 "));
     CHECK(list_offset(&world, "gone", 0, -1) == -100 - KAFKA_ERROR_UNKNOWN_TOPIC_OR_PARTITION);
     broker_destroy(world.broker);
     world_start(&world);
     world_run(&world);
     CHECK(list_offset(&world, "gone", 0, -1) == -100 - KAFKA_ERROR_UNKNOWN_TOPIC_OR_PARTITION);
     CHECK(list_offset(&world, "kept", 0, -1) == 0);
-    CHECK(create_topic(&world, "gone", 1) == 0); /* Re-created: empty. */
+    CHECK(create_topic(&world, "gone", 1) == 0); /* Re-created with a new id: empty. */
     CHECK(list_offset(&world, "gone", 0, -1) == 0);
-    /* A topic whose logs are still opening: the deletion waits for them. */
-    union kafka_request body;
-    struct kafka_create_topics_request_creatable_topic t;
-    kafka_create_topics_request_init(&body.CreateTopics);
-    kafka_create_topics_request_creatable_topic_init(&t);
-    t.Name = proto_string_of("young");
-    t.NumPartitions = 2;
-    t.ReplicationFactor = 1;
-    body.CreateTopics.Topics.items = &t;
-    body.CreateTopics.Topics.count = 1;
-    REQUIRE(world_request(&world, 4, KAFKA_API_CREATE_TOPICS, 7, &body));
-    CHECK(delete_topic(&world, "young") == 0);
-    CHECK(!topics_file_has(&world, "young "));
+    /* A topic whose logs are still opening: the deletion waits for them, then goes. */
+    struct metadata_record young = {.type = METADATA_TOPIC};
+    snprintf(young.as.topic.name, sizeof(young.as.topic.name), "young");
+    young.as.topic.topic_id = topic_id_of("young", topic_generation++);
+    world_apply(&world, &young);
+    world_partition(&world, young.as.topic.topic_id, 0);
+    broker_on_metadata(world.broker); /* Opening: no world_run yet. */
+    world_remove(&world, "young");
+    world_settle(&world);
+    CHECK(list_offset(&world, "young", 0, -1) ==
+          -100 - KAFKA_ERROR_UNKNOWN_TOPIC_OR_PARTITION);
+    CHECK(!file_linked(&world, "young-0/00000000000000000000.log"));
     world_deinit(&world);
 }
 
-/* CreatePartitions v3 of one topic to count; returns its error code. */
-static i16 create_partitions(struct world *world, const char *name, i32 count, i16 version)
-{
-    union kafka_request body;
-    struct kafka_create_partitions_request_topic t;
-    kafka_create_partitions_request_init(&body.CreatePartitions);
-    kafka_create_partitions_request_topic_init(&t);
-    t.Name = proto_string_of(name);
-    t.Count = count;
-    t.Assignments.count = -1;
-    body.CreatePartitions.Topics.items = &t;
-    body.CreatePartitions.Topics.count = 1;
-    body.CreatePartitions.TimeoutMs = 1000;
-    u32 before = captured_count;
-    ASSERT(world_request(world, 5, KAFKA_API_CREATE_PARTITIONS, version, &body));
-    union kafka_response response;
-    ASSERT(response_get(before, KAFKA_API_CREATE_PARTITIONS, version, &response));
-    ASSERT(response.CreatePartitions.Results.count == 1);
-    world_run(world);
-    return response.CreatePartitions.Results.items[0].ErrorCode;
-}
-
-TEST(create_partitions_only_increases_and_persists)
+TEST(partitions_added_in_the_metadata_open_here)
 {
     struct world world;
     world_init(&world);
@@ -694,17 +923,12 @@ TEST(create_partitions_only_increases_and_persists)
     u32 size = build_batch(3, 1000);
     REQUIRE(produce(&world, 1, "grow", 0, -1, size));
     world_run(&world);
-    CHECK(create_partitions(&world, "grow", 3, 3) == 0);
-    CHECK(create_partitions(&world, "grow", 3, 0) == KAFKA_ERROR_INVALID_PARTITIONS);
-    CHECK(create_partitions(&world, "grow", 2, 1) == KAFKA_ERROR_INVALID_PARTITIONS);
-    CHECK(create_partitions(&world, "grow", 65, 2) == KAFKA_ERROR_INVALID_PARTITIONS);
-    CHECK(create_partitions(&world, "nope", 2, 3) == KAFKA_ERROR_UNKNOWN_TOPIC_OR_PARTITION);
+    world_grow(&world, "grow", 3);
     CHECK(list_offset(&world, "grow", 0, -1) == 3);
     CHECK(list_offset(&world, "grow", 2, -1) == 0);
     REQUIRE(produce(&world, 1, "grow", 2, -1, size));
     world_run(&world);
     CHECK(list_offset(&world, "grow", 2, -1) == 3);
-    CHECK(topics_file_has(&world, "grow 3 "));
     broker_destroy(world.broker);
     world_start(&world);
     world_run(&world);
@@ -714,10 +938,11 @@ TEST(create_partitions_only_increases_and_persists)
     world_deinit(&world);
 }
 
-TEST(describe_cluster_names_this_node_as_controller)
+TEST(describe_cluster_names_the_active_controller)
 {
     struct world world;
     world_init(&world);
+    broker_set_controller(world.broker, 1);
     for (i16 version = 0; version <= 1; version++) {
         union kafka_request body;
         kafka_describe_cluster_request_init(&body.DescribeCluster);
@@ -728,10 +953,10 @@ TEST(describe_cluster_names_this_node_as_controller)
         const struct kafka_describe_cluster_response *out = &response.DescribeCluster;
         CHECK(out->ErrorCode == 0);
         CHECK(out->ControllerId == 1);
-        CHECK(proto_string_equal_cstr(out->ClusterId, "cairn-single-node-0001"));
+        CHECK(proto_string_equal_cstr(out->ClusterId, "cairn-cluster-0001"));
         REQUIRE(out->Brokers.count == 1);
         CHECK(out->Brokers.items[0].BrokerId == 1);
-        CHECK(out->Brokers.items[0].Host.size > 0);
+        CHECK(proto_string_equal_cstr(out->Brokers.items[0].Host, "127.0.0.1"));
     }
     union kafka_request body;
     kafka_describe_cluster_request_init(&body.DescribeCluster);
@@ -786,38 +1011,7 @@ static bool config_is(const struct kafka_describe_configs_response_result *resul
            entry->ConfigSource == source;
 }
 
-/* IncrementalAlterConfigs v1 of one topic: count alterations (name, op, value). */
-static i16 alter_configs(struct world *world, const char *topic, u32 count,
-                         const char *const *names, const i8 *ops, const char *const *values)
-{
-    union kafka_request body;
-    struct kafka_incremental_alter_configs_request_alter_configs_resource r;
-    struct kafka_incremental_alter_configs_request_alterable_config c[8];
-    ASSERT(count <= 8);
-    kafka_incremental_alter_configs_request_init(&body.IncrementalAlterConfigs);
-    kafka_incremental_alter_configs_request_alter_configs_resource_init(&r);
-    for (u32 i = 0; i < count; i++) {
-        kafka_incremental_alter_configs_request_alterable_config_init(&c[i]);
-        c[i].Name = proto_string_of(names[i]);
-        c[i].ConfigOperation = ops[i];
-        c[i].Value = values[i] == NULL ? PROTO_STRING_NULL : proto_string_of(values[i]);
-    }
-    r.ResourceType = 2;
-    r.ResourceName = proto_string_of(topic);
-    r.Configs.items = c;
-    r.Configs.count = (i32)count;
-    body.IncrementalAlterConfigs.Resources.items = &r;
-    body.IncrementalAlterConfigs.Resources.count = 1;
-    u32 before = captured_count;
-    ASSERT(world_request(world, 5, KAFKA_API_INCREMENTAL_ALTER_CONFIGS, 1, &body));
-    union kafka_response response;
-    ASSERT(response_get(before, KAFKA_API_INCREMENTAL_ALTER_CONFIGS, 1, &response));
-    ASSERT(response.IncrementalAlterConfigs.Responses.count == 1);
-    world_run(world);
-    return response.IncrementalAlterConfigs.Responses.items[0].ErrorCode;
-}
-
-TEST(describe_and_alter_configs)
+TEST(describe_configs_and_overrides_from_the_metadata)
 {
     struct world world;
     world_init(&world); /* log.segment.bytes = 4096: a static broker config. */
@@ -842,11 +1036,10 @@ TEST(describe_and_alter_configs)
     CHECK(config_is(result, "num.partitions", "1", 5));
     CHECK(config_entry(result, "log.segment.bytes")->ReadOnly);
     CHECK(describe_configs(&world, 4, "2", &response)->ErrorCode == KAFKA_ERROR_INVALID_REQUEST);
-
-    const char *names[] = {"retention.ms", "cleanup.policy", "segment.bytes"};
-    const i8 set_ops[] = {0, 2, 0};
-    const char *values[] = {"3600000", "compact", "8192"};
-    CHECK(alter_configs(&world, "conf", 3, names, set_ops, values) == 0);
+    /* ConfigRecords committed by the controller: overrides, also in the open logs. */
+    world_config(&world, "conf", "retention.ms", "3600000");
+    world_config(&world, "conf", "cleanup.policy", "compact,delete");
+    world_config(&world, "conf", "segment.bytes", "8192");
     result = describe_configs(&world, 2, "conf", &response);
     CHECK(config_is(result, "retention.ms", "3600000", 1));
     CHECK(config_is(result, "cleanup.policy", "compact,delete", 1));
@@ -854,64 +1047,18 @@ TEST(describe_and_alter_configs)
     entry = config_entry(result, "retention.ms");
     REQUIRE(entry != NULL && entry->Synonyms.count == 2);
     CHECK(entry->Synonyms.items[0].Source == 1 && entry->Synonyms.items[1].Source == 5);
-    /* All or nothing: a bad value leaves the others unapplied. */
-    const char *bad_names[] = {"retention.bytes", "retention.ms"};
-    const i8 bad_ops[] = {0, 0};
-    const char *bad_values[] = {"1000", "soon"};
-    CHECK(alter_configs(&world, "conf", 2, bad_names, bad_ops, bad_values) ==
-          KAFKA_ERROR_INVALID_CONFIG);
-    const char *unknown[] = {"no.such.config"};
-    CHECK(alter_configs(&world, "conf", 1, unknown, bad_ops, bad_values) ==
-          KAFKA_ERROR_INVALID_CONFIG);
-    const char *subtract[] = {"retention.ms"};
-    const i8 subtract_ops[] = {3};
-    CHECK(alter_configs(&world, "conf", 1, subtract, subtract_ops, values) ==
-          KAFKA_ERROR_INVALID_CONFIG);
-    CHECK(alter_configs(&world, "absent", 1, names, set_ops, values) ==
-          KAFKA_ERROR_UNKNOWN_TOPIC_OR_PARTITION);
-    result = describe_configs(&world, 2, "conf", &response);
-    CHECK(config_is(result, "retention.bytes", "-1", 5));
-    /* Overrides survive a restart; DELETE returns to the broker's value. */
+    /* Overrides survive a restart (the image is rebuilt from the log); a deleted one returns
+     * to the broker's value. */
     broker_destroy(world.broker);
     world_start(&world);
     world_run(&world);
     result = describe_configs(&world, 2, "conf", &response);
     CHECK(config_is(result, "retention.ms", "3600000", 1));
     CHECK(config_is(result, "cleanup.policy", "compact,delete", 1));
-    const i8 delete_ops[] = {1};
-    CHECK(alter_configs(&world, "conf", 1, names, delete_ops, values) == 0);
+    world_config(&world, "conf", "retention.ms", NULL);
     result = describe_configs(&world, 2, "conf", &response);
     CHECK(config_is(result, "retention.ms", "604800000", 5));
     CHECK(config_is(result, "segment.bytes", "8192", 1));
-    /* CreateTopics with configs: overrides from the start; unknown ones are refused. */
-    union kafka_request body;
-    struct kafka_create_topics_request_creatable_topic t;
-    struct kafka_create_topics_request_creatable_topic_config c[2] = {
-        {proto_string_of("retention.bytes"), proto_string_of("100000")},
-        {proto_string_of("flush.messages"), PROTO_STRING_NULL}};
-    kafka_create_topics_request_init(&body.CreateTopics);
-    kafka_create_topics_request_creatable_topic_init(&t);
-    t.Name = proto_string_of("born");
-    t.NumPartitions = 1;
-    t.ReplicationFactor = 1;
-    t.Configs.items = c;
-    t.Configs.count = 2;
-    body.CreateTopics.Topics.items = &t;
-    body.CreateTopics.Topics.count = 1;
-    u32 before = captured_count;
-    REQUIRE(world_request(&world, 4, KAFKA_API_CREATE_TOPICS, 7, &body));
-    REQUIRE(response_get(before, KAFKA_API_CREATE_TOPICS, 7, &response));
-    CHECK(response.CreateTopics.Topics.items[0].ErrorCode == 0);
-    world_run(&world);
-    result = describe_configs(&world, 2, "born", &response);
-    CHECK(config_is(result, "retention.bytes", "100000", 1));
-    CHECK(config_is(result, "flush.messages", "9223372036854775807", 5));
-    c[1].Name = proto_string_of("no.such.config");
-    t.Name = proto_string_of("unborn");
-    before = captured_count;
-    REQUIRE(world_request(&world, 4, KAFKA_API_CREATE_TOPICS, 7, &body));
-    REQUIRE(response_get(before, KAFKA_API_CREATE_TOPICS, 7, &response));
-    CHECK(response.CreateTopics.Topics.items[0].ErrorCode == KAFKA_ERROR_INVALID_CONFIG);
     world_deinit(&world);
 }
 
@@ -1213,10 +1360,12 @@ static const struct test_case tests[] = {
     {"flipped_admin_requests_never_crash", flipped_admin_requests_never_crash},
     {"api_versions_lists_exactly_the_implemented_apis",
      api_versions_lists_exactly_the_implemented_apis},
-    {"metadata_auto_creates_and_reports_leader_once_open",
-     metadata_auto_creates_and_reports_leader_once_open},
-    {"create_topics_then_errors_for_duplicates_and_bad_names",
-     create_topics_then_errors_for_duplicates_and_bad_names},
+    {"metadata_auto_creates_through_the_controller_and_reports_leader_once_open",
+     metadata_auto_creates_through_the_controller_and_reports_leader_once_open},
+    {"metadata_names_other_leaders_and_this_broker_refuses_their_partitions",
+     metadata_names_other_leaders_and_this_broker_refuses_their_partitions},
+    {"admin_requests_are_forwarded_to_the_controller",
+     admin_requests_are_forwarded_to_the_controller},
     {"produce_assigns_offsets_and_fetch_returns_them",
      produce_assigns_offsets_and_fetch_returns_them},
     {"produce_errors_and_acks_zero", produce_errors_and_acks_zero},
@@ -1224,13 +1373,13 @@ static const struct test_case tests[] = {
     {"fetch_long_poll_woken_by_produce_and_ended_by_timer",
      fetch_long_poll_woken_by_produce_and_ended_by_timer},
     {"topics_and_records_survive_a_restart", topics_and_records_survive_a_restart},
-    {"delete_topics_removes_logs_and_the_topics_file_line",
-     delete_topics_removes_logs_and_the_topics_file_line},
-    {"create_partitions_only_increases_and_persists",
-     create_partitions_only_increases_and_persists},
-    {"describe_cluster_names_this_node_as_controller",
-     describe_cluster_names_this_node_as_controller},
-    {"describe_and_alter_configs", describe_and_alter_configs},
+    {"topic_removed_from_the_metadata_loses_its_logs_and_files",
+     topic_removed_from_the_metadata_loses_its_logs_and_files},
+    {"partitions_added_in_the_metadata_open_here", partitions_added_in_the_metadata_open_here},
+    {"describe_cluster_names_the_active_controller",
+     describe_cluster_names_the_active_controller},
+    {"describe_configs_and_overrides_from_the_metadata",
+     describe_configs_and_overrides_from_the_metadata},
     {"delete_records_and_offset_for_leader_epoch", delete_records_and_offset_for_leader_epoch},
     {"malformed_and_random_frames_close_never_crash",
      malformed_and_random_frames_close_never_crash},

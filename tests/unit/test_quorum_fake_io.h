@@ -3,7 +3,10 @@
  * Nothing happens by itself: sends are recorded, timers are remembered, file operations are
  * queued as completions the test delivers one by one (fake_file_next), so a test can stop the
  * world between "the vote was written" and "the vote is durable". Files keep a volatile and a
- * durable copy; fake_crash() drops what was not synced. Observations are recorded. */
+ * durable copy; fake_crash() drops what was not synced (or keeps it all, as a process crash
+ * that leaves the page cache would). A rename takes effect, durably, when it completes (as a
+ * rename followed by an fsync of the directory); an open handle follows its file across it.
+ * Observations are recorded. */
 #ifndef TEST_QUORUM_FAKE_IO_H
 #define TEST_QUORUM_FAKE_IO_H
 
@@ -13,14 +16,15 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define FAKE_FILES_MAX 8
+#define FAKE_FILES_MAX 64
 #define FAKE_FILE_BYTES (1u << 20)
 #define FAKE_SENDS_MAX 256
 #define FAKE_PENDING_MAX 64
-#define FAKE_OBSERVATIONS_MAX 4096
+#define FAKE_OBSERVATIONS_MAX 16384
+#define FAKE_RENAMES_MAX 256
 
 struct fake_file {
-    char path[IO_PATH_MAX];
+    char path[IO_PATH_MAX]; /* "" once unlinked (replaced by a rename). */
     u8 *bytes;   /* What reads see. */
     u32 size;
     u8 *durable; /* What survives a crash. */
@@ -48,6 +52,9 @@ struct fake_io {
     u32 send_count;
     struct io_observation observations[FAKE_OBSERVATIONS_MAX];
     u32 observation_count;
+    char rename_source[FAKE_RENAMES_MAX][IO_PATH_MAX];
+    char rename_target[FAKE_RENAMES_MAX][IO_PATH_MAX];
+    u32 rename_count;
     bool verbose;
 };
 
@@ -111,7 +118,7 @@ static inline struct fake_file *fake_file_by_path(struct fake_io *fake, const ch
     for (u32 i = 0; i < fake->file_count; i++) {
         if (strcmp(fake->files[i].path, path) == 0) return &fake->files[i];
     }
-    if (!create) return NULL;
+    if (!create || path[0] == '\0') return NULL;
     ASSERT(fake->file_count < FAKE_FILES_MAX);
     struct fake_file *file = &fake->files[fake->file_count++];
     snprintf(file->path, sizeof(file->path), "%s", path);
@@ -139,6 +146,10 @@ static inline enum io_result fake_open(void *context, const char *path, u32 flag
     struct fake_io *fake = fake_of(context);
     struct fake_file *file = fake_file_by_path(fake, path, (flags & IO_OPEN_CREATE) != 0);
     if (file == NULL) return IO_ERR_NOT_FOUND;
+    if (flags & IO_OPEN_TRUNCATE) { /* Durable only after a sync, like any truncation. */
+        memset(file->bytes, 0, file->size);
+        file->size = 0;
+    }
     struct io_completion *c = fake_queue(fake, IO_FILE_OPEN, (io_file)(file - fake->files) + 1,
                                          user_data);
     c->file_size = file->size;
@@ -186,10 +197,16 @@ static inline enum io_result fake_truncate(void *context, io_file handle, u64 si
     return IO_OK;
 }
 static inline void fake_file_close(void *context, io_file file) { (void)context, (void)file; }
-static inline enum io_result fake_rename(void *c, const char *s, const char *t, u64 u)
+static inline enum io_result fake_rename(void *context, const char *source, const char *target,
+                                        u64 user_data)
 {
-    (void)c, (void)s, (void)t, (void)u;
-    return IO_ERR_INVALID;
+    struct fake_io *fake = fake_of(context);
+    ASSERT(fake->rename_count < FAKE_RENAMES_MAX);
+    u32 index = fake->rename_count++;
+    snprintf(fake->rename_source[index], IO_PATH_MAX, "%s", source);
+    snprintf(fake->rename_target[index], IO_PATH_MAX, "%s", target);
+    fake_queue(fake, IO_FILE_RENAME, 0, user_data)->offset = index;
+    return IO_OK;
 }
 static inline enum io_result fake_remove(void *c, const char *p, u64 u)
 {
@@ -199,6 +216,11 @@ static inline enum io_result fake_remove(void *c, const char *p, u64 u)
 static inline enum io_result fake_list(void *c, const char *d, u8 *b, u32 s, u64 u)
 {
     (void)c, (void)d, (void)b, (void)s, (void)u;
+    return IO_ERR_INVALID;
+}
+static inline enum io_result fake_dir_remove(void *c, const char *p, u64 u)
+{
+    (void)c, (void)p, (void)u;
     return IO_ERR_INVALID;
 }
 static inline void fake_log(void *context, enum io_log_level level, const char *message)
@@ -224,7 +246,7 @@ static const struct io_vtable fake_vtable = {
     .file_open = fake_open, .file_read = fake_read, .file_write = fake_write,
     .file_sync = fake_sync, .file_truncate = fake_truncate, .file_close = fake_file_close,
     .file_rename = fake_rename, .file_remove = fake_remove, .file_list = fake_list,
-    .log = fake_log, .observe = fake_observe, .chance = fake_chance,
+    .dir_remove = fake_dir_remove, .log = fake_log, .observe = fake_observe, .chance = fake_chance,
 };
 
 static inline struct fake_io *fake_create(u32 node_id)
@@ -250,7 +272,8 @@ static inline void fake_destroy(struct fake_io *fake)
     free(fake);
 }
 
-/* Pops the oldest pending completion; a SYNC makes its file durable as it completes. */
+/* Pops the oldest pending completion; a SYNC makes its file durable as it completes, a RENAME
+ * moves the name (replacing the target's file) as it completes. */
 static inline bool fake_file_next(struct fake_io *fake, struct io_completion *completion)
 {
     if (fake->pending_count == 0) return false;
@@ -261,7 +284,37 @@ static inline bool fake_file_next(struct fake_io *fake, struct io_completion *co
         memcpy(file->durable, file->bytes, FAKE_FILE_BYTES);
         file->durable_size = file->size;
     }
+    if (completion->op == IO_FILE_RENAME) {
+        u32 index = (u32)completion->offset;
+        struct fake_file *source = fake_file_by_path(fake, fake->rename_source[index], false);
+        if (source == NULL) {
+            completion->result = IO_ERR_NOT_FOUND;
+        } else {
+            struct fake_file *target = fake_file_by_path(fake, fake->rename_target[index], false);
+            if (target != NULL && target != source) target->path[0] = '\0';
+            snprintf(source->path, sizeof(source->path), "%s", fake->rename_target[index]);
+        }
+        completion->offset = 0;
+    }
     return true;
+}
+
+/* The process crashed: operations in flight are forgotten, each file keeps what was synced
+ * (keep_unsynced: everything written, as when only the process died). Names stay as the
+ * completed renames left them. */
+static inline void fake_crash(struct fake_io *fake, bool keep_unsynced)
+{
+    fake->pending_count = 0;
+    for (u32 i = 0; i < fake->file_count; i++) {
+        struct fake_file *file = &fake->files[i];
+        if (keep_unsynced) {
+            memcpy(file->durable, file->bytes, FAKE_FILE_BYTES);
+            file->durable_size = file->size;
+        } else {
+            memcpy(file->bytes, file->durable, FAKE_FILE_BYTES);
+            file->size = file->durable_size;
+        }
+    }
 }
 
 /* Writes bytes as the durable content of path (a disk image from before the process). */

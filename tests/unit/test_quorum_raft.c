@@ -301,7 +301,7 @@ TEST(follower_truncates_on_a_diverging_epoch)
     CHECK_EQ_U64(fetch.FetchOffset, 3);
     CHECK_EQ_U64(fetch.LastFetchedEpoch, 2);
     struct quorum_fetch_response diverging = {.LeaderId = 2, .LeaderEpoch = 3,
-        .HighWatermark = 0, .DivergingEpoch = 1, .DivergingEndOffset = 2};
+        .HighWatermark = 0, .DivergingEpoch = 1, .DivergingEndOffset = 2, .SnapshotId = {-1, -1}};
     CHECK(answer_fetch(&h, 1, header.CorrelationId, &diverging));
     CHECK_EQ_U64(status_of(&h).log_end, 2);
     const struct io_observation *truncated =
@@ -328,7 +328,8 @@ TEST(follower_with_a_live_leader_refuses_pre_votes)
     struct quorum_header header = sent_request(&h, h.fake->send_count - 1, &reader);
     REQUIRE(header.ApiKey == QUORUM_API_FETCH);
     struct quorum_fetch_response empty = {.LeaderId = 2, .LeaderEpoch = 1, .HighWatermark = 0,
-                                          .DivergingEpoch = -1, .DivergingEndOffset = -1};
+                                          .DivergingEpoch = -1, .DivergingEndOffset = -1,
+                                          .SnapshotId = {-1, -1}};
     CHECK(answer_fetch(&h, 1, header.CorrelationId, &empty));
     u32 sends = h.fake->send_count;
     CHECK(send_vote(&h, 600, 2, 3, 0, 0, true));

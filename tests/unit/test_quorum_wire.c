@@ -75,7 +75,7 @@ static u32 encode_fetch_response(u32 record_count)
     quorum_frame_response_begin(&writer, 5);
     struct quorum_fetch_response in = {.ErrorCode = 0, .LeaderId = 1, .LeaderEpoch = 3,
         .HighWatermark = 41, .DivergingEpoch = -1, .DivergingEndOffset = -1,
-        .record_count = record_count, .records = records, .records_size = records_size};
+        .SnapshotId = {-1, -1}, .record_count = record_count, .records = records, .records_size = records_size};
     quorum_encode_fetch_response(&writer, &in);
     return quorum_frame_end(&writer);
 }
@@ -118,14 +118,14 @@ TEST(every_byte_flip_of_records_is_caught_or_harmless)
 {
     u32 size = encode_fetch_response(2);
     u32 caught = 0;
-    for (u32 i = 8 + 38; i < size; i++) { /* Inside the records area: CRC or framing. */
+    for (u32 i = 8 + 50; i < size; i++) { /* Inside the records area: CRC or framing. */
         buffer[i] ^= 0x40;
         struct quorum_reader reader = {.bytes = buffer + 8, .size = size - 8, .position = 0};
         struct quorum_fetch_response out;
         if (quorum_decode_fetch_response(&reader, &out) == WIRE_INVALID) caught++;
         buffer[i] ^= 0x40;
     }
-    CHECK_EQ_U64(caught, size - 8 - 38);
+    CHECK_EQ_U64(caught, size - 8 - 50);
 }
 
 TEST(garbage_never_crashes)
@@ -158,7 +158,13 @@ TEST(garbage_never_crashes)
         struct quorum_append_request request;
         reader.position = 0;
         accepted += quorum_decode_append_request(&reader, &request) == WIRE_OK;
-        CHECK(accepted <= 6);
+        struct quorum_fetch_snapshot_request snapshot_request;
+        reader.position = 0;
+        accepted += quorum_decode_fetch_snapshot_request(&reader, &snapshot_request) == WIRE_OK;
+        struct quorum_fetch_snapshot_response snapshot_response;
+        reader.position = 0;
+        accepted += quorum_decode_fetch_snapshot_response(&reader, &snapshot_response) == WIRE_OK;
+        CHECK(accepted <= 8);
         free(bytes);
         state = state * 6364136223846793005ull + 1442695040888963407ull;
     }
@@ -214,7 +220,144 @@ TEST(crc32c_known_value)
     CHECK_EQ_U64(crc32c_extend(0, (const u8 *)"123456789", 9), 0xe3069283u);
 }
 
+/* ===== FetchSnapshot and the Fetch response's SnapshotId ===== */
+
+TEST(fetch_response_names_a_snapshot)
+{
+    struct quorum_writer writer;
+    quorum_writer_init(&writer, buffer, sizeof(buffer));
+    quorum_frame_response_begin(&writer, 6);
+    struct quorum_fetch_response in = {.LeaderId = 1, .LeaderEpoch = 4, .HighWatermark = 900,
+        .DivergingEpoch = -1, .DivergingEndOffset = -1, .SnapshotId = {812, 3}};
+    quorum_encode_fetch_response(&writer, &in);
+    u32 size = quorum_frame_end(&writer);
+    i32 correlation_id = 0;
+    struct quorum_reader reader = body_of_response(buffer, size, &correlation_id);
+    struct quorum_fetch_response out;
+    REQUIRE(quorum_decode_fetch_response(&reader, &out) == WIRE_OK);
+    CHECK_EQ_U64(out.SnapshotId.EndOffset, 812);
+    CHECK_EQ_U64(out.SnapshotId.Epoch, 3);
+    CHECK_EQ_U64(out.record_count, 0);
+    /* A snapshot id is none (-1, -1) or real (both positive), never half of each. */
+    const i64 bad_ends[] = {0, -2, 812, -1};
+    const i32 bad_epochs[] = {3, 3, 0, 3};
+    for (u32 i = 0; i < 4; i++) {
+        quorum_writer_init(&writer, buffer, sizeof(buffer));
+        quorum_frame_response_begin(&writer, 6);
+        in.SnapshotId = (struct quorum_snapshot_id){bad_ends[i], bad_epochs[i]};
+        quorum_encode_fetch_response(&writer, &in);
+        size = quorum_frame_end(&writer);
+        reader = body_of_response(buffer, size, &correlation_id);
+        CHECK(quorum_decode_fetch_response(&reader, &out) == WIRE_INVALID);
+    }
+}
+
+TEST(fetch_snapshot_request_round_trip_and_truncations)
+{
+    struct quorum_writer writer;
+    quorum_writer_init(&writer, buffer, sizeof(buffer));
+    quorum_frame_request_begin(&writer, QUORUM_API_FETCH_SNAPSHOT, 9, "kraft");
+    struct quorum_fetch_snapshot_request in = {.ReplicaId = 3, .MaxBytes = 65536,
+        .CurrentLeaderEpoch = 7, .SnapshotId = {4096, 6}, .Position = 131072};
+    quorum_encode_fetch_snapshot_request(&writer, &in);
+    u32 size = quorum_frame_end(&writer);
+    struct quorum_reader reader = {.bytes = buffer + 4, .size = size - 4, .position = 0};
+    struct quorum_header header;
+    REQUIRE(quorum_decode_request_header(&reader, &header) == WIRE_OK);
+    CHECK_EQ_U64(header.ApiKey, QUORUM_API_FETCH_SNAPSHOT);
+    u32 body = reader.position;
+    struct quorum_fetch_snapshot_request out;
+    REQUIRE(quorum_decode_fetch_snapshot_request(&reader, &out) == WIRE_OK);
+    CHECK_EQ_U64(out.ReplicaId, 3);
+    CHECK_EQ_U64(out.MaxBytes, 65536);
+    CHECK_EQ_U64(out.CurrentLeaderEpoch, 7);
+    CHECK_EQ_U64(out.SnapshotId.EndOffset, 4096);
+    CHECK_EQ_U64(out.SnapshotId.Epoch, 6);
+    CHECK_EQ_U64(out.Position, 131072);
+    for (u32 cut = 0; cut < size - 4 - body; cut++) {
+        u8 *copy = malloc(cut + 1); /* Exact size (+1 for cut 0): an over-read hits ASan. */
+        memcpy(copy, buffer + 4 + body, cut);
+        struct quorum_reader short_reader = {.bytes = copy, .size = cut, .position = 0};
+        CHECK(quorum_decode_fetch_snapshot_request(&short_reader, &out) == WIRE_INVALID);
+        free(copy);
+    }
+    /* No snapshot named, or a negative position or size limit: rejected. */
+    const struct quorum_fetch_snapshot_request bad[] = {
+        {.ReplicaId = 3, .MaxBytes = 10, .CurrentLeaderEpoch = 1, .SnapshotId = {-1, -1}},
+        {.ReplicaId = 3, .MaxBytes = 10, .CurrentLeaderEpoch = 1, .SnapshotId = {5, 1},
+         .Position = -1},
+        {.ReplicaId = 3, .MaxBytes = 0, .CurrentLeaderEpoch = 1, .SnapshotId = {5, 1}},
+    };
+    for (u32 i = 0; i < ARRAY_LEN(bad); i++) {
+        quorum_writer_init(&writer, buffer, sizeof(buffer));
+        quorum_frame_request_begin(&writer, QUORUM_API_FETCH_SNAPSHOT, 9, "kraft");
+        quorum_encode_fetch_snapshot_request(&writer, &bad[i]);
+        size = quorum_frame_end(&writer);
+        reader = (struct quorum_reader){.bytes = buffer + 4, .size = size - 4, .position = 0};
+        REQUIRE(quorum_decode_request_header(&reader, &header) == WIRE_OK);
+        CHECK(quorum_decode_fetch_snapshot_request(&reader, &out) == WIRE_INVALID);
+    }
+}
+
+static u32 encode_fetch_snapshot_response(i64 size_total, i64 position, const u8 *chunk,
+                                          u32 chunk_size)
+{
+    struct quorum_writer writer;
+    quorum_writer_init(&writer, buffer, sizeof(buffer));
+    quorum_frame_response_begin(&writer, 8);
+    struct quorum_fetch_snapshot_response in = {.ErrorCode = 0, .LeaderId = 1,
+        .LeaderEpoch = 7, .SnapshotId = {4096, 6}, .Size = size_total, .Position = position,
+        .chunk = chunk, .chunk_size = chunk_size};
+    quorum_encode_fetch_snapshot_response(&writer, &in);
+    return quorum_frame_end(&writer);
+}
+
+TEST(fetch_snapshot_response_round_trip_and_bounds)
+{
+    static u8 chunk[QUORUM_SNAPSHOT_CHUNK_MAX];
+    for (u32 i = 0; i < sizeof(chunk); i++) chunk[i] = (u8)(i * 7);
+    u32 size = encode_fetch_snapshot_response(200000, 65536, chunk, sizeof(chunk));
+    i32 correlation_id = 0;
+    struct quorum_reader reader = body_of_response(buffer, size, &correlation_id);
+    struct quorum_fetch_snapshot_response out;
+    REQUIRE(quorum_decode_fetch_snapshot_response(&reader, &out) == WIRE_OK);
+    CHECK_EQ_U64(correlation_id, 8);
+    CHECK_EQ_U64(out.Size, 200000);
+    CHECK_EQ_U64(out.Position, 65536);
+    CHECK_EQ_U64(out.SnapshotId.EndOffset, 4096);
+    CHECK_EQ_U64(out.SnapshotId.Epoch, 6);
+    CHECK_EQ_U64(out.LeaderEpoch, 7);
+    REQUIRE(out.chunk_size == sizeof(chunk));
+    CHECK(memcmp(out.chunk, chunk, sizeof(chunk)) == 0);
+    /* Every truncation is rejected without an over-read. */
+    for (u32 cut = 8; cut < size; cut += cut < 200 ? 1 : 997) {
+        u8 *copy = malloc(cut);
+        memcpy(copy, buffer, cut);
+        struct quorum_reader short_reader = {.bytes = copy + 8, .size = cut - 8};
+        CHECK(quorum_decode_fetch_snapshot_response(&short_reader, &out) == WIRE_INVALID);
+        free(copy);
+    }
+    /* A chunk reaching past the snapshot's size, a size above the limit, a position past the
+     * end: rejected. The last chunk ending exactly at the size is fine. */
+    size = encode_fetch_snapshot_response(65536 + 100, 200, chunk, sizeof(chunk));
+    reader = body_of_response(buffer, size, &correlation_id);
+    CHECK(quorum_decode_fetch_snapshot_response(&reader, &out) == WIRE_INVALID);
+    size = encode_fetch_snapshot_response((i64)QUORUM_SNAPSHOT_SIZE_MAX + 1, 0, chunk, 10);
+    reader = body_of_response(buffer, size, &correlation_id);
+    CHECK(quorum_decode_fetch_snapshot_response(&reader, &out) == WIRE_INVALID);
+    size = encode_fetch_snapshot_response(100, 101, chunk, 0);
+    reader = body_of_response(buffer, size, &correlation_id);
+    CHECK(quorum_decode_fetch_snapshot_response(&reader, &out) == WIRE_INVALID);
+    size = encode_fetch_snapshot_response(65536 + 100, 100, chunk, sizeof(chunk));
+    reader = body_of_response(buffer, size, &correlation_id);
+    CHECK(quorum_decode_fetch_snapshot_response(&reader, &out) == WIRE_OK);
+}
+
 static const struct test_case tests[] = {
+    {"fetch_response_names_a_snapshot", fetch_response_names_a_snapshot},
+    {"fetch_snapshot_request_round_trip_and_truncations",
+     fetch_snapshot_request_round_trip_and_truncations},
+    {"fetch_snapshot_response_round_trip_and_bounds", fetch_snapshot_response_round_trip_and_bounds},
     {"vote_round_trip", vote_round_trip},
     {"vote_response_round_trip", vote_response_round_trip},
     {"fetch_response_round_trip", fetch_response_round_trip},

@@ -1,0 +1,105 @@
+#!/usr/bin/env bash
+# kbroker_controller.sh: the active controller of a 3-node combined KRaft cluster of real
+# kbroker processes, driven by confluent-kafka-python (librdkafka).
+#
+# Three nodes start from the properties a Kafka user writes (process.roles=broker,controller,
+# controller.quorum.voters=1@...,2@...,3@..., listeners PLAINTEXT + CONTROLLER, racks a/b/c);
+# every broker registers with the active controller and is unfenced. Checks: Metadata and
+# DescribeCluster name the same active controller; a topic created through the AdminClient
+# gets 3 partitions on 3 distinct racks with a leader each, and round-trips records; the
+# controller is SIGKILLed: a new one takes over (both APIs say so), topic creation through
+# the AdminClient keeps working; the killed node restarts on its data directory and catches up
+# (Metadata asked of it alone lists the topic created while it was down). Sessions are short
+# (broker.session.timeout.ms=3000) so fencing the dead broker takes seconds.
+set -u
+cd "$(dirname "$0")/../.."
+source tests/integration/lib.bash
+kb_require_binaries "$KBROKER"
+PYTHON=/usr/bin/python3
+HELPER=tests/integration/kbroker_controller.py
+
+read -r -a PORTS <<<"$(kb_free_ports 6)"
+if [ "${#PORTS[@]}" -lt 6 ]; then echo "no free ports"; exit 1; fi
+CONTROLLER_PORT=("" "${PORTS[0]}" "${PORTS[1]}" "${PORTS[2]}")
+CLIENT_PORT=("" "${PORTS[3]}" "${PORTS[4]}" "${PORTS[5]}")
+RACK=("" a b c)
+VOTERS="1@127.0.0.1:${CONTROLLER_PORT[1]},2@127.0.0.1:${CONTROLLER_PORT[2]}"
+VOTERS="$VOTERS,3@127.0.0.1:${CONTROLLER_PORT[3]}"
+PID=("" "" "" "")
+ALL="127.0.0.1:${CLIENT_PORT[1]},127.0.0.1:${CLIENT_PORT[2]},127.0.0.1:${CLIENT_PORT[3]}"
+
+for i in 1 2 3; do
+    cat >"$KB_TMP/n$i.properties" <<PROPERTIES
+process.roles=broker,controller
+node.id=$i
+controller.quorum.voters=$VOTERS
+listeners=PLAINTEXT://127.0.0.1:${CLIENT_PORT[$i]},CONTROLLER://127.0.0.1:${CONTROLLER_PORT[$i]}
+controller.listener.names=CONTROLLER
+broker.rack=${RACK[$i]}
+broker.heartbeat.interval.ms=500
+broker.session.timeout.ms=3000
+log.dirs=$KB_TMP/n$i
+PROPERTIES
+done
+
+start_node() {
+    local i=$1
+    echo "--- start" >>"$KB_TMP/n$i.log"
+    "$KBROKER" "$KB_TMP/n$i.properties" --log-level info >>"$KB_TMP/n$i.log" 2>&1 &
+    PID[$i]=$!
+    KB_PIDS+=("${PID[$i]}")
+}
+
+helper() { timeout 60 "$PYTHON" "$HELPER" "$@"; }
+
+echo "ports: controllers ${CONTROLLER_PORT[*]:1}, clients ${CLIENT_PORT[*]:1}; logs in $KB_TMP"
+for i in 1 2 3; do start_node "$i"; done
+
+CONTROLLER=$(helper controller "$ALL" 3)
+kb_check "Metadata and DescribeCluster name one active controller with 3 brokers ($CONTROLLER)" \
+    test "$CONTROLLER" -ge 1 -a "$CONTROLLER" -le 3 2>/dev/null
+
+placement=$(helper create "$ALL" spread 3 3)
+kb_check "a 3-partition, 3-replica topic gets a leader per partition ($placement)" \
+    test $? = 0
+leaders=$(echo "$placement" | grep -o ', [0-9]*)' | sort -u | wc -l)
+kb_check "the 3 partition leaders are 3 different brokers" test "$leaders" = 3
+kb_check "records round-trip through the new topic" helper roundtrip "$ALL" spread
+
+# --- SIGKILL the active controller: the survivors elect a new one.
+VICTIM=$CONTROLLER
+if [ -z "$VICTIM" ] || [ "$VICTIM" -lt 1 ] 2>/dev/null; then VICTIM=1; fi
+kill -9 "${PID[$VICTIM]}"
+wait "${PID[$VICTIM]}" 2>/dev/null
+echo "     SIGKILLed node $VICTIM (the active controller)"
+SURVIVORS=""
+for i in 1 2 3; do
+    [ "$i" = "$VICTIM" ] && continue
+    SURVIVORS="${SURVIVORS:+$SURVIVORS,}127.0.0.1:${CLIENT_PORT[$i]}"
+done
+NEW_CONTROLLER=$(helper controller "$SURVIVORS" 2)
+kb_check "a new active controller ($NEW_CONTROLLER) takes over; the dead broker is fenced" \
+    test -n "$NEW_CONTROLLER" -a "$NEW_CONTROLLER" != "$VICTIM"
+placement=$(helper create "$SURVIVORS" after-kill 2 2)
+kb_check "topic creation through the AdminClient still works ($placement)" test $? = 0
+kb_check "records round-trip through the topic created after the kill" \
+    helper roundtrip "$SURVIVORS" after-kill
+
+# --- Restart the victim: it replays the metadata log and serves the new topic's metadata.
+start_node "$VICTIM"
+kb_check "the restarted node $VICTIM catches up: its Metadata lists the topic made while down" \
+    helper has-topic "127.0.0.1:${CLIENT_PORT[$VICTIM]}" after-kill 2
+kb_check "all 3 brokers are registered and unfenced again" helper controller "$ALL" 3 >/dev/null
+
+for i in 1 2 3; do
+    kill -0 "${PID[$i]}" 2>/dev/null || continue
+    kill -TERM "${PID[$i]}"
+    kb_wait_for 10 kb_process_gone "${PID[$i]}"
+    wait "${PID[$i]}"
+    STATUS=$?
+    kb_check "node $i exits 0 on SIGTERM" test "$STATUS" = 0
+done
+if [ "$KB_FAILED" -gt 0 ]; then
+    for i in 1 2 3; do echo "--- tail of node $i log"; tail -n 25 "$KB_TMP/n$i.log"; done
+fi
+kb_finish
