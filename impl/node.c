@@ -114,6 +114,12 @@ static void node_observe_record(struct node *node, i64 offset, u32 index,
         topic_id = &record->as.partition_change.topic_id;
         partition_id = record->as.partition_change.partition_id;
         break;
+    case METADATA_TOPIC:
+        seen.kind = HISTORY_METADATA_TOPIC;
+        seen.c = history_topic_hash(record->as.topic.topic_id.bytes);
+        seen.data = (const u8 *)record->as.topic.name;
+        seen.data_size = (u32)strlen(record->as.topic.name);
+        break;
     case METADATA_REMOVE_TOPIC:
         seen.kind = HISTORY_METADATA_TOPIC_REMOVED;
         seen.c = history_topic_hash(record->as.remove_topic.topic_id.bytes);
@@ -227,6 +233,8 @@ static bool node_is_quorum_api(i32 api_key)
            api_key == 55 /* DescribeQuorum */ || api_key == 59 /* FetchSnapshot */;
 }
 
+static void node_conn_forget(void *process, io_conn conn);
+
 struct node *node_create(const struct node_config *config, struct io *io)
 {
     ASSERT(config != NULL && io != NULL);
@@ -250,6 +258,7 @@ struct node *node_create(const struct node_config *config, struct io *io)
         return NULL;
     }
     broker_attach_metadata(node->broker, &node->image, NODE_TIMER_LINK);
+    broker_set_close_observer(node->broker, node_conn_forget, node);
     struct quorum_state_machine machine = {.context = node,
                                            .apply = node_apply,
                                            .save_snapshot = node_save_snapshot,
@@ -257,6 +266,8 @@ struct node *node_create(const struct node_config *config, struct io *io)
     quorum_set_state_machine(node->quorum, &machine);
     return node;
 }
+
+struct broker *node_broker(struct node *node) { return node->broker; }
 
 void node_destroy(struct node *node)
 {
@@ -383,6 +394,19 @@ static void on_accepted(struct node *node, io_conn conn, u64 tag)
     }
     slot->conn = conn;
     slot->tag = tag;
+    /* Watched for connections.max.idle.ms from now on, even if it never speaks. */
+    if (tag == NODE_TAG_LISTEN_CLIENT) broker_conn_opened(node->broker, conn);
+}
+
+/* The broker closed a client connection on its own (idle, a failed send): forget it too. */
+static void node_conn_forget(void *process, io_conn conn)
+{
+    struct node *node = process;
+    struct node_conn *slot = conn_find(node, conn);
+    if (slot == NULL) return;
+    quorum_conn_closed(node->quorum, conn);
+    if (node->controller != NULL) controller_conn_closed(node->controller, conn);
+    slot->conn = 0;
 }
 
 static void peer_lost(struct node *node, u32 index)
@@ -466,6 +490,7 @@ static void node_on_frame(void *process, io_conn conn, const u8 *frame, u32 size
     } else if (slot->tag == NODE_TAG_LISTEN_CONTROLLER) {
         ok = quorum_on_request(node->quorum, conn, frame, size);
     } else {
+        broker_conn_foreign(node->broker, conn); /* The quorum's client: not the broker's. */
         ok = quorum_on_client_request(node->quorum, conn, frame, size);
     }
     if (!ok) {

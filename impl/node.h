@@ -22,6 +22,10 @@ struct node;
 struct node *node_create(const struct node_config *config, struct io *io);
 void node_destroy(struct node *node);
 
+struct broker;
+/* The node's broker, for what its host reports about it (kbroker's --metrics-file). */
+struct broker *node_broker(struct node *node);
+
 /* The handler the backend drives; its process argument is the struct node. */
 extern const struct io_handler_vtable node_handler;
 

@@ -111,6 +111,8 @@ enum history_kind {
     /* unclean.leader.election.enable was overridden: c=1 true / 0 false or deleted,
      * d=resource type (2 topic, 4 broker). */
     HISTORY_METADATA_UNCLEAN = 63,
+    /* A topic was created: c=topic id hash, payload its name (for readable messages). */
+    HISTORY_METADATA_TOPIC = 64,
 };
 
 /* The payload of HISTORY_METADATA_PARTITION. Broker ids >= 64 do not fit the masks; a node
@@ -146,6 +148,7 @@ static inline u64 history_topic_hash(const u8 id[16])
 enum history_entry_flags {
     HISTORY_ENTRY_CONTROL = 1u << 0,   /* A control record (the leader-change entry). */
     HISTORY_ENTRY_RECOVERED = 1u << 1, /* Re-reported from disk after a restart. */
+    HISTORY_ENTRY_PROPOSED = 1u << 2,  /* Proposed by the leader's controller, not a client. */
 };
 
 /* The d field of HISTORY_QUORUM_SNAPSHOT: where the snapshot came from. */

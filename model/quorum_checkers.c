@@ -12,10 +12,18 @@
  * COMMITTED carry d bit 0 = control record (leader change, not a client value); APPENDED d
  * bit 1 = re-reported after recovery.
  *
+ * Snapshots: a node that loads a snapshot ending at offset e (at a restart, or fetched from the
+ * leader) reports SNAPSHOT; from then on its log holds the committed entries below e (the
+ * replay fills them in from what was committed) and continues at e, and it knows offsets below
+ * e committed and applied: its applied sequence resumes at e instead of 0. Every snapshot must
+ * cover only committed offsets, end with the committed entry's epoch, and carry the digest the
+ * replicas reached at e - 1 (applied-prefix checks that, so the digest chain is unbroken).
+ *
  * Depends on model/history.h (and through it impl/base.h types) only. Tested by
  * tests/unit/test_model_checkers.c: crafted histories that break each invariant are caught,
  * good ones pass. */
 #include "history.h"
+#include "controller_checkers.h"
 #include "kafka_checkers.h"
 
 #include <stdarg.h>
@@ -33,6 +41,7 @@ enum check_which {
     CHECK_LIVENESS,
     CHECK_UNAVAILABLE,
     CHECK_AVAILABLE,
+    CHECK_SNAPSHOT_CATCH_UP,
 };
 
 #define MODEL_NONE UINT64_MAX
@@ -119,6 +128,10 @@ struct model {
     bool window_commit;
     u32 window_event;
     u64 window_offset, window_ns;
+    /* snapshot-catch-up: a node installed a fetched snapshot, then applied past it. */
+    bool fetched_seen, caught_up;
+    u32 fetched_node;
+    u64 fetched_end;
 };
 
 /* ===== Small tools ===== */
@@ -145,6 +158,12 @@ static u64 mix64(u64 x)
 }
 
 static struct model_slot *table_find(struct model_table *table, u64 a, u64 b, bool insert);
+
+/* The hash of a log prefix extended by one entry. */
+static u64 prefix_extend(u64 previous, u64 epoch, u64 checksum)
+{
+    return mix64(previous ^ mix64(epoch * 0x9e3779b97f4a7c15ull ^ checksum));
+}
 
 static void table_grow(struct model_table *table)
 {
@@ -325,7 +344,7 @@ static void on_appended(struct model *model, u32 index, const struct history_eve
     struct model_entry *entry = &node->entries[node->length++];
     entry->epoch = event->b;
     entry->checksum = event->c;
-    entry->prefix = mix64(previous ^ mix64(event->b * 0x9e3779b97f4a7c15ull ^ event->c));
+    entry->prefix = prefix_extend(previous, event->b, event->c);
     struct model_slot *slot = table_find(&model->prefixes, event->a, event->b, true);
     if (slot->value == 0) {
         slot->value = entry->prefix | 1; /* Never 0, which marks a fresh slot. */
@@ -339,10 +358,10 @@ static void on_appended(struct model *model, u32 index, const struct history_eve
     }
 }
 
-static void on_truncated(struct model *model, u32 index, const struct history_event *event)
+/* The node's log loses [end, length): none of it may be a committed entry. */
+static void check_removal(struct model *model, u32 index, const struct model_node *node, u64 end,
+                          const char *how)
 {
-    struct model_node *node = node_get(model, event->node);
-    u64 end = MIN(event->a, (u64)node->length);
     for (u64 offset = end; offset < node->length && offset < model->committed_end; offset++) {
         const struct model_committed *entry = &model->committed[offset];
         const struct model_entry *held = &node->entries[offset];
@@ -350,14 +369,21 @@ static void on_truncated(struct model *model, u32 index, const struct history_ev
             continue;
         }
         if (model->which == CHECK_COMMITTED_DURABLE) {
-            model_fail(model, index, "Event %u: node %u truncated its log to offset %llu, "
-                       "removing the entry at offset %llu (epoch %llu) that was committed at "
-                       "event %u: a committed entry must never be removed.", index, node->id,
-                       (unsigned long long)event->a, (unsigned long long)offset,
+            model_fail(model, index, "Event %u: node %u %s offset %llu, removing the entry at "
+                       "offset %llu (epoch %llu) that was committed at event %u: a committed "
+                       "entry must never be removed.", index, node->id, how,
+                       (unsigned long long)end, (unsigned long long)offset,
                        (unsigned long long)entry->epoch, entry->event);
         }
         break;
     }
+}
+
+static void on_truncated(struct model *model, u32 index, const struct history_event *event)
+{
+    struct model_node *node = node_get(model, event->node);
+    u64 end = MIN(event->a, (u64)node->length);
+    check_removal(model, index, node, end, "truncated its log to");
     node->length = (u32)end;
     node->commit_next = MIN(node->commit_next, end);
     node->apply_next = MIN(node->apply_next, end);
@@ -405,7 +431,8 @@ static void on_committed(struct model *model, u32 index, const struct history_ev
         entry->set = true;
         entry->epoch = event->b;
         entry->checksum = event->c;
-        entry->control = (event->d & HISTORY_ENTRY_CONTROL) != 0;
+        /* Control records and the controller's own proposals are no client's values. */
+        entry->control = (event->d & (HISTORY_ENTRY_CONTROL | HISTORY_ENTRY_PROPOSED)) != 0;
         entry->event = index;
         entry->commit_epoch = node->epoch;
     }
@@ -438,6 +465,10 @@ static void on_applied(struct model *model, u32 index, const struct history_even
 {
     struct model_node *node = node_get(model, event->node);
     u64 offset = event->a;
+    if (model->which == CHECK_SNAPSHOT_CATCH_UP && model->fetched_seen &&
+        node->id == model->fetched_node && offset >= model->fetched_end) {
+        model->caught_up = true;
+    }
     if (model->which != CHECK_APPLIED_PREFIX) return;
     if (offset != node->apply_next || offset >= node->commit_next) {
         model_fail(model, index, "Event %u: node %u applied offset %llu, but it had applied the "
@@ -459,6 +490,91 @@ static void on_applied(struct model *model, u32 index, const struct history_even
                    "applying the same log must reach the same state.", index, node->id,
                    (unsigned long long)offset, (unsigned long long)event->c,
                    (unsigned long long)entry->digest, entry->digest_event);
+    }
+}
+
+/* The node reported a snapshot ending at a (its last entry of epoch b, digest c there). */
+static void on_snapshot(struct model *model, u32 index, const struct history_event *event)
+{
+    struct model_node *node = node_get(model, event->node);
+    u64 end = event->a;
+    bool judge = model->which == CHECK_APPLIED_PREFIX;
+    if (end == 0 || end >= UINT32_MAX) {
+        if (judge) {
+            model_fail(model, index, "Event %u: node %u reported a snapshot ending at offset "
+                       "%llu: a snapshot covers at least one entry.", index, node->id,
+                       (unsigned long long)end);
+        }
+        return;
+    }
+    struct model_committed *last = committed_at(model, end - 1); /* Room for [0, end). */
+    for (u64 offset = 0; offset < end && judge; offset++) {
+        if (model->committed[offset].set) continue;
+        model_fail(model, index, "Event %u: node %u reported a snapshot ending at offset %llu, "
+                   "but offset %llu was never committed: a snapshot holds only committed "
+                   "state.", index, node->id, (unsigned long long)end,
+                   (unsigned long long)offset);
+        return;
+    }
+    if (judge) {
+        if (last->epoch != event->b) {
+            model_fail(model, index, "Event %u: node %u's snapshot ends at offset %llu with "
+                       "epoch %llu, but the entry committed there has epoch %llu (event %u).",
+                       index, node->id, (unsigned long long)end, (unsigned long long)event->b,
+                       (unsigned long long)last->epoch, last->event);
+        } else if (last->digest_set && last->digest != event->c) {
+            model_fail(model, index, "Event %u: node %u's snapshot ending at offset %llu "
+                       "carries state digest %016llx, but the replicas had %016llx after "
+                       "applying offset %llu (event %u): a snapshot must be exactly the state "
+                       "the committed log builds.", index, node->id, (unsigned long long)end,
+                       (unsigned long long)event->c, (unsigned long long)last->digest,
+                       (unsigned long long)(end - 1), last->digest_event);
+        } else if (event->d == HISTORY_SNAPSHOT_TAKEN && end > node->apply_next) {
+            model_fail(model, index, "Event %u: node %u took a snapshot ending at offset %llu "
+                       "but had applied only the offsets below %llu.", index, node->id,
+                       (unsigned long long)end, (unsigned long long)node->apply_next);
+        }
+    }
+    if (!last->digest_set) {
+        last->digest_set = true;
+        last->digest = event->c;
+        last->digest_event = index;
+    }
+    if (event->d == HISTORY_SNAPSHOT_TAKEN) return; /* Its log and state go on unchanged. */
+    /* The node's state is now the snapshot's and its log restarts at end: below end it holds
+     * what was committed, whatever it held beyond is gone (a fetched snapshot replaces the log). */
+    check_removal(model, index, node, end, "installed a snapshot and restarted its log at");
+    node->entries = grow(node->entries, &node->capacity, (u32)end, sizeof(struct model_entry));
+    u64 previous = 0;
+    for (u64 offset = 0; offset < end; offset++) {
+        const struct model_committed *entry = &model->committed[offset];
+        struct model_entry *held = &node->entries[offset];
+        held->epoch = entry->epoch;
+        held->checksum = entry->checksum;
+        held->prefix = prefix_extend(previous, entry->epoch, entry->checksum);
+        previous = held->prefix;
+    }
+    node->length = (u32)end;
+    node->commit_next = end;
+    node->apply_next = end;
+    if (event->d == HISTORY_SNAPSHOT_FETCHED && !model->fetched_seen) {
+        model->fetched_seen = true;
+        model->fetched_node = node->id;
+        model->fetched_end = end;
+    }
+}
+
+static void finish_snapshot_catch_up(struct model *model)
+{
+    u32 last = model->history->count == 0 ? 0 : model->history->count - 1;
+    if (!model->fetched_seen) {
+        model_fail(model, last, "No node installed a snapshot fetched from the leader: the "
+                   "scenario expects a node that fell behind the leader's log start to catch up "
+                   "through FetchSnapshot.");
+    } else if (!model->caught_up) {
+        model_fail(model, last, "Node %u installed the leader's snapshot ending at offset %llu "
+                   "but never applied an entry after it: it did not catch up.",
+                   model->fetched_node, (unsigned long long)model->fetched_end);
     }
 }
 
@@ -647,6 +763,7 @@ static void replay_event(struct model *model, u32 index, const struct history_ev
     case HISTORY_QUORUM_TRUNCATED: on_truncated(model, index, event); break;
     case HISTORY_QUORUM_COMMITTED: on_committed(model, index, event); break;
     case HISTORY_QUORUM_APPLIED: on_applied(model, index, event); break;
+    case HISTORY_QUORUM_SNAPSHOT: on_snapshot(model, index, event); break;
     case HISTORY_CLIENT_INVOKE:
     case HISTORY_CLIENT_OK:
     case HISTORY_CLIENT_FAIL:
@@ -692,6 +809,7 @@ static void replay(const struct history *history, const struct check_params *par
     if (outcome->passed && (which == CHECK_UNAVAILABLE || which == CHECK_AVAILABLE)) {
         finish_windows(&model);
     }
+    if (outcome->passed && which == CHECK_SNAPSHOT_CATCH_UP) finish_snapshot_catch_up(&model);
     if (outcome->passed) snprintf(outcome->message, sizeof(outcome->message), "ok");
     model_free(&model);
 }
@@ -711,6 +829,7 @@ MODEL_CHECKER(check_client_acks, CHECK_CLIENT_ACKS)
 MODEL_CHECKER(check_liveness, CHECK_LIVENESS)
 MODEL_CHECKER(check_unavailable_window, CHECK_UNAVAILABLE)
 MODEL_CHECKER(check_available_window, CHECK_AVAILABLE)
+MODEL_CHECKER(check_snapshot_catch_up, CHECK_SNAPSHOT_CATCH_UP)
 
 const struct checker model_checkers[] = {
     {"election-safety", "At most one leader per epoch, and at most one vote per voter per epoch.",
@@ -731,7 +850,10 @@ const struct checker model_checkers[] = {
      check_unavailable_window},
     {"available-window", "Something new is committed inside the expected availability window.",
      check_available_window},
+    {"snapshot-catch-up", "Some node installs a snapshot fetched from the leader (FetchSnapshot) "
+     "and then applies entries after it.", check_snapshot_catch_up},
     KAFKA_CHECKER_ENTRIES,
+    CONTROLLER_CHECKER_ENTRIES,
 };
 const u32 model_checker_count = (u32)ARRAY_LEN(model_checkers);
 

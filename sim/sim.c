@@ -219,7 +219,8 @@ static void sim_add_nodes(struct sim_run *run)
     }
 }
 
-/* Kafka producers (c1..) then consumers, all talking to the first node's client listener. */
+/* Kafka producers (p1..) then consumers (c1..), in the first node's datacenter, each knowing
+ * the client listeners of the first nodes as its bootstrap list. */
 static void sim_add_kafka_clients(struct sim_run *run)
 {
     const struct scenario *scenario = run->scenario;
@@ -233,8 +234,12 @@ static void sim_add_kafka_clients(struct sim_run *run)
         bool producer = i < workload->producer_count;
         config->role = producer ? KAFKA_CLIENT_PRODUCER : KAFKA_CLIENT_CONSUMER;
         config->client_id = SIM_CLIENT_ID_BASE + i + 1;
-        snprintf(config->endpoint, sizeof(config->endpoint), "%s:%u", scenario->nodes[0].name,
-                 SIM_NODE_PORT_CLIENT);
+        for (u32 n = 0; n < scenario->node_count && n < KAFKA_CLIENT_BOOTSTRAP_MAX; n++) {
+            snprintf(config->bootstrap[n], CONFIG_ENDPOINT_MAX, "%s:%u", scenario->nodes[n].name,
+                     SIM_NODE_PORT_CLIENT);
+            config->bootstrap_count++;
+        }
+        config->replication_factor = 1;
         snprintf(config->topic, sizeof(config->topic), "%s", workload->topic);
         config->partition_count = workload->partition_count;
         config->acks = (i16)workload->acks;
@@ -683,7 +688,8 @@ static bool sim_build(struct sim_run *run, const struct sim_options *options)
     for (u32 i = 0; i < run->scenario->node_count; i++) {
         if (run->scenario->workload.kind != WORKLOAD_KAFKA_PRODUCE_CONSUME) break;
         sim_record(run, HISTORY_KAFKA_BROKER_CONFIG, run->scenario->nodes[i].id,
-                   run->nodes[i].config.log_flush_interval_messages, 1, 0, 0);
+                   run->nodes[i].config.log_flush_interval_messages, 1,
+                   run->nodes[i].config.unclean_leader_election_enable, 0);
     }
     return true;
 }

@@ -132,6 +132,7 @@ void broker_start(struct broker *broker)
 {
     ASSERT(broker->image != NULL);
     broker_link_start(broker);
+    broker_maintenance_start(broker);
 }
 
 void broker_stop(struct broker *broker)
@@ -179,15 +180,60 @@ void broker_advertised(const struct broker *broker, char *host, u32 host_size, i
 
 /* ===== Connections and back-pressure ===== */
 
+/* Watches conn (if it is not yet) and records traffic on it now (connections.max.idle.ms). */
 static void broker_conn_remember(struct broker *broker, io_conn conn)
 {
-    u32 free_index = BROKER_CONNS_MAX;
-    for (u32 i = 0; i < BROKER_CONNS_MAX; i++) {
-        if (broker->conns[i] == conn) return;
-        if (broker->conns[i] == 0 && free_index == BROKER_CONNS_MAX) free_index = i;
+    u32 index = BROKER_CONNS_MAX;
+    for (u32 i = 0; i < BROKER_CONNS_MAX && index == BROKER_CONNS_MAX; i++) {
+        if (broker->conns[i] == conn) index = i;
     }
-    ASSERT(free_index < BROKER_CONNS_MAX); /* The node accepts at most as many. */
-    broker->conns[free_index] = conn;
+    for (u32 i = 0; i < BROKER_CONNS_MAX && index == BROKER_CONNS_MAX; i++) {
+        if (broker->conns[i] == 0) index = i;
+    }
+    ASSERT(index < BROKER_CONNS_MAX); /* The node accepts at most as many. */
+    broker->conns[index] = conn;
+    broker->conn_active_ns[index] = io_now_ns(broker->io);
+    broker_idle_arm(broker);
+}
+
+/* Traffic on a watched connection (an answer left): its idle time starts again. */
+static void broker_conn_touch(struct broker *broker, io_conn conn)
+{
+    for (u32 i = 0; i < BROKER_CONNS_MAX && conn != 0; i++) {
+        if (broker->conns[i] == conn) broker->conn_active_ns[i] = io_now_ns(broker->io);
+    }
+    broker_idle_arm(broker); /* A freed slot may leave a connection to watch. */
+}
+
+void broker_conn_opened(struct broker *broker, io_conn conn)
+{
+    ASSERT(conn != 0);
+    broker_conn_remember(broker, conn);
+    /* Accepted while every slot is busy: it waits like the others. */
+    if (broker->conns_paused) io_read_pause(broker->io, conn, true);
+}
+
+void broker_conn_foreign(struct broker *broker, io_conn conn)
+{
+    ASSERT(conn != 0);
+    for (u32 i = 0; i < BROKER_CONNS_MAX; i++) {
+        if (broker->conns[i] == conn) broker->conns[i] = 0;
+    }
+}
+
+void broker_set_close_observer(struct broker *broker,
+                               void (*observer)(void *owner, io_conn conn), void *owner)
+{
+    broker->close_observer = observer;
+    broker->close_observer_owner = owner;
+}
+
+void broker_conn_close(struct broker *broker, io_conn conn)
+{
+    ASSERT(conn != 0);
+    io_close(broker->io, conn);
+    broker_conn_closed(broker, conn);
+    if (broker->close_observer != NULL) broker->close_observer(broker->close_observer_owner, conn);
 }
 
 static struct broker_slot *broker_slot_of_conn(struct broker *broker, io_conn conn)
@@ -248,6 +294,7 @@ struct broker_slot *broker_slot_take(struct broker *broker, io_conn conn, const 
     slot->next_part = 0;
     slot->parked = false;
     slot->waited = false;
+    slot->arrival_ns = io_now_ns(broker->io);
     slot->forwarding = false;
     slot->forward_sent = false;
     proto_arena_init(&slot->arena, slot->arena_memory, BROKER_ARENA_SIZE);
@@ -267,10 +314,15 @@ void broker_slot_finish(struct broker *broker, struct broker_slot *slot,
     if (conn != 0 && response != NULL) {
         broker_send_response(broker, conn, &slot->header, response);
     }
+    if (conn != 0) {
+        broker_metrics_latency(broker, slot->header.RequestApiKey,
+                               io_now_ns(broker->io) - slot->arrival_ns);
+    }
     slot->used = false;
     slot->conn = 0;
     if (broker->conns_paused) broker_pause_all(broker, false);
     if (conn != 0) io_read_pause(broker->io, conn, false);
+    broker_conn_touch(broker, conn);
 }
 
 void broker_send_response(struct broker *broker, io_conn conn,
@@ -293,9 +345,10 @@ void broker_send_response(struct broker *broker, io_conn conn,
     if (result != IO_OK) {
         io_log(broker->io, IO_LOG_WARN, "broker: cannot send a response (%s); closing",
                io_result_name(result));
-        io_close(broker->io, conn);
-        broker_conn_closed(broker, conn);
+        broker_conn_close(broker, conn);
+        return;
     }
+    broker_metrics_sent(broker, header->RequestApiKey, writer.position);
 }
 
 /* ===== Dispatch ===== */
@@ -309,12 +362,42 @@ static bool broker_handle_api_versions(struct broker *broker, io_conn conn,
     if (proto_api_versions_respond(proto_api_table, header, body, &writer) != PROTO_OK) {
         return false;
     }
-    return io_send(broker->io, conn, broker->out, writer.position) == IO_OK;
+    if (io_send(broker->io, conn, broker->out, writer.position) != IO_OK) return false;
+    broker_metrics_sent(broker, KAFKA_API_API_VERSIONS, writer.position);
+    return true;
 }
 
+static bool broker_frame_serve(struct broker *broker, io_conn conn, const u8 *frame, u32 size);
+
+/* Answered inside broker_on_frame (no request slot). */
+static bool broker_frame_sync(i32 key)
+{
+    return key == KAFKA_API_API_VERSIONS ||
+           (key >= 0 && key < KAFKA_API_KEY_COUNT && broker_handlers[key].sync != NULL);
+}
+
+/* The request metrics around serving a frame: arrival, rejection, latency of sync answers
+ * (async ones are timed when their slot finishes). */
 bool broker_on_frame(struct broker *broker, io_conn conn, const u8 *frame, u32 size)
 {
     ASSERT(conn != 0);
+    u64 arrival_ns = io_now_ns(broker->io);
+    i32 key = broker_frame_api_key(frame, size);
+    broker_metrics_request(broker, key, size);
+    bool ok = broker_frame_serve(broker, conn, frame, size);
+    if (!ok) {
+        i16 version = size >= 4 ? (i16)load_u16_be(frame + 2) : -1;
+        bool unsupported = key >= 0 && key != KAFKA_API_API_VERSIONS && size >= 4 &&
+                           !proto_api_advertised(proto_api_table, (i16)key, version);
+        broker_metrics_rejected(broker, key, unsupported);
+    } else if (broker_frame_sync(key)) {
+        broker_metrics_latency(broker, key, io_now_ns(broker->io) - arrival_ns);
+    }
+    return ok;
+}
+
+static bool broker_frame_serve(struct broker *broker, io_conn conn, const u8 *frame, u32 size)
+{
     ASSERT(broker_slot_of_conn(broker, conn) == NULL); /* Reading is paused while busy. */
     broker_conn_remember(broker, conn);
     struct proto_reader reader;
@@ -386,7 +469,11 @@ void broker_on_timer(struct broker *broker, u32 timer_id)
 {
     ASSERT(timer_id >= broker->timer_base);
     u32 index = timer_id - broker->timer_base;
-    ASSERT(index < BROKER_SLOTS_MAX);
+    ASSERT(index < BROKER_TIMERS);
+    if (index >= BROKER_SLOTS_MAX) {
+        broker_periodic_on_timer(broker, index);
+        return;
+    }
     struct broker_slot *slot = &broker->slots[index];
     if (!slot->used) return;
     if (slot->forwarding) {

@@ -26,7 +26,11 @@
 #include "../metadata/metadata.h"
 
 #define BROKER_FILE_TAG ((u64)2 << 56) /* File user_data bits 56..63 of the broker. */
-#define BROKER_TIMERS 4u               /* One long-poll timer per request slot. */
+/* Timer indices (from timer_base): 0..3 one per request slot (a long poll), then the sweep of
+ * idle connections and the log maintenance (retention, compaction). */
+#define BROKER_TIMER_IDLE 4u
+#define BROKER_TIMER_MAINTENANCE 5u
+#define BROKER_TIMERS 6u
 #define BROKER_API_KEY_INTERNAL_MIN 10000 /* Keys from here on belong to the quorum. */
 #define BROKER_LINK_CONN_TAG 0x300u      /* io_connect tag of the link to the controller. */
 
@@ -66,5 +70,21 @@ WARN_UNUSED bool broker_on_frame(struct broker *broker, io_conn conn, const u8 *
 void broker_on_file(struct broker *broker, const struct io_completion *completion);
 void broker_on_timer(struct broker *broker, u32 timer_id);
 void broker_conn_closed(struct broker *broker, io_conn conn);
+
+/* A connection accepted on the client listener: watched from now on, so that one that never
+ * speaks is closed after connections.max.idle.ms too. */
+void broker_conn_opened(struct broker *broker, io_conn conn);
+/* The connection carries another subsystem's requests (the quorum's own client keys): not the
+ * broker's to watch or pause. */
+void broker_conn_foreign(struct broker *broker, io_conn conn);
+/* Told of every connection the broker closes on its own (idle, or an answer that could not be
+ * sent), since io reports no CLOSED event for a close its user asked for. */
+void broker_set_close_observer(struct broker *broker,
+                               void (*observer)(void *owner, io_conn conn), void *owner);
+
+/* The request metrics (per api: requests, bytes in and out, rejected requests, latency
+ * histogram; connections; log maintenance) in Prometheus' text exposition format. Returns the
+ * bytes written, or 0 when they do not fit in size. */
+u32 broker_metrics_format(const struct broker *broker, char *text, u32 size);
 
 #endif

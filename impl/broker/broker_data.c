@@ -8,11 +8,12 @@
  *     and assigns offsets); the answer carries the first batch's base offset. acks 0 gets no
  *     answer, acks 1 and -1 are answered once the local append completed (one node: the local
  *     log is the whole ISR). Batches are stored as they came, whatever their compression codec.
- *   - ListOffsets: earliest and latest from the log's offsets, by timestamp (and max timestamp)
- *     through partition_log_list_offset.
+ *   - ListOffsets: earliest and latest (the high watermark) from the log's offsets, by
+ *     timestamp (and max timestamp) through partition_log_list_offset.
  *   - Fetch (v4-v12, no sessions: SessionId 0) is in broker_fetch.c: file ranges from the
  *     logs, sent with io_send_file (zero copy); high watermark = last stable offset = log end
- *     (one node, no transactions yet), aborted transactions empty, long polling.
+ *     (no replication, no transactions yet), except with flush.messages=1, where it is the
+ *     durable end (broker_high_watermark); aborted transactions empty, long polling.
  * Invariants: a part is done exactly once per pass; slot->pending counts operations in flight;
  * slot->data_used <= BROKER_DATA_SIZE_MAX.
  *
@@ -39,6 +40,16 @@ i16 broker_log_error(enum log_result result)
     case LOG_ERR_OFFLINE: return KAFKA_ERROR_KAFKA_STORAGE_ERROR;
     default: return KAFKA_ERROR_UNKNOWN_SERVER_ERROR;
     }
+}
+
+i64 broker_high_watermark(const struct partition_log *log)
+{
+    i64 end = partition_log_end_offset(log);
+    /* flush.messages=1 promises that an acknowledged record survives a crash; a reader must
+     * not see one a crash could still take back. The append's sync finishes before its event,
+     * so the durable end is the end once no append is in flight. */
+    if (log->config.flush_messages <= 1) return MIN(log->recovery_point, end);
+    return end;
 }
 
 /* Adds one named partition to the slot; false when the request names too many. */
@@ -259,7 +270,7 @@ static void broker_list_offsets_part(struct broker *broker, struct broker_slot *
     struct partition_log *log = broker_part_log(broker, part);
     if (timestamp == LOG_TIMESTAMP_EARLIEST || timestamp == LOG_TIMESTAMP_LATEST) {
         part->offset = timestamp == LOG_TIMESTAMP_EARLIEST ? partition_log_start_offset(log)
-                                                           : partition_log_end_offset(log);
+                                                           : broker_high_watermark(log);
         part->timestamp = -1;
         return;
     }
@@ -303,6 +314,10 @@ bool broker_start_list_offsets(struct broker *broker, struct broker_slot *slot)
 void broker_data_on_event(struct broker *broker, struct broker_slot *slot,
                           enum broker_event_kind kind, u32 index, const struct log_event *event)
 {
+    if (kind == BROKER_EVENT_MAINTENANCE) { /* Not a request's: the slot is a placeholder. */
+        broker_maintenance_on_event(broker, event);
+        return;
+    }
     ASSERT(slot->used);
     ASSERT(index < slot->part_count);
     ASSERT(slot->pending > 0);

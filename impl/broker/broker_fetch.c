@@ -82,9 +82,10 @@ static void broker_fetch_send(struct broker *broker, struct broker_slot *slot,
     if (result != IO_OK) {
         io_log(broker->io, IO_LOG_WARN, "broker: cannot send a fetch answer (%s); closing",
                io_result_name(result));
-        io_close(broker->io, conn);
-        broker_conn_closed(broker, conn);
+        broker_conn_close(broker, conn);
+        return;
     }
+    broker_metrics_sent(broker, KAFKA_API_FETCH, writer.position);
 }
 
 static void broker_fetch_respond(struct broker *broker, struct broker_slot *slot)
@@ -116,7 +117,7 @@ static void broker_fetch_respond(struct broker *broker, struct broker_slot *slot
                      part->error != KAFKA_ERROR_UNKNOWN_TOPIC_OR_PARTITION;
         if (known && broker_partition_ready(broker, part->topic, part->partition)) {
             const struct partition_log *log = &broker->topics[part->topic].logs[part->partition];
-            out->HighWatermark = partition_log_end_offset(log);
+            out->HighWatermark = broker_high_watermark(log);
             out->LastStableOffset = out->HighWatermark;
             if (slot->header.RequestApiVersion >= 5) {
                 out->LogStartOffset = partition_log_start_offset(log);
@@ -171,13 +172,16 @@ static void broker_fetch_next(struct broker *broker, struct broker_slot *slot)
             part->done = true;
             continue;
         }
+        /* Only what is below the high watermark goes out, even if a read queued behind an
+         * append would find more. */
+        i64 high_watermark = broker_high_watermark(log);
         u32 budget = MIN(broker_fetch_budget(slot), part->max_bytes);
-        if (part->offset == end || budget == 0) {
+        if (part->offset >= high_watermark || budget == 0) {
             part->done = true;
             continue;
         }
         enum log_result result = partition_log_read(
-            log, part->offset, budget, INT64_MAX,
+            log, part->offset, budget, high_watermark,
             broker_event_data(BROKER_EVENT_READ, broker_fetch_slot_index(broker, slot),
                               slot->next_part));
         if (result == LOG_OK) {

@@ -19,7 +19,7 @@
 #define BROKER_TOPICS_MAX 64u
 #define BROKER_PARTITIONS_MAX 64u     /* Per topic. */
 #define BROKER_TOPIC_NAME_MAX 249u    /* Kafka's limit. */
-#define BROKER_SLOTS_MAX BROKER_TIMERS
+#define BROKER_SLOTS_MAX BROKER_TIMER_IDLE /* Timers 0..3 of the broker: one per slot. */
 #define BROKER_CONNS_MAX 256u
 #define BROKER_PARTS_MAX 256u         /* Partitions named by one request. */
 #define BROKER_FRAME_SIZE_MAX (1024u * 1024u)
@@ -40,6 +40,7 @@ enum broker_event_kind {
     BROKER_EVENT_READ = 4,
     BROKER_EVENT_CLOSE = 5,
     BROKER_EVENT_DELETE = 6, /* DeleteRecords. */
+    BROKER_EVENT_MAINTENANCE = 7, /* Retention, compaction, flush (broker_maintenance.c). */
 };
 /* A file user_data is a log's own (io_tag BROKER_LOG_TAG | topic << 8 | partition), or bit 53
  * is set: */
@@ -152,12 +153,49 @@ struct broker_slot {
     u32 next_part;       /* Fetch: the next partition to read. */
     bool parked;         /* Fetch: waiting for min_bytes or max_wait. */
     bool waited;         /* Fetch: the long poll ran; answer with what there is. */
+    u64 arrival_ns;      /* When the request's frame arrived (latency metrics). */
     u64 deadline_ns;     /* Fetch: when the long poll ends (0: not started). Forwarded:
                           * when the controller's answer is given up on. */
     bool forwarding;     /* The frame goes to the active controller as it is. */
     bool forward_sent;   /* ... and is on the current link connection. */
     i32 forward_correlation;
 };
+
+/* Request metrics of one api key (broker_metrics.c). */
+#define BROKER_LATENCY_BUCKETS 12u /* 11 bounds from 100 us to 10 s, then +Inf. */
+#define BROKER_METRICS_API_UNKNOWN KAFKA_API_KEY_COUNT /* Frames without a readable api key. */
+struct broker_api_metrics {
+    u64 requests;
+    u64 bytes_in;
+    u64 bytes_out;
+    u64 closed_malformed;   /* The connection was closed: the request did not decode. */
+    u64 closed_unsupported; /* ... an api or version not advertised. */
+    u64 latency_count;
+    u64 latency_sum_ns;
+    u64 latency_max_ns;
+    u64 latency_buckets[BROKER_LATENCY_BUCKETS]; /* Per bucket, not cumulative. */
+};
+
+struct broker_metrics {
+    struct broker_api_metrics apis[BROKER_METRICS_API_UNKNOWN + 1];
+    u64 connections_idle_closed;
+    u64 retention_checks;
+    u64 retention_segments_deleted;
+    u64 compactions;
+    u64 compaction_records_removed;
+    u64 maintenance_failures;
+};
+
+/* One pass of log maintenance over the open logs (broker_maintenance.c). */
+struct broker_maintenance {
+    bool running;
+    bool in_flight; /* An operation on the cursor's log awaits its event. */
+    u32 topic;      /* The cursor: topic slot, partition, step. */
+    u32 partition;
+    u32 step;
+};
+
+typedef void (*broker_close_observer)(void *owner, io_conn conn);
 
 struct broker {
     struct node_config config;
@@ -181,6 +219,13 @@ struct broker {
     u8 *delete_names;     /* A partition directory's listing. */
     u32 delete_position;  /* The next name in delete_names. */
     u32 delete_size;
+    /* Connections.max.idle.ms: the last traffic of each watched connection (by conns index). */
+    u64 conn_active_ns[BROKER_CONNS_MAX];
+    bool idle_timer_armed;
+    broker_close_observer close_observer; /* Told of every close the broker decides. */
+    void *close_observer_owner;
+    struct broker_maintenance maintenance;
+    struct broker_metrics metrics;
 };
 
 /* broker.c */
@@ -275,5 +320,25 @@ void broker_fetch_on_log_read(struct broker *broker, struct broker_slot *slot,
                               struct broker_part *part, const struct log_event *event);
 void broker_fetch_on_timer(struct broker *broker, struct broker_slot *slot);
 void broker_fetch_wake(struct broker *broker, u32 topic, i32 partition);
+/* What readers may see of a partition this broker serves alone: its log end (Kafka's leader
+ * without followers), or with a per-message flush policy its durable end. */
+i64 broker_high_watermark(const struct partition_log *log);
+
+/* broker.c: a close the broker decides (idle, a failed send): io, bookkeeping, the owner. */
+void broker_conn_close(struct broker *broker, io_conn conn);
+
+/* broker_maintenance.c: the idle sweep and log maintenance (timers BROKER_TIMER_IDLE and
+ * BROKER_TIMER_MAINTENANCE). broker_idle_arm is called whenever a connection's traffic or
+ * service changes; it arms the sweep if it is not armed. */
+void broker_idle_arm(struct broker *broker);
+void broker_maintenance_start(struct broker *broker);
+void broker_maintenance_on_event(struct broker *broker, const struct log_event *event);
+void broker_periodic_on_timer(struct broker *broker, u32 index);
+
+/* broker_metrics.c */
+void broker_metrics_request(struct broker *broker, i32 api_key, u32 frame_size);
+void broker_metrics_rejected(struct broker *broker, i32 api_key, bool unsupported);
+void broker_metrics_sent(struct broker *broker, i32 api_key, u64 bytes);
+void broker_metrics_latency(struct broker *broker, i32 api_key, u64 latency_ns);
 
 #endif

@@ -40,6 +40,7 @@
 #define LINK_VERSION_HEARTBEAT 0
 #define LINK_VERSION_CREATE_TOPICS 5
 #define LINK_CLIENT_ID "cairn-broker"
+#define LINK_CATCH_UP_RETRY_NS (50ull * 1000u * 1000u)
 
 static u64 link_now(const struct broker *broker) { return io_now_ns(broker->io); }
 
@@ -291,6 +292,7 @@ static void link_on_registration(struct broker *broker, struct proto_reader *rea
     if (response.ErrorCode == KAFKA_ERROR_NONE) {
         link->state = BROKER_LINK_REGISTERED;
         link->broker_epoch = response.BrokerEpoch;
+        link->fenced = true; /* Every registration starts fenced. */
         link->heartbeat_due_ns = link_now(broker);
         io_log(broker->io, IO_LOG_INFO, "broker: registered with controller %d, epoch %lld",
                link->connected_id, (long long)response.BrokerEpoch);
@@ -322,6 +324,11 @@ static void link_on_heartbeat(struct broker *broker, struct proto_reader *reader
         }
         link->fenced = response.IsFenced;
         link->shut_down_granted = link->shut_down_granted || response.ShouldShutDown;
+        /* Not caught up with its own registration yet: ask again soon rather than a whole
+         * interval later (unfencing waits on it), as Kafka's broker lifecycle does. */
+        if (response.IsFenced && !response.IsCaughtUp) {
+            link->heartbeat_due_ns = link_now(broker) + LINK_CATCH_UP_RETRY_NS;
+        }
         return;
     }
     if (response.ErrorCode == KAFKA_ERROR_NOT_CONTROLLER) {

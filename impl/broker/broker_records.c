@@ -56,7 +56,7 @@ static void broker_delete_records_part(struct broker *broker, struct broker_slot
     struct broker_part *part = &slot->parts[index];
     if (part->error != KAFKA_ERROR_NONE) return;
     struct partition_log *log = &broker->topics[part->topic].logs[part->partition];
-    i64 high_watermark = partition_log_end_offset(log);
+    i64 high_watermark = broker_high_watermark(log);
     if (offset == -1) offset = high_watermark;
     if (offset < 0 || offset > high_watermark) {
         part->error = KAFKA_ERROR_OFFSET_OUT_OF_RANGE;

@@ -405,7 +405,9 @@ static i64 controller_propose(struct controller *c, const struct controller_deci
     return offset;
 }
 
-static void controller_decide_event(struct controller *c, enum controller_event event,
+/* Decides an event; false when its records could not be proposed (the caller stops pumping:
+ * the timers or the next quorum change bring the event back). */
+static bool controller_decide_event(struct controller *c, enum controller_event event,
                                     i32 broker_id)
 {
     struct proto_arena decode, arena;
@@ -420,7 +422,7 @@ static void controller_decide_event(struct controller *c, enum controller_event 
         controller_decide_expire(&in, &decision, broker_id);
     }
     if (event == CONTROLLER_EVENT_REBALANCE) controller_decide_preferred(&in, &decision);
-    if (decision.count > 0) (void)controller_propose(c, &decision, event);
+    return decision.count == 0 || controller_propose(c, &decision, event) >= 0;
 }
 
 /* Decides one request. Answers it now when it needs no records (or cannot be proposed), else
@@ -489,21 +491,20 @@ static void controller_pump(struct controller *c)
     while (c->active && !c->in_flight) {
         if (c->settle_due) {
             c->settle_due = false;
-            controller_decide_event(c, CONTROLLER_EVENT_SETTLE, -1);
+            if (!controller_decide_event(c, CONTROLLER_EVENT_SETTLE, -1)) break;
             continue;
         }
         if (c->expire_due) {
             i32 expired = controller_expired_broker(c);
-            if (expired < 0) {
+            if (expired < 0 || !controller_decide_event(c, CONTROLLER_EVENT_EXPIRE, expired)) {
                 c->expire_due = false;
-            } else {
-                controller_decide_event(c, CONTROLLER_EVENT_EXPIRE, expired);
+                if (expired >= 0) break;
             }
             continue;
         }
         if (c->rebalance_due) {
             c->rebalance_due = false;
-            controller_decide_event(c, CONTROLLER_EVENT_REBALANCE, -1);
+            if (!controller_decide_event(c, CONTROLLER_EVENT_REBALANCE, -1)) break;
             continue;
         }
         if (c->queue_count == 0) break;

@@ -222,6 +222,22 @@ static struct ctl_target ctl_target_of(const struct metadata_partition *partitio
                                partition->removing, partition->leader};
 }
 
+/* A reassignment completes once every joining replica is in sync (and some in-sync replica
+ * stays). */
+static void ctl_complete_reassignment(struct ctl_target *t)
+{
+    if ((t->adding.count == 0 && t->removing.count == 0) || !ids_subset(&t->adding, &t->isr)) {
+        return;
+    }
+    struct metadata_ids target = ids_minus(&t->replicas, &t->removing);
+    struct metadata_ids isr = ids_minus(&t->isr, &t->removing);
+    if (target.count == 0 || isr.count == 0) return;
+    t->replicas = target;
+    t->isr = isr;
+    t->adding.count = 0;
+    t->removing.count = 0;
+}
+
 static void ctl_settle(const struct ctl *c, const struct metadata_topic *topic,
                        struct ctl_target *t, enum ctl_election mode)
 {
@@ -237,17 +253,7 @@ static void ctl_settle(const struct ctl *c, const struct metadata_topic *topic,
     } else if (in_replicas.count > 0) {
         t->isr = in_replicas;
     }
-    /* A reassignment completes once every joining replica is in sync. */
-    if ((t->adding.count > 0 || t->removing.count > 0) && ids_subset(&t->adding, &t->isr)) {
-        struct metadata_ids target = ids_minus(&t->replicas, &t->removing);
-        struct metadata_ids isr = ids_minus(&t->isr, &t->removing);
-        if (target.count > 0 && isr.count > 0) {
-            t->replicas = target;
-            t->isr = isr;
-            t->adding.count = 0;
-            t->removing.count = 0;
-        }
-    }
+    ctl_complete_reassignment(t);
     i32 preferred = t->replicas.count > 0 ? t->replicas.ids[0] : METADATA_NO_LEADER;
     if (mode == CTL_ELECT_PREFERRED && ctl_eligible(c, preferred) &&
         metadata_ids_contains(&t->isr, preferred)) {
@@ -273,6 +279,10 @@ static void ctl_settle(const struct ctl *c, const struct metadata_topic *topic,
                 t->leader = id;
                 t->isr.count = 0;
                 ids_add(&t->isr, id);
+                /* The new ISR may complete a reassignment; the leader is never among the
+                 * removed then (it would empty the ISR, which completion refuses). */
+                ctl_complete_reassignment(t);
+                ASSERT(metadata_ids_contains(&t->replicas, id));
                 return;
             }
         }

@@ -1,19 +1,31 @@
 /* kafka_client.c: the simulated Kafka producer and consumer (see kafka_client.h).
  *
- * One request is in flight at a time on the one connection (correlation ids count upwards; an
- * answer with another id is ignored). Timers: 0 = next operation (producer) or fetch retry
- * (consumer), 1 = request deadline, 2 = reconnect.
- * Producer outcomes, each operation reported SEND once, then exactly one of ACKED (the offset
- * the broker assigned), FAILED (definitely not appended: never sent before the deadline, or a
- * non-retriable error) or UNKNOWN (sent, and the answer never came, or acks=0). An answer
- * that means "not appended, try again" (leader not available, unknown partition while the
- * broker opens its logs) retries the same value after a backoff.
- * Consumer: positions per partition; on every new connection and on OFFSET_OUT_OF_RANGE it
- * asks for the earliest offsets and reads again from there (REREAD), so after a broker restart
- * its reads describe the log the broker recovered. Records are decoded with record_batch.h;
- * a partial batch at the end of a Fetch answer is left for the next Fetch.
+ * Links: one slot per broker endpoint the client knows (the bootstrap list, then the brokers
+ * Metadata names), each with at most one connection and one request in flight (correlation
+ * ids count upwards per client; an answer with another id closes the link). A link that fails
+ * (refused, reset, timed out, a malformed answer) waits a jittered backoff before it connects
+ * again, and the client asks for Metadata again: leaders may have moved.
+ * Metadata: asked of any idle connected link in turn (a bootstrap one when none is connected);
+ * it maps each partition to the link of its leader (-1: no leader, or a leader not among the
+ * listed brokers, which are the unfenced ones). A partition without a leader is asked about
+ * again after a backoff.
+ * Timers: 0 = next operation (producer), 1 = the operation's deadline (producer), 2 = the
+ * pump's wake-up after a backoff, 8 + i = the deadline of link i's request.
+ *
+ * Producer: one request in flight at all (so send order is operation order). Each operation is
+ * reported SEND once, then exactly one of ACKED (the offset the leader assigned), FAILED
+ * (definitely not appended: never sent by its deadline, or a non-retriable error) or UNKNOWN
+ * (sent, and the answer never came, or acks=0). An answer that means "not appended here"
+ * (NOT_LEADER_OR_FOLLOWER, LEADER_NOT_AVAILABLE, UNKNOWN_TOPIC_OR_PARTITION) refreshes the
+ * metadata and retries the same value after a backoff, possibly to another broker.
+ * Consumer: per partition a position and the connection it is valid on; a partition whose
+ * leader's connection is not that one is listed again (ListOffsets earliest, REREAD) before
+ * it is fetched, so after a broker restart its reads describe the log the broker recovered.
+ * Each idle leader link fetches the partitions it leads (long poll 100 ms); records are
+ * decoded with record_batch.h, and a partial batch at the end of an answer is left for the
+ * next Fetch.
  * Tested by the simulator's kafka scenarios (scenarios/kafka-*.scn, judged by
- * model/kafka_checkers.c). */
+ * model/kafka_checkers.c and model/controller_checkers.c). */
 #include "kafka_client.h"
 
 #include "../../model/history.h"
@@ -25,7 +37,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum kafka_client_timer { KC_TIMER_NEXT, KC_TIMER_DEADLINE, KC_TIMER_RECONNECT };
+enum kafka_client_timer { KC_TIMER_NEXT = 0, KC_TIMER_DEADLINE = 1, KC_TIMER_PUMP = 2,
+                          KC_TIMER_LINK = 8 };
 enum kafka_client_request {
     KC_NONE,
     KC_CREATE_TOPICS,
@@ -35,6 +48,7 @@ enum kafka_client_request {
     KC_FETCH,
 };
 
+#define KC_LINKS_MAX 16u
 #define KC_FRAME_MAX (1024u * 1024u)
 #define KC_SEND_MAX (8u * 1024u)
 #define KC_ARENA_SIZE (64u * 1024u)
@@ -46,14 +60,38 @@ enum kafka_client_request {
 #define KC_VERSION_LIST_OFFSETS 7
 #define KC_VERSION_FETCH 12
 
+_Static_assert(KC_TIMER_LINK + KC_LINKS_MAX <= IO_TIMERS_MAX, "too many link timers");
+_Static_assert(KAFKA_CLIENT_BOOTSTRAP_MAX <= KC_LINKS_MAX, "bootstrap list exceeds the links");
+_Static_assert(KAFKA_CLIENT_PARTITIONS_MAX <= 32, "partition masks are 32 bits");
+
+struct kc_link {
+    char endpoint[CONFIG_ENDPOINT_MAX];
+    i32 broker_id; /* -1 until Metadata names the broker at this endpoint. */
+    io_conn conn;  /* 0: no connection. */
+    bool connected;
+    enum kafka_client_request pending;
+    i32 correlation_id;
+    u32 partitions;    /* What the pending ListOffsets or Fetch asks about (bit per partition). */
+    u64 not_before_ns; /* No new connection or request before this instant (a backoff). */
+    u64 session;       /* Names the current connection (client-wide count, from 1). */
+};
+
 struct kafka_client {
     struct kafka_client_config config;
     struct io *io;
-    io_conn conn;
-    bool connected;
-    bool ready; /* The connection's set-up request (CreateTopics / ListOffsets) succeeded. */
-    enum kafka_client_request pending; /* In flight, awaiting its answer. */
-    i32 correlation_id;
+    struct kc_link links[KC_LINKS_MAX];
+    u32 link_count;
+    u32 bootstrap_next; /* Where the next bootstrap connection goes. */
+    u32 metadata_next;  /* Where the next Metadata request goes. */
+    i32 correlation_next;
+    u64 session_next;
+    u64 pump_at_ns; /* The armed wake-up (0: none). */
+    /* Metadata. */
+    bool topic_created; /* Producer: CreateTopics answered (created, or it already existed). */
+    bool metadata_seen; /* The topic's partitions were seen once: operations may start. */
+    bool metadata_wanted;
+    u64 metadata_not_before_ns;
+    i32 leader_link[KAFKA_CLIENT_PARTITIONS_MAX]; /* -1: no leader known. */
     /* Producer. */
     u64 operation_next;
     bool active;
@@ -66,6 +104,7 @@ struct kafka_client {
     u8 value[KC_VALUE_MAX];
     /* Consumer. */
     i64 position[KAFKA_CLIENT_PARTITIONS_MAX];
+    u64 positioned_on[KAFKA_CLIENT_PARTITIONS_MAX]; /* A link session; 0: list it first. */
     u8 send_buffer[KC_SEND_MAX];
     u8 batch[KC_VALUE_MAX + 256];
     u8 arena_memory[KC_ARENA_SIZE];
@@ -86,15 +125,23 @@ struct kafka_client *kafka_client_create(const struct kafka_client_config *confi
     ASSERT(config->partition_count > 0 && config->partition_count <= KAFKA_CLIENT_PARTITIONS_MAX);
     ASSERT(config->value_size >= 24 && config->value_size <= KC_VALUE_MAX);
     ASSERT(config->acks == -1 || config->acks == 0 || config->acks == 1);
+    ASSERT(config->bootstrap_count > 0 && config->bootstrap_count <= KAFKA_CLIENT_BOOTSTRAP_MAX);
+    ASSERT(config->replication_factor >= 1);
     struct kafka_client *client = calloc(1, sizeof(*client));
     if (client == NULL) return NULL;
     client->config = *config;
     client->io = io;
     client->operation_next = 1;
+    for (u32 p = 0; p < KAFKA_CLIENT_PARTITIONS_MAX; p++) client->leader_link[p] = -1;
     return client;
 }
 
 void kafka_client_destroy(struct kafka_client *client) { free(client); }
+
+static bool kc_producer(const struct kafka_client *client)
+{
+    return client->config.role == KAFKA_CLIENT_PRODUCER;
+}
 
 static void kc_observe(struct kafka_client *client, u32 kind, u64 a, u64 b, u64 c, u64 d)
 {
@@ -108,47 +155,289 @@ static struct proto_string kc_string(const char *text)
     return string;
 }
 
-/* Encodes and sends one request; false when it could not be sent (the caller retries later). */
-static bool kc_send(struct kafka_client *client, enum kafka_client_request kind, i16 api_key,
-                    i16 version, const union kafka_request *body)
+/* ===== Links ===== */
+
+/* Runs the pump again at at_ns (the earliest of the wake-ups asked for). */
+static void kc_wake(struct kafka_client *client, u64 at_ns)
 {
-    ASSERT(client->pending == KC_NONE);
-    if (!client->connected) return false;
-    client->correlation_id = (client->correlation_id + 1) & 0x7fffffff;
+    if (client->pump_at_ns != 0 && client->pump_at_ns <= at_ns) return;
+    client->pump_at_ns = at_ns;
+    io_timer_set(client->io, KC_TIMER_PUMP, at_ns);
+}
+
+static bool kc_link_referenced(const struct kafka_client *client, u32 index)
+{
+    for (u32 p = 0; p < client->config.partition_count; p++) {
+        if (client->leader_link[p] == (i32)index) return true;
+    }
+    return false;
+}
+
+/* The link of an endpoint, added if new; -1 when the table is full of links in use. */
+static i32 kc_link_of(struct kafka_client *client, const char *endpoint)
+{
+    for (u32 i = 0; i < client->link_count; i++) {
+        if (strcmp(client->links[i].endpoint, endpoint) == 0) return (i32)i;
+    }
+    u32 index = client->link_count;
+    if (index == KC_LINKS_MAX) { /* Reuse an idle slot no partition points at. */
+        for (index = 0; index < KC_LINKS_MAX; index++) {
+            const struct kc_link *link = &client->links[index];
+            if (link->conn == 0 && !kc_link_referenced(client, index)) break;
+        }
+        if (index == KC_LINKS_MAX) return -1;
+    } else {
+        client->link_count++;
+    }
+    struct kc_link *link = &client->links[index];
+    memset(link, 0, sizeof(*link));
+    snprintf(link->endpoint, sizeof(link->endpoint), "%s", endpoint);
+    link->broker_id = -1;
+    return (i32)index;
+}
+
+static bool kc_any_pending(const struct kafka_client *client, enum kafka_client_request kind)
+{
+    for (u32 i = 0; i < client->link_count; i++) {
+        const enum kafka_client_request pending = client->links[i].pending;
+        if (kind == KC_NONE ? pending != KC_NONE : pending == kind) return true;
+    }
+    return false;
+}
+
+static bool kc_link_idle(const struct kafka_client *client, u32 index)
+{
+    const struct kc_link *link = &client->links[index];
+    return link->connected && link->pending == KC_NONE &&
+           io_now_ns(client->io) >= link->not_before_ns;
+}
+
+/* Asks for Metadata again, delay_ns from now (or sooner, if already asked for sooner: asking
+ * again must not postpone a refresh). */
+static void kc_want_metadata(struct kafka_client *client, u64 delay_ns)
+{
+    u64 at = io_now_ns(client->io) + delay_ns;
+    if (!client->metadata_wanted || at < client->metadata_not_before_ns) {
+        client->metadata_not_before_ns = at;
+    }
+    client->metadata_wanted = true;
+    kc_wake(client, client->metadata_not_before_ns);
+}
+
+static void kc_link_backoff(struct kafka_client *client, u32 index)
+{
+    u64 jitter = io_random_below(client->io, KC_BACKOFF_NS);
+    client->links[index].not_before_ns = io_now_ns(client->io) + KC_BACKOFF_NS + jitter;
+    kc_wake(client, client->links[index].not_before_ns);
+}
+
+static void kc_connect(struct kafka_client *client, u32 index)
+{
+    struct kc_link *link = &client->links[index];
+    ASSERT(link->conn == 0);
+    link->conn = io_connect(client->io, link->endpoint, index, KC_FRAME_MAX);
+    link->connected = false;
+    link->session = ++client->session_next;
+    if (link->conn == 0) {
+        io_log(client->io, IO_LOG_WARN, "kafka client: bad endpoint %s", link->endpoint);
+        kc_link_backoff(client, index);
+    }
+}
+
+/* Encodes and sends one request on a link; false when it could not be sent. */
+static bool kc_send(struct kafka_client *client, u32 index, enum kafka_client_request kind,
+                    i16 api_key, i16 version, const union kafka_request *body)
+{
+    struct kc_link *link = &client->links[index];
+    ASSERT(link->pending == KC_NONE);
+    if (!link->connected) return false;
+    client->correlation_next = (client->correlation_next + 1) & 0x7fffffff;
     struct proto_request_header header = {.RequestApiKey = api_key, .RequestApiVersion = version,
-                                          .CorrelationId = client->correlation_id,
+                                          .CorrelationId = client->correlation_next,
                                           .ClientId = kc_string("cairn-sim")};
     struct proto_writer writer;
     proto_writer_init(&writer, client->send_buffer, sizeof(client->send_buffer));
     enum proto_error error = proto_request_frame_encode(&writer, &header, body);
     ASSERT(error == PROTO_OK); /* Our own requests always fit and are representable. */
-    if (io_send(client->io, client->conn, writer.buffer, writer.position) != IO_OK) return false;
-    client->pending = kind;
-    io_timer_set(client->io, KC_TIMER_DEADLINE,
+    if (io_send(client->io, link->conn, writer.buffer, writer.position) != IO_OK) return false;
+    link->pending = kind;
+    link->correlation_id = client->correlation_next;
+    io_timer_set(client->io, KC_TIMER_LINK + index,
                  io_now_ns(client->io) + client->config.request_timeout_ns);
     return true;
 }
 
-static void kc_disconnect(struct kafka_client *client)
+static void producer_operation_end(struct kafka_client *client, u32 kind, u64 c);
+
+/* The link failed (closed, refused, timed out, spoke nonsense): what was in flight on it is
+ * lost, it backs off, and the leaders it stood for are asked about again. */
+static void kc_link_lost(struct kafka_client *client, u32 index, i16 error)
 {
-    if (client->conn != 0) io_close(client->io, client->conn);
-    client->conn = 0;
-    client->connected = false;
-    client->ready = false;
-    client->pending = KC_NONE;
-    io_timer_cancel(client->io, KC_TIMER_DEADLINE);
-    u64 jitter = io_random_below(client->io, KC_BACKOFF_NS);
-    io_timer_set(client->io, KC_TIMER_RECONNECT, io_now_ns(client->io) + KC_BACKOFF_NS + jitter);
+    struct kc_link *link = &client->links[index];
+    if (link->pending == KC_PRODUCE && client->active && client->sent) {
+        producer_operation_end(client, HISTORY_KAFKA_UNKNOWN, (u64)(u16)error);
+    }
+    if (link->conn != 0) io_close(client->io, link->conn);
+    link->conn = 0;
+    link->connected = false;
+    link->pending = KC_NONE;
+    link->partitions = 0;
+    io_timer_cancel(client->io, KC_TIMER_LINK + index);
+    kc_link_backoff(client, index);
+    kc_want_metadata(client, 0);
 }
 
-static void kc_connect(struct kafka_client *client)
+/* A link for a Metadata or CreateTopics request: an idle connected one, in turn; else a
+ * bootstrap connection is started and -1 returned. */
+static i32 kc_setup_link(struct kafka_client *client)
 {
-    ASSERT(client->conn == 0);
-    client->conn = io_connect(client->io, client->config.endpoint, 0, KC_FRAME_MAX);
-    client->connected = false;
-    if (client->conn == 0) {
-        io_log(client->io, IO_LOG_WARN, "kafka client: bad endpoint %s", client->config.endpoint);
-        kc_disconnect(client);
+    for (u32 k = 0; k < client->link_count; k++) {
+        u32 index = (client->metadata_next + k) % client->link_count;
+        if (!kc_link_idle(client, index)) continue;
+        client->metadata_next = index + 1;
+        return (i32)index;
+    }
+    for (u32 i = 0; i < client->link_count; i++) {
+        const struct kc_link *link = &client->links[i];
+        if (link->conn != 0 && !link->connected) return -1; /* One is connecting. */
+    }
+    u64 earliest = UINT64_MAX;
+    for (u32 k = 0; k < client->config.bootstrap_count; k++) {
+        u32 b = (client->bootstrap_next + k) % client->config.bootstrap_count;
+        i32 index = kc_link_of(client, client->config.bootstrap[b]);
+        if (index < 0) continue;
+        const struct kc_link *link = &client->links[index];
+        if (link->conn != 0) continue;
+        if (io_now_ns(client->io) < link->not_before_ns) {
+            earliest = MIN(earliest, link->not_before_ns);
+            continue;
+        }
+        client->bootstrap_next = b + 1;
+        kc_connect(client, (u32)index);
+        return -1;
+    }
+    if (earliest != UINT64_MAX) kc_wake(client, earliest);
+    return -1;
+}
+
+/* ===== Metadata and topic creation ===== */
+
+static void kc_send_create_topics(struct kafka_client *client, u32 index)
+{
+    struct kafka_create_topics_request_creatable_topic topic;
+    kafka_create_topics_request_creatable_topic_init(&topic);
+    topic.Name = kc_string(client->config.topic);
+    topic.NumPartitions = (i32)client->config.partition_count;
+    topic.ReplicationFactor = client->config.replication_factor;
+    union kafka_request body;
+    kafka_create_topics_request_init(&body.CreateTopics);
+    body.CreateTopics.Topics.items = &topic;
+    body.CreateTopics.Topics.count = 1;
+    body.CreateTopics.timeoutMs = (i32)(client->config.request_timeout_ns / NS_PER_MS);
+    if (!kc_send(client, index, KC_CREATE_TOPICS, KAFKA_API_CREATE_TOPICS,
+                 KC_VERSION_CREATE_TOPICS, &body)) {
+        kc_link_lost(client, index, KAFKA_ERROR_NETWORK_EXCEPTION);
+    }
+}
+
+static void kc_send_metadata(struct kafka_client *client, u32 index)
+{
+    struct kafka_metadata_request_topic topic;
+    kafka_metadata_request_topic_init(&topic);
+    topic.Name = kc_string(client->config.topic);
+    union kafka_request body;
+    kafka_metadata_request_init(&body.Metadata);
+    body.Metadata.Topics.items = &topic;
+    body.Metadata.Topics.count = 1;
+    body.Metadata.AllowAutoTopicCreation = false;
+    if (!kc_send(client, index, KC_METADATA, KAFKA_API_METADATA, KC_VERSION_METADATA, &body)) {
+        kc_link_lost(client, index, KAFKA_ERROR_NETWORK_EXCEPTION);
+    }
+}
+
+/* Topic creation first (producers), then Metadata whenever it is wanted. True when a request
+ * is in flight or went out now, or nothing else can be sent before one does; a refresh that
+ * waits for its backoff does not hold back requests to leaders already known. */
+static bool kc_pump_setup(struct kafka_client *client)
+{
+    bool create = kc_producer(client) && !client->topic_created;
+    if (!create && !client->metadata_wanted) return false;
+    if (kc_any_pending(client, KC_CREATE_TOPICS) || kc_any_pending(client, KC_METADATA)) {
+        return true;
+    }
+    if (io_now_ns(client->io) < client->metadata_not_before_ns) {
+        kc_wake(client, client->metadata_not_before_ns);
+        return create || !client->metadata_seen;
+    }
+    i32 index = kc_setup_link(client);
+    if (index < 0) return true;
+    if (create) kc_send_create_topics(client, (u32)index);
+    else kc_send_metadata(client, (u32)index);
+    return true;
+}
+
+static void kc_on_create_topics(struct kafka_client *client,
+                                const struct kafka_create_topics_response *response)
+{
+    i16 error = response->Topics.count == 1 ? response->Topics.items[0].ErrorCode
+                                            : (i16)KAFKA_ERROR_UNKNOWN_SERVER_ERROR;
+    if (error != KAFKA_ERROR_NONE && error != KAFKA_ERROR_TOPIC_ALREADY_EXISTS) {
+        client->metadata_not_before_ns = io_now_ns(client->io) + KC_BACKOFF_NS;
+        kc_wake(client, client->metadata_not_before_ns);
+        return;
+    }
+    client->topic_created = true;
+    kc_want_metadata(client, 0);
+}
+
+static void kc_on_metadata(struct kafka_client *client,
+                           const struct kafka_metadata_response *response)
+{
+    const struct kafka_metadata_response_topic *topic =
+        response->Topics.count == 1 ? &response->Topics.items[0] : NULL;
+    if (topic == NULL || topic->ErrorCode != KAFKA_ERROR_NONE ||
+        topic->Partitions.count != (i32)client->config.partition_count) {
+        kc_want_metadata(client, KC_BACKOFF_NS); /* Not created yet, or still growing. */
+        return;
+    }
+    /* The listed brokers are the unfenced ones; a leader elsewhere is no leader to us. */
+    i32 broker_link[KC_LINKS_MAX];
+    i32 broker_ids[KC_LINKS_MAX];
+    u32 broker_count = 0;
+    for (i32 b = 0; b < response->Brokers.count && broker_count < KC_LINKS_MAX; b++) {
+        const struct kafka_metadata_response_broker *broker = &response->Brokers.items[b];
+        char endpoint[CONFIG_ENDPOINT_MAX];
+        int written = snprintf(endpoint, sizeof(endpoint), "%.*s:%d",
+                               (int)MAX(broker->Host.size, 0), broker->Host.data, broker->Port);
+        if (written <= 0 || (u32)written >= sizeof(endpoint)) continue;
+        i32 index = kc_link_of(client, endpoint);
+        if (index < 0) continue;
+        client->links[index].broker_id = broker->NodeId;
+        broker_ids[broker_count] = broker->NodeId;
+        broker_link[broker_count++] = index;
+    }
+    bool leaderless = false;
+    for (u32 p = 0; p < client->config.partition_count; p++) {
+        client->leader_link[p] = -1;
+        for (i32 i = 0; i < topic->Partitions.count; i++) {
+            const struct kafka_metadata_response_partition *partition =
+                &topic->Partitions.items[i];
+            if (partition->PartitionIndex != (i32)p) continue;
+            if (partition->ErrorCode != KAFKA_ERROR_NONE || partition->LeaderId < 0) break;
+            for (u32 b = 0; b < broker_count; b++) {
+                if (broker_ids[b] == partition->LeaderId) client->leader_link[p] = broker_link[b];
+            }
+        }
+        leaderless = leaderless || client->leader_link[p] < 0;
+    }
+    client->metadata_wanted = false;
+    if (leaderless) kc_want_metadata(client, KC_BACKOFF_NS);
+    if (!client->metadata_seen) {
+        client->metadata_seen = true;
+        if (kc_producer(client) && !client->active) {
+            io_timer_set(client->io, KC_TIMER_NEXT,
+                         io_now_ns(client->io) + client->config.interval_ns);
+        }
     }
 }
 
@@ -161,12 +450,12 @@ static void producer_operation_end(struct kafka_client *client, u32 kind, u64 c)
                kind == HISTORY_KAFKA_ACKED ? client->checksum : 0);
     client->active = false;
     client->sent = false;
+    io_timer_cancel(client->io, KC_TIMER_DEADLINE);
     io_timer_set(client->io, KC_TIMER_NEXT, io_now_ns(client->io) + client->config.interval_ns);
 }
 
-static void producer_send(struct kafka_client *client)
+static void producer_send(struct kafka_client *client, u32 index)
 {
-    if (!client->active || client->sent || !client->ready || client->pending != KC_NONE) return;
     struct batch_builder builder;
     batch_builder_init(&builder, client->batch, sizeof(client->batch), 0,
                        (i64)(io_wall_ns(client->io) / NS_PER_MS));
@@ -190,13 +479,40 @@ static void producer_send(struct kafka_client *client)
     body.Produce.TimeoutMs = (i32)(client->config.request_timeout_ns / NS_PER_MS);
     body.Produce.TopicData.items = &topic;
     body.Produce.TopicData.count = 1;
-    if (!kc_send(client, KC_PRODUCE, KAFKA_API_PRODUCE, KC_VERSION_PRODUCE, &body)) return;
+    if (!kc_send(client, index, KC_PRODUCE, KAFKA_API_PRODUCE, KC_VERSION_PRODUCE, &body)) {
+        kc_link_lost(client, index, KAFKA_ERROR_NETWORK_EXCEPTION); /* Nothing left: unsent. */
+        return;
+    }
     client->sent = true;
     if (client->config.acks == 0) { /* No answer will come: the outcome stays unknown. */
-        client->pending = KC_NONE;
-        io_timer_cancel(client->io, KC_TIMER_DEADLINE);
+        client->links[index].pending = KC_NONE;
+        io_timer_cancel(client->io, KC_TIMER_LINK + index);
         producer_operation_end(client, HISTORY_KAFKA_UNKNOWN, 0);
     }
+}
+
+static void producer_pump(struct kafka_client *client)
+{
+    if (kc_any_pending(client, KC_NONE)) return; /* One request at a time. */
+    if (kc_pump_setup(client)) return;
+    if (!client->active || client->sent) return;
+    i32 index = client->leader_link[client->partition];
+    if (index < 0) {
+        kc_want_metadata(client, KC_BACKOFF_NS);
+        return;
+    }
+    struct kc_link *link = &client->links[index];
+    if (link->conn == 0) {
+        if (io_now_ns(client->io) >= link->not_before_ns) kc_connect(client, (u32)index);
+        else kc_wake(client, link->not_before_ns);
+        return;
+    }
+    if (!link->connected) return; /* Connecting. */
+    if (io_now_ns(client->io) < link->not_before_ns) {
+        kc_wake(client, link->not_before_ns);
+        return;
+    }
+    producer_send(client, (u32)index);
 }
 
 static void producer_operation_start(struct kafka_client *client)
@@ -224,86 +540,10 @@ static void producer_operation_start(struct kafka_client *client)
                client->checksum, 0);
     /* The operation's own deadline: unsent by then, it definitely failed. */
     io_timer_set(client->io, KC_TIMER_DEADLINE, now + client->config.request_timeout_ns);
-    producer_send(client);
-}
-
-static void producer_create_topic(struct kafka_client *client)
-{
-    struct kafka_create_topics_request_creatable_topic topic;
-    kafka_create_topics_request_creatable_topic_init(&topic);
-    topic.Name = kc_string(client->config.topic);
-    topic.NumPartitions = (i32)client->config.partition_count;
-    topic.ReplicationFactor = 1;
-    union kafka_request body;
-    kafka_create_topics_request_init(&body.CreateTopics);
-    body.CreateTopics.Topics.items = &topic;
-    body.CreateTopics.Topics.count = 1;
-    body.CreateTopics.timeoutMs = (i32)(client->config.request_timeout_ns / NS_PER_MS);
-    if (!kc_send(client, KC_CREATE_TOPICS, KAFKA_API_CREATE_TOPICS, KC_VERSION_CREATE_TOPICS,
-                 &body)) {
-        kc_disconnect(client);
-    }
-}
-
-static void producer_on_create_topics(struct kafka_client *client,
-                                      const struct kafka_create_topics_response *response)
-{
-    i16 error = response->Topics.count == 1 ? response->Topics.items[0].ErrorCode
-                                            : (i16)KAFKA_ERROR_UNKNOWN_SERVER_ERROR;
-    if (error != KAFKA_ERROR_NONE && error != KAFKA_ERROR_TOPIC_ALREADY_EXISTS) {
-        io_timer_set(client->io, KC_TIMER_NEXT, io_now_ns(client->io) + KC_BACKOFF_NS);
-        return;
-    }
-    struct kafka_metadata_request_topic topic;
-    kafka_metadata_request_topic_init(&topic);
-    topic.Name = kc_string(client->config.topic);
-    union kafka_request body;
-    kafka_metadata_request_init(&body.Metadata);
-    body.Metadata.Topics.items = &topic;
-    body.Metadata.Topics.count = 1;
-    body.Metadata.AllowAutoTopicCreation = false;
-    if (!kc_send(client, KC_METADATA, KAFKA_API_METADATA, KC_VERSION_METADATA, &body)) {
-        kc_disconnect(client);
-    }
-}
-
-/* Every partition must have a leader among the listed brokers (one broker today: this one). */
-static bool producer_leaders_known(const struct kafka_client *client,
-                                   const struct kafka_metadata_response *response)
-{
-    if (response->Topics.count != 1 || response->Topics.items[0].ErrorCode != KAFKA_ERROR_NONE) {
-        return false;
-    }
-    const struct kafka_metadata_response_topic *topic = &response->Topics.items[0];
-    if (topic->Partitions.count != (i32)client->config.partition_count) return false;
-    for (i32 i = 0; i < topic->Partitions.count; i++) {
-        const struct kafka_metadata_response_partition *partition = &topic->Partitions.items[i];
-        bool listed = false;
-        for (i32 b = 0; b < response->Brokers.count; b++) {
-            listed = listed || response->Brokers.items[b].NodeId == partition->LeaderId;
-        }
-        if (partition->ErrorCode != KAFKA_ERROR_NONE || !listed) return false;
-    }
-    return true;
-}
-
-static void producer_on_metadata(struct kafka_client *client,
-                                 const struct kafka_metadata_response *response)
-{
-    if (!producer_leaders_known(client, response)) {
-        io_timer_set(client->io, KC_TIMER_NEXT, io_now_ns(client->io) + KC_BACKOFF_NS);
-        return;
-    }
-    client->ready = true;
-    if (client->active) {
-        producer_send(client);
-    } else {
-        io_timer_set(client->io, KC_TIMER_NEXT, io_now_ns(client->io) + client->config.interval_ns);
-    }
 }
 
 static void producer_on_produce(struct kafka_client *client,
-                                const struct kafka_produce_response *response)
+                                const struct kafka_produce_response *response, u32 index)
 {
     if (!client->active || !client->sent) return;
     bool found = response->Responses.count == 1 &&
@@ -320,8 +560,10 @@ static void producer_on_produce(struct kafka_client *client,
     } else if (error == KAFKA_ERROR_LEADER_NOT_AVAILABLE ||
                error == KAFKA_ERROR_NOT_LEADER_OR_FOLLOWER ||
                error == KAFKA_ERROR_UNKNOWN_TOPIC_OR_PARTITION) {
-        client->sent = false; /* Not appended: the same value again after a backoff. */
-        io_timer_set(client->io, KC_TIMER_NEXT, io_now_ns(client->io) + KC_BACKOFF_NS);
+        /* Not appended: the same value again after a backoff, to whoever leads then. */
+        client->sent = false;
+        kc_link_backoff(client, index);
+        kc_want_metadata(client, KC_BACKOFF_NS);
     } else if (kafka_error_retriable(error)) {
         producer_operation_end(client, HISTORY_KAFKA_UNKNOWN, (u64)(u16)error);
     } else {
@@ -329,68 +571,71 @@ static void producer_on_produce(struct kafka_client *client,
     }
 }
 
-static void producer_on_next(struct kafka_client *client)
-{
-    if (!client->ready) {
-        if (client->connected && client->pending == KC_NONE) producer_create_topic(client);
-        return;
-    }
-    if (client->active) {
-        producer_send(client);
-    } else {
-        producer_operation_start(client);
-    }
-}
-
 static void producer_on_deadline(struct kafka_client *client)
 {
-    if (client->active) {
-        producer_operation_end(client, client->sent ? HISTORY_KAFKA_UNKNOWN : HISTORY_KAFKA_FAILED,
-                               KAFKA_ERROR_REQUEST_TIMED_OUT);
+    if (!client->active) return;
+    if (!client->sent) {
+        producer_operation_end(client, HISTORY_KAFKA_FAILED, KAFKA_ERROR_REQUEST_TIMED_OUT);
+        return;
     }
-    if (client->pending != KC_NONE) kc_disconnect(client);
+    for (u32 i = 0; i < client->link_count; i++) {
+        if (client->links[i].pending == KC_PRODUCE) {
+            kc_link_lost(client, i, KAFKA_ERROR_REQUEST_TIMED_OUT);
+        }
+    }
+    if (client->active) { /* Sent with acks, and no link carries it any more. */
+        producer_operation_end(client, HISTORY_KAFKA_UNKNOWN, KAFKA_ERROR_REQUEST_TIMED_OUT);
+    }
 }
 
 /* ===== Consumer ===== */
 
-static void consumer_list_offsets(struct kafka_client *client)
+static void consumer_list_offsets(struct kafka_client *client, u32 index, u32 mask)
 {
     struct kafka_list_offsets_request_partition partitions[KAFKA_CLIENT_PARTITIONS_MAX];
+    u32 count = 0;
     for (u32 p = 0; p < client->config.partition_count; p++) {
-        kafka_list_offsets_request_partition_init(&partitions[p]);
-        partitions[p].PartitionIndex = (i32)p;
-        partitions[p].Timestamp = -2; /* Earliest. */
+        if (!((mask >> p) & 1)) continue;
+        kafka_list_offsets_request_partition_init(&partitions[count]);
+        partitions[count].PartitionIndex = (i32)p;
+        partitions[count++].Timestamp = -2; /* Earliest. */
     }
+    ASSERT(count > 0);
     struct kafka_list_offsets_request_topic topic;
     kafka_list_offsets_request_topic_init(&topic);
     topic.Name = kc_string(client->config.topic);
     topic.Partitions.items = partitions;
-    topic.Partitions.count = (i32)client->config.partition_count;
+    topic.Partitions.count = (i32)count;
     union kafka_request body;
     kafka_list_offsets_request_init(&body.ListOffsets);
     body.ListOffsets.ReplicaId = -1;
     body.ListOffsets.Topics.items = &topic;
     body.ListOffsets.Topics.count = 1;
-    if (!kc_send(client, KC_LIST_OFFSETS, KAFKA_API_LIST_OFFSETS, KC_VERSION_LIST_OFFSETS,
-                 &body)) {
-        kc_disconnect(client);
+    if (!kc_send(client, index, KC_LIST_OFFSETS, KAFKA_API_LIST_OFFSETS,
+                 KC_VERSION_LIST_OFFSETS, &body)) {
+        kc_link_lost(client, index, KAFKA_ERROR_NETWORK_EXCEPTION);
+        return;
     }
+    client->links[index].partitions = mask;
 }
 
-static void consumer_fetch(struct kafka_client *client)
+static void consumer_fetch(struct kafka_client *client, u32 index, u32 mask)
 {
     struct kafka_fetch_request_partition partitions[KAFKA_CLIENT_PARTITIONS_MAX];
+    u32 count = 0;
     for (u32 p = 0; p < client->config.partition_count; p++) {
-        kafka_fetch_request_partition_init(&partitions[p]);
-        partitions[p].Partition = (i32)p;
-        partitions[p].FetchOffset = client->position[p];
-        partitions[p].PartitionMaxBytes = 64 * 1024;
+        if (!((mask >> p) & 1)) continue;
+        kafka_fetch_request_partition_init(&partitions[count]);
+        partitions[count].Partition = (i32)p;
+        partitions[count].FetchOffset = client->position[p];
+        partitions[count++].PartitionMaxBytes = 64 * 1024;
     }
+    ASSERT(count > 0);
     struct kafka_fetch_request_topic topic;
     kafka_fetch_request_topic_init(&topic);
     topic.Topic = kc_string(client->config.topic);
     topic.Partitions.items = partitions;
-    topic.Partitions.count = (i32)client->config.partition_count;
+    topic.Partitions.count = (i32)count;
     union kafka_request body;
     kafka_fetch_request_init(&body.Fetch);
     body.Fetch.ReplicaId = -1;
@@ -401,32 +646,87 @@ static void consumer_fetch(struct kafka_client *client)
     body.Fetch.SessionEpoch = -1;
     body.Fetch.Topics.items = &topic;
     body.Fetch.Topics.count = 1;
-    if (!kc_send(client, KC_FETCH, KAFKA_API_FETCH, KC_VERSION_FETCH, &body)) {
-        kc_disconnect(client);
+    if (!kc_send(client, index, KC_FETCH, KAFKA_API_FETCH, KC_VERSION_FETCH, &body)) {
+        kc_link_lost(client, index, KAFKA_ERROR_NETWORK_EXCEPTION);
+        return;
+    }
+    client->links[index].partitions = mask;
+}
+
+static void consumer_pump(struct kafka_client *client)
+{
+    kc_pump_setup(client); /* Metadata goes on any idle link; the others keep reading. */
+    if (!client->metadata_seen) return;
+    bool leaderless = false;
+    u32 led[KC_LINKS_MAX] = {0};
+    for (u32 p = 0; p < client->config.partition_count; p++) {
+        i32 index = client->leader_link[p];
+        if (index < 0) leaderless = true;
+        else led[index] |= 1u << p;
+    }
+    if (leaderless && !client->metadata_wanted) kc_want_metadata(client, KC_BACKOFF_NS);
+    for (u32 i = 0; i < client->link_count; i++) {
+        struct kc_link *link = &client->links[i];
+        if (led[i] == 0) continue;
+        if (link->conn == 0) {
+            if (io_now_ns(client->io) >= link->not_before_ns) kc_connect(client, i);
+            else kc_wake(client, link->not_before_ns);
+            continue;
+        }
+        if (!link->connected || link->pending != KC_NONE) continue;
+        if (io_now_ns(client->io) < link->not_before_ns) {
+            kc_wake(client, link->not_before_ns);
+            continue;
+        }
+        u32 unlisted = 0;
+        for (u32 p = 0; p < client->config.partition_count; p++) {
+            if (((led[i] >> p) & 1) && client->positioned_on[p] != link->session) {
+                unlisted |= 1u << p;
+            }
+        }
+        if (unlisted != 0) consumer_list_offsets(client, i, unlisted);
+        else consumer_fetch(client, i, led[i]);
     }
 }
 
-static void consumer_on_list_offsets(struct kafka_client *client,
+/* An error that says the partition's leadership is elsewhere, or not there yet. */
+static bool kc_leadership_error(i16 error)
+{
+    return error == KAFKA_ERROR_NOT_LEADER_OR_FOLLOWER ||
+           error == KAFKA_ERROR_LEADER_NOT_AVAILABLE ||
+           error == KAFKA_ERROR_UNKNOWN_TOPIC_OR_PARTITION ||
+           error == KAFKA_ERROR_FENCED_LEADER_EPOCH || error == KAFKA_ERROR_UNKNOWN_LEADER_EPOCH;
+}
+
+static void consumer_on_list_offsets(struct kafka_client *client, u32 index, u32 mask,
                                      const struct kafka_list_offsets_response *response)
 {
-    bool ok = response->Topics.count == 1 &&
-              response->Topics.items[0].Partitions.count == (i32)client->config.partition_count;
-    for (i32 i = 0; ok && i < response->Topics.items[0].Partitions.count; i++) {
-        const struct kafka_list_offsets_response_partition *partition =
-            &response->Topics.items[0].Partitions.items[i];
-        ok = partition->ErrorCode == KAFKA_ERROR_NONE && partition->Offset >= 0 &&
-             partition->PartitionIndex == i;
+    struct kc_link *link = &client->links[index];
+    bool retry = false;
+    for (i32 t = 0; t < response->Topics.count; t++) {
+        const struct kafka_list_offsets_response_topic *topic = &response->Topics.items[t];
+        for (i32 i = 0; i < topic->Partitions.count; i++) {
+            const struct kafka_list_offsets_response_partition *partition =
+                &topic->Partitions.items[i];
+            i32 p = partition->PartitionIndex;
+            if (p < 0 || (u32)p >= client->config.partition_count || !((mask >> p) & 1)) {
+                continue;
+            }
+            mask &= ~(1u << p);
+            if (partition->ErrorCode != KAFKA_ERROR_NONE || partition->Offset < 0) {
+                if (kc_leadership_error(partition->ErrorCode)) {
+                    kc_want_metadata(client, KC_BACKOFF_NS);
+                }
+                retry = true;
+                continue;
+            }
+            client->position[p] = partition->Offset;
+            client->positioned_on[p] = link->session;
+            kc_observe(client, HISTORY_KAFKA_REREAD, (u64)p, (u64)partition->Offset, 0, 0);
+        }
     }
-    if (!ok) { /* The topic may not exist yet, or the broker is opening its logs. */
-        io_timer_set(client->io, KC_TIMER_NEXT, io_now_ns(client->io) + KC_BACKOFF_NS);
-        return;
-    }
-    for (u32 p = 0; p < client->config.partition_count; p++) {
-        client->position[p] = response->Topics.items[0].Partitions.items[p].Offset;
-        kc_observe(client, HISTORY_KAFKA_REREAD, p, (u64)client->position[p], 0, 0);
-    }
-    client->ready = true;
-    consumer_fetch(client);
+    /* Partitions the answer left out, or refused (the broker opening its logs), wait. */
+    if (retry || mask != 0) kc_link_backoff(client, index);
 }
 
 /* Reports the records of one partition's Records bytes at or after the position. */
@@ -457,63 +757,78 @@ static void consumer_records(struct kafka_client *client, u32 p, const u8 *bytes
     }
 }
 
-static void consumer_on_fetch(struct kafka_client *client,
+static void consumer_on_fetch(struct kafka_client *client, u32 index, u32 mask,
                               const struct kafka_fetch_response *response)
 {
-    bool reset = false;
     bool failed = response->ErrorCode != KAFKA_ERROR_NONE;
     for (i32 t = 0; t < response->Responses.count; t++) {
         const struct kafka_fetch_response_fetchable_topic *topic = &response->Responses.items[t];
         for (i32 i = 0; i < topic->Partitions.count; i++) {
             const struct kafka_fetch_response_partition_data *data = &topic->Partitions.items[i];
             i32 p = data->PartitionIndex;
-            if (p < 0 || (u32)p >= client->config.partition_count) continue;
-            if (data->ErrorCode == KAFKA_ERROR_OFFSET_OUT_OF_RANGE) reset = true;
-            if (data->ErrorCode != KAFKA_ERROR_NONE) failed = true;
-            if (data->ErrorCode != KAFKA_ERROR_NONE || data->Records.size <= 0) continue;
-            consumer_records(client, (u32)p, data->Records.data, (u64)data->Records.size);
+            bool asked = p >= 0 && (u32)p < client->config.partition_count && ((mask >> p) & 1);
+            /* Reads count only from the log the position was listed on. */
+            if (!asked || client->positioned_on[p] != client->links[index].session) continue;
+            if (data->ErrorCode == KAFKA_ERROR_OFFSET_OUT_OF_RANGE) {
+                client->positioned_on[p] = 0; /* Start over from the earliest offset. */
+                continue;
+            }
+            if (data->ErrorCode != KAFKA_ERROR_NONE) {
+                if (kc_leadership_error(data->ErrorCode)) kc_want_metadata(client, KC_BACKOFF_NS);
+                failed = true;
+                continue;
+            }
+            if (data->Records.size > 0) {
+                consumer_records(client, (u32)p, data->Records.data, (u64)data->Records.size);
+            }
         }
     }
-    if (reset) {
-        consumer_list_offsets(client);
-    } else if (failed) { /* The broker is opening its logs, or the topic is not there yet. */
-        io_timer_set(client->io, KC_TIMER_NEXT, io_now_ns(client->io) + KC_BACKOFF_NS);
-    } else {
-        consumer_fetch(client);
-    }
+    /* The broker is opening its logs, or the topic is not there yet: ask again later. */
+    if (failed) kc_link_backoff(client, index);
 }
 
 /* ===== Events ===== */
 
+static void kc_pump(struct kafka_client *client)
+{
+    if (kc_producer(client)) producer_pump(client);
+    else consumer_pump(client);
+}
+
 static void kc_on_start(void *process)
 {
     struct kafka_client *client = process;
-    kc_connect(client);
+    client->metadata_wanted = true;
+    kc_pump(client);
 }
 
 static void kc_on_timer(void *process, u32 timer_id)
 {
     struct kafka_client *client = process;
-    bool producer = client->config.role == KAFKA_CLIENT_PRODUCER;
-    if (timer_id == KC_TIMER_RECONNECT) {
-        if (client->conn == 0) kc_connect(client);
+    if (timer_id >= KC_TIMER_LINK && timer_id < KC_TIMER_LINK + KC_LINKS_MAX) {
+        u32 index = timer_id - KC_TIMER_LINK;
+        if (index < client->link_count && client->links[index].pending != KC_NONE) {
+            kc_link_lost(client, index, KAFKA_ERROR_REQUEST_TIMED_OUT);
+        }
     } else if (timer_id == KC_TIMER_DEADLINE) {
-        if (producer) {
-            producer_on_deadline(client);
-        } else if (client->pending != KC_NONE) {
-            kc_disconnect(client);
-        }
+        if (kc_producer(client)) producer_on_deadline(client);
     } else if (timer_id == KC_TIMER_NEXT) {
-        if (producer) {
-            producer_on_next(client);
-        } else if (client->connected && client->pending == KC_NONE) {
-            if (client->ready) {
-                consumer_fetch(client);
-            } else {
-                consumer_list_offsets(client);
-            }
+        if (kc_producer(client) && client->metadata_seen && !client->active) {
+            producer_operation_start(client);
         }
+    } else if (timer_id == KC_TIMER_PUMP) {
+        client->pump_at_ns = 0;
     }
+    kc_pump(client);
+}
+
+static i32 kc_link_by_conn(const struct kafka_client *client, io_conn conn)
+{
+    if (conn == 0) return -1;
+    for (u32 i = 0; i < client->link_count; i++) {
+        if (client->links[i].conn == conn) return (i32)i;
+    }
+    return -1;
 }
 
 static void kc_on_conn(void *process, io_conn conn, enum io_conn_event event,
@@ -522,35 +837,31 @@ static void kc_on_conn(void *process, io_conn conn, enum io_conn_event event,
     struct kafka_client *client = process;
     (void)reason;
     (void)tag;
-    if (conn != client->conn) return;
+    i32 index = kc_link_by_conn(client, conn);
+    if (index < 0) return;
+    struct kc_link *link = &client->links[index];
     if (event == IO_CONN_CONNECTED) {
-        client->connected = true;
-        kc_observe(client, HISTORY_KAFKA_CONNECTED,
-                   client->config.role == KAFKA_CLIENT_PRODUCER ? 0 : 1, 0, 0, 0);
-        if (client->config.role == KAFKA_CLIENT_PRODUCER) {
-            producer_create_topic(client);
-        } else {
-            consumer_list_offsets(client);
-        }
-        return;
+        link->connected = true;
+        kc_observe(client, HISTORY_KAFKA_CONNECTED, kc_producer(client) ? 0 : 1,
+                   link->broker_id < 0 ? UINT64_MAX : (u64)link->broker_id, 0, 0);
+    } else if (event == IO_CONN_CLOSED) {
+        link->conn = 0; /* Already closed: kc_link_lost must not close it again. */
+        kc_link_lost(client, (u32)index, KAFKA_ERROR_NETWORK_EXCEPTION);
     }
-    if (event != IO_CONN_CLOSED) return;
-    client->conn = 0;
-    if (client->active && client->sent) {
-        producer_operation_end(client, HISTORY_KAFKA_UNKNOWN, KAFKA_ERROR_NETWORK_EXCEPTION);
-    }
-    kc_disconnect(client);
+    kc_pump(client);
 }
 
-static void kc_dispatch(struct kafka_client *client, enum kafka_client_request kind,
-                        const union kafka_response *response)
+static void kc_dispatch(struct kafka_client *client, u32 index, enum kafka_client_request kind,
+                        u32 mask, const union kafka_response *response)
 {
     switch (kind) {
-    case KC_CREATE_TOPICS: producer_on_create_topics(client, &response->CreateTopics); break;
-    case KC_METADATA: producer_on_metadata(client, &response->Metadata); break;
-    case KC_PRODUCE: producer_on_produce(client, &response->Produce); break;
-    case KC_LIST_OFFSETS: consumer_on_list_offsets(client, &response->ListOffsets); break;
-    case KC_FETCH: consumer_on_fetch(client, &response->Fetch); break;
+    case KC_CREATE_TOPICS: kc_on_create_topics(client, &response->CreateTopics); break;
+    case KC_METADATA: kc_on_metadata(client, &response->Metadata); break;
+    case KC_PRODUCE: producer_on_produce(client, &response->Produce, index); break;
+    case KC_LIST_OFFSETS:
+        consumer_on_list_offsets(client, index, mask, &response->ListOffsets);
+        break;
+    case KC_FETCH: consumer_on_fetch(client, index, mask, &response->Fetch); break;
     case KC_NONE: ASSERT(false); break;
     }
 }
@@ -558,12 +869,15 @@ static void kc_dispatch(struct kafka_client *client, enum kafka_client_request k
 static void kc_on_frame(void *process, io_conn conn, const u8 *frame, u32 size)
 {
     struct kafka_client *client = process;
-    if (conn != client->conn || client->pending == KC_NONE) return;
+    i32 found = kc_link_by_conn(client, conn);
+    if (found < 0 || client->links[found].pending == KC_NONE) return;
+    u32 index = (u32)found;
+    struct kc_link *link = &client->links[index];
     static const i16 keys[] = {0, KAFKA_API_CREATE_TOPICS, KAFKA_API_METADATA,
                                KAFKA_API_PRODUCE, KAFKA_API_LIST_OFFSETS, KAFKA_API_FETCH};
     static const i16 versions[] = {0, KC_VERSION_CREATE_TOPICS, KC_VERSION_METADATA,
                                    KC_VERSION_PRODUCE, KC_VERSION_LIST_OFFSETS, KC_VERSION_FETCH};
-    enum kafka_client_request kind = client->pending;
+    enum kafka_client_request kind = link->pending;
     struct proto_reader reader;
     proto_reader_init(&reader, frame, size);
     i32 correlation_id = 0;
@@ -574,19 +888,19 @@ static void kc_on_frame(void *process, io_conn conn, const u8 *frame, u32 size)
                                            &correlation_id) == PROTO_OK &&
               kafka_response_decode(&reader, keys[kind], versions[kind], &response, &arena) ==
                   PROTO_OK;
-    if (!ok || correlation_id != client->correlation_id) {
-        io_log(client->io, IO_LOG_WARN, "kafka client: malformed or unexpected answer; closing");
-        if (client->active && client->sent) {
-            producer_operation_end(client, HISTORY_KAFKA_UNKNOWN, KAFKA_ERROR_CORRUPT_MESSAGE);
-        }
-        kc_disconnect(client);
+    if (!ok || correlation_id != link->correlation_id) {
+        io_log(client->io, IO_LOG_WARN, "kafka client: malformed or unexpected answer from %s; "
+               "closing", link->endpoint);
+        kc_link_lost(client, index, KAFKA_ERROR_CORRUPT_MESSAGE);
+        kc_pump(client);
         return;
     }
-    client->pending = KC_NONE;
-    if (client->config.role == KAFKA_CLIENT_CONSUMER || !client->active) {
-        io_timer_cancel(client->io, KC_TIMER_DEADLINE);
-    }
-    kc_dispatch(client, kind, &response);
+    u32 mask = link->partitions;
+    link->pending = KC_NONE;
+    link->partitions = 0;
+    io_timer_cancel(client->io, KC_TIMER_LINK + index);
+    kc_dispatch(client, index, kind, mask, &response);
+    kc_pump(client);
 }
 
 static void kc_on_file(void *process, const struct io_completion *completion)

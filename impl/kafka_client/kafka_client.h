@@ -5,14 +5,24 @@
  * (model/history.h, kinds HISTORY_KAFKA_*), so the checkers in model/kafka_checkers.c can judge
  * the broker from the outside.
  *
- * Producer: on each new connection it sends CreateTopics (an existing topic is fine) and
- * Metadata (v12; every partition must have a leader among the listed brokers), then one
- * Produce (v9) at a time, one record per batch, to partition (operation id mod partitions),
- * with the configured acks. Key and value derive from the client id and the operation id, so
- * every value is unique and its checksum (kafka_client_checksum) identifies it.
- * Consumer: on each new connection it asks ListOffsets (earliest) for every partition and reads
- * every partition again from there (reported as HISTORY_KAFKA_REREAD), then Fetches (v12) from
- * its positions, reporting each record it decodes as HISTORY_KAFKA_READ.
+ * Several brokers: the client knows a bootstrap list of client listeners. It asks any of them
+ * for Metadata (the brokers' endpoints and each partition's leader), then sends each
+ * partition's requests over a connection to its leader, one request at a time per connection.
+ * NOT_LEADER_OR_FOLLOWER, LEADER_NOT_AVAILABLE, UNKNOWN_TOPIC_OR_PARTITION and a lost
+ * connection make it ask for Metadata again (after a backoff), as Kafka's clients do.
+ *
+ * Producer: creates the topic once (CreateTopics; an existing topic is fine), learns the
+ * leaders, then runs one operation at a time: one record per Produce (v9) to partition
+ * (operation id mod partitions), with the configured acks, sent to that partition's leader.
+ * Key and value derive from the client id and the operation id, so every value is unique and
+ * its checksum (kafka_client_checksum) identifies it. Operations start once the topic's
+ * metadata was seen; one whose partition has no leader waits (refreshing metadata) until its
+ * deadline, when it definitely failed.
+ * Consumer: whenever it starts reading a partition over a connection it has not read that
+ * partition on before (a new connection, a new leader, OFFSET_OUT_OF_RANGE), it asks
+ * ListOffsets (earliest) and reads the partition again from there (reported as
+ * HISTORY_KAFKA_REREAD); it Fetches (v12) from each leader the partitions it leads, reporting
+ * each record it decodes as HISTORY_KAFKA_READ.
  *
  * May depend on: base.h, io.h, config.h, protocol/, log/record_batch.h, model/history.h. */
 #ifndef KAFKA_CLIENT_H
@@ -23,15 +33,19 @@
 
 #define KAFKA_CLIENT_TOPIC_MAX 64u
 #define KAFKA_CLIENT_PARTITIONS_MAX 16u
+#define KAFKA_CLIENT_BOOTSTRAP_MAX 9u
 
 enum kafka_client_role { KAFKA_CLIENT_PRODUCER, KAFKA_CLIENT_CONSUMER };
 
 struct kafka_client_config {
     enum kafka_client_role role;
     u32 client_id;
-    char endpoint[CONFIG_ENDPOINT_MAX]; /* The broker's client listener, "host:port". */
+    /* Brokers' client listeners, "host:port", asked for Metadata in turn. */
+    char bootstrap[KAFKA_CLIENT_BOOTSTRAP_MAX][CONFIG_ENDPOINT_MAX];
+    u32 bootstrap_count;    /* 1..KAFKA_CLIENT_BOOTSTRAP_MAX */
     char topic[KAFKA_CLIENT_TOPIC_MAX];
     u32 partition_count;    /* 1..KAFKA_CLIENT_PARTITIONS_MAX */
+    i16 replication_factor; /* Producer: of the topic it creates (>= 1). */
     i16 acks;               /* Producer: -1 (all), 1 or 0. */
     u64 interval_ns;        /* Producer: think time between sends. */
     u32 value_size;         /* Producer: bytes per value (>= 24, <= 1024). */

@@ -103,7 +103,8 @@ RECORD_INLINE bool varint_read_i64(const u8 *bytes, u64 size, u64 *position, i64
 }
 
 /* Reads a length-prefixed byte string (-1 = null). */
-RECORD_INLINE bool bytes_read(const u8 *bytes, u64 size, u64 *position, const u8 **data, i32 *length)
+RECORD_INLINE bool bytes_read(const u8 *bytes, u64 size, u64 *position, const u8 **data,
+                              i32 *length)
 {
     if (!varint_read_i32(bytes, size, position, length)) return false;
     if (*length == -1) {

@@ -212,7 +212,7 @@ i64 quorum_propose(struct quorum *q, const u8 *payload, u32 size)
         return -1;
     }
     if (!quorum_log_has_room(&q->log, size, false)) return -1;
-    i64 offset = quorum_log_append(&q->log, q->epoch, 0, payload, size);
+    i64 offset = quorum_log_append(&q->log, q->epoch, QUORUM_RECORD_PROPOSED, payload, size);
     quorum_observe_appended(q, offset, false);
     quorum_log_pump(&q->log);
     quorum_wake_parked(q, true);
@@ -444,16 +444,19 @@ static void commit_advance(struct quorum *q, i64 end)
     ASSERT(end <= q->log.end);
     for (i64 offset = q->commit_end; offset < end; offset++) {
         const struct quorum_log_entry *entry = quorum_log_entry(&q->log, offset);
-        u64 control = (entry->attributes & QUORUM_RECORD_CONTROL) ? HISTORY_ENTRY_CONTROL : 0;
+        bool control = (entry->attributes & QUORUM_RECORD_CONTROL) != 0;
+        u64 flags = (control ? HISTORY_ENTRY_CONTROL : 0u) |
+                    ((entry->attributes & QUORUM_RECORD_PROPOSED) ? HISTORY_ENTRY_PROPOSED : 0u);
         quorum_observe(q, HISTORY_QUORUM_COMMITTED, (u64)offset, (u64)entry->epoch,
-                       entry->checksum, control);
+                       entry->checksum, flags);
         q->digest = digest_mix(q->digest, offset, entry->checksum);
         q->digests[offset % QUORUM_LOG_ENTRIES_MAX] = q->digest;
         q->snapshot_bytes += QUORUM_RECORD_HEADER_SIZE + entry->size;
         quorum_observe(q, HISTORY_QUORUM_APPLIED, (u64)offset, 0, q->digest, 0);
         if (q->machine.apply != NULL) {
             q->machine.apply(q->machine.context, offset, entry->epoch,
-                             quorum_log_payload(&q->log, offset), entry->size, control != 0);
+                             quorum_log_payload(&q->log, offset), entry->size,
+                             (entry->attributes & QUORUM_RECORD_CONTROL) != 0);
         }
     }
     q->commit_end = end;
@@ -522,6 +525,7 @@ void quorum_observe_appended(const struct quorum *q, i64 offset, bool recovered)
 {
     const struct quorum_log_entry *entry = quorum_log_entry(&q->log, offset);
     u64 flags = ((entry->attributes & QUORUM_RECORD_CONTROL) ? HISTORY_ENTRY_CONTROL : 0u) |
+                ((entry->attributes & QUORUM_RECORD_PROPOSED) ? HISTORY_ENTRY_PROPOSED : 0u) |
                 (recovered ? HISTORY_ENTRY_RECOVERED : 0u);
     quorum_observe(q, HISTORY_QUORUM_APPENDED, (u64)offset, (u64)entry->epoch, entry->checksum,
                    flags);

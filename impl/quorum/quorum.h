@@ -18,10 +18,14 @@
  *     carries the tag given at creation.
  * Every fact the checkers judge is reported with io_observe (model/history.h).
  *
- * Snapshots and FetchSnapshot are not implemented yet: the seam is quorum_log (a log that
- * starts above 0) and the fetch path's "offset below the log start" answer.
+ * Snapshots (KIP-630): with a state machine set, each node snapshots its state when
+ * metadata.log.max.record.bytes.between.snapshots of entries have committed since the last one
+ * (or the committed log fills half its bound), makes it durable, then drops the log below it. A
+ * follower or observer whose fetch position lies below the leader's log start is told the
+ * leader's snapshot id and downloads it (FetchSnapshot, api key 59) before fetching on.
  *
- * May depend on: base.h, io.h, config.h, quorum/wire.h, quorum/log.h, quorum/state.h. */
+ * May depend on: base.h, io.h, config.h, quorum/wire.h, quorum/log.h, quorum/snapshot.h,
+ * quorum/state.h. */
 #ifndef QUORUM_H
 #define QUORUM_H
 
@@ -73,11 +77,13 @@ struct quorum_state_machine {
     u32 (*save_snapshot)(void *context, u8 *buffer, u32 capacity);
     bool (*load_snapshot)(void *context, const u8 *data, u32 size);
 };
+/* Before quorum_start: recovery loads the snapshot into it. */
 void quorum_set_state_machine(struct quorum *quorum, const struct quorum_state_machine *machine);
 
 /* Leader only: appends payload as one entry of the current epoch (made durable, replicated and
  * committed like a client append; its commit reaches apply). Returns the entry's offset, or -1
- * when this node is not the leader, is stopping, or the log is full. */
+ * when this node is not the leader, is stopping, the log is full, or size exceeds
+ * QUORUM_ENTRY_SIZE_MAX. */
 i64 quorum_propose(struct quorum *quorum, const u8 *payload, u32 size);
 
 /* Introspection for tests, the node and reports. */

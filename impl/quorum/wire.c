@@ -551,7 +551,9 @@ enum quorum_wire_result quorum_record_decode(const u8 *bytes, u32 size,
     record->crc = load_u32_be(bytes + 20);
     if (record->Offset < 0 || record->Epoch <= 0) return WIRE_INVALID;
     if (record->size > QUORUM_ENTRY_SIZE_MAX) return WIRE_INVALID;
-    if ((record->Attributes & ~QUORUM_RECORD_CONTROL) != 0) return WIRE_INVALID;
+    if ((record->Attributes & ~(QUORUM_RECORD_CONTROL | QUORUM_RECORD_PROPOSED)) != 0) {
+        return WIRE_INVALID;
+    }
     if (record->size > size - QUORUM_RECORD_HEADER_SIZE) return WIRE_INVALID;
     record->payload = bytes + QUORUM_RECORD_HEADER_SIZE;
     if (record_crc(bytes, record->payload, record->size) != record->crc) return WIRE_INVALID;

@@ -59,6 +59,9 @@ enum quorum_error {
  * leader-change entry a new leader writes; client values have attributes 0. */
 #define QUORUM_RECORD_HEADER_SIZE 24u
 #define QUORUM_RECORD_CONTROL (1u << 5)
+/* Bit 6: an entry the leader's own state machine owner proposed (quorum_propose: the
+ * controller's metadata records), not a client's append; the checkers tell them apart. */
+#define QUORUM_RECORD_PROPOSED (1u << 6)
 
 struct quorum_header {
     i16 ApiKey;

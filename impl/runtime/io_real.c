@@ -1508,6 +1508,8 @@ void io_real_stop(struct io_real *real, bool graceful)
 
 bool io_real_finished(const struct io_real *real) { return real->finished; }
 
+bool io_real_failed(const struct io_real *real) { return real->loop_failed; }
+
 struct io *io_real_io(struct io_real *real) { return &real->io; }
 
 void io_real_bind(struct io_real *real, const struct io_handler_vtable *handler, void *process)

@@ -61,5 +61,7 @@ void io_real_stop(struct io_real *real, bool graceful);
 
 /* True once the loop has finished (io_real_run returned or would return). */
 bool io_real_finished(const struct io_real *real);
+/* True when the loop ended because it failed (io_real_run's exit status 1). */
+bool io_real_failed(const struct io_real *real);
 
 #endif

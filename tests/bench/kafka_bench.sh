@@ -63,6 +63,10 @@ PROPERTIES
 BROKER_PID=$!
 KB_PIDS+=("$BROKER_PID")
 kb_wait_for 10 kb_port_in_use "${PORTS[0]}" || fail "kbroker did not listen on $BOOTSTRAP"
+# A broker serves partitions once the metadata quorum lists it (lib.bash knows how to ask).
+if declare -F kb_broker_listed >/dev/null; then
+    kb_wait_for 30 kb_broker_listed "${PORTS[0]}" 1 || fail "kbroker never listed itself"
+fi
 echo "kbroker pid $BROKER_PID on $BOOTSTRAP, data in $KB_TMP/data"
 
 # CPU time kbroker has used so far, in ns (one thread: the event loop does everything).

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Figures, not pass/fail: the machines are shared and noisy. Prints the simulator's speed on the
 # default scenario (events per wall second, simulated seconds per wall second), the cost of one
-# simulated node in memory (a 100-node cluster beside a 3-node one, in the same run), and the
-# sweep throughput on both cores.
+# simulated node in memory (a 100-node cluster beside a 3-node one, in the same run), the
+# sweep throughput on both cores, the partition log beside dd (log_bench.sh), and kbroker under
+# a Kafka load beside librdkafka's mock cluster and loopback TCP (kafka_bench.sh). Fails only
+# when a benchmark's work went wrong (a refused append, a lost or corrupted message).
 set -u
 cd "$(dirname "$0")/../.."
 B=${B:-build}
@@ -34,4 +36,9 @@ awk -v s="$start" -v e="$end" 'BEGIN { printf "20 seeds in %.2f s wall (%.1f see
 
 echo
 echo "== partition log over the real runtime, beside dd on the same disk =="
-tests/bench/log_bench.sh
+tests/bench/log_bench.sh || status=1
+
+echo
+echo "== Kafka produce/consume: kbroker beside librdkafka's mock cluster and loopback TCP =="
+tests/bench/kafka_bench.sh || status=1
+exit "${status:-0}"

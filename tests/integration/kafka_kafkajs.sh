@@ -35,6 +35,8 @@ PROPERTIES
 "$KBROKER" "$KB_TMP/broker.properties" >"$KB_TMP/broker.log" 2>&1 &
 KB_PIDS+=("$!")
 kb_check "kbroker listens on 127.0.0.1:${PORTS[0]}" kb_wait_for 10 kb_port_in_use "${PORTS[0]}"
+kb_check "kbroker registers and is unfenced (Metadata lists it)" \
+    kb_wait_for 15 kb_broker_listed "${PORTS[0]}" 1
 
 out=$KB_TMP/kafkajs.txt
 NODE_PATH="$NODE_DIR/node_modules" timeout 120 node tests/integration/kafka_kafkajs.js \

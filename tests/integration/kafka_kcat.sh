@@ -47,6 +47,7 @@ start_broker() {
     BROKER_PID=$!
     KB_PIDS+=("$BROKER_PID")
     kb_wait_for 10 kb_port_in_use "$CLIENT_PORT"
+    kb_wait_for 15 kb_broker_listed "$CLIENT_PORT" 1
 }
 
 kcat_bounded() { timeout 30 kcat -b "$BOOTSTRAP" "$@"; }
@@ -120,7 +121,7 @@ kb_check "kcat -L lists the auto-created topics" grep -q 'topic "topic-zstd"' \
     <(kcat_bounded -L 2>&1)
 
 # Restart gracefully with num.partitions=3: old topics keep their partition count (from the
-# topics file); a new auto-created topic gets 3.
+# metadata log); a new auto-created topic gets 3.
 kill "$BROKER_PID"
 kb_wait_for 10 kb_process_gone "$BROKER_PID"
 sed -i 's/^num.partitions=1/num.partitions=3/' "$KB_TMP/broker.properties"

@@ -57,6 +57,12 @@ kb_require_binaries() {
     done
 }
 
+# The broker at 127.0.0.1:$1 is registered and unfenced: its Metadata lists broker $2 (a broker
+# serves partitions only then; until the metadata quorum has elected a controller it lists none).
+kb_broker_listed() {
+    timeout 10 kcat -b "127.0.0.1:$1" -L -m 3 2>/dev/null | grep -q "broker $2 at "
+}
+
 kb_port_in_use() { # Something accepts connections on 127.0.0.1:$1.
     (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
 }

@@ -1355,6 +1355,363 @@ TEST(flipped_admin_requests_never_crash)
     world_deinit(&world);
 }
 
+/* ===== Idle connections, metrics, log maintenance, durable high watermark ===== */
+
+/* Restarts the broker with changed properties (the logs reopen from the fake disk). */
+static void world_restart(struct world *world)
+{
+    broker_destroy(world->broker);
+    memset(timer_deadline, 0, sizeof(timer_deadline));
+    world_start(world);
+    world_run(world);
+}
+
+/* Fires broker timer index (of BROKER_TIMERS) at its deadline, moving the clock there. */
+static void world_fire(struct world *world, u32 index)
+{
+    ASSERT(timer_deadline[index] != 0);
+    world->fake->now_ns = MAX(world->fake->now_ns, timer_deadline[index]);
+    timer_deadline[index] = 0;
+    broker_on_timer(world->broker, index);
+    world_run(world);
+}
+
+static u32 observed_closes[8];
+static u32 observed_close_count;
+
+static void observe_close(void *owner, io_conn conn)
+{
+    ASSERT(owner == &observed_close_count);
+    ASSERT(observed_close_count < ARRAY_LEN(observed_closes));
+    observed_closes[observed_close_count++] = conn;
+}
+
+static bool metadata_request_on(struct world *world, io_conn conn)
+{
+    union kafka_request body;
+    struct kafka_metadata_request_topic topic;
+    metadata_request(&body, &topic, "none");
+    body.Metadata.AllowAutoTopicCreation = false;
+    return world_request(world, conn, KAFKA_API_METADATA, 12, &body);
+}
+
+TEST(idle_connections_close_after_connections_max_idle_ms)
+{
+    struct world world;
+    world_init(&world);
+    world.config.connections_max_idle_ms = 500;
+    world.config.auto_create_topics_enable = false;
+    world_restart(&world);
+    REQUIRE(create_topic(&world, "idle", 1) == 0);
+    observed_close_count = 0;
+    broker_set_close_observer(world.broker, observe_close, &observed_close_count);
+    u32 idle = BROKER_TIMER_IDLE;
+    CHECK(timer_deadline[idle] == 0); /* No connection: nothing to watch. */
+    u64 start = world.fake->now_ns;
+    broker_conn_opened(world.broker, 5);  /* Accepted, never speaks. */
+    broker_conn_opened(world.broker, 8);  /* Turns out to be the quorum's client. */
+    broker_conn_foreign(world.broker, 8);
+    REQUIRE(metadata_request_on(&world, 6));
+    CHECK(timer_deadline[idle] == start + 500 * NS_PER_MS);
+    world.fake->now_ns = start + 300 * NS_PER_MS;
+    REQUIRE(metadata_request_on(&world, 6)); /* Conn 6 keeps talking. */
+    REQUIRE(fetch(&world, 7, "idle", 0, 0, 5000)); /* Conn 7 waits in a long poll. */
+    world_run(&world);
+    world_fire(&world, idle);
+    CHECK(conn_closed[5]);
+    CHECK(!conn_closed[6] && !conn_closed[7] && !conn_closed[8]);
+    REQUIRE(observed_close_count == 1);
+    CHECK(observed_closes[0] == 5);
+    /* Armed again for conn 6, idle since 300 ms; conn 7 is in service, not watched. */
+    CHECK(timer_deadline[idle] == start + 800 * NS_PER_MS);
+    world_fire(&world, idle);
+    CHECK(conn_closed[6] && !conn_closed[7]);
+    CHECK(timer_deadline[idle] == 0); /* Only conn 7 is left, and it is in service. */
+    u32 slot_timer = 0;
+    while (slot_timer < idle && timer_deadline[slot_timer] == 0) slot_timer++;
+    REQUIRE(slot_timer < idle);
+    u32 before = captured_count;
+    world_fire(&world, slot_timer); /* The long poll ends: the answer is traffic. */
+    CHECK(captured_count == before + 1);
+    CHECK(timer_deadline[idle] == world.fake->now_ns + 500 * NS_PER_MS);
+    world_fire(&world, idle);
+    CHECK(conn_closed[7] && !conn_closed[8]);
+    REQUIRE(observed_close_count == 3);
+    CHECK(observed_closes[1] == 6 && observed_closes[2] == 7);
+    static char text[256 * 1024];
+    REQUIRE(broker_metrics_format(world.broker, text, sizeof(text)) > 0);
+    CHECK(strstr(text, "\ncairn_broker_connections_idle_closed_total 3\n") != NULL);
+    CHECK(strstr(text, "\ncairn_broker_connections 0\n") != NULL);
+    world_deinit(&world);
+}
+
+/* The value of one sample line "<series> <value>" of the metrics text, or -1. */
+static i64 metric_value(const char *text, const char *series)
+{
+    size_t length = strlen(series);
+    for (const char *line = text; line != NULL && *line != '\0';) {
+        if (strncmp(line, series, length) == 0 && line[length] == ' ') {
+            return strtoll(line + length + 1, NULL, 10);
+        }
+        line = strchr(line, '\n');
+        if (line != NULL) line++;
+    }
+    return -1;
+}
+
+TEST(metrics_count_requests_bytes_rejections_and_latency)
+{
+    struct world world;
+    world_init(&world);
+    REQUIRE(create_topic(&world, "measured", 1) == 0);
+    static char text[256 * 1024];
+    REQUIRE(broker_metrics_format(world.broker, text, sizeof(text)) > 0);
+    CHECK(metric_value(text, "cairn_broker_requests_total{api=\"Produce\"}") == 0);
+    CHECK(strstr(text, "# TYPE cairn_broker_request_latency_seconds histogram\n") != NULL);
+
+    u32 before = captured_count;
+    u32 size = build_batch(3, 1000);
+    REQUIRE(produce(&world, 1, "measured", 0, -1, size));
+    world_run(&world);
+    REQUIRE(captured_count == before + 1);
+    u32 produce_out = captured[before].size;
+    REQUIRE(metadata_request_on(&world, 1));
+    REQUIRE(metadata_request_on(&world, 1));
+    u32 metadata_out = captured[before + 1].size + captured[before + 2].size;
+    /* A long poll answered after 200 ms. */
+    before = captured_count;
+    REQUIRE(fetch(&world, 2, "measured", 0, 3, 200));
+    world_run(&world);
+    u32 slot_timer = 0;
+    while (slot_timer < BROKER_TIMER_IDLE && timer_deadline[slot_timer] == 0) {
+        slot_timer++;
+    }
+    REQUIRE(slot_timer < BROKER_TIMER_IDLE);
+    world_fire(&world, slot_timer);
+    REQUIRE(captured_count == before + 1);
+    u32 fetch_out = captured[before].size;
+    /* Rejected: a produce whose body does not decode, an api not served, a 1-byte frame. */
+    u8 garbage[12] = {0, KAFKA_API_PRODUCE, 0, 9, 0, 0, 0, 1, 0xff, 0xff, 0x7f, 0x7f};
+    CHECK(!broker_on_frame(world.broker, 3, garbage, sizeof(garbage)));
+    u8 unserved[10] = {0, 9 /* OffsetFetch: groups are not served */, 0, 1, 0, 0, 0, 1, 0, 0};
+    CHECK(!broker_on_frame(world.broker, 4, unserved, sizeof(unserved)));
+    CHECK(!broker_on_frame(world.broker, 5, garbage, 1));
+
+    REQUIRE(broker_metrics_format(world.broker, text, sizeof(text)) > 0);
+    CHECK(metric_value(text, "cairn_broker_requests_total{api=\"Produce\"}") == 2);
+    CHECK(metric_value(text, "cairn_broker_requests_total{api=\"Metadata\"}") == 2);
+    CHECK(metric_value(text, "cairn_broker_requests_total{api=\"Fetch\"}") == 1);
+    CHECK(metric_value(text, "cairn_broker_requests_total{api=\"OffsetFetch\"}") == 1);
+    CHECK(metric_value(text, "cairn_broker_requests_total{api=\"unknown\"}") == 1);
+    CHECK(metric_value(text, "cairn_broker_request_bytes_total{api=\"unknown\"}") == 5);
+    CHECK(metric_value(text, "cairn_broker_response_bytes_total{api=\"Produce\"}") ==
+          produce_out);
+    CHECK(metric_value(text, "cairn_broker_response_bytes_total{api=\"Metadata\"}") ==
+          metadata_out);
+    CHECK(metric_value(text, "cairn_broker_response_bytes_total{api=\"Fetch\"}") == fetch_out);
+    CHECK(metric_value(text, "cairn_broker_requests_rejected_total"
+                             "{api=\"Produce\",reason=\"malformed\"}") == 1);
+    CHECK(metric_value(text, "cairn_broker_requests_rejected_total"
+                             "{api=\"OffsetFetch\",reason=\"unsupported\"}") == 1);
+    CHECK(metric_value(text, "cairn_broker_requests_rejected_total"
+                             "{api=\"unknown\",reason=\"malformed\"}") == 1);
+    /* The fetch waited 200 ms: between the 0.1 and 0.3 bounds; the rest took no time. */
+    CHECK(metric_value(text, "cairn_broker_request_latency_seconds_bucket"
+                             "{api=\"Fetch\",le=\"0.1\"}") == 0);
+    CHECK(metric_value(text, "cairn_broker_request_latency_seconds_bucket"
+                             "{api=\"Fetch\",le=\"0.3\"}") == 1);
+    CHECK(metric_value(text, "cairn_broker_request_latency_seconds_bucket"
+                             "{api=\"Fetch\",le=\"+Inf\"}") == 1);
+    CHECK(metric_value(text, "cairn_broker_request_latency_seconds_count{api=\"Fetch\"}") == 1);
+    CHECK(strstr(text, "cairn_broker_request_latency_seconds_sum{api=\"Fetch\"} 0.200000000\n") !=
+          NULL);
+    CHECK(strstr(text, "cairn_broker_request_latency_max_seconds{api=\"Fetch\"} 0.200000000\n") !=
+          NULL);
+    CHECK(metric_value(text, "cairn_broker_request_latency_seconds_bucket"
+                             "{api=\"Metadata\",le=\"0.0001\"}") == 2);
+    /* One produce was answered; the malformed one closed before it had a latency. */
+    CHECK(metric_value(text, "cairn_broker_request_latency_seconds_count{api=\"Produce\"}") == 1);
+    CHECK(broker_metrics_format(world.broker, text, 64) == 0); /* Too small: refused whole. */
+    world_deinit(&world);
+}
+
+/* A topic whose configs are set before its logs open (compaction needs that). */
+static void world_topic_configured(struct world *world, const char *name, const char *config,
+                                   const char *value)
+{
+    struct metadata_record record = {.type = METADATA_TOPIC};
+    snprintf(record.as.topic.name, sizeof(record.as.topic.name), "%s", name);
+    record.as.topic.topic_id = topic_id_of(name, topic_generation++);
+    world_apply(world, &record);
+    struct metadata_record override = {.type = METADATA_CONFIG};
+    override.as.config.resource_type = METADATA_RESOURCE_TOPIC;
+    snprintf(override.as.config.resource_name, sizeof(override.as.config.resource_name), "%s",
+             name);
+    snprintf(override.as.config.name, sizeof(override.as.config.name), "%s", config);
+    snprintf(override.as.config.value, sizeof(override.as.config.value), "%s", value);
+    world_apply(world, &override);
+    world_partition(world, record.as.topic.topic_id, 0);
+    broker_on_metadata(world->broker);
+    world_run(world);
+}
+
+TEST(retention_and_compaction_run_on_the_maintenance_timer)
+{
+    struct world world;
+    world_init(&world);
+    world.config.log_retention_check_interval_ms = 1000;
+    world.config.auto_create_topics_enable = false;
+    world_restart(&world);
+    u32 maintenance = BROKER_TIMER_MAINTENANCE;
+    CHECK(timer_deadline[maintenance] == world.fake->now_ns + 1000 * NS_PER_MS);
+    world_topic_configured(&world, "short", "retention.bytes", "100");
+    world_topic_configured(&world, "keyed", "cleanup.policy", "compact");
+    REQUIRE(create_topic(&world, "kept", 1) == 0);
+    /* Segments of 4096 bytes: 12 batches of 20 records fill several. */
+    for (u32 i = 0; i < 12; i++) {
+        u32 size = build_batch(20, 1700000000000 + i * 100);
+        REQUIRE(produce(&world, 1, "short", 0, -1, size));
+        world_run(&world);
+        REQUIRE(produce(&world, 1, "keyed", 0, -1, size));
+        world_run(&world);
+        REQUIRE(produce(&world, 1, "kept", 0, -1, size));
+        world_run(&world);
+    }
+    CHECK(list_offset(&world, "short", 0, -2) == 0);
+    CHECK(list_offset(&world, "short", 0, -1) == 240);
+    world_fire(&world, maintenance);
+    i64 earliest = list_offset(&world, "short", 0, -2);
+    CHECK(earliest > 0 && earliest < 240); /* The old segments went, the active one stays. */
+    CHECK(list_offset(&world, "short", 0, -1) == 240);
+    CHECK(list_offset(&world, "kept", 0, -2) == 0); /* Default retention: 7 days, no bytes. */
+    CHECK(!file_linked(&world, "short-0/00000000000000000000.log"));
+    CHECK(file_linked(&world, "kept-0/00000000000000000000.log"));
+    CHECK(timer_deadline[maintenance] == world.fake->now_ns + 1000 * NS_PER_MS); /* Again. */
+    static char text[256 * 1024];
+    REQUIRE(broker_metrics_format(world.broker, text, sizeof(text)) > 0);
+    CHECK(metric_value(text, "cairn_broker_log_retention_checks_total") == 3);
+    CHECK(metric_value(text, "cairn_broker_log_segments_deleted_total") > 0);
+    CHECK(metric_value(text, "cairn_broker_log_compactions_total") == 1);
+    /* Every record of "keyed" has the key "key": the closed segments keep none of them, the
+     * newest record of the key being in the active segment. */
+    CHECK(metric_value(text, "cairn_broker_log_compaction_records_removed_total") > 100);
+    CHECK(list_offset(&world, "keyed", 0, -1) == 240); /* Offsets are kept. */
+    world_deinit(&world);
+}
+
+TEST(deleted_topics_leave_no_directories)
+{
+    struct world world;
+    world_init(&world);
+    world.config.auto_create_topics_enable = false;
+    REQUIRE(create_topic(&world, "swept", 2) == 0);
+    REQUIRE(create_topic(&world, "stays", 1) == 0);
+    u32 size = build_batch(3, 1000);
+    REQUIRE(produce(&world, 1, "swept", 1, -1, size));
+    world_run(&world);
+    CHECK(world.fake->directories_removed == 0);
+    world_remove(&world, "swept");
+    world_settle(&world);
+    CHECK(!file_linked(&world, "swept-1/00000000000000000000.log"));
+    /* Both partition directories, each once emptied (the fake refuses a non-empty one). */
+    CHECK(world.fake->directories_removed == 2);
+    CHECK(file_linked(&world, "stays-0/00000000000000000000.log"));
+    world_deinit(&world);
+}
+
+/* ListOffsets latest answered at once (no log operation), without running the fake. */
+static i64 latest_now(struct world *world, const char *topic)
+{
+    union kafka_request body;
+    struct kafka_list_offsets_request_topic t;
+    struct kafka_list_offsets_request_partition p;
+    kafka_list_offsets_request_init(&body.ListOffsets);
+    kafka_list_offsets_request_topic_init(&t);
+    kafka_list_offsets_request_partition_init(&p);
+    p.Timestamp = LOG_TIMESTAMP_LATEST;
+    t.Name = proto_string_of(topic);
+    t.Partitions.items = &p;
+    t.Partitions.count = 1;
+    body.ListOffsets.ReplicaId = -1;
+    body.ListOffsets.Topics.items = &t;
+    body.ListOffsets.Topics.count = 1;
+    u32 before = captured_count;
+    ASSERT(world_request(world, 3, KAFKA_API_LIST_OFFSETS, 7, &body));
+    union kafka_response response;
+    ASSERT(captured_count == before + 1);
+    ASSERT(response_get(before, KAFKA_API_LIST_OFFSETS, 7, &response));
+    return response.ListOffsets.Topics.items[0].Partitions.items[0].Offset;
+}
+
+/* Delivers completions one at a time until the write of a size-byte batch completed. */
+static bool world_until_batch_written(struct world *world, u32 size)
+{
+    for (u32 guard = 0; guard < 1000 && world->fake->queue_count > 0; guard++) {
+        struct io_completion completion = world->fake->queue[0];
+        memmove(&world->fake->queue[0], &world->fake->queue[1],
+                sizeof(completion) * (world->fake->queue_count - 1));
+        world->fake->queue_count--;
+        broker_on_file(world->broker, &completion);
+        if (completion.op == IO_FILE_WRITE && completion.size == size) return true;
+    }
+    return false;
+}
+
+/* The high watermark between an append's write and its sync, with flush.messages=1 (the
+ * durable end) and with Kafka's default policy (the log end). */
+static void high_watermark_case(bool flush_each_message)
+{
+    struct world world;
+    world_init(&world);
+    world.config.log_flush_interval_messages = flush_each_message ? 1 : (u64)INT64_MAX;
+    world_restart(&world);
+    REQUIRE(create_topic(&world, "synced", 1) == 0);
+    u32 size = build_batch(3, 1000);
+    REQUIRE(produce(&world, 1, "synced", 0, -1, size));
+    world_run(&world);
+    u32 before = captured_count;
+    REQUIRE(fetch(&world, 2, "synced", 0, 3, 1000)); /* Parked at the end. */
+    world_run(&world);
+    REQUIRE(captured_count == before);
+    size = build_batch(2, 2000);
+    REQUIRE(produce(&world, 1, "synced", 0, -1, size));
+    REQUIRE(world_until_batch_written(&world, size)); /* Written, not yet synced. */
+    before = captured_count;
+    CHECK(latest_now(&world, "synced") == (flush_each_message ? 3 : 5));
+    union kafka_response response;
+    if (flush_each_message) {
+        /* A fetch now sees nothing past the durable end, and the parked one sleeps on. */
+        REQUIRE(fetch(&world, 4, "synced", 0, 3, 0));
+        REQUIRE(captured_count == before + 2);
+        REQUIRE(response_get(before + 1, KAFKA_API_FETCH, 12, &response));
+        const struct kafka_fetch_response_partition_data *out =
+            &response.Fetch.Responses.items[0].Partitions.items[0];
+        CHECK(out->HighWatermark == 3 && out->LastStableOffset == 3);
+        CHECK(out->Records.size == 0);
+    }
+    before = captured_count;
+    world_run(&world); /* The sync completes: the produce is answered, the fetch wakes. */
+    CHECK(latest_now(&world, "synced") == 5);
+    bool woken = false;
+    for (u32 i = before; i < captured_count; i++) {
+        if (captured[i].conn != 2) continue;
+        REQUIRE(response_get(i, KAFKA_API_FETCH, 12, &response));
+        const struct kafka_fetch_response_partition_data *out =
+            &response.Fetch.Responses.items[0].Partitions.items[0];
+        CHECK(out->HighWatermark == 5);
+        CHECK(out->Records.size == (i32)size);
+        woken = true;
+    }
+    CHECK(woken);
+    world_deinit(&world);
+}
+
+TEST(high_watermark_is_the_durable_end_with_flush_messages_1)
+{
+    high_watermark_case(true);
+    high_watermark_case(false);
+}
+
 static const struct test_case tests[] = {
     {"flipped_valid_requests_never_crash", flipped_valid_requests_never_crash},
     {"flipped_admin_requests_never_crash", flipped_admin_requests_never_crash},
@@ -1383,6 +1740,15 @@ static const struct test_case tests[] = {
     {"delete_records_and_offset_for_leader_epoch", delete_records_and_offset_for_leader_epoch},
     {"malformed_and_random_frames_close_never_crash",
      malformed_and_random_frames_close_never_crash},
+    {"idle_connections_close_after_connections_max_idle_ms",
+     idle_connections_close_after_connections_max_idle_ms},
+    {"metrics_count_requests_bytes_rejections_and_latency",
+     metrics_count_requests_bytes_rejections_and_latency},
+    {"retention_and_compaction_run_on_the_maintenance_timer",
+     retention_and_compaction_run_on_the_maintenance_timer},
+    {"deleted_topics_leave_no_directories", deleted_topics_leave_no_directories},
+    {"high_watermark_is_the_durable_end_with_flush_messages_1",
+     high_watermark_is_the_durable_end_with_flush_messages_1},
 };
 
 TEST_MAIN(tests)

@@ -751,7 +751,9 @@ TEST(topics_stay_sorted_and_keep_their_memory)
     /* Every slot's memory is still one of the arrays init allocated, each exactly once. */
     for (u32 i = 0; i < METADATA_TOPICS_MAX; i++) {
         u32 seen = 0;
-        for (u32 j = 0; j < METADATA_TOPICS_MAX; j++) seen += image->topics[j].partitions == slots[i];
+        for (u32 j = 0; j < METADATA_TOPICS_MAX; j++) {
+            seen += image->topics[j].partitions == slots[i];
+        }
         CHECK(seen == 1);
     }
     CHECK(rejected_untouched(image, offset, remove_topic(999)));
@@ -841,7 +843,9 @@ static struct metadata_record random_record(struct prng *prng, const struct meta
         return registration_change(broker_id, epoch, (i8)((i32)prng_below(prng, 3) - 1),
                                    (i8)((i32)prng_below(prng, 3) - 1));
     case 5:
-        if (prng_chance(prng, 1, 4)) return broker_ref(METADATA_UNREGISTER_BROKER, broker_id, epoch);
+        if (prng_chance(prng, 1, 4)) {
+            return broker_ref(METADATA_UNREGISTER_BROKER, broker_id, epoch);
+        }
         return no_op();
     case 6: {
         char name[24];

@@ -280,8 +280,9 @@ static inline bool fake_file_next(struct fake_io *fake, struct io_completion *co
     *completion = fake->pending[0];
     memmove(fake->pending, fake->pending + 1, sizeof(fake->pending[0]) * --fake->pending_count);
     if (completion->op == IO_FILE_SYNC) {
+        /* Beyond both sizes both images are zero, so copying that far is enough. */
         struct fake_file *file = &fake->files[completion->file - 1];
-        memcpy(file->durable, file->bytes, FAKE_FILE_BYTES);
+        memcpy(file->durable, file->bytes, MAX(file->size, file->durable_size));
         file->durable_size = file->size;
     }
     if (completion->op == IO_FILE_RENAME) {
@@ -307,11 +308,12 @@ static inline void fake_crash(struct fake_io *fake, bool keep_unsynced)
     fake->pending_count = 0;
     for (u32 i = 0; i < fake->file_count; i++) {
         struct fake_file *file = &fake->files[i];
+        u32 extent = MAX(file->size, file->durable_size);
         if (keep_unsynced) {
-            memcpy(file->durable, file->bytes, FAKE_FILE_BYTES);
+            memcpy(file->durable, file->bytes, extent);
             file->durable_size = file->size;
         } else {
-            memcpy(file->bytes, file->durable, FAKE_FILE_BYTES);
+            memcpy(file->bytes, file->durable, extent);
             file->size = file->durable_size;
         }
     }

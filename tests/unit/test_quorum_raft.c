@@ -9,6 +9,7 @@
 #include "../../impl/quorum/log.h"
 #include "../../model/history.h"
 #include "test_quorum_fake_io.h"
+#include "test_quorum_machine.h"
 
 struct harness {
     struct fake_io *fake;
@@ -418,6 +419,222 @@ TEST(damaged_log_abstains_and_says_so_durably_before_cutting)
     harness_stop(&h);
 }
 
+/* ===== A lagging follower catches up through the leader's snapshot ===== */
+
+/* Two real quorums, leader L (node 1) and follower F (node 3), wired by hand; voter 2 is played
+ * by the test (it votes for L and fetches, so L commits without F). Connection ids: L's
+ * outgoing to voter 2 is 202 and to F 203; F's outgoing to L is 301. L accepts F's
+ * connection as 931, F accepts L's as 913. */
+struct pair {
+    struct harness l, f;
+    struct test_machine l_machine, f_machine;
+    u32 l_seen, f_seen; /* Sends already relayed. */
+    bool f_connected;
+    i64 voter2_offset;
+    i32 voter2_epoch;
+};
+
+static u32 relay_frames(struct harness *from, u32 *seen, struct harness *to, io_conn request_conn,
+                        io_conn response_conn, u32 response_peer, io_conn accepted_as)
+{
+    u32 relayed = 0;
+    for (; *seen < from->fake->send_count; (*seen)++) {
+        const struct fake_send *send = &from->fake->sends[*seen];
+        if (send->conn == request_conn) {
+            ASSERT(quorum_on_request(to->quorum, accepted_as, send->bytes + 4, send->size - 4));
+            relayed++;
+        } else if (send->conn == response_conn) {
+            ASSERT(quorum_on_response(to->quorum, response_peer, send->bytes + 4,
+                                      send->size - 4));
+            relayed++;
+        }
+    }
+    return relayed;
+}
+
+/* Relays frames between L and F and completes their disk operations until nothing moves. */
+static void pair_settle(struct pair *p)
+{
+    for (u32 round = 0; round < 10000; round++) {
+        u32 moved = 0;
+        struct io_completion completion;
+        while (fake_file_next(p->l.fake, &completion)) {
+            quorum_on_file(p->l.quorum, &completion);
+            moved++;
+        }
+        while (fake_file_next(p->f.fake, &completion)) {
+            quorum_on_file(p->f.quorum, &completion);
+            moved++;
+        }
+        if (p->f_connected) {
+            /* L's requests to F (on 203) and its answers to F's requests (on 931). */
+            moved += relay_frames(&p->l, &p->l_seen, &p->f, 203, 931, 0, 913);
+            /* F's requests to L (on 301) and its answers to L's requests (on 913). */
+            moved += relay_frames(&p->f, &p->f_seen, &p->l, 301, 913, 2, 931);
+        }
+        if (moved == 0) return;
+    }
+    ASSERT(false);
+}
+
+/* Voter 2 grants every vote L asks for (pre-vote, then vote). */
+static void voter2_votes(struct pair *p)
+{
+    for (u32 i = 0; i < p->l.fake->send_count; i++) {
+        struct quorum_reader reader;
+        const struct fake_send *send = &p->l.fake->sends[i];
+        if (send->conn != 202) continue;
+        struct quorum_header header = sent_request(&p->l, i, &reader);
+        if (header.ApiKey != QUORUM_API_VOTE) continue;
+        struct quorum_vote_request request;
+        ASSERT(quorum_decode_vote_request(&reader, &request) == WIRE_OK);
+        struct quorum_writer writer;
+        quorum_writer_init(&writer, frame, sizeof(frame));
+        quorum_frame_response_begin(&writer, header.CorrelationId);
+        struct quorum_vote_response granted = {
+            .LeaderId = -1, .LeaderEpoch = request.PreVote ? request.CandidateEpoch - 1
+                                                           : request.CandidateEpoch,
+            .VoteGranted = true};
+        quorum_encode_vote_response(&writer, &granted);
+        u32 size = quorum_frame_end(&writer);
+        ASSERT(quorum_on_response(p->l.quorum, 1, frame + 4, size - 4));
+        p->l.fake->sends[i].conn = 0; /* Answered. */
+    }
+}
+
+/* Voter 2 fetches from L once, appending what it gets (only offsets and epochs matter). */
+static void voter2_fetch(struct pair *p)
+{
+    struct quorum_writer writer;
+    quorum_writer_init(&writer, frame, sizeof(frame));
+    quorum_frame_request_begin(&writer, QUORUM_API_FETCH, 40, "kraft");
+    struct quorum_fetch_request request = {.ReplicaId = 2,
+        .CurrentLeaderEpoch = status_of(&p->l).epoch, .FetchOffset = p->voter2_offset,
+        .LastFetchedEpoch = p->voter2_epoch, .MaxBytes = (i32)QUORUM_FETCH_BYTES_MAX};
+    quorum_encode_fetch_request(&writer, &request);
+    u32 size = quorum_frame_end(&writer);
+    u32 before = p->l.fake->send_count;
+    ASSERT(quorum_on_request(p->l.quorum, 700, frame + 4, size - 4));
+    for (u32 i = before; i < p->l.fake->send_count; i++) {
+        const struct fake_send *send = &p->l.fake->sends[i];
+        if (send->conn != 700) continue;
+        struct quorum_reader reader = {.bytes = send->bytes + 4, .size = send->size - 4};
+        i32 correlation_id = 0;
+        struct quorum_fetch_response response;
+        ASSERT(quorum_decode_response_header(&reader, &correlation_id) == WIRE_OK);
+        ASSERT(quorum_decode_fetch_response(&reader, &response) == WIRE_OK);
+        u32 position = 0;
+        for (u32 r = 0; r < response.record_count; r++) {
+            struct quorum_record record;
+            u32 consumed = 0;
+            ASSERT(quorum_record_decode(response.records + position,
+                                        response.records_size - position, &record,
+                                        &consumed) == WIRE_OK);
+            position += consumed;
+            p->voter2_offset = record.Offset + 1;
+            p->voter2_epoch = record.Epoch;
+        }
+    }
+}
+
+TEST(lagging_follower_catches_up_through_a_snapshot)
+{
+    struct pair *p = calloc(1, sizeof(*p));
+    harness_begin(&p->l, 1, 3, NULL, 0, NULL);
+    harness_begin(&p->f, 3, 3, NULL, 0, NULL);
+    p->l.config.metadata_snapshot_bytes = 2000;
+    /* Snapshots larger than one FetchSnapshot chunk, so the download takes several. */
+    p->l_machine.padding = QUORUM_SNAPSHOT_CHUNK_MAX + 5000;
+    p->f_machine.padding = QUORUM_SNAPSHOT_CHUNK_MAX + 5000;
+    struct quorum_state_machine l_hook = test_machine_hook(&p->l_machine);
+    struct quorum_state_machine f_hook = test_machine_hook(&p->f_machine);
+    quorum_set_state_machine(p->l.quorum, &l_hook);
+    quorum_set_state_machine(p->f.quorum, &f_hook);
+    pair_settle(p);
+    REQUIRE(status_of(&p->l).recovered && status_of(&p->f).recovered);
+    /* L is elected with voter 2's votes while F is cut off. */
+    quorum_peer_connected(p->l.quorum, 1, 202);
+    quorum_on_timer(p->l.quorum, 0);
+    for (u32 i = 0; i < 4 && status_of(&p->l).role != HISTORY_ROLE_LEADER; i++) {
+        voter2_votes(p);
+        pair_settle(p);
+    }
+    REQUIRE(status_of(&p->l).role == HISTORY_ROLE_LEADER);
+    /* L and voter 2 commit 120 entries; L snapshots and compacts several times. */
+    for (u32 i = 0; i < 120; i++) {
+        u8 payload[48];
+        memset(payload, (int)i, sizeof(payload));
+        REQUIRE(quorum_propose(p->l.quorum, payload, sizeof(payload)) >= 0);
+        pair_settle(p);
+        voter2_fetch(p);
+        voter2_fetch(p); /* Again: reports the new position, so the entry commits. */
+        pair_settle(p);
+    }
+    struct quorum_status leader = status_of(&p->l);
+    CHECK_EQ_U64(leader.commit_end, 121);
+    REQUIRE(leader.snapshot_end > 0);
+    CHECK_EQ_U64(leader.log_start, leader.snapshot_end);
+    CHECK(p->l_machine.saves >= 3);
+    /* F joins: at offset 0, below L's log start, it must fetch the snapshot first. */
+    p->f_connected = true;
+    p->f_seen = p->f.fake->send_count;
+    p->l_seen = p->l.fake->send_count;
+    quorum_peer_connected(p->l.quorum, 2, 203);
+    quorum_peer_connected(p->f.quorum, 0, 301);
+    pair_settle(p);
+    for (u32 i = 0; i < 8 && status_of(&p->f).commit_end < 121; i++) {
+        quorum_on_timer(p->l.quorum, 1); /* Ticks: parked fetches answered, retries. */
+        quorum_on_timer(p->f.quorum, 1);
+        pair_settle(p);
+    }
+    struct quorum_status follower = status_of(&p->f);
+    CHECK_EQ_U64(follower.role, HISTORY_ROLE_FOLLOWER);
+    CHECK_EQ_U64(follower.commit_end, 121);
+    CHECK(follower.snapshot_end > 0);
+    CHECK(follower.log_start == follower.snapshot_end);
+    CHECK_EQ_U64(follower.digest, status_of(&p->l).digest);
+    CHECK_EQ_U64(p->f_machine.loads, 1);
+    CHECK_EQ_U64(p->f_machine.contract_violations, 0);
+    CHECK_EQ_U64(p->f_machine.count, 120);
+    CHECK_EQ_U64(p->f_machine.hash, p->l_machine.hash);
+    const struct io_observation *fetched = fake_last_observation(p->f.fake,
+                                                                 HISTORY_QUORUM_SNAPSHOT);
+    REQUIRE(fetched != NULL);
+    CHECK_EQ_U64(fetched->d, HISTORY_SNAPSHOT_FETCHED);
+    CHECK_EQ_U64(fetched->a, follower.snapshot_end);
+    /* The download took several FetchSnapshot requests, each at the next position. */
+    u32 chunks = 0;
+    i64 expected_position = 0;
+    for (u32 i = 0; i < p->f.fake->send_count; i++) {
+        if (p->f.fake->sends[i].conn != 301) continue;
+        struct quorum_reader reader;
+        struct quorum_header header = sent_request(&p->f, i, &reader);
+        if (header.ApiKey != QUORUM_API_FETCH_SNAPSHOT) continue;
+        struct quorum_fetch_snapshot_request request;
+        REQUIRE(quorum_decode_fetch_snapshot_request(&reader, &request) == WIRE_OK);
+        CHECK_EQ_U64(request.Position, expected_position);
+        expected_position += QUORUM_SNAPSHOT_CHUNK_MAX;
+        chunks++;
+    }
+    CHECK(chunks >= 2);
+    /* The fetched snapshot is durable: F restarts from it without the leader. */
+    quorum_destroy(p->f.quorum);
+    fake_crash(p->f.fake, false);
+    memset(&p->f_machine, 0, sizeof(p->f_machine));
+    p->f.quorum = quorum_create(&p->f.config, &p->f.fake->io, 0, (u64)1 << 56);
+    quorum_set_state_machine(p->f.quorum, &f_hook);
+    quorum_start(p->f.quorum);
+    drain(&p->f);
+    CHECK(status_of(&p->f).recovered);
+    CHECK_EQ_U64(status_of(&p->f).snapshot_end, follower.snapshot_end);
+    CHECK_EQ_U64(status_of(&p->f).commit_end, follower.snapshot_end);
+    CHECK_EQ_U64(p->f_machine.loads, 1);
+    CHECK_EQ_U64(p->f_machine.next, follower.snapshot_end);
+    harness_stop(&p->l);
+    harness_stop(&p->f);
+    free(p);
+}
+
 static const struct test_case tests[] = {
     {"vote_is_answered_only_after_it_is_durable", vote_is_answered_only_after_it_is_durable},
     {"candidate_with_a_shorter_log_loses", candidate_with_a_shorter_log_loses},
@@ -433,5 +650,7 @@ static const struct test_case tests[] = {
     {"state_slots_fall_back_to_the_older_valid_one", state_slots_fall_back_to_the_older_valid_one},
     {"damaged_log_abstains_and_says_so_durably_before_cutting",
      damaged_log_abstains_and_says_so_durably_before_cutting},
+    {"lagging_follower_catches_up_through_a_snapshot",
+     lagging_follower_catches_up_through_a_snapshot},
 };
 TEST_MAIN(tests)
