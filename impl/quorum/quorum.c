@@ -821,7 +821,9 @@ static void on_recovered(struct quorum *q)
     } else {
         persist(q);
         enter_role(q, HISTORY_ROLE_UNATTACHED);
-        quorum_role_timer_set(q, quorum_election_delay(q));
+        /* The only voter has nobody to wait for (Kafka's KafkaRaftClient elects itself at
+         * once): a one-node cluster is ready without an election timeout. */
+        quorum_role_timer_set(q, q->voter_count == 1 ? 0 : quorum_election_delay(q));
     }
 }
 
