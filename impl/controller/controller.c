@@ -334,18 +334,24 @@ static i32 controller_expired_broker(struct controller *c)
     return -1;
 }
 
+/* Arms the session timer just after the earliest deadline still ahead. A session already
+ * past its deadline waits for the expiry decision (expire_due); should that not be proposed
+ * (a decision in flight never commits, the quorum refuses), the timer looks again after a
+ * tenth of the timeout rather than at once, which would spin. */
 static void controller_arm_sessions(struct controller *c)
 {
     u64 now = io_now_ns(c->io);
-    u64 deadline = now + controller_session_timeout_ns(c);
+    u64 timeout = controller_session_timeout_ns(c);
+    u64 deadline = now + timeout;
     for (u32 i = 0; i < c->image->broker_count; i++) {
         const struct metadata_broker *broker = &c->image->brokers[i];
         if (broker->fenced) continue;
-        u64 due = controller_session(c, broker->id)->last_ns + controller_session_timeout_ns(c);
+        u64 due = controller_session(c, broker->id)->last_ns + timeout;
+        if (due < now) due = now + MAX(timeout / 10, NS_PER_MS);
         deadline = MIN(deadline, due);
     }
     /* Expiry is "more than the timeout": fire just after the deadline. */
-    io_timer_set(c->io, c->timer_base + CONTROLLER_TIMER_SESSIONS, MAX(deadline, now) + 1);
+    io_timer_set(c->io, c->timer_base + CONTROLLER_TIMER_SESSIONS, deadline + 1);
 }
 
 /* ===== Back-pressure ===== */

@@ -135,6 +135,7 @@ struct io_real {
     struct real_conn *conns;
     u32 conns_max;
     u32 conn_next; /* Next handle to try. */
+    u32 conns_used; /* Slots taken by real_conn_alloc and not yet freed. */
     struct real_listener listeners[REAL_LISTENERS_MAX];
     u32 listener_count;
     struct real_file *files;
@@ -389,6 +390,7 @@ static struct real_conn *real_conn_alloc(struct io_real *real, int fd, u64 tag,
         conn->fd = fd;
         conn->tag = tag;
         conn->frame_size_max = frame_size_max == 0 ? REAL_FRAME_DEFAULT_MAX : frame_size_max;
+        real->conns_used++;
         return conn;
     }
     return NULL;
@@ -419,7 +421,8 @@ static void real_conn_free(struct io_real *real, struct real_conn *conn)
     conn->segments = segments;
     conn->fd = -1;
     conn->state = REAL_CONN_FREE;
-    (void)real;
+    ASSERT(real->conns_used > 0);
+    real->conns_used--;
 }
 
 static u64 real_epoll_data(enum real_tag tag, u32 index, u32 handle)
@@ -984,9 +987,16 @@ static void real_conn_service(struct io_real *real, struct real_conn *conn, u64 
 static void real_conns_service(struct io_real *real)
 {
     u64 now = real_clock_ns(CLOCK_MONOTONIC);
+    /* Stops once every taken slot is served: walking all conns_max (1024) slots on each turn
+     * of the loop was ~4% of kbroker's CPU under a produce load (perf). A slot freed before
+     * its turn, or a connection made during the walk, makes it run to the end as before. */
+    u32 used = real->conns_used, served = 0;
+    io_conn next_at_start = real->conn_next;
     for (u32 i = 0; i < real->conns_max && !real->finished; i++) {
+        if (served == used && real->conn_next == next_at_start) break;
         struct real_conn *conn = &real->conns[i];
         if (conn->state == REAL_CONN_FREE) continue;
+        served++;
         real_conn_service(real, conn, now);
     }
 }
@@ -1399,9 +1409,11 @@ static int real_wait_ms(struct io_real *real, u64 timeout_ms)
     for (u32 id = 0; id < IO_TIMERS_MAX; id++) {
         if (real->timer_armed[id]) until = MIN(until, real->timer_deadline_ns[id]);
     }
-    for (u32 i = 0; i < real->conns_max; i++) {
+    /* Up to the last taken slot only (see real_conns_service); nothing is freed meanwhile. */
+    for (u32 i = 0, seen = 0; i < real->conns_max && seen < real->conns_used; i++) {
         const struct real_conn *conn = &real->conns[i];
         if (conn->state == REAL_CONN_FREE) continue;
+        seen++;
         if (real_frame_ready(conn)) return 0;
         if (conn->state == REAL_CONN_CONNECTING || conn->state == REAL_CONN_LINGER) {
             until = MIN(until, conn->deadline_ns);

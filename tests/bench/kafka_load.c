@@ -6,6 +6,7 @@
  *   produce    N messages of S bytes; prints throughput and the produce latency percentiles
  *   consume    reads a topic that `produce` filled, verifies it, prints throughput
  *   roundtrip  produce, then consume, in one process (the only way to read back from --mock)
+ *   delete     deletes the topic (DeleteTopics), so a long benchmark does not fill the disk
  *   tcp        pumps bytes through a 127.0.0.1 TCP connection for --seconds, prints MB/s
  * Options: --bootstrap HOST:PORT | --mock, --topic NAME, --partitions P, --create,
  *   --messages N, --size S (>= 8), --acks -1|0|1, --linger-ms MS, --batch-size BYTES,
@@ -78,6 +79,7 @@ struct options {
 
 /* What the delivery-report callback updates, reached through the handle's opaque. */
 struct producer_run {
+    uint64_t count;
     uint64_t *latency_ns; /* Per message: its enqueue time, replaced by its latency. */
     uint64_t delivered;
     uint64_t failed;
@@ -256,6 +258,33 @@ static void create_topic(const struct options *options)
     rd_kafka_destroy(rk);
 }
 
+static void delete_topic(const struct options *options)
+{
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    conf_set(conf, "bootstrap.servers", options->bootstrap);
+    rd_kafka_t *rk = client_new(RD_KAFKA_PRODUCER, conf);
+    rd_kafka_DeleteTopic_t *topic = rd_kafka_DeleteTopic_new(options->topic);
+    rd_kafka_queue_t *queue = rd_kafka_queue_new(rk);
+    rd_kafka_DeleteTopics(rk, &topic, 1, NULL, queue);
+    rd_kafka_event_t *event = rd_kafka_queue_poll(queue, options->timeout_s * 1000);
+    if (event == NULL) die("DeleteTopics %s: no answer", options->topic);
+    if (rd_kafka_event_error(event) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        die("DeleteTopics %s: %s", options->topic, rd_kafka_event_error_string(event));
+    }
+    const rd_kafka_DeleteTopics_result_t *result = rd_kafka_event_DeleteTopics_result(event);
+    if (result == NULL) die("DeleteTopics %s: unexpected event", options->topic);
+    size_t count = 0;
+    const rd_kafka_topic_result_t **topics = rd_kafka_DeleteTopics_result_topics(result, &count);
+    if (count != 1) die("DeleteTopics %s: %zu results", options->topic, count);
+    if (rd_kafka_topic_result_error(topics[0]) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        die("DeleteTopics %s: %s", options->topic, rd_kafka_topic_result_error_string(topics[0]));
+    }
+    rd_kafka_event_destroy(event);
+    rd_kafka_DeleteTopic_destroy(topic);
+    rd_kafka_queue_destroy(queue);
+    rd_kafka_destroy(rk);
+}
+
 /* Blocks until the client knows the topic's partitions and every one has a leader, so the
  * connection and metadata are set up before the clock starts (a topic just created has no
  * leader until its log is open, and librdkafka would only ask again a second later); returns
@@ -296,10 +325,11 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *message, void 
     struct producer_run *run = opaque;
     int64_t now = now_ns();
     uint64_t index = (uint64_t)(uintptr_t)message->_private;
-    if (message->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    if (message->err != RD_KAFKA_RESP_ERR_NO_ERROR || index >= run->count) {
         if (run->failed == 0) {
             snprintf(run->first_error, sizeof(run->first_error), "message %" PRIu64 ": %s",
-                     index, rd_kafka_err2str(message->err));
+                     index, index >= run->count ? "not one of ours"
+                                                : rd_kafka_err2str(message->err));
         }
         run->failed++;
         return;
@@ -315,10 +345,10 @@ static int compare_u64(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-/* Nearest-rank percentile of sorted samples, in milliseconds. */
-static double percentile_ms(const uint64_t *sorted, uint64_t count, double fraction)
+/* Nearest-rank percentile (per mille) of sorted samples, in milliseconds. */
+static double percentile_ms(const uint64_t *sorted, uint64_t count, uint64_t per_mille)
 {
-    uint64_t rank = (uint64_t)(fraction * (double)count + 0.999999999);
+    uint64_t rank = (count * per_mille + 999) / 1000; /* ceil(count * p) */
     if (rank < 1) rank = 1;
     if (rank > count) rank = count;
     return (double)sorted[rank - 1] / 1e6;
@@ -326,7 +356,7 @@ static double percentile_ms(const uint64_t *sorted, uint64_t count, double fract
 
 static void produce(const struct options *options, const char *bootstrap)
 {
-    struct producer_run run = {0};
+    struct producer_run run = {.count = options->messages};
     run.latency_ns = calloc(options->messages, sizeof(run.latency_ns[0]));
     if (run.latency_ns == NULL) die("out of memory for %" PRIu64 " samples", options->messages);
 
@@ -393,9 +423,9 @@ static void produce(const struct options *options, const char *bootstrap)
     printf("produce msgs=%" PRIu64 " bytes=%.0f seconds=%.3f msgs_per_s=%.0f mb_per_s=%.2f "
            "p50_ms=%.3f p99_ms=%.3f p999_ms=%.3f max_ms=%.3f errors=0",
            options->messages, bytes, seconds, (double)options->messages / seconds,
-           bytes / seconds / MB, percentile_ms(run.latency_ns, options->messages, 0.50),
-           percentile_ms(run.latency_ns, options->messages, 0.99),
-           percentile_ms(run.latency_ns, options->messages, 0.999),
+           bytes / seconds / MB, percentile_ms(run.latency_ns, options->messages, 500),
+           percentile_ms(run.latency_ns, options->messages, 990),
+           percentile_ms(run.latency_ns, options->messages, 999),
            (double)run.latency_ns[options->messages - 1] / 1e6);
     if (mock_cpu_start >= 0 && mock_cpu_end >= mock_cpu_start) {
         printf(" server_cpu_s=%.3f", (double)(mock_cpu_end - mock_cpu_start) / 1e9);
@@ -637,7 +667,8 @@ static void tcp_reference(double seconds)
 static _Noreturn void usage(void)
 {
     fprintf(stderr,
-            "usage: kafka_load produce|consume|roundtrip|tcp [--bootstrap HOST:PORT | --mock]\n"
+            "usage: kafka_load produce|consume|roundtrip|delete|tcp\n"
+            "  [--bootstrap HOST:PORT | --mock]\n"
             "  [--topic NAME] [--partitions P] [--create] [--messages N] [--size S]\n"
             "  [--acks -1|0|1] [--linger-ms MS] [--batch-size BYTES]\n"
             "  [--compression none|gzip|snappy|lz4|zstd] [--seconds S] [--timeout-s S]\n"
@@ -715,13 +746,15 @@ static struct options parse_options(int argc, char **argv)
     }
     bool kafka_mode = strcmp(options.mode, "produce") == 0 ||
                       strcmp(options.mode, "consume") == 0 ||
-                      strcmp(options.mode, "roundtrip") == 0;
+                      strcmp(options.mode, "roundtrip") == 0 ||
+                      strcmp(options.mode, "delete") == 0;
     if (!kafka_mode && strcmp(options.mode, "tcp") != 0) usage();
     if (kafka_mode && (options.bootstrap != NULL) == options.mock) {
         fprintf(stderr, "kafka_load: give exactly one of --bootstrap and --mock\n");
         exit(2);
     }
-    if (options.mock && strcmp(options.mode, "consume") == 0) {
+    if (options.mock && (strcmp(options.mode, "consume") == 0 ||
+                         strcmp(options.mode, "delete") == 0)) {
         fprintf(stderr, "kafka_load: the mock lives in this process: use roundtrip\n");
         exit(2);
     }
@@ -733,6 +766,10 @@ int main(int argc, char **argv)
     struct options options = parse_options(argc, argv);
     if (strcmp(options.mode, "tcp") == 0) {
         tcp_reference(options.seconds);
+        return 0;
+    }
+    if (strcmp(options.mode, "delete") == 0) {
+        delete_topic(&options);
         return 0;
     }
     struct mock mock = {0};

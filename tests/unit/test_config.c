@@ -148,7 +148,7 @@ TEST(test_overrides_win)
 
 TEST(test_unimplemented_properties_warn)
 {
-    REQUIRE(parse_text(BASE_TEXT "log.cleaner.enable=true\ndefault.replication.factor=3\n"
+    REQUIRE(parse_text(BASE_TEXT "log.cleaner.enable=true\nlog.cleaner.threads=3\n"
                        "offsets.topic.replication.factor=1\nlog.retention.hours=168\n"
                        "zookeeper.connect=localhost:2181\nlistener.name.x.ssl.keystore.type=JKS\n"
                        "group.initial.rebalance.delay.ms=0\nmin.insync.replicas=2\n"));
@@ -162,16 +162,15 @@ TEST(test_unimplemented_properties_warn)
 TEST(test_kafka_names_known)
 {
     static const char *const names[] = {
-        "default.replication.factor", "offsets.topic.replication.factor",
+        "offsets.topic.replication.factor",
         "transaction.state.log.replication.factor", "transaction.state.log.min.isr",
         "log.retention.hours",
-        "min.insync.replicas", "unclean.leader.election.enable",
+        "min.insync.replicas",
         "group.initial.rebalance.delay.ms", "inter.broker.listener.name", "num.network.threads",
         "num.io.threads", "log.flush.interval.ms", "zookeeper.connect",
         "socket.send.buffer.bytes", "socket.receive.buffer.bytes",
-        "log.retention.check.interval.ms",
         "num.recovery.threads.per.data.dir", "log.cleaner.enable", "message.max.bytes",
-        "replica.lag.time.max.ms", "delete.topic.enable", "compression.type", "broker.id",
+        "delete.topic.enable", "compression.type", "broker.id",
         "metadata.log.dir", "sasl.enabled.mechanisms", "ssl.keystore.location",
     };
     for (u32 i = 0; i < ARRAY_LEN(names); i++) {
@@ -207,6 +206,30 @@ TEST(test_broker_properties)
     CHECK(has_diagnostic(CONFIG_ERROR, 7, "expected true or false"));
     CHECK(!parse_text(BASE_TEXT "num.partitions=0\n"));
     CHECK(!parse_text(BASE_TEXT "log.segment.bytes=3000000000\n"));
+    /* The controller's and the maintenance timer's properties, with Kafka's defaults. */
+    config_defaults(&config);
+    CHECK(!config.unclean_leader_election_enable);
+    CHECK_EQ_U64(config.default_replication_factor, 1);
+    CHECK_EQ_U64(config.replica_lag_time_max_ms, 30000);
+    CHECK(config.auto_leader_rebalance_enable);
+    CHECK_EQ_U64(config.leader_imbalance_check_interval_seconds, 300);
+    CHECK_EQ_U64(config.metadata_snapshot_bytes, 20971520);
+    CHECK_EQ_U64(config.log_retention_check_interval_ms, 300000);
+    REQUIRE(parse_text(BASE_TEXT "unclean.leader.election.enable=true\n"
+                       "default.replication.factor=3\nreplica.lag.time.max.ms=10000\n"
+                       "auto.leader.rebalance.enable=false\n"
+                       "leader.imbalance.check.interval.seconds=30\n"
+                       "metadata.log.max.record.bytes.between.snapshots=4096\n"
+                       "log.retention.check.interval.ms=1000\n"));
+    CHECK_EQ_U64(diagnostics.count, 0);
+    CHECK(config.unclean_leader_election_enable);
+    CHECK_EQ_U64(config.default_replication_factor, 3);
+    CHECK_EQ_U64(config.replica_lag_time_max_ms, 10000);
+    CHECK(!config.auto_leader_rebalance_enable);
+    CHECK_EQ_U64(config.leader_imbalance_check_interval_seconds, 30);
+    CHECK_EQ_U64(config.metadata_snapshot_bytes, 4096);
+    CHECK_EQ_U64(config.log_retention_check_interval_ms, 1000);
+    CHECK(!parse_text(BASE_TEXT "default.replication.factor=0\n"));
 }
 
 TEST(test_unknown_property_suggests)

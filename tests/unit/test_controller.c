@@ -1666,19 +1666,28 @@ TEST(server_session_expiry_fences_and_timers)
     server.fake->now_ns += 5 * NS_PER_S;
     controller_on_timer(server.controller, timer);
     CHECK_EQ_U64(server.quorum.count, 2); /* 5 s since the last heartbeat: nothing. */
+    /* A decision in flight (a topic) when the session expires: the expiry waits for it, and
+     * the timer does not spin meanwhile. */
+    union kafka_request create = create_request("t");
+    CHECK(server_send(7, KAFKA_API_CREATE_TOPICS, 7, 44, &create));
+    REQUIRE(server.quorum.count == 3);
     server.fake->now_ns += 5 * NS_PER_S;
     CHECK(server.fake->timer_deadline[timer] <= server.fake->now_ns);
     controller_on_timer(server.controller, timer);
-    REQUIRE(server.quorum.count == 3);
+    CHECK_EQ_U64(server.quorum.count, 3);
+    CHECK(server.fake->timer_deadline[timer] >= server.fake->now_ns + 900 * NS_PER_MS);
+    server_apply_proposal(2, 1);
+    REQUIRE(server.quorum.count == 4);
     const struct io_observation *decision_seen =
         fake_last_observation(server.fake, HISTORY_CONTROLLER_DECISION);
     REQUIRE(decision_seen != NULL);
     CHECK_EQ_U64(decision_seen->c, 1001);
-    server_apply_proposal(2, 1);
+    server_apply_proposal(3, 1);
     CHECK(metadata_broker_find(&image, 1)->fenced);
+    CHECK_EQ_U64(partition_of("t", 0)->leader, (u64)(i64)METADATA_NO_LEADER);
     /* The preferred-leader timer decides nothing here, and re-arms. */
     controller_on_timer(server.controller, 8 + 1);
-    CHECK_EQ_U64(server.quorum.count, 3);
+    CHECK_EQ_U64(server.quorum.count, 4);
     CHECK(server.fake->timer_armed[8 + 1]);
     server_stop();
 }

@@ -57,7 +57,9 @@ static inline u32 test_machine_save(void *context, u8 *buffer, u32 capacity)
     store_u64_be(buffer + 4, (u64)machine->next);
     store_u64_be(buffer + 12, machine->count);
     store_u64_be(buffer + 20, machine->hash);
-    for (u32 i = 0; i < machine->padding; i++) buffer[28 + i] = test_machine_filler(machine->hash, i);
+    for (u32 i = 0; i < machine->padding; i++) {
+        buffer[28 + i] = test_machine_filler(machine->hash, i);
+    }
     machine->saves++;
     return size;
 }

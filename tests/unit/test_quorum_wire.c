@@ -75,7 +75,8 @@ static u32 encode_fetch_response(u32 record_count)
     quorum_frame_response_begin(&writer, 5);
     struct quorum_fetch_response in = {.ErrorCode = 0, .LeaderId = 1, .LeaderEpoch = 3,
         .HighWatermark = 41, .DivergingEpoch = -1, .DivergingEndOffset = -1,
-        .SnapshotId = {-1, -1}, .record_count = record_count, .records = records, .records_size = records_size};
+        .SnapshotId = {-1, -1}, .record_count = record_count, .records = records,
+        .records_size = records_size};
     quorum_encode_fetch_response(&writer, &in);
     return quorum_frame_end(&writer);
 }
@@ -357,7 +358,8 @@ static const struct test_case tests[] = {
     {"fetch_response_names_a_snapshot", fetch_response_names_a_snapshot},
     {"fetch_snapshot_request_round_trip_and_truncations",
      fetch_snapshot_request_round_trip_and_truncations},
-    {"fetch_snapshot_response_round_trip_and_bounds", fetch_snapshot_response_round_trip_and_bounds},
+    {"fetch_snapshot_response_round_trip_and_bounds",
+     fetch_snapshot_response_round_trip_and_bounds},
     {"vote_round_trip", vote_round_trip},
     {"vote_response_round_trip", vote_response_round_trip},
     {"fetch_response_round_trip", fetch_response_round_trip},
