@@ -70,6 +70,8 @@ struct cc_node {
     u32 id;
     bool alive;
     i64 applied;             /* The last metadata offset its image holds (-1: none). */
+    i64 applying;            /* Reported applied; its records are still being reported. */
+    u64 applying_ns;
     struct cc_place reported; /* The last place it reported in this life. */
     bool reported_any;
 };
@@ -164,6 +166,7 @@ static struct cc_node *cc_node(struct cc_model *model, u32 id)
     node->id = id;
     node->alive = true;
     node->applied = -1;
+    node->applying = -1;
     return node;
 }
 
@@ -621,13 +624,13 @@ static bool cc_converged(const struct cc_model *model, char *reason, u32 size)
     return live > 0;
 }
 
-static void cc_converge_step(struct cc_model *model, const struct history_event *event)
+static void cc_converge_step(struct cc_model *model, u64 time_ns)
 {
     if (model->which != CC_CONVERGES || !model->healed || model->converged_seen) return;
-    if (event->time_ns > model->heal_ns + model->bound_ns) return;
+    if (time_ns > model->heal_ns + model->bound_ns) return;
     if (cc_converged(model, model->not_converged, sizeof(model->not_converged))) {
         model->converged_seen = true;
-        model->converged_ns = event->time_ns;
+        model->converged_ns = time_ns;
     }
 }
 
@@ -666,6 +669,33 @@ static void cc_finish_converges(struct cc_model *model)
 
 /* ===== The replay ===== */
 
+static bool cc_is_metadata(u32 kind)
+{
+    return kind >= HISTORY_METADATA_PARTITION && kind <= HISTORY_METADATA_TOPIC;
+}
+
+/* A node reports HISTORY_QUORUM_APPLIED for an entry, then the entry's records; its first
+ * other event (or the end) shows the entry whole: the node's image now holds it, and the
+ * state after the entry can be judged. event is NULL at the end of the history. */
+static void cc_finish_applying(struct cc_model *model, u32 index,
+                               const struct history_event *event)
+{
+    for (u32 i = 0; i < model->node_count; i++) {
+        struct cc_node *node = &model->nodes[i];
+        if (node->applying < 0) continue;
+        if (event != NULL && event->node == node->id && cc_is_metadata(event->kind) &&
+            (i64)event->a == node->applying) {
+            continue;
+        }
+        i64 offset = node->applying;
+        node->applying = -1;
+        /* Judged as of the moment it applied the entry. */
+        node->applied = MAX(node->applied, offset);
+        cc_judge_boundary(model, index, offset);
+        cc_converge_step(model, node->applying_ns);
+    }
+}
+
 static void cc_replay_event(struct cc_model *model, u32 index, const struct history_event *event)
 {
     switch (event->kind) {
@@ -673,6 +703,7 @@ static void cc_replay_event(struct cc_model *model, u32 index, const struct hist
         struct cc_node *node = cc_node(model, event->node);
         node->alive = true;
         node->applied = -1;
+        node->applying = -1;
         node->reported_any = false;
         break;
     }
@@ -688,13 +719,12 @@ static void cc_replay_event(struct cc_model *model, u32 index, const struct hist
                               ? model->params->liveness_bound_ns : event->a;
         model->converged_seen = false;
         break;
-    case HISTORY_KAFKA_BROKER_CONFIG:
-        if (event->c != 0) model->unclean_static = true;
-        break;
-    case HISTORY_QUORUM_APPLIED: {
+    case HISTORY_QUORUM_APPLIED:
+        /* Reported just before the node applies the entry: its records follow. */
+    {
         struct cc_node *node = cc_node(model, event->node);
-        node->applied = MAX(node->applied, (i64)event->a);
-        cc_judge_boundary(model, index, (i64)event->a);
+        node->applying = (i64)event->a;
+        node->applying_ns = event->time_ns;
         break;
     }
     case HISTORY_QUORUM_SNAPSHOT:
@@ -715,7 +745,7 @@ static void cc_replay_event(struct cc_model *model, u32 index, const struct hist
     case HISTORY_METADATA_TOPIC: on_topic(model, index, event); break;
     default: return;
     }
-    cc_converge_step(model, event);
+    cc_converge_step(model, event->time_ns);
 }
 
 static void cc_model_free(struct cc_model *model)
@@ -766,11 +796,20 @@ static void cc_replay(const struct history *history, const struct check_params *
     model.which = which;
     model.outcome = outcome;
     model.boundary_checked = -1;
+    /* The brokers' static configuration holds for the whole run, whenever it was reported. */
+    for (u32 i = 0; i < history->count; i++) {
+        const struct history_event *event = &history->events[i];
+        if (event->kind == HISTORY_KAFKA_BROKER_CONFIG && event->c != 0) {
+            model.unclean_static = true;
+        }
+    }
     for (u32 i = 0; i < history->count && outcome->passed; i++) {
         const struct history_event *event = &history->events[i];
         if (event->kind == HISTORY_RUN_END) break;
+        cc_finish_applying(&model, i, event);
         cc_replay_event(&model, i, event);
     }
+    cc_finish_applying(&model, history->count == 0 ? 0 : history->count - 1, NULL);
     if (outcome->passed) cc_pass_message(&model);
     cc_model_free(&model);
 }

@@ -53,7 +53,7 @@ struct scenario_node {
 enum workload_kind {
     WORKLOAD_NONE = 0,
     WORKLOAD_QUORUM_APPEND, /* Clients append values to the metadata log through the leader. */
-    WORKLOAD_KAFKA_PRODUCE_CONSUME, /* Kafka producers and consumers on one topic (node 1). */
+    WORKLOAD_KAFKA_PRODUCE_CONSUME, /* Kafka producers and consumers of one topic. */
 };
 
 struct scenario_workload {

@@ -63,7 +63,7 @@ static void link_arm(struct broker *broker)
     struct broker_link *link = &broker->link;
     u64 when = UINT64_MAX;
     if (link->conn == 0 && broker->controller_id >= 0) when = MIN(when, link->retry_ns);
-    if (link->connected && link->state == BROKER_LINK_REGISTERED) {
+    if (link->connected && link->state == BROKER_LINK_REGISTERED && !link->heartbeat_inflight) {
         when = MIN(when, link->heartbeat_due_ns);
     }
     if (link->heartbeat_inflight || link->state == BROKER_LINK_REGISTERING) {

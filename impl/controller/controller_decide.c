@@ -260,6 +260,10 @@ static void ctl_settle(const struct ctl *c, const struct metadata_topic *topic,
         t->leader = preferred;
         return;
     }
+#if defined(CONTROLLER_MUTATION) && CONTROLLER_MUTATION == 1
+    /* A deliberately broken rule (tests/sim/mutations.sh): a fenced leader keeps leading. */
+    if (t->leader >= 0 && metadata_ids_contains(&t->isr, t->leader)) return;
+#endif
     if (t->leader >= 0 && ctl_eligible(c, t->leader) &&
         metadata_ids_contains(&t->isr, t->leader) &&
         metadata_ids_contains(&t->replicas, t->leader)) {

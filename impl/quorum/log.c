@@ -210,8 +210,9 @@ void quorum_log_truncate(struct quorum_log *log, i64 end)
     ASSERT(end <= log->end);
     if (end == log->end) return;
     ASSERT(!log->rewriting); /* The copy reads the arena: the owner does not fetch meanwhile. */
-    if (log->compact_to > end) log->compact_to = 0; /* Cannot happen: compaction is below
-                                                      * the commit point. Defensive. */
+    /* A compaction target lies below the commit point, which a correct leader never has us
+     * cut; a broken build (QUORUM_MUTATION) might, and must not break the log's invariants. */
+    if (log->compact_to > end) log->compact_to = 0;
     log->bytes_end = position_of(log, end);
     log->end = end;
     if (log->write_end > end) {

@@ -42,5 +42,26 @@ expect "the real build passes the same swarm seeds" sh -c \
     "'$B/ksim' sweep scenarios/quorum-swarm.scn --seeds 1..$seeds --jobs 2 2>/dev/null \
      | tail -n 1 | grep -Eq '^$seeds passed, 0 failed$'"
 
+# The controller: CONTROLLER_MUTATION=1 lets a fenced leader keep its leadership (the guard is
+# in impl/controller/controller_decide.c, ctl_settle). Fencing the cut-off broker n4 of
+# kafka-controller-fencing must then be flagged by controller-no-fenced-leader in every one of
+# the first CONTROLLER_MUTATION_SEEDS seeds (the scenario fences n4 on every seed), and the
+# real build must pass them.
+cseeds=${CONTROLLER_MUTATION_SEEDS:-20}
+make --no-print-directory B="$B/mutation-c1" EXTRA_CFLAGS="-DCONTROLLER_MUTATION=1" \
+    "$B/mutation-c1/ksim" >/dev/null || exit 1
+out=$("$B/mutation-c1/ksim" sweep scenarios/kafka-controller-fencing.scn --seeds "1..$cseeds" \
+    --jobs 2 2>&1)
+summary=$(printf '%s\n' "$out" | tail -n 1)
+echo "controller mutation 1 (fenced leader kept), fencing seeds 1..$cseeds: $summary"
+printf '%s\n' "$out" | grep -E '^FAIL ' | cut -c 1-160 | sed 's/^/    /' | head -n 3
+expect "a fenced leader kept is caught by controller-no-fenced-leader on every seed" sh -c \
+    "printf '%s\n' \"\$0\" | grep -Eq '^0 passed, $cseeds failed$' && \
+     [ \"\$(printf '%s\n' \"\$1\" | grep -c '^FAIL seed [0-9]*: controller-no-fenced-leader')\" \
+       -eq $cseeds ]" "$summary" "$out"
+expect "the real build passes the same fencing seeds" sh -c \
+    "'$B/ksim' sweep scenarios/kafka-controller-fencing.scn --seeds 1..$cseeds --jobs 2 \
+     2>/dev/null | tail -n 1 | grep -Eq '^$cseeds passed, 0 failed$'"
+
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
