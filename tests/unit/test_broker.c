@@ -7,8 +7,8 @@
  * config, a removal) and tells the broker, which opens, grows, reconfigures and deletes its
  * logs to match. The broker's link to the controller connects (io_connect) to conn
  * LINK_CONN, whose frames are captured like any other; the test answers as the controller.
- * Requests are built with the generated encoders, exactly as a client would send them; responses are decoded with the generated decoders and checked field by
- * field. Covered: ApiVersions lists exactly the implemented APIs; Metadata from the image,
+ * Requests are built with the generated encoders, exactly as a client would send them;
+ * responses are decoded with the generated decoders and checked field by field. Covered: ApiVersions lists exactly the implemented APIs; Metadata from the image,
  * auto-creation asked of the controller and LEADER_NOT_AVAILABLE while logs open; admin
  * requests forwarded to the controller byte for byte and answered with the client's
  * correlation id; Produce (offsets, acks 0/1/-1, unknown
