@@ -1,22 +1,21 @@
-/* test_broker.c: the broker's Kafka handlers driven with encoded requests over a fake io.
- *
- * The fake io is tests/unit/log_fake_io.h (in-memory files with durable images) with the
- * network and timers replaced here: sends are captured as response frames, read pauses and
- * timers are recorded. The test plays the node's part for the metadata: it owns the metadata
- * image, applies the records a controller would have committed (a topic, more partitions, a
- * config, a removal) and tells the broker, which opens, grows, reconfigures and deletes its
- * logs to match. The broker's link to the controller connects (io_connect) to conn
- * LINK_CONN, whose frames are captured like any other; the test answers as the controller.
- * Requests are built with the generated encoders, exactly as a client would send them;
- * responses are decoded with the generated decoders and checked field by field. Covered: ApiVersions lists exactly the implemented APIs; Metadata from the image,
- * auto-creation asked of the controller and LEADER_NOT_AVAILABLE while logs open; admin
- * requests forwarded to the controller byte for byte and answered with the client's
- * correlation id; Produce (offsets, acks 0/1/-1, unknown
- * topics, corrupt batches, bad acks); ListOffsets (earliest, latest, by timestamp); Fetch
- * (records, high watermark, long poll woken by a produce and ended by its timer); topics and
- * records across a restart; a topic removed from the image (logs and files gone once idle, a
- * re-created topic starts empty); partitions added in the image; DescribeCluster; DescribeConfigs
- * (values, sources, synonyms, overrides from ConfigRecords); DeleteRecords (low watermark) and
+/* test_broker.c: the broker's Kafka handlers driven with encoded requests over a fake io. The
+ * fake io is tests/unit/log_fake_io.h (in-memory files with durable images) with the network and
+ * timers replaced here: sends are captured as response frames, read pauses and timers are
+ * recorded. The test plays the node's part for the metadata: it owns the metadata image, applies
+ * the records a controller would have committed (a topic, more partitions, a config, a removal)
+ * and tells the broker, which opens, grows, reconfigures and deletes its logs to match. The
+ * broker's link to the controller connects (io_connect) to conn LINK_CONN, whose frames are
+ * captured like any other; the test answers as the controller. Requests are built with the
+ * generated encoders, exactly as a client would send them; responses are decoded with the
+ * generated decoders and checked field by field. Covered: ApiVersions lists exactly the
+ * implemented APIs; Metadata from the image, auto- creation asked of the controller and
+ * LEADER_NOT_AVAILABLE while logs open; admin requests forwarded to the controller byte for byte
+ * and answered with the client's correlation id; Produce (offsets, acks 0/1/-1, unknown topics,
+ * corrupt batches, bad acks); ListOffsets (earliest, latest, by timestamp); Fetch (records, high
+ * watermark, long poll woken by a produce and ended by its timer); topics and records across a
+ * restart; a topic removed from the image (logs and files gone once idle, a re-created topic
+ * starts empty); partitions added in the image; DescribeCluster; DescribeConfigs (values,
+ * sources, synonyms, overrides from ConfigRecords); DeleteRecords (low watermark) and
  * OffsetForLeaderEpoch; malformed and random frames never crash. */
 #include "test.h"
 
