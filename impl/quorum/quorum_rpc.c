@@ -365,7 +365,9 @@ static void on_fetch_response(struct quorum *q, u32 index,
     append_fetched(q, response);
     quorum_follower_commit(q, response->HighWatermark);
     i64 high_watermark = response->HighWatermark;
-    if (q->damaged && high_watermark > 0 && q->log.end >= high_watermark &&
+    /* (A new leader's high watermark may still lie below our log start, in our snapshot:
+     * then it cannot show an entry of this epoch committed yet.) */
+    if (q->damaged && high_watermark > q->log.start && q->log.end >= high_watermark &&
         quorum_log_epoch_at(&q->log, high_watermark - 1) == q->epoch) {
         /* We hold everything committed before this epoch: our word is good again. */
         q->damaged = false;
