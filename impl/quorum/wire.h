@@ -47,7 +47,7 @@ enum quorum_error {
 
 #define QUORUM_WIRE_VERSION 0
 #define QUORUM_FRAME_SIZE_MAX (1024u * 1024u)
-#define QUORUM_ENTRY_SIZE_MAX 4096u       /* Payload bytes of one log entry. */
+#define QUORUM_ENTRY_SIZE_MAX (60u * 1024u) /* Payload bytes of one log entry (one fetch). */
 #define QUORUM_FETCH_BYTES_MAX (64u * 1024u) /* Record bytes in one fetch response. */
 #define QUORUM_CLIENT_ID_MAX 64u
 #define QUORUM_ENDPOINT_MAX 128u
