@@ -482,15 +482,18 @@ static void node_on_frame(void *process, io_conn conn, const u8 *frame, u32 size
     bool kafka = slot->tag == NODE_TAG_LISTEN_CLIENT && api_key >= 0 &&
                  api_key < BROKER_API_KEY_INTERNAL_MIN;
     bool ok;
+    bool to_quorum = false; /* Only the quorum's own traffic can change who leads. */
     if (kafka) {
         ok = broker_on_frame(node->broker, conn, frame, size);
     } else if (slot->tag == NODE_TAG_LISTEN_CONTROLLER && !node_is_quorum_api(api_key)) {
         ok = node->controller != NULL &&
              controller_on_request(node->controller, conn, frame, size);
     } else if (slot->tag == NODE_TAG_LISTEN_CONTROLLER) {
+        to_quorum = true;
         ok = quorum_on_request(node->quorum, conn, frame, size);
     } else {
         broker_conn_foreign(node->broker, conn); /* The quorum's client: not the broker's. */
+        to_quorum = true;
         ok = quorum_on_client_request(node->quorum, conn, frame, size);
     }
     if (!ok) {
@@ -501,7 +504,7 @@ static void node_on_frame(void *process, io_conn conn, const u8 *frame, u32 size
         if (node->controller != NULL) controller_conn_closed(node->controller, conn);
         slot->conn = 0;
     }
-    node_quorum_changed(node);
+    if (to_quorum) node_quorum_changed(node);
 }
 
 static void node_on_file(void *process, const struct io_completion *completion)

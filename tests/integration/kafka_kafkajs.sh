@@ -22,21 +22,7 @@ if [ ! -d "$NODE_DIR/node_modules/kafkajs" ] &&
     kb_finish
 fi
 
-read -r -a PORTS <<<"$(kb_free_ports 2)"
-if [ "${#PORTS[@]}" -lt 2 ]; then echo "no free ports"; exit 1; fi
-cat >"$KB_TMP/broker.properties" <<PROPERTIES
-process.roles=broker,controller
-node.id=1
-controller.quorum.voters=1@127.0.0.1:${PORTS[1]}
-listeners=PLAINTEXT://127.0.0.1:${PORTS[0]},CONTROLLER://127.0.0.1:${PORTS[1]}
-controller.listener.names=CONTROLLER
-log.dirs=$KB_TMP/data
-PROPERTIES
-"$KBROKER" "$KB_TMP/broker.properties" >"$KB_TMP/broker.log" 2>&1 &
-KB_PIDS+=("$!")
-kb_check "kbroker listens on 127.0.0.1:${PORTS[0]}" kb_wait_for 10 kb_port_in_use "${PORTS[0]}"
-kb_check "kbroker registers and is unfenced (Metadata lists it)" \
-    kb_wait_for 15 kb_broker_listed "${PORTS[0]}" 1
+kb_start_one_node
 
 out=$KB_TMP/kafkajs.txt
 NODE_PATH="$NODE_DIR/node_modules" timeout 120 node tests/integration/kafka_kafkajs.js \

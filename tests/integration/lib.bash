@@ -93,3 +93,24 @@ kb_wait_for() { # kb_wait_for SECONDS COMMAND...: polls every 0.1 s until it suc
 }
 
 kb_process_gone() { ! kill -0 "$1" 2>/dev/null; }
+
+# Starts a one-node KRaft cluster (broker and controller) from the properties a Kafka user
+# writes, on free ports: PORTS[0] the client listener, PORTS[1] the controller's; its log in
+# $KB_TMP/broker.log. Checks that it listens and that it registered and was unfenced.
+kb_start_one_node() {
+    read -r -a PORTS <<<"$(kb_free_ports 2)"
+    if [ "${#PORTS[@]}" -lt 2 ]; then echo "no free ports"; exit 1; fi
+    cat >"$KB_TMP/broker.properties" <<PROPERTIES
+process.roles=broker,controller
+node.id=1
+controller.quorum.voters=1@127.0.0.1:${PORTS[1]}
+listeners=PLAINTEXT://127.0.0.1:${PORTS[0]},CONTROLLER://127.0.0.1:${PORTS[1]}
+controller.listener.names=CONTROLLER
+log.dirs=$KB_TMP/data
+PROPERTIES
+    "$KBROKER" "$KB_TMP/broker.properties" >"$KB_TMP/broker.log" 2>&1 &
+    KB_PIDS+=("$!")
+    kb_check "kbroker listens on 127.0.0.1:${PORTS[0]}" kb_wait_for 10 kb_port_in_use "${PORTS[0]}"
+    kb_check "kbroker registers and is unfenced (Metadata lists it)" \
+        kb_wait_for 15 kb_broker_listed "${PORTS[0]}" 1
+}

@@ -388,7 +388,10 @@ static bool fetch(struct world *world, io_conn conn, const char *topic, i32 part
     return world_request(world, conn, KAFKA_API_FETCH, 12, &body);
 }
 
-static i64 list_offset(struct world *world, const char *topic, i32 partition, i64 timestamp)
+/* ListOffsets v7 of one partition: the offset found, or -100 - the error code. run: deliver
+ * the log's completions before reading the answer (false: it must be answered at once). */
+static i64 list_offset_in(struct world *world, const char *topic, i32 partition, i64 timestamp,
+                          bool run)
 {
     union kafka_request body;
     struct kafka_list_offsets_request_topic t;
@@ -406,7 +409,7 @@ static i64 list_offset(struct world *world, const char *topic, i32 partition, i6
     body.ListOffsets.Topics.count = 1;
     u32 before = captured_count;
     ASSERT(world_request(world, 3, KAFKA_API_LIST_OFFSETS, 7, &body));
-    world_run(world);
+    if (run) world_run(world);
     union kafka_response response;
     ASSERT(captured_count == before + 1);
     ASSERT(response_get(before, KAFKA_API_LIST_OFFSETS, 7, &response));
@@ -414,6 +417,11 @@ static i64 list_offset(struct world *world, const char *topic, i32 partition, i6
     const struct kafka_list_offsets_response_partition *out =
         &response.ListOffsets.Topics.items[0].Partitions.items[0];
     return out->ErrorCode != 0 ? -100 - out->ErrorCode : out->Offset;
+}
+
+static i64 list_offset(struct world *world, const char *topic, i32 partition, i64 timestamp)
+{
+    return list_offset_in(world, topic, partition, timestamp, true);
 }
 
 /* The controller created the topic: its records are applied, its logs open. */
@@ -1621,25 +1629,7 @@ TEST(deleted_topics_leave_no_directories)
 /* ListOffsets latest answered at once (no log operation), without running the fake. */
 static i64 latest_now(struct world *world, const char *topic)
 {
-    union kafka_request body;
-    struct kafka_list_offsets_request_topic t;
-    struct kafka_list_offsets_request_partition p;
-    kafka_list_offsets_request_init(&body.ListOffsets);
-    kafka_list_offsets_request_topic_init(&t);
-    kafka_list_offsets_request_partition_init(&p);
-    p.Timestamp = LOG_TIMESTAMP_LATEST;
-    t.Name = proto_string_of(topic);
-    t.Partitions.items = &p;
-    t.Partitions.count = 1;
-    body.ListOffsets.ReplicaId = -1;
-    body.ListOffsets.Topics.items = &t;
-    body.ListOffsets.Topics.count = 1;
-    u32 before = captured_count;
-    ASSERT(world_request(world, 3, KAFKA_API_LIST_OFFSETS, 7, &body));
-    union kafka_response response;
-    ASSERT(captured_count == before + 1);
-    ASSERT(response_get(before, KAFKA_API_LIST_OFFSETS, 7, &response));
-    return response.ListOffsets.Topics.items[0].Partitions.items[0].Offset;
+    return list_offset_in(world, topic, 0, LOG_TIMESTAMP_LATEST, false);
 }
 
 /* Delivers completions one at a time until the write of a size-byte batch completed. */
