@@ -139,6 +139,16 @@ struct io_vtable {
     enum io_result (*send_file)(void *context, io_conn conn, io_file file, u64 offset, u32 size);
     u64 (*send_queued)(void *context, io_conn conn); /* Bytes accepted but not yet sent. */
     void (*read_pause)(void *context, io_conn conn, bool paused); /* Back-pressure. */
+    /* Frame holding, so a request can be served from the bytes it arrived in (no copy).
+     * frame_hold is called from inside on_frame, with that call's frame and size: it returns a
+     * writable pointer to the same bytes, which stay valid and unmoved after on_frame returns,
+     * and reading on the connection stops, until frame_release(conn). The handler may modify
+     * held bytes (a broker stamps offsets into a produced batch). A held frame outlives its
+     * connection: after a CLOSED event or io_close() its bytes stay valid until the release,
+     * which is still owed (it then only frees them). At most one held frame per connection;
+     * never fails. A crash forgets held frames with the rest of the process's memory. */
+    u8 *(*frame_hold)(void *context, io_conn conn, const u8 *frame, u32 size);
+    void (*frame_release)(void *context, io_conn conn);
     void (*close)(void *context, io_conn conn);
 
     enum io_result (*file_open)(void *context, const char *path, u32 flags, u64 user_data);
@@ -241,6 +251,15 @@ static inline u64 io_send_queued(const struct io *io, io_conn conn)
 static inline void io_read_pause(const struct io *io, io_conn conn, bool paused)
 {
     io->vtable->read_pause(io->context, conn, paused);
+}
+WARN_UNUSED static inline u8 *io_frame_hold(const struct io *io, io_conn conn, const u8 *frame,
+                                            u32 size)
+{
+    return io->vtable->frame_hold(io->context, conn, frame, size);
+}
+static inline void io_frame_release(const struct io *io, io_conn conn)
+{
+    io->vtable->frame_release(io->context, conn);
 }
 static inline void io_close(const struct io *io, io_conn conn)
 {

@@ -146,6 +146,20 @@ static void io_sim_read_pause(void *context, io_conn conn, bool paused)
     net_read_pause(process, conn, paused);
 }
 
+static u8 *io_sim_frame_hold(void *context, io_conn conn, const u8 *frame, u32 size)
+{
+    struct world_process *process = io_sim_process(context);
+    ASSERT(io_sim_acting(process)); /* Only from inside on_frame. */
+    return net_frame_hold(process, conn, frame, size);
+}
+
+static void io_sim_frame_release(void *context, io_conn conn)
+{
+    struct world_process *process = io_sim_process(context);
+    if (!io_sim_acting(process)) return;
+    net_frame_release(process, conn);
+}
+
 static void io_sim_close(void *context, io_conn conn)
 {
     struct world_process *process = io_sim_process(context);
@@ -521,6 +535,8 @@ const struct io_vtable io_sim_vtable = {
     .send_file = io_sim_send_file,
     .send_queued = io_sim_send_queued,
     .read_pause = io_sim_read_pause,
+    .frame_hold = io_sim_frame_hold,
+    .frame_release = io_sim_frame_release,
     .close = io_sim_close,
     .file_open = io_sim_file_open,
     .file_read = io_sim_file_read,

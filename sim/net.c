@@ -65,6 +65,7 @@ void net_free(struct net *net)
             net_direction_clear(&conn->dir[i]);
             conn->side[i].delivering = false;
             net_side_release(&conn->side[i]);
+            free(conn->side[i].held);
         }
         free(conn);
     }
@@ -309,6 +310,17 @@ u64 net_send_queued(struct world_process *process, io_conn handle)
     return conn->dir[s].queued_bytes;
 }
 
+/* Schedules the delivery of buffered frames once nothing stops the side from reading. */
+static void net_frames_resume(struct world_process *process, struct net_conn *conn, u32 s)
+{
+    struct net_side *side = &conn->side[s];
+    if (side->read_paused || side->held != NULL || side->recv_size == 0) return;
+    if (side->frames_pending || side->delivering) return;
+    side->frames_pending = true;
+    world_push(process->world, world_now_ns(process->world), WORLD_EVENT_FRAMES, process->index,
+               s, conn->id, 0);
+}
+
 void net_read_pause(struct world_process *process, io_conn handle, bool paused)
 {
     u32 s = 0;
@@ -316,11 +328,34 @@ void net_read_pause(struct world_process *process, io_conn handle, bool paused)
     if (conn == NULL) return;
     struct net_side *side = &conn->side[s];
     side->read_paused = paused;
-    if (!paused && side->recv_size > 0 && !side->frames_pending && !side->delivering) {
-        side->frames_pending = true;
-        world_push(process->world, world_now_ns(process->world), WORLD_EVENT_FRAMES,
-                   process->index, s, conn->id, 0);
-    }
+    net_frames_resume(process, conn, s);
+}
+
+/* A copy, not the receive buffer: bytes arriving while the frame is held grow that buffer and
+ * may move it, as a real socket's buffer is not ours to pin. The copy is the simulator's price
+ * for the same promise the real runtime keeps in place. */
+u8 *net_frame_hold(struct world_process *process, io_conn handle, const u8 *frame, u32 size)
+{
+    u32 s = 0;
+    struct net_conn *conn = net_lookup(process, handle, &s);
+    ASSERT(conn != NULL);
+    struct net_side *side = &conn->side[s];
+    ASSERT(side->delivering && side->held == NULL); /* Only inside on_frame, once. */
+    ASSERT(frame >= side->recv && frame + size <= side->recv + side->recv_size);
+    side->held = malloc(MAX(size, 1u));
+    ASSERT(side->held != NULL);
+    memcpy(side->held, frame, size);
+    return side->held;
+}
+
+void net_frame_release(struct world_process *process, io_conn handle)
+{
+    u32 s = 0;
+    struct net_conn *conn = net_lookup(process, handle, &s);
+    ASSERT(conn != NULL && conn->side[s].held != NULL); /* A release without a hold: a bug. */
+    free(conn->side[s].held);
+    conn->side[s].held = NULL;
+    net_frames_resume(process, conn, s);
 }
 
 /* The side's process goes away from the connection; the peer hears kind (FIN or RST). */
@@ -355,6 +390,8 @@ void net_crash(struct world_process *process)
             if (side->process != process->index || side->incarnation != process->incarnation) {
                 continue;
             }
+            free(side->held); /* The process's memory is gone, its holds with it. */
+            side->held = NULL;
             if (side->state == NET_SIDE_NONE || side->state == NET_SIDE_CLOSED) continue;
             side->delivering = false;
             net_side_leave(world, conn, s, NET_CHUNK_RST); /* kill -9 makes the kernel reset. */
@@ -599,7 +636,8 @@ static void net_deliver_frames(struct world_process *process, struct net_conn *c
     u32 limit = side->frame_size_max == 0 ? UINT32_MAX : side->frame_size_max;
     u32 offset = 0;
     /* Bounded: every round consumes a whole frame from a buffer that nothing refills here. */
-    while (!side->read_paused && side->recv_size - offset >= IO_FRAME_PREFIX_SIZE) {
+    while (!side->read_paused && side->held == NULL &&
+           side->recv_size - offset >= IO_FRAME_PREFIX_SIZE) {
         u32 length = load_u32_be(side->recv + offset);
         if (length > limit) {
             net_frame_limit(process, conn, s);

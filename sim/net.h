@@ -63,6 +63,7 @@ struct net_side {
     bool read_paused;
     bool frames_pending; /* A FRAMES event is queued. */
     bool delivering;     /* Inside on_frame: the receive buffer must stay. */
+    u8 *held;            /* A copy of the frame the process holds (io.h frame_hold), or NULL. */
     u8 *recv;
     u32 recv_size;
     u32 recv_capacity;
@@ -95,6 +96,8 @@ io_conn net_connect(struct world_process *process, const char *endpoint, u64 tag
 enum io_result net_send(struct world_process *process, io_conn conn, const u8 *bytes, u32 size);
 u64 net_send_queued(struct world_process *process, io_conn conn);
 void net_read_pause(struct world_process *process, io_conn conn, bool paused);
+u8 *net_frame_hold(struct world_process *process, io_conn conn, const u8 *frame, u32 size);
+void net_frame_release(struct world_process *process, io_conn conn);
 void net_close(struct world_process *process, io_conn conn);
 
 /* Wire events (SYN, ARRIVE, timeouts). */

@@ -82,10 +82,9 @@ struct broker *broker_create(const struct node_config *config, struct io *io, u3
               broker->delete_names != NULL;
     for (u32 i = 0; i < BROKER_SLOTS_MAX && ok; i++) {
         struct broker_slot *slot = &broker->slots[i];
-        slot->frame = malloc(BROKER_FRAME_SIZE_MAX);
         slot->data = malloc(BROKER_DATA_SIZE_MAX);
         slot->arena_memory = malloc(BROKER_ARENA_SIZE);
-        ok = slot->frame != NULL && slot->data != NULL && slot->arena_memory != NULL;
+        ok = slot->data != NULL && slot->arena_memory != NULL;
     }
     if (!ok) {
         broker_destroy(broker);
@@ -109,7 +108,6 @@ void broker_destroy(struct broker *broker)
         free(topic->states);
     }
     for (u32 i = 0; i < BROKER_SLOTS_MAX; i++) {
-        free(broker->slots[i].frame);
         free(broker->slots[i].data);
         free(broker->slots[i].arena_memory);
     }
@@ -282,12 +280,15 @@ struct broker_slot *broker_slot_take(struct broker *broker, io_conn conn, const 
 {
     ASSERT(broker_slot_of_conn(broker, conn) == NULL);
     struct broker_slot *slot = broker_slot_free(broker);
-    if (slot == NULL || size > BROKER_FRAME_SIZE_MAX) return NULL;
+    if (slot == NULL) return NULL;
     slot->used = true;
     slot->conn = conn;
     slot->header = *header;
-    memcpy(slot->frame, frame, size);
+    /* Holding also stops reading on the connection until the slot is finished. */
+    slot->frame = io_frame_hold(broker->io, conn, frame, size);
+    ASSERT(slot->frame != NULL);
     slot->frame_size = size;
+    slot->frame_conn = conn;
     slot->data_used = 0;
     slot->part_count = 0;
     slot->pending = 0;
@@ -298,7 +299,6 @@ struct broker_slot *broker_slot_take(struct broker *broker, io_conn conn, const 
     slot->forwarding = false;
     slot->forward_sent = false;
     proto_arena_init(&slot->arena, slot->arena_memory, BROKER_ARENA_SIZE);
-    io_read_pause(broker->io, conn, true);
     if (broker_slot_free(broker) == NULL) broker_pause_all(broker, true);
     return slot;
 }
@@ -320,8 +320,10 @@ void broker_slot_finish(struct broker *broker, struct broker_slot *slot,
     }
     slot->used = false;
     slot->conn = 0;
+    io_frame_release(broker->io, slot->frame_conn); /* Owed even when the connection closed. */
+    slot->frame = NULL;
+    slot->frame_conn = 0;
     if (broker->conns_paused) broker_pause_all(broker, false);
-    if (conn != 0) io_read_pause(broker->io, conn, false);
     broker_conn_touch(broker, conn);
 }
 
@@ -421,7 +423,7 @@ static bool broker_frame_serve(struct broker *broker, io_conn conn, const u8 *fr
         io_log(broker->io, IO_LOG_WARN, "broker: no request slot for %u bytes; closing", size);
         return false;
     }
-    /* Decode the body again from the copy, so every view outlives this call. */
+    /* Decode the body again from the held bytes, so every view outlives this call. */
     proto_reader_init(&reader, slot->frame, slot->frame_size);
     if (proto_request_header_decode(&reader, &header) != PROTO_OK ||
         kafka_request_decode(&reader, key, header.RequestApiVersion, &slot->request,

@@ -196,7 +196,7 @@ bool broker_start_produce(struct broker *broker, struct broker_slot *slot)
                 slot->parts[index].error = KAFKA_ERROR_INVALID_REQUIRED_ACKS;
                 continue;
             }
-            /* The records are views into slot->frame, our own copy: the log may stamp them. */
+            /* Views into slot->frame, held bytes that are ours to write: the log stamps them. */
             broker_produce_part(broker, slot, index, (u8 *)data->Records.data,
                                 data->Records.size);
         }

@@ -142,8 +142,11 @@ struct broker_slot {
     union kafka_request request; /* Views into frame. */
     struct proto_arena arena;
     u8 *arena_memory;
-    u8 *frame;           /* A copy of the request frame, alive while the slot is. */
+    /* The request frame, held in the bytes it arrived in (io_frame_hold) until the slot is
+     * finished, so a produced batch goes from the socket's buffer to the log with no copy. */
+    u8 *frame;
     u32 frame_size;
+    io_conn frame_conn;  /* Where the frame is held: slot->conn may be zeroed (closed) first. */
     u8 *data;            /* Fetch: an address range standing for the records' file ranges
                           * (never written: the encoder splices them, see broker_fetch.c). */
     u32 data_used;

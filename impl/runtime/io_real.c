@@ -92,8 +92,10 @@ struct real_conn {
     u64 tag;
     u32 frame_size_max;
     u64 deadline_ns;     /* CONNECTING: connect timeout. LINGER: give up flushing. */
+    bool held;           /* The handler holds a delivered frame inside input: no moving it. */
     u8 *input;
-    u32 input_size;      /* Bytes held. */
+    u32 input_start;     /* Bytes at the front already delivered (compacted away lazily). */
+    u32 input_size;      /* Bytes held, input_start included. */
     u32 input_capacity;
     struct real_segment *segments; /* Ring of REAL_SEGMENTS_MAX. */
     u32 segment_head;
@@ -140,6 +142,12 @@ struct io_real {
     u32 listener_count;
     struct real_file *files;
     u32 file_next;
+
+    /* Input buffers of connections that closed while their handler held a frame in them;
+     * freed by the frame's release (io.h: a held frame outlives its connection). */
+    struct real_retained { io_conn handle; u8 *input; } *retained;
+    u32 retained_count;
+    u32 retained_capacity;
 
     struct real_event *events; /* Ring of REAL_EVENTS_MAX. */
     u32 event_head;
@@ -404,6 +412,21 @@ static void real_segment_release(struct real_segment *segment)
     segment->fd = -1;
 }
 
+/* Keeps the input buffer of a connection closing while its handler holds a frame in it. The
+ * handler owes a release for it, so the table stays as small as the frames held at once. */
+static void real_retain(struct io_real *real, io_conn handle, u8 *input)
+{
+    if (real->retained_count == real->retained_capacity) {
+        u32 capacity = MAX(16u, real->retained_capacity * 2);
+        struct real_retained *grown = realloc(real->retained, capacity * sizeof(*grown));
+        /* Out of memory here would break the promise that held bytes stay valid. */
+        ASSERT(grown != NULL);
+        real->retained = grown;
+        real->retained_capacity = capacity;
+    }
+    real->retained[real->retained_count++] = (struct real_retained){handle, input};
+}
+
 /* Frees everything a slot holds except its segment ring (reused by the next connection). */
 static void real_conn_free(struct io_real *real, struct real_conn *conn)
 {
@@ -415,7 +438,11 @@ static void real_conn_free(struct io_real *real, struct real_conn *conn)
     for (u32 i = 0; i < conn->segment_count; i++) {
         real_segment_release(&conn->segments[(conn->segment_head + i) % REAL_SEGMENTS_MAX]);
     }
-    free(conn->input);
+    if (conn->held) {
+        real_retain(real, conn->handle, conn->input);
+    } else {
+        free(conn->input);
+    }
     struct real_segment *segments = conn->segments;
     memset(conn, 0, sizeof(*conn));
     conn->segments = segments;
@@ -434,7 +461,7 @@ static u64 real_epoll_data(enum real_tag tag, u32 index, u32 handle)
  * writing while connecting or while bytes wait. Returns false if epoll refused. */
 static bool real_conn_interest(struct io_real *real, struct real_conn *conn)
 {
-    bool want_in = conn->state == REAL_CONN_OPEN && !conn->paused && !conn->eof;
+    bool want_in = conn->state == REAL_CONN_OPEN && !conn->paused && !conn->held && !conn->eof;
     bool want_out = conn->state == REAL_CONN_CONNECTING ||
                     ((conn->state == REAL_CONN_OPEN || conn->state == REAL_CONN_LINGER) &&
                      conn->segment_count > 0);
@@ -758,6 +785,34 @@ static void real_read_pause(void *context, io_conn handle, bool paused)
     /* The interest set is refreshed from the loop (real_conns_service), not here. */
 }
 
+static u8 *real_frame_hold(void *context, io_conn handle, const u8 *frame, u32 size)
+{
+    struct io_real *real = context;
+    struct real_conn *conn = real_conn_live(real, handle);
+    /* Only from inside on_frame, with its frame: the last one consumed from the input. */
+    ASSERT(conn != NULL && !conn->held);
+    ASSERT(frame + size == conn->input + conn->input_start);
+    conn->held = true;
+    return conn->input + conn->input_start - size;
+}
+
+static void real_frame_release(void *context, io_conn handle)
+{
+    struct io_real *real = context;
+    struct real_conn *conn = real_conn_get(real, handle);
+    if (conn != NULL && conn->held) {
+        conn->held = false; /* Frames behind it are delivered from the loop (real_conns_service). */
+        return;
+    }
+    for (u32 i = 0; i < real->retained_count; i++) {
+        if (real->retained[i].handle != handle) continue;
+        free(real->retained[i].input);
+        real->retained[i] = real->retained[--real->retained_count];
+        return;
+    }
+    ASSERT(false); /* A release without a hold: a handler bug. */
+}
+
 /* Closing with bytes still queued lingers to flush them (a response then a close is a common
  * Kafka pattern); the handle is dead for the user either way. */
 static void real_close(void *context, io_conn handle)
@@ -843,9 +898,27 @@ static bool real_conn_flush(struct real_conn *conn, int *error)
 
 /* ===== Receiving: frame reassembly ===== */
 
+/* Drops the delivered bytes at the front of the input buffer, unless a held frame is there. */
+static void real_input_compact(struct real_conn *conn)
+{
+    if (conn->held || conn->input_start == 0) return;
+    ASSERT(conn->input_start <= conn->input_size);
+    memmove(conn->input, conn->input + conn->input_start, conn->input_size - conn->input_start);
+    conn->input_size -= conn->input_start;
+    conn->input_start = 0;
+    if (conn->input_size == 0 && conn->input_capacity > REAL_INPUT_KEEP_MAX) {
+        /* A huge frame passed: give its buffer back rather than hold it for the connection's
+         * whole life. */
+        free(conn->input);
+        conn->input = NULL;
+        conn->input_capacity = 0;
+    }
+}
+
 /* Makes room for at least need bytes in the input buffer (need <= 4 + frame_size_max). */
 static bool real_input_reserve(struct real_conn *conn, u32 need)
 {
+    ASSERT(!conn->held && conn->input_start == 0);
     if (conn->input_capacity >= need) return true;
     u32 capacity = MAX(need, REAL_INPUT_INITIAL);
     u8 *input = realloc(conn->input, capacity);
@@ -855,61 +928,60 @@ static bool real_input_reserve(struct real_conn *conn, u32 need)
     return true;
 }
 
-/* Delivers whole frames held in the input buffer, stopping when paused or closed by the
+/* Delivers whole frames held in the input buffer, stopping when paused, held or closed by the
  * handler. Returns false when the connection is gone (closed here or by the handler). */
 static bool real_frames_deliver(struct io_real *real, struct real_conn *conn)
 {
     io_conn handle = conn->handle;
-    u32 start = 0;
     for (u32 guard = 0; guard <= conn->input_capacity; guard++) {
-        if (conn->paused || conn->input_size - start < IO_FRAME_PREFIX_SIZE) break;
-        u32 size = load_u32_be(conn->input + start);
+        u32 available = conn->input_size - conn->input_start;
+        if (conn->paused || conn->held || available < IO_FRAME_PREFIX_SIZE) break;
+        u32 size = load_u32_be(conn->input + conn->input_start);
         if (size > conn->frame_size_max) {
             real_logf(real, IO_LOG_WARN, "connection %u: frame of %u bytes exceeds limit %u",
                       handle, size, conn->frame_size_max);
             real_conn_closed(real, conn, IO_CLOSE_FRAME_LIMIT);
             return false;
         }
-        if (conn->input_size - start - IO_FRAME_PREFIX_SIZE < size) break;
-        real->handler->on_frame(real->process, handle, conn->input + start + IO_FRAME_PREFIX_SIZE,
-                                size);
+        if (available - IO_FRAME_PREFIX_SIZE < size) break;
+        const u8 *frame = conn->input + conn->input_start + IO_FRAME_PREFIX_SIZE;
+        conn->input_start += IO_FRAME_PREFIX_SIZE + size; /* Consumed before the handler runs. */
+        real->handler->on_frame(real->process, handle, frame, size);
         if (real_conn_live(real, handle) != conn || conn->state != REAL_CONN_OPEN) return false;
-        start += IO_FRAME_PREFIX_SIZE + size;
         if (real->finished) break;
     }
-    if (start > 0) {
-        memmove(conn->input, conn->input + start, conn->input_size - start);
-        conn->input_size -= start;
-    }
-    if (conn->input_size == 0 && conn->input_capacity > REAL_INPUT_KEEP_MAX) {
-        /* A huge frame passed: give its buffer back rather than hold it for the connection's
-         * whole life. */
-        free(conn->input);
-        conn->input = NULL;
-        conn->input_capacity = 0;
-    }
+    real_input_compact(conn);
     return true;
 }
 
-/* True when the buffer holds a whole frame (or an oversized prefix, which closes). */
+/* True when the buffer holds a whole undelivered frame (or an oversized prefix, which closes). */
 static bool real_frame_complete(const struct real_conn *conn)
 {
-    if (conn->input_size < IO_FRAME_PREFIX_SIZE) return false;
-    u32 size = load_u32_be(conn->input);
-    return size > conn->frame_size_max || conn->input_size - IO_FRAME_PREFIX_SIZE >= size;
+    u32 available = conn->input_size - conn->input_start;
+    if (available < IO_FRAME_PREFIX_SIZE) return false;
+    u32 size = load_u32_be(conn->input + conn->input_start);
+    return size > conn->frame_size_max || available - IO_FRAME_PREFIX_SIZE >= size;
 }
 
 /* True when the buffer holds a frame the handler could take now. */
 static bool real_frame_ready(const struct real_conn *conn)
 {
-    return conn->state == REAL_CONN_OPEN && !conn->paused && real_frame_complete(conn);
+    return conn->state == REAL_CONN_OPEN && !conn->paused && !conn->held &&
+           real_frame_complete(conn);
+}
+
+/* At EOF the connection closes once no frame waits for a pause or a hold to end. */
+static bool real_eof_closes(const struct real_conn *conn)
+{
+    return conn->eof && !((conn->paused || conn->held) && real_frame_complete(conn));
 }
 
 /* Reads what the socket has (bounded), then delivers complete frames. */
 static void real_conn_readable(struct io_real *real, struct real_conn *conn)
 {
     ASSERT(conn->state == REAL_CONN_OPEN);
-    for (u32 round = 0; round < 16 && !conn->paused && !conn->eof; round++) {
+    for (u32 round = 0; round < 16 && !conn->paused && !conn->held && !conn->eof; round++) {
+        real_input_compact(conn);
         u32 need = REAL_INPUT_INITIAL;
         if (conn->input_size >= IO_FRAME_PREFIX_SIZE) {
             u32 size = load_u32_be(conn->input);
@@ -936,8 +1008,7 @@ static void real_conn_readable(struct io_real *real, struct real_conn *conn)
         if (!real_frames_deliver(real, conn)) return;
         if (real->finished) return;
     }
-    /* At EOF, frames held back by a pause are still delivered once it is lifted. */
-    if (conn->eof && !(conn->paused && real_frame_complete(conn))) {
+    if (real_eof_closes(conn)) {
         real_conn_closed(real, conn, IO_CLOSE_RESET);
         return;
     }
@@ -955,8 +1026,7 @@ static void real_conn_service(struct io_real *real, struct real_conn *conn, u64 
     if (conn->state == REAL_CONN_OPEN && real_frame_ready(conn)) {
         if (!real_frames_deliver(real, conn)) return;
     }
-    if (conn->state == REAL_CONN_OPEN && conn->eof && !(conn->paused &&
-                                                        real_frame_complete(conn))) {
+    if (conn->state == REAL_CONN_OPEN && real_eof_closes(conn)) {
         real_conn_closed(real, conn, IO_CLOSE_RESET);
         return;
     }
@@ -1545,6 +1615,8 @@ static const struct io_vtable real_vtable = {
     .send_file = real_send_file,
     .send_queued = real_send_queued,
     .read_pause = real_read_pause,
+    .frame_hold = real_frame_hold,
+    .frame_release = real_frame_release,
     .close = real_close,
     .file_open = real_file_open,
     .file_read = real_file_read,
@@ -1657,6 +1729,8 @@ void io_real_destroy(struct io_real *real)
     if (real->signal_fd >= 0) close(real->signal_fd);
     if (real->epoll_fd >= 0) close(real->epoll_fd);
     if (real->data_dir_fd >= 0) close(real->data_dir_fd);
+    for (u32 i = 0; i < real->retained_count; i++) free(real->retained[i].input);
+    free(real->retained);
     free(real->conns);
     free(real->files);
     free(real->events);

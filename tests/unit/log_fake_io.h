@@ -229,6 +229,18 @@ static inline void fake_read_pause(void *context, io_conn c, bool p)
     (void)context, (void)c, (void)p;
 }
 static inline void fake_close(void *context, io_conn c) { (void)context, (void)c; }
+/* The logs never hold frames; a test that serves requests installs its own hold. */
+static inline u8 *fake_frame_hold(void *context, io_conn c, const u8 *frame, u32 size)
+{
+    (void)context, (void)c, (void)frame, (void)size;
+    ASSERT(false);
+    return NULL;
+}
+static inline void fake_frame_release(void *context, io_conn c)
+{
+    (void)context, (void)c;
+    ASSERT(false);
+}
 
 static inline enum io_result fake_file_open(void *context, const char *path, u32 flags,
                                             u64 user_data)
@@ -426,6 +438,7 @@ static const struct io_vtable fake_vtable = {
     .timer_set = fake_timer_set, .timer_cancel = fake_timer_cancel, .listen = fake_listen,
     .connect = fake_connect, .send = fake_send, .send_file = fake_send_file,
     .send_queued = fake_send_queued, .read_pause = fake_read_pause, .close = fake_close,
+    .frame_hold = fake_frame_hold, .frame_release = fake_frame_release,
     .file_open = fake_file_open, .file_read = fake_file_read, .file_write = fake_file_write,
     .file_sync = fake_file_sync, .file_truncate = fake_file_truncate,
     .file_close = fake_file_close, .file_rename = fake_file_rename,

@@ -111,6 +111,18 @@ static inline void fake_read_pause(void *context, io_conn conn, bool paused)
     (void)context, (void)conn, (void)paused;
 }
 static inline void fake_close(void *context, io_conn conn) { (void)context, (void)conn; }
+/* The quorum never holds frames (it decodes each one at once). */
+static inline u8 *fake_frame_hold(void *context, io_conn conn, const u8 *frame, u32 size)
+{
+    (void)context, (void)conn, (void)frame, (void)size;
+    ASSERT(false);
+    return NULL;
+}
+static inline void fake_frame_release(void *context, io_conn conn)
+{
+    (void)context, (void)conn;
+    ASSERT(false);
+}
 
 static inline struct fake_file *fake_file_by_path(struct fake_io *fake, const char *path,
                                                   bool create)
@@ -243,6 +255,7 @@ static const struct io_vtable fake_vtable = {
     .timer_set = fake_timer_set, .timer_cancel = fake_timer_cancel, .listen = fake_listen,
     .connect = fake_connect, .send = fake_send, .send_file = fake_send_file,
     .send_queued = fake_send_queued, .read_pause = fake_read_pause, .close = fake_close,
+    .frame_hold = fake_frame_hold, .frame_release = fake_frame_release,
     .file_open = fake_open, .file_read = fake_read, .file_write = fake_write,
     .file_sync = fake_sync, .file_truncate = fake_truncate, .file_close = fake_file_close,
     .file_rename = fake_rename, .file_remove = fake_remove, .file_list = fake_list,

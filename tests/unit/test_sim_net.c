@@ -21,6 +21,8 @@ struct tp_spec {
     bool read_pause_first; /* Server: pause reading for 1s after the first frame. */
     u64 timer_at_ns;   /* Server: arm a timer then (0: none). */
     u64 probe_at_ns;   /* Client: record send_queued then (0: none). */
+    bool hold_first;   /* Server: hold the first frame (io.h frame_hold), release it 1s later. */
+    u64 close_at_ns;   /* Client: close its connection then (0: never). */
 };
 
 struct tp {
@@ -28,7 +30,11 @@ struct tp {
     const struct tp_spec *spec;
     io_conn conn;
     u32 received;
+    u8 *held;
+    u32 held_size;
 };
+
+static u32 held_intact_at_release; /* Releases that found the held bytes as they arrived. */
 
 enum { REC_CONN = 1, REC_FRAME, REC_TIMER };
 
@@ -102,6 +108,15 @@ static void tp_on_timer(void *process, u32 timer_id)
         io_read_pause(tp->io, tp->conn, false);
     } else if (timer_id == 4) {
         queued_probe = io_send_queued(tp->io, tp->conn);
+    } else if (timer_id == 5) {
+        /* Frame 0 is its sequence number then zeros (tp_send_frame's fill). */
+        bool intact = load_u32_be(tp->held) == 0;
+        for (u32 k = 4; k < tp->held_size; k++) intact = intact && tp->held[k] == 0;
+        held_intact_at_release += intact;
+        io_frame_release(tp->io, tp->conn);
+        tp->held = NULL;
+    } else if (timer_id == 6) {
+        io_close(tp->io, tp->conn);
     }
 }
 
@@ -117,6 +132,7 @@ static void tp_on_conn(void *process, io_conn conn, enum io_conn_event event,
     if (event == IO_CONN_CONNECTED) {
         ASSERT(tag == 11);
         io_timer_set(tp->io, 1, MAX(io_now_ns(tp->io), tp->spec->send_at_ns));
+        if (tp->spec->close_at_ns > 0) io_timer_set(tp->io, 6, tp->spec->close_at_ns);
     }
 }
 
@@ -130,6 +146,11 @@ static void tp_on_frame(void *process, io_conn conn, const u8 *frame, u32 size)
     if (tp->spec->read_pause_first && tp->received == 0) {
         io_read_pause(tp->io, conn, true);
         io_timer_set(tp->io, 2, io_now_ns(tp->io) + NS_PER_S);
+    }
+    if (tp->spec->hold_first && tp->received == 0) {
+        tp->held = io_frame_hold(tp->io, conn, frame, size);
+        tp->held_size = size;
+        io_timer_set(tp->io, 5, io_now_ns(tp->io) + NS_PER_S);
     }
     tp->received++;
 }
@@ -423,6 +444,40 @@ TEST(read_pause_holds_frames)
     free(scenario);
 }
 
+/* A held frame keeps the frames behind it back until its release, and its bytes stay as they
+ * arrived although more arrive behind it, the connection closes, or (ASan's leak check) the
+ * process crashes while holding. */
+TEST(frame_hold_keeps_frames_back_and_outlives_the_connection)
+{
+    struct scenario *scenario = test_scenario(300 * NS_PER_US);
+    struct tp_spec server = {.server = true, .frame_max = 1 << 20, .hold_first = true};
+    struct tp_spec client = {.peer = "srv:9000", .frames = 10, .frame_size = 16,
+                             .send_at_ns = NS_PER_S};
+    held_intact_at_release = 0;
+    struct world *world = net_world(scenario, 10, &server, &client);
+    world_run_until(world, 1500 * NS_PER_MS);
+    CHECK(frames_in_order(1, 1, NULL));
+    world_run_until(world, 3 * NS_PER_S);
+    CHECK(frames_in_order(1, 10, NULL));
+    CHECK_EQ_U64(held_intact_at_release, 1);
+    world_destroy(world);
+
+    client.close_at_ns = 1200 * NS_PER_MS;
+    world = net_world(scenario, 11, &server, &client);
+    world_run_until(world, 3 * NS_PER_S);
+    CHECK_EQ_U64(count_recs(1, REC_CONN, IO_CONN_CLOSED, IO_CLOSE_RESET), 1);
+    CHECK_EQ_U64(held_intact_at_release, 2);
+    world_destroy(world);
+
+    world = net_world(scenario, 12, &server, &client);
+    world_run_until(world, 1500 * NS_PER_MS);
+    CHECK(world_crash(world, 0));
+    world_run_until(world, 3 * NS_PER_S);
+    CHECK_EQ_U64(held_intact_at_release, 2);
+    world_destroy(world);
+    free(scenario);
+}
+
 static u64 run_hash(u64 seed, const char *trace_path)
 {
     struct scenario *scenario = test_scenario(2 * NS_PER_MS);
@@ -485,6 +540,8 @@ static const struct test_case tests[] = {
     {"paused_process_receives_nothing_until_resumed",
      paused_process_receives_nothing_until_resumed},
     {"read_pause_holds_frames", read_pause_holds_frames},
+    {"frame_hold_keeps_frames_back_and_outlives_the_connection",
+     frame_hold_keeps_frames_back_and_outlives_the_connection},
     {"same_seed_same_hash_different_seed_different_hash",
      same_seed_same_hash_different_seed_different_hash},
     {"trace_file_decompresses", trace_file_decompresses},
