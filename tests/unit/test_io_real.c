@@ -11,6 +11,7 @@
 
 #include "../../impl/runtime/io_real.h"
 
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -714,6 +715,58 @@ TEST(test_files)
     teardown();
 }
 
+static u64 allocated_bytes(const char *name)
+{
+    char path[256];
+    snprintf(path, sizeof(path), "%s/%s", t.directory, name);
+    struct stat status;
+    ASSERT(stat(path, &status) == 0);
+    return (u64)status.st_blocks * 512;
+}
+
+/* Appends past REAL_PREALLOCATE_FROM reserve blocks ahead without changing the size; closing
+ * gives the reservation back. A small file is never reserved. (Where the filesystem has no
+ * fallocate, nothing is reserved and only the sizes are checked.) */
+TEST(test_file_blocks_reserved_ahead_of_appends)
+{
+    REQUIRE(setup());
+    static u8 chunk[256 * 1024];
+    memset(chunk, 0x5A, sizeof(chunk));
+    FILE_CALL(io_file_open(t.io, "big.log", IO_OPEN_CREATE, 1));
+    io_file big = last_completion()->file;
+    FILE_CALL(io_file_open(t.io, "small.log", IO_OPEN_CREATE, 2));
+    io_file small = last_completion()->file;
+    FILE_CALL(io_file_write(t.io, small, 0, chunk, 1000, 3));
+    u64 size = 0;
+    for (u32 i = 0; i < 12; i++, size += sizeof(chunk)) {
+        FILE_CALL(io_file_write(t.io, big, size, chunk, sizeof(chunk), 4));
+        CHECK(last_completion()->result == IO_OK);
+    }
+    char path[256];
+    snprintf(path, sizeof(path), "%s/big.log", t.directory);
+    struct stat status;
+    REQUIRE(stat(path, &status) == 0);
+    CHECK_EQ_U64((u64)status.st_size, size); /* The reservation never shows in the size. */
+    char probe[256];
+    snprintf(probe, sizeof(probe), "%s/probe", t.directory);
+    int fd = open(probe, O_CREAT | O_RDWR, 0600);
+    REQUIRE(fd >= 0);
+    bool can_reserve = fallocate(fd, FALLOC_FL_KEEP_SIZE, 0, 4096) == 0;
+    close(fd);
+    if (can_reserve) {
+        CHECK(allocated_bytes("big.log") > size);
+    } else {
+        printf("  (no fallocate on this filesystem: sizes checked only)\n");
+    }
+    CHECK(allocated_bytes("small.log") <= 64 * 1024);
+    io_file_close(t.io, big);
+    io_file_close(t.io, small);
+    CHECK(allocated_bytes("big.log") <= size + 64 * 1024); /* Given back at close. */
+    REQUIRE(stat(path, &status) == 0);
+    CHECK_EQ_U64((u64)status.st_size, size);
+    teardown();
+}
+
 TEST(test_file_paths_rejected)
 {
     REQUIRE(setup());
@@ -792,6 +845,7 @@ static const struct test_case tests[] = {
     {"test_close_before_delivery_suppresses_events",
      test_close_before_delivery_suppresses_events},
     {"test_files", test_files},
+    {"test_file_blocks_reserved_ahead_of_appends", test_file_blocks_reserved_ahead_of_appends},
     {"test_file_paths_rejected", test_file_paths_rejected},
     {"test_timers", test_timers},
     {"test_graceful_stop", test_graceful_stop},
