@@ -26,6 +26,7 @@
 #define CONFIG_LOGICAL_LINE_MAX 8192u /* Bytes of one logical line after continuation. */
 #define CONFIG_ITEM_MAX 512u          /* Bytes of one comma-separated list item. */
 #define CONFIG_PROTOCOL_MAP_MAX 16u
+#define CONFIG_PROPERTIES_MAX 64u     /* Properties the table may hold (one set flag each). */
 #define CONFIG_INT_MAX 2147483647u    /* Kafka's INT properties are Java ints. */
 #define CONFIG_LONG_MAX 9223372036854775807ull
 
@@ -88,7 +89,7 @@ static const char *const config_unimplemented[] = {
     "metadata.log.segment.bytes", "metadata.log.segment.min.bytes", "metadata.log.segment.ms",
     "metadata.max.idle.interval.ms", "metadata.max.retention.bytes", "metadata.max.retention.ms",
     "metric.reporters", "metrics.num.samples", "metrics.recording.level",
-    "metrics.sample.window.ms", "min.insync.replicas", "num.io.threads", "num.network.threads",
+    "metrics.sample.window.ms", "num.io.threads", "num.network.threads",
     "num.partitions", "num.recovery.threads.per.data.dir", "num.replica.alter.log.dirs.threads",
     "num.replica.fetchers", "offset.metadata.max.bytes", "offsets.commit.timeout.ms",
     "offsets.load.buffer.size", "offsets.retention.check.interval.ms", "offsets.retention.minutes",
@@ -115,8 +116,6 @@ static const char *const config_unimplemented[] = {
     "remote.log.reader.threads", "remote.log.storage.manager.class.name",
     "remote.log.storage.manager.class.path", "remote.log.storage.manager.impl.prefix",
     "remote.log.storage.system.enable", "replica.alter.log.dirs.io.max.bytes.per.second",
-    "replica.fetch.backoff.ms", "replica.fetch.max.bytes", "replica.fetch.min.bytes",
-    "replica.fetch.response.max.bytes", "replica.fetch.wait.max.ms",
     "replica.high.watermark.checkpoint.interval.ms", "replica.selector.class",
     "replica.socket.receive.buffer.bytes", "replica.socket.timeout.ms",
     "replication.quota.window.num", "replication.quota.window.size.seconds", "request.timeout.ms",
@@ -184,8 +183,9 @@ struct config_state {
     struct node_config *config;
     struct config_diagnostics *diagnostics;
     u32 line;                 /* Line of the property being applied; 0 for overrides. */
-    u32 property_line[32];    /* Where each implemented property was last set (0: never). */
-    bool property_set[32];
+    /* Where each implemented property was last set (0: never). */
+    u32 property_line[CONFIG_PROPERTIES_MAX];
+    bool property_set[CONFIG_PROPERTIES_MAX];
     struct config_protocol_entry protocols[CONFIG_PROTOCOL_MAP_MAX];
     u32 protocol_count;
     u32 controller_name_count; /* controller.listener.names entries (only the first is used). */
@@ -691,6 +691,13 @@ static const struct config_property config_properties[] = {
      unclean_leader_election_enable), (u32)sizeof(bool), 0, 0},
     CONFIG_NUMBER("default.replication.factor", default_replication_factor, 1, CONFIG_INT_MAX),
     CONFIG_NUMBER("replica.lag.time.max.ms", replica_lag_time_max_ms, 1, CONFIG_LONG_MAX),
+    CONFIG_NUMBER("min.insync.replicas", min_insync_replicas, 1, CONFIG_INT_MAX),
+    CONFIG_NUMBER("replica.fetch.wait.max.ms", replica_fetch_wait_max_ms, 0, CONFIG_INT_MAX),
+    CONFIG_NUMBER("replica.fetch.min.bytes", replica_fetch_min_bytes, 1, CONFIG_INT_MAX),
+    CONFIG_NUMBER("replica.fetch.max.bytes", replica_fetch_max_bytes, 0, CONFIG_INT_MAX),
+    CONFIG_NUMBER("replica.fetch.response.max.bytes", replica_fetch_response_max_bytes, 0,
+                  CONFIG_INT_MAX),
+    CONFIG_NUMBER("replica.fetch.backoff.ms", replica_fetch_backoff_ms, 0, CONFIG_INT_MAX),
     {"auto.leader.rebalance.enable", config_apply_bool, offsetof(struct node_config,
      auto_leader_rebalance_enable), (u32)sizeof(bool), 0, 0},
     CONFIG_NUMBER("leader.imbalance.check.interval.seconds",
@@ -712,7 +719,7 @@ enum {
     CONFIG_INDEX_PROTOCOL_MAP = 6,
     CONFIG_INDEX_LOG_DIRS = 8,
 };
-_Static_assert(ARRAY_LEN(config_properties) <= 32, "property_set holds 32 flags");
+_Static_assert(ARRAY_LEN(config_properties) <= CONFIG_PROPERTIES_MAX, "property_set holds them");
 
 /* log.dirs wins over log.dir, whichever comes first (Kafka's rule). */
 static void config_apply_log_dir(struct config_state *state,
@@ -1180,6 +1187,12 @@ void config_defaults(struct node_config *config)
     config->unclean_leader_election_enable = false;
     config->default_replication_factor = 1;
     config->replica_lag_time_max_ms = 30000;
+    config->min_insync_replicas = 1;
+    config->replica_fetch_wait_max_ms = 500;
+    config->replica_fetch_min_bytes = 1;
+    config->replica_fetch_max_bytes = 1048576;
+    config->replica_fetch_response_max_bytes = 10485760;
+    config->replica_fetch_backoff_ms = 1000;
     config->auto_leader_rebalance_enable = true;
     config->leader_imbalance_check_interval_seconds = 300;
     config->metadata_snapshot_bytes = 20971520;

@@ -64,6 +64,13 @@ struct node_config {
     bool unclean_leader_election_enable;  /* unclean.leader.election.enable = false */
     u32 default_replication_factor;       /* default.replication.factor = 1 */
     u64 replica_lag_time_max_ms;          /* replica.lag.time.max.ms = 30000 */
+    /* Replication (impl/broker/broker_replication.h). */
+    u32 min_insync_replicas;              /* min.insync.replicas = 1 */
+    u64 replica_fetch_wait_max_ms;        /* replica.fetch.wait.max.ms = 500 */
+    u32 replica_fetch_min_bytes;          /* replica.fetch.min.bytes = 1 */
+    u32 replica_fetch_max_bytes;          /* replica.fetch.max.bytes = 1 MiB (per partition) */
+    u32 replica_fetch_response_max_bytes; /* replica.fetch.response.max.bytes = 10 MiB */
+    u64 replica_fetch_backoff_ms;         /* replica.fetch.backoff.ms = 1000 */
     bool auto_leader_rebalance_enable;    /* auto.leader.rebalance.enable = true */
     u64 leader_imbalance_check_interval_seconds; /* leader.imbalance.check.interval.seconds = 300 */
     u64 metadata_snapshot_bytes; /* metadata.log.max.record.bytes.between.snapshots = 20 MiB */

@@ -20,8 +20,9 @@
  * blocks reserved ahead in chunks (fallocate with KEEP_SIZE: the size, and so recovery, never
  * see them): ext4 then maps each page of a write to a reserved extent instead of reserving a
  * delayed block per page, ~15% less CPU per written byte (measured with 1 MiB writes). At most
- * one chunk per open file stays reserved past its end; closing the file gives it back. Paths are relative to the data directory, resolved with the *at()
- * calls on a directory descriptor; absolute paths and ".." are rejected.
+ * one chunk per open file stays reserved past its end; closing the file gives it back. Paths
+ * are relative to the data directory, resolved with the *at() calls on a directory descriptor;
+ * absolute paths and ".." are rejected.
  *
  * Tested by tests/unit/test_io_real.c (loopback frames in order, frame limit, send_file of a real
  * file range, back-pressure, files, timers, no re-entrant delivery) and by the kbroker
@@ -120,7 +121,7 @@ struct real_file {
 };
 
 #define REAL_PREALLOCATE_FROM (1024u * 1024)          /* Smaller files are never reserved. */
-#define REAL_PREALLOCATE_CHUNK_MAX (16u * 1024 * 1024) /* Reserve a quarter of the size, up to this. */
+#define REAL_PREALLOCATE_CHUNK_MAX (16u * 1024 * 1024) /* A quarter of the size, up to this. */
 
 enum real_event_kind { REAL_EVENT_COMPLETION = 1, REAL_EVENT_CONN = 2 };
 
