@@ -124,7 +124,7 @@ sweep-all: release
 	    echo "== $$s"; $(B)/ksim sweep $$s --seeds $(SWEEP_ALL_SEEDS) --jobs 2 || exit 1; done; \
 	echo "all scenarios, seeds $(SWEEP_ALL_SEEDS): $$(( $$(date +%s) - start )) s wall"
 
-bench: release
+bench: release $(B)/crc32c_bench
 	tests/bench/run_bench.sh
 
 # The Kafka load generator of make bench (tests/bench/kafka_bench.sh): a librdkafka client, so it
@@ -132,6 +132,13 @@ bench: release
 $(B)/kafka_load: tests/bench/kafka_load.c | deps
 	@mkdir -p $(dir $@)
 	$(CC) -std=c17 $(WARNINGS) -D_GNU_SOURCE -O2 -g $< -o $@ -lrdkafka -lpthread
+
+# The CRC-32C benchmark of make bench (tests/bench/crc32c_bench.c), linked with the release
+# build's own crc32c.o so that it measures the code kbroker runs.
+$(B)/crc32c_bench: tests/bench/crc32c_bench.c \
+                  $(call objects,release,impl/log/crc32c.c impl/base.c) | deps
+	@mkdir -p $(dir $@)
+	$(CC) -std=c17 $(WARNINGS) -D_GNU_SOURCE -O2 -g $^ -o $@
 
 docs: deps
 	for f in reports/diagrams/*.dot impl/*/*.dot; do \

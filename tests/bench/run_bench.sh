@@ -2,8 +2,9 @@
 # Figures, not pass/fail: the machines are shared and noisy. Prints the simulator's speed on the
 # default scenario (events per wall second, simulated seconds per wall second), the cost of one
 # simulated node in memory (a 100-node cluster beside a 3-node one, in the same run), the
-# sweep throughput on both cores, the partition log beside dd (log_bench.sh), and kbroker under
-# a Kafka load beside librdkafka's mock cluster and loopback TCP (kafka_bench.sh). Fails only
+# sweep throughput on both cores, each CRC-32C path beside the table path (crc32c_bench.c), the
+# partition log beside dd (log_bench.sh), and kbroker under a Kafka load beside librdkafka's
+# mock cluster and loopback TCP (kafka_bench.sh). Fails only
 # when a benchmark's work went wrong (a refused append, a lost or corrupted message).
 set -u
 cd "$(dirname "$0")/../.."
@@ -33,6 +34,10 @@ start=$(date +%s.%N)
 "$B/ksim" sweep "$scenario" --seeds 1..20 --jobs 2 2>/dev/null | tail -n 1
 end=$(date +%s.%N)
 awk -v s="$start" -v e="$end" 'BEGIN { printf "20 seeds in %.2f s wall (%.1f seeds/s)\n", e - s, 20 / (e - s) }'
+
+echo
+echo "== CRC-32C (impl/log/crc32c.c): each path beside the table path =="
+{ make --no-print-directory B="$B" "$B/crc32c_bench" >/dev/null && "$B/crc32c_bench"; } || status=1
 
 echo
 echo "== partition log over the real runtime, beside dd on the same disk =="
