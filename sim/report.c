@@ -2,7 +2,8 @@
  *
  * Both are for a person learning distributed systems, so they say what happened in short plain
  * sentences: what the scenario teaches, the cluster, a timeline of faults, leader changes and
- * restarts, what the clients saw, each check's verdict and, on failure, how to replay it.
+ * restarts, what the clients saw, each check's verdict and, on failure, how to replay it;
+ * what each broker served (its request metrics at the end of the run).
  * Everything here reads the scenario and the result; nothing feeds back into a run, so reports
  * cannot break determinism. The layout of each output is described in reports/README.md.
  *
@@ -11,6 +12,8 @@
  * Tested by tests/unit/test_scenario.c (a made-up history rendered into a temporary folder)
  * and by tests/sim/cli.sh (the real thing). */
 #include "report.h"
+
+#include "../impl/protocol/errors_generated.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -1023,6 +1026,104 @@ static void md_faults(FILE *out, const struct sim_fault_stats *faults)
             faults->sectors_corrupted, faults->read_errors);
 }
 
+/* A latency estimate to the microsecond: the histogram is no finer than that. */
+static void format_latency(u64 ns, char *buffer, u32 size)
+{
+    u64 rounded = ns < NS_PER_US ? ns : (ns + NS_PER_US / 2) / NS_PER_US * NS_PER_US;
+    report_format_duration(rounded, buffer, size);
+}
+
+/* When the node last started (its metrics count from there), or 0 for its first start. */
+static u64 node_last_start_ns(const struct history *history, u64 node_id, u32 *starts)
+{
+    u64 last = 0;
+    *starts = 0;
+    for (u32 i = 0; i < history->count; i++) {
+        const struct history_event *event = &history->events[i];
+        if (event->kind != HISTORY_NODE_START || event->node != node_id) continue;
+        (*starts)++;
+        last = event->time_ns;
+    }
+    return last;
+}
+
+/* One node's table: a row per api that received something, in api-key order. */
+static void md_broker_node(FILE *out, const struct scenario_node *node,
+                           const struct history *history,
+                           const struct sim_node_metrics *node_metrics)
+{
+    if (!node_metrics->up) {
+        fprintf(out, "**%s** was down when the run ended: its metrics went with its memory.\n\n",
+                node->name);
+        return;
+    }
+    const struct broker_metrics *metrics = &node_metrics->metrics;
+    u64 requests = 0, errors = 0;
+    for (u32 i = 0; i <= BROKER_METRICS_API_UNKNOWN; i++) requests += metrics->apis[i].requests;
+    for (u32 i = 0; i < metrics->error_series; i++) errors += metrics->errors[i].count;
+    u32 starts = 0;
+    u64 since = node_last_start_ns(history, node->id, &starts);
+    char since_text[32];
+    format_time(since, since_text, sizeof(since_text));
+    fprintf(out, "**%s**%s%s%s: %" PRIu64 " request%s, %" PRIu64 " error code%s in answers.\n\n",
+            node->name, starts > 1 ? " (counting since its restart at " : "",
+            starts > 1 ? since_text : "", starts > 1 ? ")" : "", requests,
+            requests == 1 ? "" : "s", errors, errors == 1 ? "" : "s");
+    if (requests == 0) return;
+    fprintf(out, "| api | requests | errors in answers | connections closed | p50 | p99 | max |\n"
+            "|---|---:|---|---:|---:|---:|---:|\n");
+    for (u32 i = 0; i <= BROKER_METRICS_API_UNKNOWN; i++) {
+        const struct broker_api_metrics *api = &metrics->apis[i];
+        if (api->requests == 0) continue;
+        fprintf(out, "| %s | %" PRIu64 " | ", broker_metrics_api_name(i), api->requests);
+        u32 listed = 0;
+        for (u32 e = 0; e < metrics->error_series; e++) {
+            const struct broker_error_count *entry = &metrics->errors[e];
+            if ((u32)entry->api_key != i) continue;
+            const char *name = kafka_error_name(entry->error_code);
+            if (name != NULL) {
+                fprintf(out, "%s%s %" PRIu64, listed > 0 ? ", " : "", name, entry->count);
+            } else {
+                fprintf(out, "%scode %d: %" PRIu64, listed > 0 ? ", " : "", entry->error_code,
+                        entry->count);
+            }
+            listed++;
+        }
+        if (listed == 0) fprintf(out, "none");
+        char p50[32], p99[32], max[32];
+        format_latency(broker_metrics_latency_quantile_ns(api, 500), p50, sizeof(p50));
+        format_latency(broker_metrics_latency_quantile_ns(api, 990), p99, sizeof(p99));
+        format_latency(api->latency_max_ns, max, sizeof(max));
+        fprintf(out, " | %" PRIu64 " | %s | %s | %s |\n",
+                api->closed_malformed + api->closed_unsupported, p50, p99, max);
+    }
+    if (metrics->errors_unrecorded > 0) {
+        fprintf(out, "\n%" PRIu64 " more error codes were not told apart by api and code (the "
+                "broker keeps %u such counters).\n", metrics->errors_unrecorded,
+                BROKER_ERROR_SERIES_MAX);
+    }
+    fprintf(out, "\n");
+}
+
+static void md_brokers(FILE *out, const struct scenario *scenario,
+                       const struct sim_result *result)
+{
+    if (result->node_metrics == NULL) return; /* The run did not get going. */
+    ASSERT(result->node_metrics_count == scenario->node_count);
+    fprintf(out, "## What the brokers served\n\nEach node's Kafka request metrics when the run "
+            "ended: the numbers `kbroker --metrics-file` writes in Prometheus format. They count "
+            "from the node's last start (a crash loses them, as a restarted process's counters "
+            "start again). *Errors in answers* counts each error code an answer carried, at "
+            "the top or for a topic or partition. *Connections closed*: requests that did not "
+            "decode or asked for an api or version not served. Latency is simulated time from "
+            "a request's arrival to its answer handed to the network; p50 and p99 are "
+            "estimated from the latency histogram (buckets from 100us to 10s, three per "
+            "decade) as Prometheus' `histogram_quantile` does, and never exceed the max.\n\n");
+    for (u32 i = 0; i < scenario->node_count; i++) {
+        md_broker_node(out, &scenario->nodes[i], &result->history, &result->node_metrics[i]);
+    }
+}
+
 static void md_run(FILE *out, const struct scenario *scenario, const struct sim_result *result,
                    const char *program, const char *render_note)
 {
@@ -1066,6 +1167,7 @@ static void write_report_md(FILE *out, const struct scenario *scenario,
     md_clients(out, &stats);
     md_checks(out, scenario, result);
     md_faults(out, &result->faults);
+    md_brokers(out, scenario, result);
     md_run(out, scenario, result, program, render_note);
 }
 

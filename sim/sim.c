@@ -694,6 +694,23 @@ static bool sim_build(struct sim_run *run, const struct sim_options *options)
     return true;
 }
 
+/* Copies each node's broker metrics at the end of the run: read only, after the last event,
+ * so the run and its trace hash are the same whether anyone reads them. */
+static void sim_collect_metrics(struct sim_run *run)
+{
+    struct sim_result *result = run->result;
+    u32 count = run->scenario->node_count;
+    result->node_metrics = calloc(MAX(count, 1u), sizeof(*result->node_metrics));
+    ASSERT(result->node_metrics != NULL);
+    result->node_metrics_count = count;
+    for (u32 i = 0; i < count; i++) {
+        const struct world_process *process = run->world->processes[i];
+        if (!process->alive || process->instance == NULL) continue;
+        result->node_metrics[i].up = true;
+        result->node_metrics[i].metrics = *broker_metrics_get(node_broker(process->instance));
+    }
+}
+
 static void sim_teardown(struct sim_run *run)
 {
     sim_assert_context.world = NULL;
@@ -735,6 +752,7 @@ int sim_run(const struct scenario *scenario, const struct sim_options *options,
         result->events = run.world->sched.popped;
         result->simulated_ns = world_now_ns(run.world);
         sim_checks(&run);
+        sim_collect_metrics(&run);
     }
     result->passed = result->fault_failure[0] == '\0';
     for (u32 i = 0; i < result->outcome_count; i++) {
@@ -746,4 +764,10 @@ int sim_run(const struct scenario *scenario, const struct sim_options *options,
     return result->passed ? 0 : 1;
 }
 
-void sim_result_free(struct sim_result *result) { history_free(&result->history); }
+void sim_result_free(struct sim_result *result)
+{
+    history_free(&result->history);
+    free(result->node_metrics);
+    result->node_metrics = NULL;
+    result->node_metrics_count = 0;
+}

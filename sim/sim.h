@@ -10,6 +10,7 @@
 #define SIM_H
 
 #include "../impl/base.h"
+#include "../impl/broker/broker_metrics.h"
 #include "../model/history.h"
 #include "scenario.h"
 
@@ -32,6 +33,12 @@ struct sim_fault_stats {
 
 #define SIM_OUTCOMES_MAX 40u
 
+/* A node's broker metrics as the run left them (for the report; never part of the trace). */
+struct sim_node_metrics {
+    bool up;                       /* The node was running at the end; else metrics is zeros. */
+    struct broker_metrics metrics; /* Since the node's last start. */
+};
+
 struct sim_result {
     u64 seed;
     u64 trace_hash;
@@ -50,6 +57,8 @@ struct sim_result {
     bool passed;
 
     struct history history; /* Owned; freed by sim_result_free. */
+    struct sim_node_metrics *node_metrics; /* One per scenario node; owned, NULL if none. */
+    u32 node_metrics_count;
 };
 
 /* Runs the scenario. Returns 0 when every check passed, 1 when one failed. Never returns on an

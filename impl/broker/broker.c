@@ -8,11 +8,12 @@
  * the connection, as Kafka does (ApiVersions answers with its v0-shaped fallback instead).
  *
  * Two handler shapes: a sync handler answers inside on_frame (ApiVersions, Metadata,
- * CreateTopics, CreatePartitions, DescribeCluster, DescribeConfigs, IncrementalAlterConfigs,
- * OffsetForLeaderEpoch); an async one (Produce, ListOffsets, Fetch, DeleteRecords, DeleteTopics)
- * takes a request slot, which copies the frame (decoded views point into the copy), pauses
- * reading on the connection until the answer is sent (so answers leave in request order), and
- * is finished by log events or its slot's timer (Fetch's long poll, DeleteTopics' wait).
+ * DescribeCluster, DescribeConfigs, OffsetForLeaderEpoch); an async one (Produce, ListOffsets,
+ * Fetch, DeleteRecords, and the admin requests forwarded to the controller: CreateTopics,
+ * DeleteTopics, ...) takes a request slot, which holds the frame (decoded views point into it),
+ * pauses reading on the connection until the answer is sent (so answers leave in request
+ * order), and is finished by log events, the controller's relayed answer or its slot's timer
+ * (Fetch's long poll, a forwarded request's deadline).
  * Invariants: a connection has at most one slot; a slot with pending operations stays used even
  * if its connection closes (conn = 0), and its answer is then dropped; when no slot is free,
  * reading is paused on every connection seen, and resumed when one frees.
@@ -351,6 +352,7 @@ void broker_send_response(struct broker *broker, io_conn conn,
         return;
     }
     broker_metrics_sent(broker, header->RequestApiKey, writer.position);
+    broker_metrics_answered(broker, header->RequestApiKey, header->RequestApiVersion, response);
 }
 
 /* ===== Dispatch ===== */
@@ -365,7 +367,7 @@ static bool broker_handle_api_versions(struct broker *broker, io_conn conn,
         return false;
     }
     if (io_send(broker->io, conn, broker->out, writer.position) != IO_OK) return false;
-    broker_metrics_sent(broker, KAFKA_API_API_VERSIONS, writer.position);
+    broker_metrics_sent_frame(broker, header, broker->out, writer.position);
     return true;
 }
 

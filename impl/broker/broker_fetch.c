@@ -86,6 +86,7 @@ static void broker_fetch_send(struct broker *broker, struct broker_slot *slot,
         return;
     }
     broker_metrics_sent(broker, KAFKA_API_FETCH, writer.position);
+    broker_metrics_answered(broker, KAFKA_API_FETCH, slot->header.RequestApiVersion, response);
 }
 
 static void broker_fetch_respond(struct broker *broker, struct broker_slot *slot)

@@ -15,6 +15,7 @@
 #include "../protocol/errors_generated.h"
 #include "../protocol/header.h"
 #include "broker.h"
+#include "broker_metrics.h" /* struct broker_metrics. */
 
 #define BROKER_TOPICS_MAX 64u
 #define BROKER_PARTITIONS_MAX 64u     /* Per topic. */
@@ -162,31 +163,6 @@ struct broker_slot {
     bool forwarding;     /* The frame goes to the active controller as it is. */
     bool forward_sent;   /* ... and is on the current link connection. */
     i32 forward_correlation;
-};
-
-/* Request metrics of one api key (broker_metrics.c). */
-#define BROKER_LATENCY_BUCKETS 12u /* 11 bounds from 100 us to 10 s, then +Inf. */
-#define BROKER_METRICS_API_UNKNOWN KAFKA_API_KEY_COUNT /* Frames without a readable api key. */
-struct broker_api_metrics {
-    u64 requests;
-    u64 bytes_in;
-    u64 bytes_out;
-    u64 closed_malformed;   /* The connection was closed: the request did not decode. */
-    u64 closed_unsupported; /* ... an api or version not advertised. */
-    u64 latency_count;
-    u64 latency_sum_ns;
-    u64 latency_max_ns;
-    u64 latency_buckets[BROKER_LATENCY_BUCKETS]; /* Per bucket, not cumulative. */
-};
-
-struct broker_metrics {
-    struct broker_api_metrics apis[BROKER_METRICS_API_UNKNOWN + 1];
-    u64 connections_idle_closed;
-    u64 retention_checks;
-    u64 retention_segments_deleted;
-    u64 compactions;
-    u64 compaction_records_removed;
-    u64 maintenance_failures;
 };
 
 /* One pass of log maintenance over the open logs (broker_maintenance.c). */
@@ -343,5 +319,12 @@ void broker_metrics_request(struct broker *broker, i32 api_key, u32 frame_size);
 void broker_metrics_rejected(struct broker *broker, i32 api_key, bool unsupported);
 void broker_metrics_sent(struct broker *broker, i32 api_key, u64 bytes);
 void broker_metrics_latency(struct broker *broker, i32 api_key, u64 latency_ns);
+/* The error codes inside an answer the broker encoded from response (once per answer sent). */
+void broker_metrics_answered(struct broker *broker, i16 api_key, i16 version,
+                             const union kafka_response *response);
+/* An answer sent as bytes (size prefix included) the broker did not encode from a struct
+ * (relayed from the controller, ApiVersions): bytes out, and the error codes it carries. */
+void broker_metrics_sent_frame(struct broker *broker, const struct proto_request_header *request,
+                               const u8 *bytes, u32 size);
 
 #endif

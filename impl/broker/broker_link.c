@@ -358,6 +358,8 @@ static bool link_on_forwarded(struct broker *broker, struct broker_slot *slot, c
         if (io_send(broker->io, client, link->buffer, size + 4) != IO_OK) {
             io_close(broker->io, client);
             broker_conn_closed(broker, client);
+        } else {
+            broker_metrics_sent_frame(broker, &slot->header, link->buffer, size + 4);
         }
     }
     io_timer_cancel(broker->io, broker->timer_base + (u32)(slot - broker->slots));

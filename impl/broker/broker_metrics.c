@@ -9,14 +9,18 @@
  * too short to carry an api key count under api="unknown". Beside them: connections open and
  * closed as idle (broker_maintenance.c), and the maintenance work done on the logs.
  *
- * Errors inside answers (a partition's error code) are not counted: each API nests them
- * differently, and counting them generically would mean decoding every answer again.
- * Responses the broker relays without encoding them (forwarded to the controller) count as
- * requests and latency, not bytes out.
+ * Error codes inside answers: every non-zero one an answer carries, at the top level or in a
+ * topic or partition, counted per (api, code). The generated kafka_response_visit_errors walks
+ * the response struct the broker has just encoded (no decoding, no allocation); answers sent
+ * as bytes the broker did not encode (relayed from the controller, ApiVersions) are decoded
+ * once more in the scratch arena, off the data path. An acks=0 produce has no answer, so its
+ * errors are not counted.
  *
  * Nothing here acts on the world: recording is arithmetic on struct broker_metrics, rendering
- * writes into the caller's buffer. Tested by tests/unit/test_broker.c (counts through the fake
- * io) and tests/integration/kafka_kcat.sh (the file kbroker writes). */
+ * writes into the caller's buffer. Readers outside the broker use broker_metrics.h (ksim's
+ * report). Tested by tests/unit/test_broker.c (counts, error codes at every level, relayed
+ * answers, quantiles, through the fake io) and tests/integration/kafka_kcat.sh (the file
+ * kbroker writes). */
 #include "broker_internal.h"
 
 #include <stdarg.h>
@@ -28,7 +32,7 @@
 static const char *const broker_latency_le[BROKER_LATENCY_BUCKETS - 1] = {
     "0.0001", "0.0003", "0.001", "0.003", "0.01", "0.03", "0.1", "0.3", "1", "3", "10",
 };
-static const u64 broker_latency_bound_ns[BROKER_LATENCY_BUCKETS - 1] = {
+const u64 broker_latency_bound_ns[BROKER_LATENCY_BUCKETS - 1] = {
     100000ull,    300000ull,    1000000ull,    3000000ull,     10000000ull,    30000000ull,
     100000000ull, 300000000ull, 1000000000ull, 3000000000ull, 10000000000ull,
 };
@@ -75,6 +79,123 @@ void broker_metrics_latency(struct broker *broker, i32 api_key, u64 latency_ns)
     api->latency_max_ns = MAX(api->latency_max_ns, latency_ns);
 }
 
+struct broker_error_visit {
+    struct broker_metrics *metrics;
+    i16 api_key;
+};
+
+/* Counts one error code of an answer: a binary search of the sorted series, and an insertion
+ * (rare: the first time a pair occurs). */
+static void broker_metrics_count_error(void *context, i16 error_code)
+{
+    struct broker_error_visit *visit = context;
+    struct broker_metrics *metrics = visit->metrics;
+    ASSERT(error_code != 0);
+    ASSERT(metrics->error_series <= BROKER_ERROR_SERIES_MAX);
+    u32 low = 0, high = metrics->error_series;
+    while (low < high) {
+        u32 middle = low + (high - low) / 2;
+        const struct broker_error_count *entry = &metrics->errors[middle];
+        bool before = entry->api_key < visit->api_key ||
+                      (entry->api_key == visit->api_key && entry->error_code < error_code);
+        if (before) {
+            low = middle + 1;
+        } else {
+            high = middle;
+        }
+    }
+    struct broker_error_count *entry = &metrics->errors[low];
+    if (low < metrics->error_series && entry->api_key == visit->api_key &&
+        entry->error_code == error_code) {
+        entry->count++;
+        return;
+    }
+    if (metrics->error_series == BROKER_ERROR_SERIES_MAX) {
+        metrics->errors_unrecorded++;
+        return;
+    }
+    memmove(entry + 1, entry, (metrics->error_series - low) * sizeof(*entry));
+    *entry = (struct broker_error_count){visit->api_key, error_code, 1};
+    metrics->error_series++;
+}
+
+void broker_metrics_answered(struct broker *broker, i16 api_key, i16 version,
+                             const union kafka_response *response)
+{
+    ASSERT(response != NULL && api_key >= 0 && api_key < KAFKA_API_KEY_COUNT);
+    struct broker_error_visit visit = {&broker->metrics, api_key};
+    kafka_response_visit_errors(api_key, version, response, broker_metrics_count_error, &visit);
+}
+
+void broker_metrics_sent_frame(struct broker *broker, const struct proto_request_header *request,
+                               const u8 *bytes, u32 size)
+{
+    i16 key = request->RequestApiKey;
+    broker_metrics_sent(broker, key, size);
+    if (size < IO_FRAME_PREFIX_SIZE) return;
+    /* ApiVersions answers a version it does not serve in the v0 shape; every other answer
+     * sent here is of an advertised version. */
+    i16 version = request->RequestApiVersion;
+    if (!proto_api_advertised(proto_api_table, key, version)) version = 0;
+    struct proto_reader reader;
+    proto_reader_init(&reader, bytes + IO_FRAME_PREFIX_SIZE, size - IO_FRAME_PREFIX_SIZE);
+    i32 correlation = 0;
+    if (proto_response_header_decode(&reader, key, version, &correlation) != PROTO_OK) return;
+    /* The scratch arena is free: ApiVersions does not use it, and relayed answers arrive
+     * outside any handler. */
+    struct proto_arena decode;
+    proto_arena_init(&decode, broker->scratch, BROKER_SCRATCH_SIZE);
+    union kafka_response response;
+    /* An answer that does not decode (or does not fit the arena) has its bytes counted only:
+     * the metrics describe what was sent, they do not judge it. */
+    if (kafka_response_decode(&reader, key, version, &response, &decode) != PROTO_OK) return;
+    broker_metrics_answered(broker, key, version, &response);
+}
+
+/* ===== Read by reporters ===== */
+
+const struct broker_metrics *broker_metrics_get(const struct broker *broker)
+{
+    ASSERT(broker != NULL);
+    return &broker->metrics;
+}
+
+u64 broker_metrics_error_count(const struct broker_metrics *metrics, i16 api_key,
+                               i16 error_code)
+{
+    for (u32 i = 0; i < metrics->error_series; i++) {
+        const struct broker_error_count *entry = &metrics->errors[i];
+        if (entry->api_key == api_key && entry->error_code == error_code) return entry->count;
+    }
+    return 0;
+}
+
+u64 broker_metrics_latency_quantile_ns(const struct broker_api_metrics *api, u32 per_mille)
+{
+    ASSERT(per_mille <= 1000);
+    if (api->latency_count == 0) return 0;
+    /* Prometheus' rank: the fraction of the count, reached inside the first bucket whose
+     * cumulative count attains it. Scaled by 1000 to stay in integers. */
+    u64 rank = (u64)per_mille * api->latency_count;
+    u64 before = 0;
+    u32 bucket = 0;
+    while (bucket < BROKER_LATENCY_BUCKETS - 1 &&
+           (before + api->latency_buckets[bucket]) * 1000u < rank) {
+        before += api->latency_buckets[bucket];
+        bucket++;
+    }
+    u64 in_bucket = api->latency_buckets[bucket];
+    u64 lower = bucket == 0 ? 0 : broker_latency_bound_ns[bucket - 1];
+    u64 upper = bucket < BROKER_LATENCY_BUCKETS - 1 ? broker_latency_bound_ns[bucket]
+                                                    : MAX(api->latency_max_ns, lower);
+    u64 estimate = lower;
+    if (in_bucket > 0 && rank > before * 1000u) {
+        double fraction = (double)(rank - before * 1000u) / ((double)in_bucket * 1000.0);
+        estimate = lower + (u64)((double)(upper - lower) * MIN(fraction, 1.0));
+    }
+    return MIN(estimate, api->latency_max_ns);
+}
+
 /* ===== Prometheus text ===== */
 
 struct broker_text {
@@ -100,7 +221,7 @@ static void broker_text_put(struct broker_text *out, const char *format, ...)
     out->used += (u32)written;
 }
 
-static const char *broker_metrics_api_name(u32 index)
+const char *broker_metrics_api_name(u32 index)
 {
     if (index == BROKER_METRICS_API_UNKNOWN) return "unknown";
     const struct kafka_api_schema *schema = kafka_api_schema_get((i16)index);
@@ -179,6 +300,31 @@ static void broker_text_single(struct broker_text *out, const char *name, const 
                     (unsigned long long)value);
 }
 
+static void broker_text_errors(struct broker_text *out, const struct broker_metrics *metrics)
+{
+    const char *name = "cairn_broker_response_errors_total";
+    broker_text_put(out,
+                    "# HELP %s Error codes inside answers sent (top level, topic or partition), "
+                    "by api and error.\n# TYPE %s counter\n",
+                    name, name);
+    for (u32 i = 0; i < metrics->error_series; i++) {
+        const struct broker_error_count *entry = &metrics->errors[i];
+        const char *error = kafka_error_name(entry->error_code);
+        broker_text_put(out, "%s{api=\"%s\",error=\"", name,
+                        broker_metrics_api_name((u32)entry->api_key));
+        if (error != NULL) {
+            broker_text_put(out, "%s", error);
+        } else {
+            broker_text_put(out, "CODE_%d", entry->error_code); /* Not in Kafka's table. */
+        }
+        broker_text_put(out, "\"} %llu\n", (unsigned long long)entry->count);
+    }
+    broker_text_single(out, "cairn_broker_response_errors_unrecorded_total", "counter",
+                       "Error codes inside answers not counted by api and error (too many "
+                       "distinct pairs).",
+                       metrics->errors_unrecorded);
+}
+
 u32 broker_metrics_format(const struct broker *broker, char *text, u32 size)
 {
     ASSERT(text != NULL && size > 0);
@@ -207,6 +353,7 @@ u32 broker_metrics_format(const struct broker *broker, char *text, u32 size)
                         api_name, (unsigned long long)api->closed_unsupported);
     }
     broker_text_latency(&out, broker);
+    broker_text_errors(&out, &broker->metrics);
     u32 open = 0;
     for (u32 i = 0; i < BROKER_CONNS_MAX; i++) open += broker->conns[i] != 0;
     const struct broker_metrics *metrics = &broker->metrics;

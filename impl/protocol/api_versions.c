@@ -8,6 +8,8 @@
  * DescribeConfigs, IncrementalAlterConfigs, DeleteRecords and OffsetForLeaderEpoch (handlers
  * in impl/broker/).
  * Keys the tsv says never to advertise (WriteTxnMarkers, KIP-848, telemetry) are left out.
+ * DeleteTopics goes past the tsv's advice (v5) to v6: it is forwarded to the controller, which
+ * resolves topic ids against the metadata image, and the answer is relayed as it is.
  *
  * The handler is pure: request bytes in, response frame out. Invariants: the response header
  * is always v0; an unsupported version is answered in the v0 shape with error 35 and the
@@ -36,7 +38,7 @@ const struct proto_api_support proto_api_table[KAFKA_API_KEY_COUNT] = {
     [KAFKA_API_SASL_HANDSHAKE] = {0, 1, false},
     [KAFKA_API_API_VERSIONS] = {0, 3, true},
     [KAFKA_API_CREATE_TOPICS] = {2, 7, true},
-    [KAFKA_API_DELETE_TOPICS] = {1, 5, true},
+    [KAFKA_API_DELETE_TOPICS] = {1, 6, true},    /* Forwarded; v6 names topics by id too. */
     [KAFKA_API_DELETE_RECORDS] = {0, 2, true},
     [KAFKA_API_INIT_PRODUCER_ID] = {0, 5, false},
     [KAFKA_API_OFFSET_FOR_LEADER_EPOCH] = {2, 4, true},

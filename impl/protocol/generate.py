@@ -864,6 +864,62 @@ def emit_tagged_write(b, struct, tagged, indent):
         b.line('}', indent)
 
 
+def is_error_field(field):
+    """An error code a response carries: an int16 field named ...ErrorCode (ErrorCode,
+    PartitionErrorCode, TopicConfigErrorCode, ...)."""
+    return field.kind == 'prim' and field.elem == 'int16' and not field.is_array \
+        and field.name.endswith('ErrorCode')
+
+
+def mark_errors(message):
+    """Sets has_errors on each struct of a response that holds an error code, directly or in a
+    nested struct (ordered_structs puts the nested ones first)."""
+    for s in message.ordered_structs():
+        s.has_errors = message.kind == 'response' and any(
+            is_error_field(f) or (f.struct is not None and f.struct.has_errors)
+            for f in s.fields)
+
+
+def visit_signature(struct, static):
+    return '%svoid %s_visit_errors(const struct %s *value, i16 version, ' \
+        'kafka_error_visitor visit, void *context)' \
+        % ('static ' if static else '', struct.cname, struct.cname)
+
+
+def emit_visit_errors(out, struct):
+    """Calls visit with every non-zero error code the struct holds in this version, nested
+    arrays and structs included, in field order. Reads only the struct: no allocation."""
+    def body(b):
+        for f in struct.fields:
+            if not (is_error_field(f) or (f.struct is not None and f.struct.has_errors)):
+                continue
+            c = cond(f.versions, struct)
+            if c == 'false':
+                continue
+            indent = 1
+            if c != 'true':
+                b.line('if (%s) {' % c, 1)
+                indent = 2
+            value = 'value->%s' % f.name
+            if is_error_field(f):
+                b.line('if (%s != 0) visit(context, %s);' % (value, value), indent)
+            elif f.is_array:
+                b.line('for (i32 i = 0; i < %s.count; i++) {' % value, indent)
+                b.line('%s_visit_errors(&%s.items[i], version, visit, context);'
+                       % (f.struct.cname, value), indent + 1)
+                b.line('}', indent)
+            elif f.pointer:
+                b.line('if (%s != NULL) %s_visit_errors(%s, version, visit, context);'
+                       % (value, f.struct.cname, value), indent)
+            else:
+                b.line('%s_visit_errors(&%s, version, visit, context);'
+                       % (f.struct.cname, value), indent)
+            if c != 'true':
+                b.line('}', 1)
+    emit_function(out, visit_signature(struct, not struct.top), body,
+                  ['value', 'version', 'visit', 'context'])
+
+
 def emit_public(out, message):
     s = message.top
     lo, hi = message.valid.lo, message.valid.hi
@@ -914,6 +970,8 @@ def prepare(messages):
         for s in m.structs.values():
             if s.valid is None:
                 s.valid = Range(1, 0)  # Never on the wire: every condition is false.
+    for m in messages:
+        mark_errors(m)
     # Mark which structs need an is_default (tagged struct fields, absent non-ignorable ones).
     for m in messages:
         for s in m.ordered_structs():
@@ -978,6 +1036,10 @@ def generate_messages_h(messages, requests):
     max_key = max(r['apiKey'] for r in requests)
     out.line('#define KAFKA_API_KEY_COUNT %d' % (max_key + 1))
     out.line()
+    out.line('/* Called by the _visit_errors functions with each non-zero error code a response')
+    out.line(' * holds. */')
+    out.line('typedef void (*kafka_error_visitor)(void *context, i16 error_code);')
+    out.line()
     out.line('/* What the schemas say about one api key (not what the broker advertises). */')
     out.line('struct kafka_api_schema {')
     out.line('const char *name; /* NULL: no such api key. */', 1)
@@ -1005,6 +1067,11 @@ def generate_messages_h(messages, requests):
                  % (m.top.cname, m.top.cname))
         out.line('WARN_UNUSED enum proto_error %s_encode(struct proto_writer *writer, '
                  'i16 version, const struct %s *message);' % (m.top.cname, m.top.cname))
+        if m.kind == 'response':
+            out.line('/* Every non-zero error code the response holds as sent at version (top '
+                     'level, then')
+            out.line(' * each nested array and struct, in field order). */')
+            out.line(visit_signature(m.top, False) + ';')
         out.line()
     rpc = [m for m in messages if m.kind in ('request', 'response')]
     for kind in ('request', 'response'):
@@ -1024,6 +1091,10 @@ def generate_messages_h(messages, requests):
         out.line('WARN_UNUSED enum proto_error kafka_%s_encode(struct proto_writer *writer, '
                  'i16 api_key, i16 version, const union kafka_%s *body);' % (kind, kind))
         out.line()
+    out.line('/* The _visit_errors of api_key\'s response (nothing for a key without a codec). */')
+    out.line('void kafka_response_visit_errors(i16 api_key, i16 version, '
+             'const union kafka_response *body, kafka_error_visitor visit, void *context);')
+    out.line()
     out.line('#endif')
     return out.text()
 
@@ -1077,6 +1148,8 @@ def generate_messages_c(messages, requests):
                 emit_size_min(out, s)
             emit_read(out, s)
             emit_write(out, s)
+            if m.kind == 'response' and (s.has_errors or s.top):
+                emit_visit_errors(out, s)
         emit_public(out, m)
     rpc = [m for m in messages if m.kind in ('request', 'response')]
     for kind in ('request', 'response'):
@@ -1110,6 +1183,23 @@ def generate_messages_c(messages, requests):
         out.line('}', 1)
         out.line('}')
         out.line()
+    out.line('void kafka_response_visit_errors(i16 api_key, i16 version, '
+             'const union kafka_response *body, kafka_error_visitor visit, void *context)')
+    out.line('{')
+    out.line('ASSERT(body != NULL && visit != NULL);', 1)
+    out.line('switch (api_key) {', 1)
+    for m in rpc:
+        if m.kind != 'response' or not m.top.has_errors:
+            continue
+        base = re.sub(r'Response$', '', m.name)
+        out.line('case %s:' % api_key_name(base + 'Request'), 1)
+        out.line('%s_visit_errors(&body->%s, version, visit, context);' % (m.top.cname, base), 2)
+        out.line('return;', 2)
+    out.line('default:', 1)
+    out.line('return; /* No error code in its response, or no codec. */', 2)
+    out.line('}', 1)
+    out.line('}')
+    out.line()
     text = out.text()
     return text.rstrip('\n') + '\n'
 

@@ -460,6 +460,13 @@ static void kafka_api_versions_response_write(struct proto_writer *writer, i16 v
     }
 }
 
+void kafka_api_versions_response_visit_errors(const struct kafka_api_versions_response *value,
+        i16 version, kafka_error_visitor visit, void *context)
+{
+    (void)version;
+    if (value->ErrorCode != 0) visit(context, value->ErrorCode);
+}
+
 enum proto_error kafka_api_versions_response_decode(struct proto_reader *reader, i16 version,
         struct kafka_api_versions_response *message, struct proto_arena *arena)
 {
@@ -771,6 +778,14 @@ static void kafka_metadata_response_partition_write(struct proto_writer *writer,
     }
 }
 
+static void kafka_metadata_response_partition_visit_errors(
+        const struct kafka_metadata_response_partition *value, i16 version,
+        kafka_error_visitor visit, void *context)
+{
+    (void)version;
+    if (value->ErrorCode != 0) visit(context, value->ErrorCode);
+}
+
 void kafka_metadata_response_topic_init(struct kafka_metadata_response_topic *value)
 {
     ASSERT(value != NULL);
@@ -844,6 +859,17 @@ static void kafka_metadata_response_topic_write(struct proto_writer *writer, i16
     }
     if (version >= 9) {
         proto_write_uvarint(writer, 0); /* No tagged fields. */
+    }
+}
+
+static void kafka_metadata_response_topic_visit_errors(
+        const struct kafka_metadata_response_topic *value, i16 version, kafka_error_visitor visit,
+        void *context)
+{
+    if (value->ErrorCode != 0) visit(context, value->ErrorCode);
+    for (i32 i = 0; i < value->Partitions.count; i++) {
+        kafka_metadata_response_partition_visit_errors(&value->Partitions.items[i], version, visit,
+                context);
     }
 }
 
@@ -931,6 +957,15 @@ static void kafka_metadata_response_write(struct proto_writer *writer, i16 versi
     }
     if (version >= 9) {
         proto_write_uvarint(writer, 0); /* No tagged fields. */
+    }
+}
+
+void kafka_metadata_response_visit_errors(const struct kafka_metadata_response *value, i16 version,
+        kafka_error_visitor visit, void *context)
+{
+    for (i32 i = 0; i < value->Topics.count; i++) {
+        kafka_metadata_response_topic_visit_errors(&value->Topics.items[i], version, visit,
+                context);
     }
 }
 
@@ -1391,6 +1426,14 @@ static void kafka_produce_response_partition_produce_write(struct proto_writer *
     }
 }
 
+static void kafka_produce_response_partition_produce_visit_errors(
+        const struct kafka_produce_response_partition_produce *value, i16 version,
+        kafka_error_visitor visit, void *context)
+{
+    (void)version;
+    if (value->ErrorCode != 0) visit(context, value->ErrorCode);
+}
+
 void kafka_produce_response_topic_produce_init(struct kafka_produce_response_topic_produce *value)
 {
     ASSERT(value != NULL);
@@ -1439,6 +1482,16 @@ static void kafka_produce_response_topic_produce_write(struct proto_writer *writ
     }
     if (version >= 9) {
         proto_write_uvarint(writer, 0); /* No tagged fields. */
+    }
+}
+
+static void kafka_produce_response_topic_produce_visit_errors(
+        const struct kafka_produce_response_topic_produce *value, i16 version,
+        kafka_error_visitor visit, void *context)
+{
+    for (i32 i = 0; i < value->PartitionResponses.count; i++) {
+        kafka_produce_response_partition_produce_visit_errors(&value->PartitionResponses.items[i],
+                version, visit, context);
     }
 }
 
@@ -1538,6 +1591,15 @@ static void kafka_produce_response_write(struct proto_writer *writer, i16 versio
                         &value->NodeEndpoints.items[i]);
             }
         }
+    }
+}
+
+void kafka_produce_response_visit_errors(const struct kafka_produce_response *value, i16 version,
+        kafka_error_visitor visit, void *context)
+{
+    for (i32 i = 0; i < value->Responses.count; i++) {
+        kafka_produce_response_topic_produce_visit_errors(&value->Responses.items[i], version,
+                visit, context);
     }
 }
 
@@ -2339,6 +2401,14 @@ static void kafka_fetch_response_partition_data_write(struct proto_writer *write
     }
 }
 
+static void kafka_fetch_response_partition_data_visit_errors(
+        const struct kafka_fetch_response_partition_data *value, i16 version,
+        kafka_error_visitor visit, void *context)
+{
+    (void)version;
+    if (value->ErrorCode != 0) visit(context, value->ErrorCode);
+}
+
 void kafka_fetch_response_fetchable_topic_init(struct kafka_fetch_response_fetchable_topic *value)
 {
     ASSERT(value != NULL);
@@ -2397,6 +2467,16 @@ static void kafka_fetch_response_fetchable_topic_write(struct proto_writer *writ
     }
     if (version >= 12) {
         proto_write_uvarint(writer, 0); /* No tagged fields. */
+    }
+}
+
+static void kafka_fetch_response_fetchable_topic_visit_errors(
+        const struct kafka_fetch_response_fetchable_topic *value, i16 version,
+        kafka_error_visitor visit, void *context)
+{
+    for (i32 i = 0; i < value->Partitions.count; i++) {
+        kafka_fetch_response_partition_data_visit_errors(&value->Partitions.items[i], version,
+                visit, context);
     }
 }
 
@@ -2547,6 +2627,18 @@ static void kafka_fetch_response_write(struct proto_writer *writer, i16 version,
                         &value->NodeEndpoints.items[i]);
             }
         }
+    }
+}
+
+void kafka_fetch_response_visit_errors(const struct kafka_fetch_response *value, i16 version,
+        kafka_error_visitor visit, void *context)
+{
+    if (version >= 7) {
+        if (value->ErrorCode != 0) visit(context, value->ErrorCode);
+    }
+    for (i32 i = 0; i < value->Responses.count; i++) {
+        kafka_fetch_response_fetchable_topic_visit_errors(&value->Responses.items[i], version,
+                visit, context);
     }
 }
 
@@ -2856,6 +2948,14 @@ static void kafka_list_offsets_response_partition_write(struct proto_writer *wri
     }
 }
 
+static void kafka_list_offsets_response_partition_visit_errors(
+        const struct kafka_list_offsets_response_partition *value, i16 version,
+        kafka_error_visitor visit, void *context)
+{
+    (void)version;
+    if (value->ErrorCode != 0) visit(context, value->ErrorCode);
+}
+
 void kafka_list_offsets_response_topic_init(struct kafka_list_offsets_response_topic *value)
 {
     ASSERT(value != NULL);
@@ -2906,6 +3006,16 @@ static void kafka_list_offsets_response_topic_write(struct proto_writer *writer,
     }
 }
 
+static void kafka_list_offsets_response_topic_visit_errors(
+        const struct kafka_list_offsets_response_topic *value, i16 version,
+        kafka_error_visitor visit, void *context)
+{
+    for (i32 i = 0; i < value->Partitions.count; i++) {
+        kafka_list_offsets_response_partition_visit_errors(&value->Partitions.items[i], version,
+                visit, context);
+    }
+}
+
 void kafka_list_offsets_response_init(struct kafka_list_offsets_response *value)
 {
     ASSERT(value != NULL);
@@ -2949,6 +3059,15 @@ static void kafka_list_offsets_response_write(struct proto_writer *writer, i16 v
     }
     if (version >= 6) {
         proto_write_uvarint(writer, 0); /* No tagged fields. */
+    }
+}
+
+void kafka_list_offsets_response_visit_errors(const struct kafka_list_offsets_response *value,
+        i16 version, kafka_error_visitor visit, void *context)
+{
+    for (i32 i = 0; i < value->Topics.count; i++) {
+        kafka_list_offsets_response_topic_visit_errors(&value->Topics.items[i], version, visit,
+                context);
     }
 }
 
@@ -3399,6 +3518,16 @@ static void kafka_create_topics_response_creatable_topic_result_write(struct pro
     }
 }
 
+static void kafka_create_topics_response_creatable_topic_result_visit_errors(
+        const struct kafka_create_topics_response_creatable_topic_result *value, i16 version,
+        kafka_error_visitor visit, void *context)
+{
+    if (value->ErrorCode != 0) visit(context, value->ErrorCode);
+    if (version >= 5) {
+        if (value->TopicConfigErrorCode != 0) visit(context, value->TopicConfigErrorCode);
+    }
+}
+
 void kafka_create_topics_response_init(struct kafka_create_topics_response *value)
 {
     ASSERT(value != NULL);
@@ -3444,6 +3573,15 @@ static void kafka_create_topics_response_write(struct proto_writer *writer, i16 
     }
     if (version >= 5) {
         proto_write_uvarint(writer, 0); /* No tagged fields. */
+    }
+}
+
+void kafka_create_topics_response_visit_errors(const struct kafka_create_topics_response *value,
+        i16 version, kafka_error_visitor visit, void *context)
+{
+    for (i32 i = 0; i < value->Topics.count; i++) {
+        kafka_create_topics_response_creatable_topic_result_visit_errors(&value->Topics.items[i],
+                version, visit, context);
     }
 }
 
@@ -3665,6 +3803,14 @@ static void kafka_delete_topics_response_deletable_topic_result_write(struct pro
     }
 }
 
+static void kafka_delete_topics_response_deletable_topic_result_visit_errors(
+        const struct kafka_delete_topics_response_deletable_topic_result *value, i16 version,
+        kafka_error_visitor visit, void *context)
+{
+    (void)version;
+    if (value->ErrorCode != 0) visit(context, value->ErrorCode);
+}
+
 void kafka_delete_topics_response_init(struct kafka_delete_topics_response *value)
 {
     ASSERT(value != NULL);
@@ -3710,6 +3856,15 @@ static void kafka_delete_topics_response_write(struct proto_writer *writer, i16 
     }
     if (version >= 4) {
         proto_write_uvarint(writer, 0); /* No tagged fields. */
+    }
+}
+
+void kafka_delete_topics_response_visit_errors(const struct kafka_delete_topics_response *value,
+        i16 version, kafka_error_visitor visit, void *context)
+{
+    for (i32 i = 0; i < value->Responses.count; i++) {
+        kafka_delete_topics_response_deletable_topic_result_visit_errors(&value->Responses.items[i],
+                version, visit, context);
     }
 }
 
@@ -3964,6 +4119,14 @@ static void kafka_create_partitions_response_topic_result_write(struct proto_wri
     }
 }
 
+static void kafka_create_partitions_response_topic_result_visit_errors(
+        const struct kafka_create_partitions_response_topic_result *value, i16 version,
+        kafka_error_visitor visit, void *context)
+{
+    (void)version;
+    if (value->ErrorCode != 0) visit(context, value->ErrorCode);
+}
+
 void kafka_create_partitions_response_init(struct kafka_create_partitions_response *value)
 {
     ASSERT(value != NULL);
@@ -4005,6 +4168,16 @@ static void kafka_create_partitions_response_write(struct proto_writer *writer, 
     }
     if (version >= 2) {
         proto_write_uvarint(writer, 0); /* No tagged fields. */
+    }
+}
+
+void kafka_create_partitions_response_visit_errors(
+        const struct kafka_create_partitions_response *value, i16 version,
+        kafka_error_visitor visit, void *context)
+{
+    for (i32 i = 0; i < value->Results.count; i++) {
+        kafka_create_partitions_response_topic_result_visit_errors(&value->Results.items[i],
+                version, visit, context);
     }
 }
 
@@ -4373,6 +4546,14 @@ static void kafka_describe_configs_response_result_write(struct proto_writer *wr
     }
 }
 
+static void kafka_describe_configs_response_result_visit_errors(
+        const struct kafka_describe_configs_response_result *value, i16 version,
+        kafka_error_visitor visit, void *context)
+{
+    (void)version;
+    if (value->ErrorCode != 0) visit(context, value->ErrorCode);
+}
+
 void kafka_describe_configs_response_init(struct kafka_describe_configs_response *value)
 {
     ASSERT(value != NULL);
@@ -4413,6 +4594,16 @@ static void kafka_describe_configs_response_write(struct proto_writer *writer, i
     }
     if (version >= 4) {
         proto_write_uvarint(writer, 0); /* No tagged fields. */
+    }
+}
+
+void kafka_describe_configs_response_visit_errors(
+        const struct kafka_describe_configs_response *value, i16 version, kafka_error_visitor visit,
+        void *context)
+{
+    for (i32 i = 0; i < value->Results.count; i++) {
+        kafka_describe_configs_response_result_visit_errors(&value->Results.items[i], version,
+                visit, context);
     }
 }
 
@@ -4676,6 +4867,14 @@ static void kafka_incremental_alter_configs_response_alter_configs_resource_writ
     }
 }
 
+static void kafka_incremental_alter_configs_response_alter_configs_resource_visit_errors(
+        const struct kafka_incremental_alter_configs_response_alter_configs_resource *value,
+        i16 version, kafka_error_visitor visit, void *context)
+{
+    (void)version;
+    if (value->ErrorCode != 0) visit(context, value->ErrorCode);
+}
+
 void kafka_incremental_alter_configs_response_init(
         struct kafka_incremental_alter_configs_response *value)
 {
@@ -4719,6 +4918,16 @@ static void kafka_incremental_alter_configs_response_write(struct proto_writer *
     }
     if (version >= 1) {
         proto_write_uvarint(writer, 0); /* No tagged fields. */
+    }
+}
+
+void kafka_incremental_alter_configs_response_visit_errors(
+        const struct kafka_incremental_alter_configs_response *value, i16 version,
+        kafka_error_visitor visit, void *context)
+{
+    for (i32 i = 0; i < value->Responses.count; i++) {
+        kafka_incremental_alter_configs_response_alter_configs_resource_visit_errors(
+                &value->Responses.items[i], version, visit, context);
     }
 }
 
@@ -4959,6 +5168,14 @@ static void kafka_alter_configs_response_resource_write(struct proto_writer *wri
     }
 }
 
+static void kafka_alter_configs_response_resource_visit_errors(
+        const struct kafka_alter_configs_response_resource *value, i16 version,
+        kafka_error_visitor visit, void *context)
+{
+    (void)version;
+    if (value->ErrorCode != 0) visit(context, value->ErrorCode);
+}
+
 void kafka_alter_configs_response_init(struct kafka_alter_configs_response *value)
 {
     ASSERT(value != NULL);
@@ -4999,6 +5216,15 @@ static void kafka_alter_configs_response_write(struct proto_writer *writer, i16 
     }
     if (version >= 2) {
         proto_write_uvarint(writer, 0); /* No tagged fields. */
+    }
+}
+
+void kafka_alter_configs_response_visit_errors(const struct kafka_alter_configs_response *value,
+        i16 version, kafka_error_visitor visit, void *context)
+{
+    for (i32 i = 0; i < value->Responses.count; i++) {
+        kafka_alter_configs_response_resource_visit_errors(&value->Responses.items[i], version,
+                visit, context);
     }
 }
 
@@ -5180,6 +5406,14 @@ static void kafka_describe_cluster_response_write(struct proto_writer *writer, i
     }
     proto_write_i32(writer, value->ClusterAuthorizedOperations);
     proto_write_uvarint(writer, 0); /* No tagged fields. */
+}
+
+void kafka_describe_cluster_response_visit_errors(
+        const struct kafka_describe_cluster_response *value, i16 version, kafka_error_visitor visit,
+        void *context)
+{
+    (void)version;
+    if (value->ErrorCode != 0) visit(context, value->ErrorCode);
 }
 
 enum proto_error kafka_describe_cluster_response_decode(struct proto_reader *reader, i16 version,
@@ -5420,6 +5654,14 @@ static void kafka_delete_records_response_partition_result_write(struct proto_wr
     }
 }
 
+static void kafka_delete_records_response_partition_result_visit_errors(
+        const struct kafka_delete_records_response_partition_result *value, i16 version,
+        kafka_error_visitor visit, void *context)
+{
+    (void)version;
+    if (value->ErrorCode != 0) visit(context, value->ErrorCode);
+}
+
 void kafka_delete_records_response_topic_result_init(
         struct kafka_delete_records_response_topic_result *value)
 {
@@ -5473,6 +5715,16 @@ static void kafka_delete_records_response_topic_result_write(struct proto_writer
     }
 }
 
+static void kafka_delete_records_response_topic_result_visit_errors(
+        const struct kafka_delete_records_response_topic_result *value, i16 version,
+        kafka_error_visitor visit, void *context)
+{
+    for (i32 i = 0; i < value->Partitions.count; i++) {
+        kafka_delete_records_response_partition_result_visit_errors(&value->Partitions.items[i],
+                version, visit, context);
+    }
+}
+
 void kafka_delete_records_response_init(struct kafka_delete_records_response *value)
 {
     ASSERT(value != NULL);
@@ -5513,6 +5765,15 @@ static void kafka_delete_records_response_write(struct proto_writer *writer, i16
     }
     if (version >= 2) {
         proto_write_uvarint(writer, 0); /* No tagged fields. */
+    }
+}
+
+void kafka_delete_records_response_visit_errors(const struct kafka_delete_records_response *value,
+        i16 version, kafka_error_visitor visit, void *context)
+{
+    for (i32 i = 0; i < value->Topics.count; i++) {
+        kafka_delete_records_response_topic_result_visit_errors(&value->Topics.items[i], version,
+                visit, context);
     }
 }
 
@@ -5787,6 +6048,14 @@ static void kafka_offset_for_leader_epoch_response_epoch_end_offset_write(
     }
 }
 
+static void kafka_offset_for_leader_epoch_response_epoch_end_offset_visit_errors(
+        const struct kafka_offset_for_leader_epoch_response_epoch_end_offset *value, i16 version,
+        kafka_error_visitor visit, void *context)
+{
+    (void)version;
+    if (value->ErrorCode != 0) visit(context, value->ErrorCode);
+}
+
 void kafka_offset_for_leader_epoch_response_topic_result_init(
         struct kafka_offset_for_leader_epoch_response_topic_result *value)
 {
@@ -5841,6 +6110,16 @@ static void kafka_offset_for_leader_epoch_response_topic_result_write(struct pro
     }
 }
 
+static void kafka_offset_for_leader_epoch_response_topic_result_visit_errors(
+        const struct kafka_offset_for_leader_epoch_response_topic_result *value, i16 version,
+        kafka_error_visitor visit, void *context)
+{
+    for (i32 i = 0; i < value->Partitions.count; i++) {
+        kafka_offset_for_leader_epoch_response_epoch_end_offset_visit_errors(
+                &value->Partitions.items[i], version, visit, context);
+    }
+}
+
 void kafka_offset_for_leader_epoch_response_init(
         struct kafka_offset_for_leader_epoch_response *value)
 {
@@ -5887,6 +6166,16 @@ static void kafka_offset_for_leader_epoch_response_write(struct proto_writer *wr
     }
     if (version >= 4) {
         proto_write_uvarint(writer, 0); /* No tagged fields. */
+    }
+}
+
+void kafka_offset_for_leader_epoch_response_visit_errors(
+        const struct kafka_offset_for_leader_epoch_response *value, i16 version,
+        kafka_error_visitor visit, void *context)
+{
+    for (i32 i = 0; i < value->Topics.count; i++) {
+        kafka_offset_for_leader_epoch_response_topic_result_visit_errors(&value->Topics.items[i],
+                version, visit, context);
     }
 }
 
@@ -6054,6 +6343,14 @@ static void kafka_find_coordinator_response_coordinator_write(struct proto_write
     proto_write_uvarint(writer, 0); /* No tagged fields. */
 }
 
+static void kafka_find_coordinator_response_coordinator_visit_errors(
+        const struct kafka_find_coordinator_response_coordinator *value, i16 version,
+        kafka_error_visitor visit, void *context)
+{
+    (void)version;
+    if (value->ErrorCode != 0) visit(context, value->ErrorCode);
+}
+
 void kafka_find_coordinator_response_init(struct kafka_find_coordinator_response *value)
 {
     ASSERT(value != NULL);
@@ -6144,6 +6441,21 @@ static void kafka_find_coordinator_response_write(struct proto_writer *writer, i
     }
     if (version >= 3) {
         proto_write_uvarint(writer, 0); /* No tagged fields. */
+    }
+}
+
+void kafka_find_coordinator_response_visit_errors(
+        const struct kafka_find_coordinator_response *value, i16 version, kafka_error_visitor visit,
+        void *context)
+{
+    if (version <= 3) {
+        if (value->ErrorCode != 0) visit(context, value->ErrorCode);
+    }
+    if (version >= 4) {
+        for (i32 i = 0; i < value->Coordinators.count; i++) {
+            kafka_find_coordinator_response_coordinator_visit_errors(&value->Coordinators.items[i],
+                    version, visit, context);
+        }
     }
 }
 
@@ -6429,6 +6741,13 @@ static void kafka_join_group_response_write(struct proto_writer *writer, i16 ver
     }
 }
 
+void kafka_join_group_response_visit_errors(const struct kafka_join_group_response *value,
+        i16 version, kafka_error_visitor visit, void *context)
+{
+    (void)version;
+    if (value->ErrorCode != 0) visit(context, value->ErrorCode);
+}
+
 enum proto_error kafka_join_group_response_decode(struct proto_reader *reader, i16 version,
         struct kafka_join_group_response *message, struct proto_arena *arena)
 {
@@ -6640,6 +6959,13 @@ static void kafka_sync_group_response_write(struct proto_writer *writer, i16 ver
     }
 }
 
+void kafka_sync_group_response_visit_errors(const struct kafka_sync_group_response *value,
+        i16 version, kafka_error_visitor visit, void *context)
+{
+    (void)version;
+    if (value->ErrorCode != 0) visit(context, value->ErrorCode);
+}
+
 enum proto_error kafka_sync_group_response_decode(struct proto_reader *reader, i16 version,
         struct kafka_sync_group_response *message, struct proto_arena *arena)
 {
@@ -6763,6 +7089,13 @@ static void kafka_heartbeat_response_write(struct proto_writer *writer, i16 vers
     if (version >= 4) {
         proto_write_uvarint(writer, 0); /* No tagged fields. */
     }
+}
+
+void kafka_heartbeat_response_visit_errors(const struct kafka_heartbeat_response *value,
+        i16 version, kafka_error_visitor visit, void *context)
+{
+    (void)version;
+    if (value->ErrorCode != 0) visit(context, value->ErrorCode);
 }
 
 enum proto_error kafka_heartbeat_response_decode(struct proto_reader *reader, i16 version,
@@ -6968,6 +7301,14 @@ static void kafka_leave_group_response_member_write(struct proto_writer *writer,
     }
 }
 
+static void kafka_leave_group_response_member_visit_errors(
+        const struct kafka_leave_group_response_member *value, i16 version,
+        kafka_error_visitor visit, void *context)
+{
+    (void)version;
+    if (value->ErrorCode != 0) visit(context, value->ErrorCode);
+}
+
 void kafka_leave_group_response_init(struct kafka_leave_group_response *value)
 {
     ASSERT(value != NULL);
@@ -7021,6 +7362,18 @@ static void kafka_leave_group_response_write(struct proto_writer *writer, i16 ve
     }
     if (version >= 4) {
         proto_write_uvarint(writer, 0); /* No tagged fields. */
+    }
+}
+
+void kafka_leave_group_response_visit_errors(const struct kafka_leave_group_response *value,
+        i16 version, kafka_error_visitor visit, void *context)
+{
+    if (value->ErrorCode != 0) visit(context, value->ErrorCode);
+    if (version >= 3) {
+        for (i32 i = 0; i < value->Members.count; i++) {
+            kafka_leave_group_response_member_visit_errors(&value->Members.items[i], version, visit,
+                    context);
+        }
     }
 }
 
@@ -7304,6 +7657,14 @@ static void kafka_offset_commit_response_partition_write(struct proto_writer *wr
     }
 }
 
+static void kafka_offset_commit_response_partition_visit_errors(
+        const struct kafka_offset_commit_response_partition *value, i16 version,
+        kafka_error_visitor visit, void *context)
+{
+    (void)version;
+    if (value->ErrorCode != 0) visit(context, value->ErrorCode);
+}
+
 void kafka_offset_commit_response_topic_init(struct kafka_offset_commit_response_topic *value)
 {
     ASSERT(value != NULL);
@@ -7354,6 +7715,16 @@ static void kafka_offset_commit_response_topic_write(struct proto_writer *writer
     }
 }
 
+static void kafka_offset_commit_response_topic_visit_errors(
+        const struct kafka_offset_commit_response_topic *value, i16 version,
+        kafka_error_visitor visit, void *context)
+{
+    for (i32 i = 0; i < value->Partitions.count; i++) {
+        kafka_offset_commit_response_partition_visit_errors(&value->Partitions.items[i], version,
+                visit, context);
+    }
+}
+
 void kafka_offset_commit_response_init(struct kafka_offset_commit_response *value)
 {
     ASSERT(value != NULL);
@@ -7398,6 +7769,15 @@ static void kafka_offset_commit_response_write(struct proto_writer *writer, i16 
     }
     if (version >= 8) {
         proto_write_uvarint(writer, 0); /* No tagged fields. */
+    }
+}
+
+void kafka_offset_commit_response_visit_errors(const struct kafka_offset_commit_response *value,
+        i16 version, kafka_error_visitor visit, void *context)
+{
+    for (i32 i = 0; i < value->Topics.count; i++) {
+        kafka_offset_commit_response_topic_visit_errors(&value->Topics.items[i], version, visit,
+                context);
     }
 }
 
@@ -7771,6 +8151,14 @@ static void kafka_offset_fetch_response_partitions_write(struct proto_writer *wr
     proto_write_uvarint(writer, 0); /* No tagged fields. */
 }
 
+static void kafka_offset_fetch_response_partitions_visit_errors(
+        const struct kafka_offset_fetch_response_partitions *value, i16 version,
+        kafka_error_visitor visit, void *context)
+{
+    (void)version;
+    if (value->ErrorCode != 0) visit(context, value->ErrorCode);
+}
+
 void kafka_offset_fetch_response_topics_init(struct kafka_offset_fetch_response_topics *value)
 {
     ASSERT(value != NULL);
@@ -7816,6 +8204,16 @@ static void kafka_offset_fetch_response_topics_write(struct proto_writer *writer
         kafka_offset_fetch_response_partitions_write(writer, version, &value->Partitions.items[i]);
     }
     proto_write_uvarint(writer, 0); /* No tagged fields. */
+}
+
+static void kafka_offset_fetch_response_topics_visit_errors(
+        const struct kafka_offset_fetch_response_topics *value, i16 version,
+        kafka_error_visitor visit, void *context)
+{
+    for (i32 i = 0; i < value->Partitions.count; i++) {
+        kafka_offset_fetch_response_partitions_visit_errors(&value->Partitions.items[i], version,
+                visit, context);
+    }
 }
 
 void kafka_offset_fetch_response_group_init(struct kafka_offset_fetch_response_group *value)
@@ -7866,6 +8264,17 @@ static void kafka_offset_fetch_response_group_write(struct proto_writer *writer,
     proto_write_uvarint(writer, 0); /* No tagged fields. */
 }
 
+static void kafka_offset_fetch_response_group_visit_errors(
+        const struct kafka_offset_fetch_response_group *value, i16 version,
+        kafka_error_visitor visit, void *context)
+{
+    for (i32 i = 0; i < value->Topics.count; i++) {
+        kafka_offset_fetch_response_topics_visit_errors(&value->Topics.items[i], version, visit,
+                context);
+    }
+    if (value->ErrorCode != 0) visit(context, value->ErrorCode);
+}
+
 void kafka_offset_fetch_response_partition_init(struct kafka_offset_fetch_response_partition *value)
 {
     ASSERT(value != NULL);
@@ -7909,6 +8318,14 @@ static void kafka_offset_fetch_response_partition_write(struct proto_writer *wri
     if (version >= 6) {
         proto_write_uvarint(writer, 0); /* No tagged fields. */
     }
+}
+
+static void kafka_offset_fetch_response_partition_visit_errors(
+        const struct kafka_offset_fetch_response_partition *value, i16 version,
+        kafka_error_visitor visit, void *context)
+{
+    (void)version;
+    if (value->ErrorCode != 0) visit(context, value->ErrorCode);
 }
 
 void kafka_offset_fetch_response_topic_init(struct kafka_offset_fetch_response_topic *value)
@@ -7959,6 +8376,16 @@ static void kafka_offset_fetch_response_topic_write(struct proto_writer *writer,
     }
     if (version >= 6) {
         proto_write_uvarint(writer, 0); /* No tagged fields. */
+    }
+}
+
+static void kafka_offset_fetch_response_topic_visit_errors(
+        const struct kafka_offset_fetch_response_topic *value, i16 version,
+        kafka_error_visitor visit, void *context)
+{
+    for (i32 i = 0; i < value->Partitions.count; i++) {
+        kafka_offset_fetch_response_partition_visit_errors(&value->Partitions.items[i], version,
+                visit, context);
     }
 }
 
@@ -8045,6 +8472,26 @@ static void kafka_offset_fetch_response_write(struct proto_writer *writer, i16 v
     }
     if (version >= 6) {
         proto_write_uvarint(writer, 0); /* No tagged fields. */
+    }
+}
+
+void kafka_offset_fetch_response_visit_errors(const struct kafka_offset_fetch_response *value,
+        i16 version, kafka_error_visitor visit, void *context)
+{
+    if (version <= 7) {
+        for (i32 i = 0; i < value->Topics.count; i++) {
+            kafka_offset_fetch_response_topic_visit_errors(&value->Topics.items[i], version, visit,
+                    context);
+        }
+    }
+    if (version >= 2 && version <= 7) {
+        if (value->ErrorCode != 0) visit(context, value->ErrorCode);
+    }
+    if (version >= 8) {
+        for (i32 i = 0; i < value->Groups.count; i++) {
+            kafka_offset_fetch_response_group_visit_errors(&value->Groups.items[i], version, visit,
+                    context);
+        }
     }
 }
 
@@ -8269,6 +8716,13 @@ static void kafka_list_groups_response_write(struct proto_writer *writer, i16 ve
     if (version >= 3) {
         proto_write_uvarint(writer, 0); /* No tagged fields. */
     }
+}
+
+void kafka_list_groups_response_visit_errors(const struct kafka_list_groups_response *value,
+        i16 version, kafka_error_visitor visit, void *context)
+{
+    (void)version;
+    if (value->ErrorCode != 0) visit(context, value->ErrorCode);
 }
 
 enum proto_error kafka_list_groups_response_decode(struct proto_reader *reader, i16 version,
@@ -8501,6 +8955,14 @@ static void kafka_describe_groups_response_described_group_write(struct proto_wr
     }
 }
 
+static void kafka_describe_groups_response_described_group_visit_errors(
+        const struct kafka_describe_groups_response_described_group *value, i16 version,
+        kafka_error_visitor visit, void *context)
+{
+    (void)version;
+    if (value->ErrorCode != 0) visit(context, value->ErrorCode);
+}
+
 void kafka_describe_groups_response_init(struct kafka_describe_groups_response *value)
 {
     ASSERT(value != NULL);
@@ -8546,6 +9008,15 @@ static void kafka_describe_groups_response_write(struct proto_writer *writer, i1
     }
     if (version >= 5) {
         proto_write_uvarint(writer, 0); /* No tagged fields. */
+    }
+}
+
+void kafka_describe_groups_response_visit_errors(const struct kafka_describe_groups_response *value,
+        i16 version, kafka_error_visitor visit, void *context)
+{
+    for (i32 i = 0; i < value->Groups.count; i++) {
+        kafka_describe_groups_response_described_group_visit_errors(&value->Groups.items[i],
+                version, visit, context);
     }
 }
 
@@ -8677,6 +9148,14 @@ static void kafka_delete_groups_response_deletable_group_result_write(struct pro
     }
 }
 
+static void kafka_delete_groups_response_deletable_group_result_visit_errors(
+        const struct kafka_delete_groups_response_deletable_group_result *value, i16 version,
+        kafka_error_visitor visit, void *context)
+{
+    (void)version;
+    if (value->ErrorCode != 0) visit(context, value->ErrorCode);
+}
+
 void kafka_delete_groups_response_init(struct kafka_delete_groups_response *value)
 {
     ASSERT(value != NULL);
@@ -8716,6 +9195,15 @@ static void kafka_delete_groups_response_write(struct proto_writer *writer, i16 
     }
     if (version >= 2) {
         proto_write_uvarint(writer, 0); /* No tagged fields. */
+    }
+}
+
+void kafka_delete_groups_response_visit_errors(const struct kafka_delete_groups_response *value,
+        i16 version, kafka_error_visitor visit, void *context)
+{
+    for (i32 i = 0; i < value->Results.count; i++) {
+        kafka_delete_groups_response_deletable_group_result_visit_errors(&value->Results.items[i],
+                version, visit, context);
     }
 }
 
@@ -8850,6 +9338,14 @@ static void kafka_init_producer_id_response_write(struct proto_writer *writer, i
     if (version >= 2) {
         proto_write_uvarint(writer, 0); /* No tagged fields. */
     }
+}
+
+void kafka_init_producer_id_response_visit_errors(
+        const struct kafka_init_producer_id_response *value, i16 version, kafka_error_visitor visit,
+        void *context)
+{
+    (void)version;
+    if (value->ErrorCode != 0) visit(context, value->ErrorCode);
 }
 
 enum proto_error kafka_init_producer_id_response_decode(struct proto_reader *reader, i16 version,
@@ -9168,6 +9664,14 @@ static void kafka_add_partitions_to_txn_response_partition_result_write(struct p
     }
 }
 
+static void kafka_add_partitions_to_txn_response_partition_result_visit_errors(
+        const struct kafka_add_partitions_to_txn_response_partition_result *value, i16 version,
+        kafka_error_visitor visit, void *context)
+{
+    (void)version;
+    if (value->PartitionErrorCode != 0) visit(context, value->PartitionErrorCode);
+}
+
 void kafka_add_partitions_to_txn_response_topic_result_init(
         struct kafka_add_partitions_to_txn_response_topic_result *value)
 {
@@ -9222,6 +9726,16 @@ static void kafka_add_partitions_to_txn_response_topic_result_write(struct proto
     }
 }
 
+static void kafka_add_partitions_to_txn_response_topic_result_visit_errors(
+        const struct kafka_add_partitions_to_txn_response_topic_result *value, i16 version,
+        kafka_error_visitor visit, void *context)
+{
+    for (i32 i = 0; i < value->ResultsByPartition.count; i++) {
+        kafka_add_partitions_to_txn_response_partition_result_visit_errors(
+                &value->ResultsByPartition.items[i], version, visit, context);
+    }
+}
+
 void kafka_add_partitions_to_txn_response_result_init(
         struct kafka_add_partitions_to_txn_response_result *value)
 {
@@ -9270,6 +9784,16 @@ static void kafka_add_partitions_to_txn_response_result_write(struct proto_write
                 &value->TopicResults.items[i]);
     }
     proto_write_uvarint(writer, 0); /* No tagged fields. */
+}
+
+static void kafka_add_partitions_to_txn_response_result_visit_errors(
+        const struct kafka_add_partitions_to_txn_response_result *value, i16 version,
+        kafka_error_visitor visit, void *context)
+{
+    for (i32 i = 0; i < value->TopicResults.count; i++) {
+        kafka_add_partitions_to_txn_response_topic_result_visit_errors(
+                &value->TopicResults.items[i], version, visit, context);
+    }
 }
 
 void kafka_add_partitions_to_txn_response_init(struct kafka_add_partitions_to_txn_response *value)
@@ -9356,6 +9880,27 @@ static void kafka_add_partitions_to_txn_response_write(struct proto_writer *writ
     }
     if (version >= 3) {
         proto_write_uvarint(writer, 0); /* No tagged fields. */
+    }
+}
+
+void kafka_add_partitions_to_txn_response_visit_errors(
+        const struct kafka_add_partitions_to_txn_response *value, i16 version,
+        kafka_error_visitor visit, void *context)
+{
+    if (version >= 4) {
+        if (value->ErrorCode != 0) visit(context, value->ErrorCode);
+    }
+    if (version >= 4) {
+        for (i32 i = 0; i < value->ResultsByTransaction.count; i++) {
+            kafka_add_partitions_to_txn_response_result_visit_errors(
+                    &value->ResultsByTransaction.items[i], version, visit, context);
+        }
+    }
+    if (version <= 3) {
+        for (i32 i = 0; i < value->ResultsByTopicV3AndBelow.count; i++) {
+            kafka_add_partitions_to_txn_response_topic_result_visit_errors(
+                    &value->ResultsByTopicV3AndBelow.items[i], version, visit, context);
+        }
     }
 }
 
@@ -9474,6 +10019,14 @@ static void kafka_add_offsets_to_txn_response_write(struct proto_writer *writer,
     }
 }
 
+void kafka_add_offsets_to_txn_response_visit_errors(
+        const struct kafka_add_offsets_to_txn_response *value, i16 version,
+        kafka_error_visitor visit, void *context)
+{
+    (void)version;
+    if (value->ErrorCode != 0) visit(context, value->ErrorCode);
+}
+
 enum proto_error kafka_add_offsets_to_txn_response_decode(struct proto_reader *reader, i16 version,
         struct kafka_add_offsets_to_txn_response *message, struct proto_arena *arena)
 {
@@ -9586,6 +10139,13 @@ static void kafka_end_txn_response_write(struct proto_writer *writer, i16 versio
     if (version >= 3) {
         proto_write_uvarint(writer, 0); /* No tagged fields. */
     }
+}
+
+void kafka_end_txn_response_visit_errors(const struct kafka_end_txn_response *value, i16 version,
+        kafka_error_visitor visit, void *context)
+{
+    (void)version;
+    if (value->ErrorCode != 0) visit(context, value->ErrorCode);
 }
 
 enum proto_error kafka_end_txn_response_decode(struct proto_reader *reader, i16 version,
@@ -9865,6 +10425,14 @@ static void kafka_txn_offset_commit_response_partition_write(struct proto_writer
     }
 }
 
+static void kafka_txn_offset_commit_response_partition_visit_errors(
+        const struct kafka_txn_offset_commit_response_partition *value, i16 version,
+        kafka_error_visitor visit, void *context)
+{
+    (void)version;
+    if (value->ErrorCode != 0) visit(context, value->ErrorCode);
+}
+
 void kafka_txn_offset_commit_response_topic_init(
         struct kafka_txn_offset_commit_response_topic *value)
 {
@@ -9917,6 +10485,16 @@ static void kafka_txn_offset_commit_response_topic_write(struct proto_writer *wr
     }
 }
 
+static void kafka_txn_offset_commit_response_topic_visit_errors(
+        const struct kafka_txn_offset_commit_response_topic *value, i16 version,
+        kafka_error_visitor visit, void *context)
+{
+    for (i32 i = 0; i < value->Partitions.count; i++) {
+        kafka_txn_offset_commit_response_partition_visit_errors(&value->Partitions.items[i],
+                version, visit, context);
+    }
+}
+
 void kafka_txn_offset_commit_response_init(struct kafka_txn_offset_commit_response *value)
 {
     ASSERT(value != NULL);
@@ -9957,6 +10535,16 @@ static void kafka_txn_offset_commit_response_write(struct proto_writer *writer, 
     }
     if (version >= 3) {
         proto_write_uvarint(writer, 0); /* No tagged fields. */
+    }
+}
+
+void kafka_txn_offset_commit_response_visit_errors(
+        const struct kafka_txn_offset_commit_response *value, i16 version,
+        kafka_error_visitor visit, void *context)
+{
+    for (i32 i = 0; i < value->Topics.count; i++) {
+        kafka_txn_offset_commit_response_topic_visit_errors(&value->Topics.items[i], version, visit,
+                context);
     }
 }
 
@@ -10237,6 +10825,14 @@ static void kafka_write_txn_markers_response_writable_txn_marker_partition_resul
     }
 }
 
+static void kafka_write_txn_markers_response_writable_txn_marker_partition_result_visit_errors(
+        const struct kafka_write_txn_markers_response_writable_txn_marker_partition_result *value,
+        i16 version, kafka_error_visitor visit, void *context)
+{
+    (void)version;
+    if (value->ErrorCode != 0) visit(context, value->ErrorCode);
+}
+
 void kafka_write_txn_markers_response_writable_txn_marker_topic_result_init(
         struct kafka_write_txn_markers_response_writable_txn_marker_topic_result *value)
 {
@@ -10290,6 +10886,16 @@ static void kafka_write_txn_markers_response_writable_txn_marker_topic_result_wr
     }
     if (version >= 1) {
         proto_write_uvarint(writer, 0); /* No tagged fields. */
+    }
+}
+
+static void kafka_write_txn_markers_response_writable_txn_marker_topic_result_visit_errors(
+        const struct kafka_write_txn_markers_response_writable_txn_marker_topic_result *value,
+        i16 version, kafka_error_visitor visit, void *context)
+{
+    for (i32 i = 0; i < value->Partitions.count; i++) {
+        kafka_write_txn_markers_response_writable_txn_marker_partition_result_visit_errors(
+                &value->Partitions.items[i], version, visit, context);
     }
 }
 
@@ -10348,6 +10954,16 @@ static void kafka_write_txn_markers_response_writable_txn_marker_result_write(
     }
 }
 
+static void kafka_write_txn_markers_response_writable_txn_marker_result_visit_errors(
+        const struct kafka_write_txn_markers_response_writable_txn_marker_result *value,
+        i16 version, kafka_error_visitor visit, void *context)
+{
+    for (i32 i = 0; i < value->Topics.count; i++) {
+        kafka_write_txn_markers_response_writable_txn_marker_topic_result_visit_errors(
+                &value->Topics.items[i], version, visit, context);
+    }
+}
+
 void kafka_write_txn_markers_response_init(struct kafka_write_txn_markers_response *value)
 {
     ASSERT(value != NULL);
@@ -10388,6 +11004,16 @@ static void kafka_write_txn_markers_response_write(struct proto_writer *writer, 
     }
     if (version >= 1) {
         proto_write_uvarint(writer, 0); /* No tagged fields. */
+    }
+}
+
+void kafka_write_txn_markers_response_visit_errors(
+        const struct kafka_write_txn_markers_response *value, i16 version,
+        kafka_error_visitor visit, void *context)
+{
+    for (i32 i = 0; i < value->Markers.count; i++) {
+        kafka_write_txn_markers_response_writable_txn_marker_result_visit_errors(
+                &value->Markers.items[i], version, visit, context);
     }
 }
 
@@ -10662,6 +11288,14 @@ static void kafka_vote_response_partition_data_write(struct proto_writer *writer
     proto_write_uvarint(writer, 0); /* No tagged fields. */
 }
 
+static void kafka_vote_response_partition_data_visit_errors(
+        const struct kafka_vote_response_partition_data *value, i16 version,
+        kafka_error_visitor visit, void *context)
+{
+    (void)version;
+    if (value->ErrorCode != 0) visit(context, value->ErrorCode);
+}
+
 void kafka_vote_response_topic_data_init(struct kafka_vote_response_topic_data *value)
 {
     ASSERT(value != NULL);
@@ -10698,6 +11332,16 @@ static void kafka_vote_response_topic_data_write(struct proto_writer *writer, i1
         kafka_vote_response_partition_data_write(writer, version, &value->Partitions.items[i]);
     }
     proto_write_uvarint(writer, 0); /* No tagged fields. */
+}
+
+static void kafka_vote_response_topic_data_visit_errors(
+        const struct kafka_vote_response_topic_data *value, i16 version, kafka_error_visitor visit,
+        void *context)
+{
+    for (i32 i = 0; i < value->Partitions.count; i++) {
+        kafka_vote_response_partition_data_visit_errors(&value->Partitions.items[i], version, visit,
+                context);
+    }
 }
 
 void kafka_vote_response_init(struct kafka_vote_response *value)
@@ -10785,6 +11429,16 @@ static void kafka_vote_response_write(struct proto_writer *writer, i16 version,
             kafka_vote_response_node_endpoint_write(writer, version,
                     &value->NodeEndpoints.items[i]);
         }
+    }
+}
+
+void kafka_vote_response_visit_errors(const struct kafka_vote_response *value, i16 version,
+        kafka_error_visitor visit, void *context)
+{
+    if (value->ErrorCode != 0) visit(context, value->ErrorCode);
+    for (i32 i = 0; i < value->Topics.count; i++) {
+        kafka_vote_response_topic_data_visit_errors(&value->Topics.items[i], version, visit,
+                context);
     }
 }
 
@@ -11156,6 +11810,14 @@ static void kafka_begin_quorum_epoch_response_partition_data_write(struct proto_
     }
 }
 
+static void kafka_begin_quorum_epoch_response_partition_data_visit_errors(
+        const struct kafka_begin_quorum_epoch_response_partition_data *value, i16 version,
+        kafka_error_visitor visit, void *context)
+{
+    (void)version;
+    if (value->ErrorCode != 0) visit(context, value->ErrorCode);
+}
+
 void kafka_begin_quorum_epoch_response_topic_data_init(
         struct kafka_begin_quorum_epoch_response_topic_data *value)
 {
@@ -11206,6 +11868,16 @@ static void kafka_begin_quorum_epoch_response_topic_data_write(struct proto_writ
     }
     if (version >= 1) {
         proto_write_uvarint(writer, 0); /* No tagged fields. */
+    }
+}
+
+static void kafka_begin_quorum_epoch_response_topic_data_visit_errors(
+        const struct kafka_begin_quorum_epoch_response_topic_data *value, i16 version,
+        kafka_error_visitor visit, void *context)
+{
+    for (i32 i = 0; i < value->Partitions.count; i++) {
+        kafka_begin_quorum_epoch_response_partition_data_visit_errors(&value->Partitions.items[i],
+                version, visit, context);
     }
 }
 
@@ -11303,6 +11975,17 @@ static void kafka_begin_quorum_epoch_response_write(struct proto_writer *writer,
                         &value->NodeEndpoints.items[i]);
             }
         }
+    }
+}
+
+void kafka_begin_quorum_epoch_response_visit_errors(
+        const struct kafka_begin_quorum_epoch_response *value, i16 version,
+        kafka_error_visitor visit, void *context)
+{
+    if (value->ErrorCode != 0) visit(context, value->ErrorCode);
+    for (i32 i = 0; i < value->Topics.count; i++) {
+        kafka_begin_quorum_epoch_response_topic_data_visit_errors(&value->Topics.items[i], version,
+                visit, context);
     }
 }
 
@@ -11742,6 +12425,14 @@ static void kafka_end_quorum_epoch_response_partition_data_write(struct proto_wr
     }
 }
 
+static void kafka_end_quorum_epoch_response_partition_data_visit_errors(
+        const struct kafka_end_quorum_epoch_response_partition_data *value, i16 version,
+        kafka_error_visitor visit, void *context)
+{
+    (void)version;
+    if (value->ErrorCode != 0) visit(context, value->ErrorCode);
+}
+
 void kafka_end_quorum_epoch_response_topic_data_init(
         struct kafka_end_quorum_epoch_response_topic_data *value)
 {
@@ -11792,6 +12483,16 @@ static void kafka_end_quorum_epoch_response_topic_data_write(struct proto_writer
     }
     if (version >= 1) {
         proto_write_uvarint(writer, 0); /* No tagged fields. */
+    }
+}
+
+static void kafka_end_quorum_epoch_response_topic_data_visit_errors(
+        const struct kafka_end_quorum_epoch_response_topic_data *value, i16 version,
+        kafka_error_visitor visit, void *context)
+{
+    for (i32 i = 0; i < value->Partitions.count; i++) {
+        kafka_end_quorum_epoch_response_partition_data_visit_errors(&value->Partitions.items[i],
+                version, visit, context);
     }
 }
 
@@ -11888,6 +12589,17 @@ static void kafka_end_quorum_epoch_response_write(struct proto_writer *writer, i
                         &value->NodeEndpoints.items[i]);
             }
         }
+    }
+}
+
+void kafka_end_quorum_epoch_response_visit_errors(
+        const struct kafka_end_quorum_epoch_response *value, i16 version, kafka_error_visitor visit,
+        void *context)
+{
+    if (value->ErrorCode != 0) visit(context, value->ErrorCode);
+    for (i32 i = 0; i < value->Topics.count; i++) {
+        kafka_end_quorum_epoch_response_topic_data_visit_errors(&value->Topics.items[i], version,
+                visit, context);
     }
 }
 
@@ -12294,6 +13006,14 @@ static void kafka_describe_quorum_response_partition_data_write(struct proto_wri
     proto_write_uvarint(writer, 0); /* No tagged fields. */
 }
 
+static void kafka_describe_quorum_response_partition_data_visit_errors(
+        const struct kafka_describe_quorum_response_partition_data *value, i16 version,
+        kafka_error_visitor visit, void *context)
+{
+    (void)version;
+    if (value->ErrorCode != 0) visit(context, value->ErrorCode);
+}
+
 void kafka_describe_quorum_response_topic_data_init(
         struct kafka_describe_quorum_response_topic_data *value)
 {
@@ -12334,6 +13054,16 @@ static void kafka_describe_quorum_response_topic_data_write(struct proto_writer 
                 &value->Partitions.items[i]);
     }
     proto_write_uvarint(writer, 0); /* No tagged fields. */
+}
+
+static void kafka_describe_quorum_response_topic_data_visit_errors(
+        const struct kafka_describe_quorum_response_topic_data *value, i16 version,
+        kafka_error_visitor visit, void *context)
+{
+    for (i32 i = 0; i < value->Partitions.count; i++) {
+        kafka_describe_quorum_response_partition_data_visit_errors(&value->Partitions.items[i],
+                version, visit, context);
+    }
 }
 
 void kafka_describe_quorum_response_init(struct kafka_describe_quorum_response *value)
@@ -12402,6 +13132,16 @@ static void kafka_describe_quorum_response_write(struct proto_writer *writer, i1
         proto_writer_fail(writer, PROTO_ERROR_UNREPRESENTABLE);
     }
     proto_write_uvarint(writer, 0); /* No tagged fields. */
+}
+
+void kafka_describe_quorum_response_visit_errors(const struct kafka_describe_quorum_response *value,
+        i16 version, kafka_error_visitor visit, void *context)
+{
+    if (value->ErrorCode != 0) visit(context, value->ErrorCode);
+    for (i32 i = 0; i < value->Topics.count; i++) {
+        kafka_describe_quorum_response_topic_data_visit_errors(&value->Topics.items[i], version,
+                visit, context);
+    }
 }
 
 enum proto_error kafka_describe_quorum_response_decode(struct proto_reader *reader, i16 version,
@@ -12841,6 +13581,14 @@ static void kafka_fetch_snapshot_response_partition_snapshot_write(struct proto_
     }
 }
 
+static void kafka_fetch_snapshot_response_partition_snapshot_visit_errors(
+        const struct kafka_fetch_snapshot_response_partition_snapshot *value, i16 version,
+        kafka_error_visitor visit, void *context)
+{
+    (void)version;
+    if (value->ErrorCode != 0) visit(context, value->ErrorCode);
+}
+
 void kafka_fetch_snapshot_response_topic_snapshot_init(
         struct kafka_fetch_snapshot_response_topic_snapshot *value)
 {
@@ -12880,6 +13628,16 @@ static void kafka_fetch_snapshot_response_topic_snapshot_write(struct proto_writ
                 &value->Partitions.items[i]);
     }
     proto_write_uvarint(writer, 0); /* No tagged fields. */
+}
+
+static void kafka_fetch_snapshot_response_topic_snapshot_visit_errors(
+        const struct kafka_fetch_snapshot_response_topic_snapshot *value, i16 version,
+        kafka_error_visitor visit, void *context)
+{
+    for (i32 i = 0; i < value->Partitions.count; i++) {
+        kafka_fetch_snapshot_response_partition_snapshot_visit_errors(&value->Partitions.items[i],
+                version, visit, context);
+    }
 }
 
 void kafka_fetch_snapshot_response_init(struct kafka_fetch_snapshot_response *value)
@@ -12972,6 +13730,16 @@ static void kafka_fetch_snapshot_response_write(struct proto_writer *writer, i16
             kafka_fetch_snapshot_response_node_endpoint_write(writer, version,
                     &value->NodeEndpoints.items[i]);
         }
+    }
+}
+
+void kafka_fetch_snapshot_response_visit_errors(const struct kafka_fetch_snapshot_response *value,
+        i16 version, kafka_error_visitor visit, void *context)
+{
+    if (value->ErrorCode != 0) visit(context, value->ErrorCode);
+    for (i32 i = 0; i < value->Topics.count; i++) {
+        kafka_fetch_snapshot_response_topic_snapshot_visit_errors(&value->Topics.items[i], version,
+                visit, context);
     }
 }
 
@@ -13179,6 +13947,14 @@ static void kafka_elect_leaders_response_partition_result_write(struct proto_wri
     }
 }
 
+static void kafka_elect_leaders_response_partition_result_visit_errors(
+        const struct kafka_elect_leaders_response_partition_result *value, i16 version,
+        kafka_error_visitor visit, void *context)
+{
+    (void)version;
+    if (value->ErrorCode != 0) visit(context, value->ErrorCode);
+}
+
 void kafka_elect_leaders_response_replica_election_result_init(
         struct kafka_elect_leaders_response_replica_election_result *value)
 {
@@ -13227,6 +14003,16 @@ static void kafka_elect_leaders_response_replica_election_result_write(struct pr
     }
     if (version >= 2) {
         proto_write_uvarint(writer, 0); /* No tagged fields. */
+    }
+}
+
+static void kafka_elect_leaders_response_replica_election_result_visit_errors(
+        const struct kafka_elect_leaders_response_replica_election_result *value, i16 version,
+        kafka_error_visitor visit, void *context)
+{
+    for (i32 i = 0; i < value->PartitionResult.count; i++) {
+        kafka_elect_leaders_response_partition_result_visit_errors(&value->PartitionResult.items[i],
+                version, visit, context);
     }
 }
 
@@ -13281,6 +14067,18 @@ static void kafka_elect_leaders_response_write(struct proto_writer *writer, i16 
     }
     if (version >= 2) {
         proto_write_uvarint(writer, 0); /* No tagged fields. */
+    }
+}
+
+void kafka_elect_leaders_response_visit_errors(const struct kafka_elect_leaders_response *value,
+        i16 version, kafka_error_visitor visit, void *context)
+{
+    if (version >= 1) {
+        if (value->ErrorCode != 0) visit(context, value->ErrorCode);
+    }
+    for (i32 i = 0; i < value->ReplicaElectionResults.count; i++) {
+        kafka_elect_leaders_response_replica_election_result_visit_errors(
+                &value->ReplicaElectionResults.items[i], version, visit, context);
     }
 }
 
@@ -13643,6 +14441,14 @@ static void kafka_alter_partition_response_partition_data_write(struct proto_wri
     proto_write_uvarint(writer, 0); /* No tagged fields. */
 }
 
+static void kafka_alter_partition_response_partition_data_visit_errors(
+        const struct kafka_alter_partition_response_partition_data *value, i16 version,
+        kafka_error_visitor visit, void *context)
+{
+    (void)version;
+    if (value->ErrorCode != 0) visit(context, value->ErrorCode);
+}
+
 void kafka_alter_partition_response_topic_data_init(
         struct kafka_alter_partition_response_topic_data *value)
 {
@@ -13701,6 +14507,16 @@ static void kafka_alter_partition_response_topic_data_write(struct proto_writer 
     proto_write_uvarint(writer, 0); /* No tagged fields. */
 }
 
+static void kafka_alter_partition_response_topic_data_visit_errors(
+        const struct kafka_alter_partition_response_topic_data *value, i16 version,
+        kafka_error_visitor visit, void *context)
+{
+    for (i32 i = 0; i < value->Partitions.count; i++) {
+        kafka_alter_partition_response_partition_data_visit_errors(&value->Partitions.items[i],
+                version, visit, context);
+    }
+}
+
 void kafka_alter_partition_response_init(struct kafka_alter_partition_response *value)
 {
     ASSERT(value != NULL);
@@ -13740,6 +14556,16 @@ static void kafka_alter_partition_response_write(struct proto_writer *writer, i1
         kafka_alter_partition_response_topic_data_write(writer, version, &value->Topics.items[i]);
     }
     proto_write_uvarint(writer, 0); /* No tagged fields. */
+}
+
+void kafka_alter_partition_response_visit_errors(const struct kafka_alter_partition_response *value,
+        i16 version, kafka_error_visitor visit, void *context)
+{
+    if (value->ErrorCode != 0) visit(context, value->ErrorCode);
+    for (i32 i = 0; i < value->Topics.count; i++) {
+        kafka_alter_partition_response_topic_data_visit_errors(&value->Topics.items[i], version,
+                visit, context);
+    }
 }
 
 enum proto_error kafka_alter_partition_response_decode(struct proto_reader *reader, i16 version,
@@ -13990,6 +14816,14 @@ static void kafka_broker_registration_response_write(struct proto_writer *writer
     proto_write_uvarint(writer, 0); /* No tagged fields. */
 }
 
+void kafka_broker_registration_response_visit_errors(
+        const struct kafka_broker_registration_response *value, i16 version,
+        kafka_error_visitor visit, void *context)
+{
+    (void)version;
+    if (value->ErrorCode != 0) visit(context, value->ErrorCode);
+}
+
 enum proto_error kafka_broker_registration_response_decode(struct proto_reader *reader, i16 version,
         struct kafka_broker_registration_response *message, struct proto_arena *arena)
 {
@@ -14153,6 +14987,14 @@ static void kafka_broker_heartbeat_response_write(struct proto_writer *writer, i
     proto_write_uvarint(writer, 0); /* No tagged fields. */
 }
 
+void kafka_broker_heartbeat_response_visit_errors(
+        const struct kafka_broker_heartbeat_response *value, i16 version, kafka_error_visitor visit,
+        void *context)
+{
+    (void)version;
+    if (value->ErrorCode != 0) visit(context, value->ErrorCode);
+}
+
 enum proto_error kafka_broker_heartbeat_response_decode(struct proto_reader *reader, i16 version,
         struct kafka_broker_heartbeat_response *message, struct proto_arena *arena)
 {
@@ -14264,6 +15106,13 @@ static void kafka_sasl_handshake_response_write(struct proto_writer *writer, i16
     for (i32 i = 0; i < value->Mechanisms.count; i++) {
         proto_write_string(writer, value->Mechanisms.items[i], false, false);
     }
+}
+
+void kafka_sasl_handshake_response_visit_errors(const struct kafka_sasl_handshake_response *value,
+        i16 version, kafka_error_visitor visit, void *context)
+{
+    (void)version;
+    if (value->ErrorCode != 0) visit(context, value->ErrorCode);
 }
 
 enum proto_error kafka_sasl_handshake_response_decode(struct proto_reader *reader, i16 version,
@@ -14380,6 +15229,14 @@ static void kafka_sasl_authenticate_response_write(struct proto_writer *writer, 
     if (version >= 2) {
         proto_write_uvarint(writer, 0); /* No tagged fields. */
     }
+}
+
+void kafka_sasl_authenticate_response_visit_errors(
+        const struct kafka_sasl_authenticate_response *value, i16 version,
+        kafka_error_visitor visit, void *context)
+{
+    (void)version;
+    if (value->ErrorCode != 0) visit(context, value->ErrorCode);
 }
 
 enum proto_error kafka_sasl_authenticate_response_decode(struct proto_reader *reader, i16 version,
@@ -14569,6 +15426,14 @@ static void kafka_offset_delete_response_partition_write(struct proto_writer *wr
     proto_write_i16(writer, value->ErrorCode);
 }
 
+static void kafka_offset_delete_response_partition_visit_errors(
+        const struct kafka_offset_delete_response_partition *value, i16 version,
+        kafka_error_visitor visit, void *context)
+{
+    (void)version;
+    if (value->ErrorCode != 0) visit(context, value->ErrorCode);
+}
+
 void kafka_offset_delete_response_topic_init(struct kafka_offset_delete_response_topic *value)
 {
     ASSERT(value != NULL);
@@ -14602,6 +15467,16 @@ static void kafka_offset_delete_response_topic_write(struct proto_writer *writer
     proto_write_array_count(writer, value->Partitions.count, false, false);
     for (i32 i = 0; i < value->Partitions.count; i++) {
         kafka_offset_delete_response_partition_write(writer, version, &value->Partitions.items[i]);
+    }
+}
+
+static void kafka_offset_delete_response_topic_visit_errors(
+        const struct kafka_offset_delete_response_topic *value, i16 version,
+        kafka_error_visitor visit, void *context)
+{
+    for (i32 i = 0; i < value->Partitions.count; i++) {
+        kafka_offset_delete_response_partition_visit_errors(&value->Partitions.items[i], version,
+                visit, context);
     }
 }
 
@@ -14639,6 +15514,16 @@ static void kafka_offset_delete_response_write(struct proto_writer *writer, i16 
     proto_write_array_count(writer, value->Topics.count, false, false);
     for (i32 i = 0; i < value->Topics.count; i++) {
         kafka_offset_delete_response_topic_write(writer, version, &value->Topics.items[i]);
+    }
+}
+
+void kafka_offset_delete_response_visit_errors(const struct kafka_offset_delete_response *value,
+        i16 version, kafka_error_visitor visit, void *context)
+{
+    if (value->ErrorCode != 0) visit(context, value->ErrorCode);
+    for (i32 i = 0; i < value->Topics.count; i++) {
+        kafka_offset_delete_response_topic_visit_errors(&value->Topics.items[i], version, visit,
+                context);
     }
 }
 
@@ -14898,6 +15783,13 @@ static void kafka_describe_acls_response_write(struct proto_writer *writer, i16 
     }
 }
 
+void kafka_describe_acls_response_visit_errors(const struct kafka_describe_acls_response *value,
+        i16 version, kafka_error_visitor visit, void *context)
+{
+    (void)version;
+    if (value->ErrorCode != 0) visit(context, value->ErrorCode);
+}
+
 enum proto_error kafka_describe_acls_response_decode(struct proto_reader *reader, i16 version,
         struct kafka_describe_acls_response *message, struct proto_arena *arena)
 {
@@ -15085,6 +15977,14 @@ static void kafka_create_acls_response_acl_creation_result_write(struct proto_wr
     }
 }
 
+static void kafka_create_acls_response_acl_creation_result_visit_errors(
+        const struct kafka_create_acls_response_acl_creation_result *value, i16 version,
+        kafka_error_visitor visit, void *context)
+{
+    (void)version;
+    if (value->ErrorCode != 0) visit(context, value->ErrorCode);
+}
+
 void kafka_create_acls_response_init(struct kafka_create_acls_response *value)
 {
     ASSERT(value != NULL);
@@ -15124,6 +16024,15 @@ static void kafka_create_acls_response_write(struct proto_writer *writer, i16 ve
     }
     if (version >= 2) {
         proto_write_uvarint(writer, 0); /* No tagged fields. */
+    }
+}
+
+void kafka_create_acls_response_visit_errors(const struct kafka_create_acls_response *value,
+        i16 version, kafka_error_visitor visit, void *context)
+{
+    for (i32 i = 0; i < value->Results.count; i++) {
+        kafka_create_acls_response_acl_creation_result_visit_errors(&value->Results.items[i],
+                version, visit, context);
     }
 }
 
@@ -15342,6 +16251,14 @@ static void kafka_delete_acls_response_matching_acl_write(struct proto_writer *w
     }
 }
 
+static void kafka_delete_acls_response_matching_acl_visit_errors(
+        const struct kafka_delete_acls_response_matching_acl *value, i16 version,
+        kafka_error_visitor visit, void *context)
+{
+    (void)version;
+    if (value->ErrorCode != 0) visit(context, value->ErrorCode);
+}
+
 void kafka_delete_acls_response_filter_result_init(
         struct kafka_delete_acls_response_filter_result *value)
 {
@@ -15396,6 +16313,17 @@ static void kafka_delete_acls_response_filter_result_write(struct proto_writer *
     }
 }
 
+static void kafka_delete_acls_response_filter_result_visit_errors(
+        const struct kafka_delete_acls_response_filter_result *value, i16 version,
+        kafka_error_visitor visit, void *context)
+{
+    if (value->ErrorCode != 0) visit(context, value->ErrorCode);
+    for (i32 i = 0; i < value->MatchingAcls.count; i++) {
+        kafka_delete_acls_response_matching_acl_visit_errors(&value->MatchingAcls.items[i], version,
+                visit, context);
+    }
+}
+
 void kafka_delete_acls_response_init(struct kafka_delete_acls_response *value)
 {
     ASSERT(value != NULL);
@@ -15438,6 +16366,15 @@ static void kafka_delete_acls_response_write(struct proto_writer *writer, i16 ve
     }
     if (version >= 2) {
         proto_write_uvarint(writer, 0); /* No tagged fields. */
+    }
+}
+
+void kafka_delete_acls_response_visit_errors(const struct kafka_delete_acls_response *value,
+        i16 version, kafka_error_visitor visit, void *context)
+{
+    for (i32 i = 0; i < value->FilterResults.count; i++) {
+        kafka_delete_acls_response_filter_result_visit_errors(&value->FilterResults.items[i],
+                version, visit, context);
     }
 }
 
@@ -15687,6 +16624,14 @@ static void kafka_alter_partition_reassignments_response_reassignable_partition_
     proto_write_uvarint(writer, 0); /* No tagged fields. */
 }
 
+static void kafka_alter_partition_reassignments_response_reassignable_partition_visit_errors(
+        const struct kafka_alter_partition_reassignments_response_reassignable_partition *value,
+        i16 version, kafka_error_visitor visit, void *context)
+{
+    (void)version;
+    if (value->ErrorCode != 0) visit(context, value->ErrorCode);
+}
+
 void kafka_alter_partition_reassignments_response_reassignable_topic_init(
         struct kafka_alter_partition_reassignments_response_reassignable_topic *value)
 {
@@ -15729,6 +16674,16 @@ static void kafka_alter_partition_reassignments_response_reassignable_topic_writ
                 &value->Partitions.items[i]);
     }
     proto_write_uvarint(writer, 0); /* No tagged fields. */
+}
+
+static void kafka_alter_partition_reassignments_response_reassignable_topic_visit_errors(
+        const struct kafka_alter_partition_reassignments_response_reassignable_topic *value,
+        i16 version, kafka_error_visitor visit, void *context)
+{
+    for (i32 i = 0; i < value->Partitions.count; i++) {
+        kafka_alter_partition_reassignments_response_reassignable_partition_visit_errors(
+                &value->Partitions.items[i], version, visit, context);
+    }
 }
 
 void kafka_alter_partition_reassignments_response_init(
@@ -15774,6 +16729,17 @@ static void kafka_alter_partition_reassignments_response_write(struct proto_writ
                 &value->Responses.items[i]);
     }
     proto_write_uvarint(writer, 0); /* No tagged fields. */
+}
+
+void kafka_alter_partition_reassignments_response_visit_errors(
+        const struct kafka_alter_partition_reassignments_response *value, i16 version,
+        kafka_error_visitor visit, void *context)
+{
+    if (value->ErrorCode != 0) visit(context, value->ErrorCode);
+    for (i32 i = 0; i < value->Responses.count; i++) {
+        kafka_alter_partition_reassignments_response_reassignable_topic_visit_errors(
+                &value->Responses.items[i], version, visit, context);
+    }
 }
 
 enum proto_error kafka_alter_partition_reassignments_response_decode(struct proto_reader *reader,
@@ -16099,6 +17065,14 @@ static void kafka_list_partition_reassignments_response_write(struct proto_write
     proto_write_uvarint(writer, 0); /* No tagged fields. */
 }
 
+void kafka_list_partition_reassignments_response_visit_errors(
+        const struct kafka_list_partition_reassignments_response *value, i16 version,
+        kafka_error_visitor visit, void *context)
+{
+    (void)version;
+    if (value->ErrorCode != 0) visit(context, value->ErrorCode);
+}
+
 enum proto_error kafka_list_partition_reassignments_response_decode(struct proto_reader *reader,
         i16 version, struct kafka_list_partition_reassignments_response *message,
         struct proto_arena *arena)
@@ -16318,6 +17292,14 @@ static void kafka_describe_user_scram_credentials_response_result_write(struct p
     proto_write_uvarint(writer, 0); /* No tagged fields. */
 }
 
+static void kafka_describe_user_scram_credentials_response_result_visit_errors(
+        const struct kafka_describe_user_scram_credentials_response_result *value, i16 version,
+        kafka_error_visitor visit, void *context)
+{
+    (void)version;
+    if (value->ErrorCode != 0) visit(context, value->ErrorCode);
+}
+
 void kafka_describe_user_scram_credentials_response_init(
         struct kafka_describe_user_scram_credentials_response *value)
 {
@@ -16360,6 +17342,17 @@ static void kafka_describe_user_scram_credentials_response_write(struct proto_wr
                 &value->Results.items[i]);
     }
     proto_write_uvarint(writer, 0); /* No tagged fields. */
+}
+
+void kafka_describe_user_scram_credentials_response_visit_errors(
+        const struct kafka_describe_user_scram_credentials_response *value, i16 version,
+        kafka_error_visitor visit, void *context)
+{
+    if (value->ErrorCode != 0) visit(context, value->ErrorCode);
+    for (i32 i = 0; i < value->Results.count; i++) {
+        kafka_describe_user_scram_credentials_response_result_visit_errors(&value->Results.items[i],
+                version, visit, context);
+    }
 }
 
 enum proto_error kafka_describe_user_scram_credentials_response_decode(struct proto_reader *reader,
@@ -16593,6 +17586,14 @@ static void kafka_alter_user_scram_credentials_response_result_write(struct prot
     proto_write_uvarint(writer, 0); /* No tagged fields. */
 }
 
+static void kafka_alter_user_scram_credentials_response_result_visit_errors(
+        const struct kafka_alter_user_scram_credentials_response_result *value, i16 version,
+        kafka_error_visitor visit, void *context)
+{
+    (void)version;
+    if (value->ErrorCode != 0) visit(context, value->ErrorCode);
+}
+
 void kafka_alter_user_scram_credentials_response_init(
         struct kafka_alter_user_scram_credentials_response *value)
 {
@@ -16631,6 +17632,16 @@ static void kafka_alter_user_scram_credentials_response_write(struct proto_write
                 &value->Results.items[i]);
     }
     proto_write_uvarint(writer, 0); /* No tagged fields. */
+}
+
+void kafka_alter_user_scram_credentials_response_visit_errors(
+        const struct kafka_alter_user_scram_credentials_response *value, i16 version,
+        kafka_error_visitor visit, void *context)
+{
+    for (i32 i = 0; i < value->Results.count; i++) {
+        kafka_alter_user_scram_credentials_response_result_visit_errors(&value->Results.items[i],
+                version, visit, context);
+    }
 }
 
 enum proto_error kafka_alter_user_scram_credentials_response_decode(struct proto_reader *reader,
@@ -16866,6 +17877,14 @@ static void kafka_describe_producers_response_partition_write(struct proto_write
     proto_write_uvarint(writer, 0); /* No tagged fields. */
 }
 
+static void kafka_describe_producers_response_partition_visit_errors(
+        const struct kafka_describe_producers_response_partition *value, i16 version,
+        kafka_error_visitor visit, void *context)
+{
+    (void)version;
+    if (value->ErrorCode != 0) visit(context, value->ErrorCode);
+}
+
 void kafka_describe_producers_response_topic_init(
         struct kafka_describe_producers_response_topic *value)
 {
@@ -16906,6 +17925,16 @@ static void kafka_describe_producers_response_topic_write(struct proto_writer *w
     proto_write_uvarint(writer, 0); /* No tagged fields. */
 }
 
+static void kafka_describe_producers_response_topic_visit_errors(
+        const struct kafka_describe_producers_response_topic *value, i16 version,
+        kafka_error_visitor visit, void *context)
+{
+    for (i32 i = 0; i < value->Partitions.count; i++) {
+        kafka_describe_producers_response_partition_visit_errors(&value->Partitions.items[i],
+                version, visit, context);
+    }
+}
+
 void kafka_describe_producers_response_init(struct kafka_describe_producers_response *value)
 {
     ASSERT(value != NULL);
@@ -16941,6 +17970,16 @@ static void kafka_describe_producers_response_write(struct proto_writer *writer,
         kafka_describe_producers_response_topic_write(writer, version, &value->Topics.items[i]);
     }
     proto_write_uvarint(writer, 0); /* No tagged fields. */
+}
+
+void kafka_describe_producers_response_visit_errors(
+        const struct kafka_describe_producers_response *value, i16 version,
+        kafka_error_visitor visit, void *context)
+{
+    for (i32 i = 0; i < value->Topics.count; i++) {
+        kafka_describe_producers_response_topic_visit_errors(&value->Topics.items[i], version,
+                visit, context);
+    }
 }
 
 enum proto_error kafka_describe_producers_response_decode(struct proto_reader *reader, i16 version,
@@ -17139,6 +18178,14 @@ static void kafka_describe_transactions_response_transaction_state_write(
     proto_write_uvarint(writer, 0); /* No tagged fields. */
 }
 
+static void kafka_describe_transactions_response_transaction_state_visit_errors(
+        const struct kafka_describe_transactions_response_transaction_state *value, i16 version,
+        kafka_error_visitor visit, void *context)
+{
+    (void)version;
+    if (value->ErrorCode != 0) visit(context, value->ErrorCode);
+}
+
 void kafka_describe_transactions_response_init(struct kafka_describe_transactions_response *value)
 {
     ASSERT(value != NULL);
@@ -17177,6 +18224,16 @@ static void kafka_describe_transactions_response_write(struct proto_writer *writ
                 &value->TransactionStates.items[i]);
     }
     proto_write_uvarint(writer, 0); /* No tagged fields. */
+}
+
+void kafka_describe_transactions_response_visit_errors(
+        const struct kafka_describe_transactions_response *value, i16 version,
+        kafka_error_visitor visit, void *context)
+{
+    for (i32 i = 0; i < value->TransactionStates.count; i++) {
+        kafka_describe_transactions_response_transaction_state_visit_errors(
+                &value->TransactionStates.items[i], version, visit, context);
+    }
 }
 
 enum proto_error kafka_describe_transactions_response_decode(struct proto_reader *reader,
@@ -17385,6 +18442,14 @@ static void kafka_list_transactions_response_write(struct proto_writer *writer, 
                 &value->TransactionStates.items[i]);
     }
     proto_write_uvarint(writer, 0); /* No tagged fields. */
+}
+
+void kafka_list_transactions_response_visit_errors(
+        const struct kafka_list_transactions_response *value, i16 version,
+        kafka_error_visitor visit, void *context)
+{
+    (void)version;
+    if (value->ErrorCode != 0) visit(context, value->ErrorCode);
 }
 
 enum proto_error kafka_list_transactions_response_decode(struct proto_reader *reader, i16 version,
@@ -17712,6 +18777,14 @@ static void kafka_describe_topic_partitions_response_partition_write(struct prot
     proto_write_uvarint(writer, 0); /* No tagged fields. */
 }
 
+static void kafka_describe_topic_partitions_response_partition_visit_errors(
+        const struct kafka_describe_topic_partitions_response_partition *value, i16 version,
+        kafka_error_visitor visit, void *context)
+{
+    (void)version;
+    if (value->ErrorCode != 0) visit(context, value->ErrorCode);
+}
+
 void kafka_describe_topic_partitions_response_topic_init(
         struct kafka_describe_topic_partitions_response_topic *value)
 {
@@ -17760,6 +18833,17 @@ static void kafka_describe_topic_partitions_response_topic_write(struct proto_wr
     }
     proto_write_i32(writer, value->TopicAuthorizedOperations);
     proto_write_uvarint(writer, 0); /* No tagged fields. */
+}
+
+static void kafka_describe_topic_partitions_response_topic_visit_errors(
+        const struct kafka_describe_topic_partitions_response_topic *value, i16 version,
+        kafka_error_visitor visit, void *context)
+{
+    if (value->ErrorCode != 0) visit(context, value->ErrorCode);
+    for (i32 i = 0; i < value->Partitions.count; i++) {
+        kafka_describe_topic_partitions_response_partition_visit_errors(&value->Partitions.items[i],
+                version, visit, context);
+    }
 }
 
 void kafka_describe_topic_partitions_response_init(
@@ -17811,6 +18895,16 @@ static void kafka_describe_topic_partitions_response_write(struct proto_writer *
     if (value->NextCursor != NULL) kafka_describe_topic_partitions_response_cursor_write(writer,
             version, value->NextCursor);
     proto_write_uvarint(writer, 0); /* No tagged fields. */
+}
+
+void kafka_describe_topic_partitions_response_visit_errors(
+        const struct kafka_describe_topic_partitions_response *value, i16 version,
+        kafka_error_visitor visit, void *context)
+{
+    for (i32 i = 0; i < value->Topics.count; i++) {
+        kafka_describe_topic_partitions_response_topic_visit_errors(&value->Topics.items[i],
+                version, visit, context);
+    }
 }
 
 enum proto_error kafka_describe_topic_partitions_response_decode(struct proto_reader *reader,
@@ -19080,5 +20174,198 @@ enum proto_error kafka_response_encode(struct proto_writer *writer, i16 api_key,
                 &body->DescribeTopicPartitions);
     default:
         return PROTO_ERROR_UNKNOWN_API;
+    }
+}
+
+void kafka_response_visit_errors(i16 api_key, i16 version, const union kafka_response *body,
+        kafka_error_visitor visit, void *context)
+{
+    ASSERT(body != NULL && visit != NULL);
+    switch (api_key) {
+    case KAFKA_API_API_VERSIONS:
+        kafka_api_versions_response_visit_errors(&body->ApiVersions, version, visit, context);
+        return;
+    case KAFKA_API_METADATA:
+        kafka_metadata_response_visit_errors(&body->Metadata, version, visit, context);
+        return;
+    case KAFKA_API_PRODUCE:
+        kafka_produce_response_visit_errors(&body->Produce, version, visit, context);
+        return;
+    case KAFKA_API_FETCH:
+        kafka_fetch_response_visit_errors(&body->Fetch, version, visit, context);
+        return;
+    case KAFKA_API_LIST_OFFSETS:
+        kafka_list_offsets_response_visit_errors(&body->ListOffsets, version, visit, context);
+        return;
+    case KAFKA_API_CREATE_TOPICS:
+        kafka_create_topics_response_visit_errors(&body->CreateTopics, version, visit, context);
+        return;
+    case KAFKA_API_DELETE_TOPICS:
+        kafka_delete_topics_response_visit_errors(&body->DeleteTopics, version, visit, context);
+        return;
+    case KAFKA_API_CREATE_PARTITIONS:
+        kafka_create_partitions_response_visit_errors(&body->CreatePartitions, version, visit,
+                context);
+        return;
+    case KAFKA_API_DESCRIBE_CONFIGS:
+        kafka_describe_configs_response_visit_errors(&body->DescribeConfigs, version, visit,
+                context);
+        return;
+    case KAFKA_API_INCREMENTAL_ALTER_CONFIGS:
+        kafka_incremental_alter_configs_response_visit_errors(&body->IncrementalAlterConfigs,
+                version, visit, context);
+        return;
+    case KAFKA_API_ALTER_CONFIGS:
+        kafka_alter_configs_response_visit_errors(&body->AlterConfigs, version, visit, context);
+        return;
+    case KAFKA_API_DESCRIBE_CLUSTER:
+        kafka_describe_cluster_response_visit_errors(&body->DescribeCluster, version, visit,
+                context);
+        return;
+    case KAFKA_API_DELETE_RECORDS:
+        kafka_delete_records_response_visit_errors(&body->DeleteRecords, version, visit, context);
+        return;
+    case KAFKA_API_OFFSET_FOR_LEADER_EPOCH:
+        kafka_offset_for_leader_epoch_response_visit_errors(&body->OffsetForLeaderEpoch, version,
+                visit, context);
+        return;
+    case KAFKA_API_FIND_COORDINATOR:
+        kafka_find_coordinator_response_visit_errors(&body->FindCoordinator, version, visit,
+                context);
+        return;
+    case KAFKA_API_JOIN_GROUP:
+        kafka_join_group_response_visit_errors(&body->JoinGroup, version, visit, context);
+        return;
+    case KAFKA_API_SYNC_GROUP:
+        kafka_sync_group_response_visit_errors(&body->SyncGroup, version, visit, context);
+        return;
+    case KAFKA_API_HEARTBEAT:
+        kafka_heartbeat_response_visit_errors(&body->Heartbeat, version, visit, context);
+        return;
+    case KAFKA_API_LEAVE_GROUP:
+        kafka_leave_group_response_visit_errors(&body->LeaveGroup, version, visit, context);
+        return;
+    case KAFKA_API_OFFSET_COMMIT:
+        kafka_offset_commit_response_visit_errors(&body->OffsetCommit, version, visit, context);
+        return;
+    case KAFKA_API_OFFSET_FETCH:
+        kafka_offset_fetch_response_visit_errors(&body->OffsetFetch, version, visit, context);
+        return;
+    case KAFKA_API_LIST_GROUPS:
+        kafka_list_groups_response_visit_errors(&body->ListGroups, version, visit, context);
+        return;
+    case KAFKA_API_DESCRIBE_GROUPS:
+        kafka_describe_groups_response_visit_errors(&body->DescribeGroups, version, visit, context);
+        return;
+    case KAFKA_API_DELETE_GROUPS:
+        kafka_delete_groups_response_visit_errors(&body->DeleteGroups, version, visit, context);
+        return;
+    case KAFKA_API_INIT_PRODUCER_ID:
+        kafka_init_producer_id_response_visit_errors(&body->InitProducerId, version, visit,
+                context);
+        return;
+    case KAFKA_API_ADD_PARTITIONS_TO_TXN:
+        kafka_add_partitions_to_txn_response_visit_errors(&body->AddPartitionsToTxn, version, visit,
+                context);
+        return;
+    case KAFKA_API_ADD_OFFSETS_TO_TXN:
+        kafka_add_offsets_to_txn_response_visit_errors(&body->AddOffsetsToTxn, version, visit,
+                context);
+        return;
+    case KAFKA_API_END_TXN:
+        kafka_end_txn_response_visit_errors(&body->EndTxn, version, visit, context);
+        return;
+    case KAFKA_API_TXN_OFFSET_COMMIT:
+        kafka_txn_offset_commit_response_visit_errors(&body->TxnOffsetCommit, version, visit,
+                context);
+        return;
+    case KAFKA_API_WRITE_TXN_MARKERS:
+        kafka_write_txn_markers_response_visit_errors(&body->WriteTxnMarkers, version, visit,
+                context);
+        return;
+    case KAFKA_API_VOTE:
+        kafka_vote_response_visit_errors(&body->Vote, version, visit, context);
+        return;
+    case KAFKA_API_BEGIN_QUORUM_EPOCH:
+        kafka_begin_quorum_epoch_response_visit_errors(&body->BeginQuorumEpoch, version, visit,
+                context);
+        return;
+    case KAFKA_API_END_QUORUM_EPOCH:
+        kafka_end_quorum_epoch_response_visit_errors(&body->EndQuorumEpoch, version, visit,
+                context);
+        return;
+    case KAFKA_API_DESCRIBE_QUORUM:
+        kafka_describe_quorum_response_visit_errors(&body->DescribeQuorum, version, visit, context);
+        return;
+    case KAFKA_API_FETCH_SNAPSHOT:
+        kafka_fetch_snapshot_response_visit_errors(&body->FetchSnapshot, version, visit, context);
+        return;
+    case KAFKA_API_ELECT_LEADERS:
+        kafka_elect_leaders_response_visit_errors(&body->ElectLeaders, version, visit, context);
+        return;
+    case KAFKA_API_ALTER_PARTITION:
+        kafka_alter_partition_response_visit_errors(&body->AlterPartition, version, visit, context);
+        return;
+    case KAFKA_API_BROKER_REGISTRATION:
+        kafka_broker_registration_response_visit_errors(&body->BrokerRegistration, version, visit,
+                context);
+        return;
+    case KAFKA_API_BROKER_HEARTBEAT:
+        kafka_broker_heartbeat_response_visit_errors(&body->BrokerHeartbeat, version, visit,
+                context);
+        return;
+    case KAFKA_API_SASL_HANDSHAKE:
+        kafka_sasl_handshake_response_visit_errors(&body->SaslHandshake, version, visit, context);
+        return;
+    case KAFKA_API_SASL_AUTHENTICATE:
+        kafka_sasl_authenticate_response_visit_errors(&body->SaslAuthenticate, version, visit,
+                context);
+        return;
+    case KAFKA_API_OFFSET_DELETE:
+        kafka_offset_delete_response_visit_errors(&body->OffsetDelete, version, visit, context);
+        return;
+    case KAFKA_API_DESCRIBE_ACLS:
+        kafka_describe_acls_response_visit_errors(&body->DescribeAcls, version, visit, context);
+        return;
+    case KAFKA_API_CREATE_ACLS:
+        kafka_create_acls_response_visit_errors(&body->CreateAcls, version, visit, context);
+        return;
+    case KAFKA_API_DELETE_ACLS:
+        kafka_delete_acls_response_visit_errors(&body->DeleteAcls, version, visit, context);
+        return;
+    case KAFKA_API_ALTER_PARTITION_REASSIGNMENTS:
+        kafka_alter_partition_reassignments_response_visit_errors(
+                &body->AlterPartitionReassignments, version, visit, context);
+        return;
+    case KAFKA_API_LIST_PARTITION_REASSIGNMENTS:
+        kafka_list_partition_reassignments_response_visit_errors(&body->ListPartitionReassignments,
+                version, visit, context);
+        return;
+    case KAFKA_API_DESCRIBE_USER_SCRAM_CREDENTIALS:
+        kafka_describe_user_scram_credentials_response_visit_errors(
+                &body->DescribeUserScramCredentials, version, visit, context);
+        return;
+    case KAFKA_API_ALTER_USER_SCRAM_CREDENTIALS:
+        kafka_alter_user_scram_credentials_response_visit_errors(&body->AlterUserScramCredentials,
+                version, visit, context);
+        return;
+    case KAFKA_API_DESCRIBE_PRODUCERS:
+        kafka_describe_producers_response_visit_errors(&body->DescribeProducers, version, visit,
+                context);
+        return;
+    case KAFKA_API_DESCRIBE_TRANSACTIONS:
+        kafka_describe_transactions_response_visit_errors(&body->DescribeTransactions, version,
+                visit, context);
+        return;
+    case KAFKA_API_LIST_TRANSACTIONS:
+        kafka_list_transactions_response_visit_errors(&body->ListTransactions, version, visit,
+                context);
+        return;
+    case KAFKA_API_DESCRIBE_TOPIC_PARTITIONS:
+        kafka_describe_topic_partitions_response_visit_errors(&body->DescribeTopicPartitions,
+                version, visit, context);
+        return;
+    default:
+        return; /* No error code in its response, or no codec. */
     }
 }

@@ -108,6 +108,10 @@ enum kafka_api_key {
 
 #define KAFKA_API_KEY_COUNT 88
 
+/* Called by the _visit_errors functions with each non-zero error code a response
+ * holds. */
+typedef void (*kafka_error_visitor)(void *context, i16 error_code);
+
 /* What the schemas say about one api key (not what the broker advertises). */
 struct kafka_api_schema {
     const char *name; /* NULL: no such api key. */
@@ -187,6 +191,10 @@ WARN_UNUSED enum proto_error kafka_api_versions_response_decode(struct proto_rea
         i16 version, struct kafka_api_versions_response *message, struct proto_arena *arena);
 WARN_UNUSED enum proto_error kafka_api_versions_response_encode(struct proto_writer *writer,
         i16 version, const struct kafka_api_versions_response *message);
+/* Every non-zero error code the response holds as sent at version (top level, then
+ * each nested array and struct, in field order). */
+void kafka_api_versions_response_visit_errors(const struct kafka_api_versions_response *value,
+        i16 version, kafka_error_visitor visit, void *context);
 
 /* ===== MetadataRequest (versions 0-12, flexible 9+) ===== */
 
@@ -261,6 +269,10 @@ WARN_UNUSED enum proto_error kafka_metadata_response_decode(struct proto_reader 
         i16 version, struct kafka_metadata_response *message, struct proto_arena *arena);
 WARN_UNUSED enum proto_error kafka_metadata_response_encode(struct proto_writer *writer,
         i16 version, const struct kafka_metadata_response *message);
+/* Every non-zero error code the response holds as sent at version (top level, then
+ * each nested array and struct, in field order). */
+void kafka_metadata_response_visit_errors(const struct kafka_metadata_response *value, i16 version,
+        kafka_error_visitor visit, void *context);
 
 /* ===== ProduceRequest (versions 0-11, flexible 9+) ===== */
 
@@ -365,6 +377,10 @@ WARN_UNUSED enum proto_error kafka_produce_response_decode(struct proto_reader *
         struct kafka_produce_response *message, struct proto_arena *arena);
 WARN_UNUSED enum proto_error kafka_produce_response_encode(struct proto_writer *writer, i16 version,
         const struct kafka_produce_response *message);
+/* Every non-zero error code the response holds as sent at version (top level, then
+ * each nested array and struct, in field order). */
+void kafka_produce_response_visit_errors(const struct kafka_produce_response *value, i16 version,
+        kafka_error_visitor visit, void *context);
 
 /* ===== FetchRequest (versions 0-17, flexible 12+) ===== */
 
@@ -511,6 +527,10 @@ WARN_UNUSED enum proto_error kafka_fetch_response_decode(struct proto_reader *re
         struct kafka_fetch_response *message, struct proto_arena *arena);
 WARN_UNUSED enum proto_error kafka_fetch_response_encode(struct proto_writer *writer, i16 version,
         const struct kafka_fetch_response *message);
+/* Every non-zero error code the response holds as sent at version (top level, then
+ * each nested array and struct, in field order). */
+void kafka_fetch_response_visit_errors(const struct kafka_fetch_response *value, i16 version,
+        kafka_error_visitor visit, void *context);
 
 /* ===== ListOffsetsRequest (versions 0-9, flexible 6+) ===== */
 
@@ -575,6 +595,10 @@ WARN_UNUSED enum proto_error kafka_list_offsets_response_decode(struct proto_rea
         i16 version, struct kafka_list_offsets_response *message, struct proto_arena *arena);
 WARN_UNUSED enum proto_error kafka_list_offsets_response_encode(struct proto_writer *writer,
         i16 version, const struct kafka_list_offsets_response *message);
+/* Every non-zero error code the response holds as sent at version (top level, then
+ * each nested array and struct, in field order). */
+void kafka_list_offsets_response_visit_errors(const struct kafka_list_offsets_response *value,
+        i16 version, kafka_error_visitor visit, void *context);
 
 /* ===== CreateTopicsRequest (versions 0-7, flexible 5+) ===== */
 
@@ -667,6 +691,10 @@ WARN_UNUSED enum proto_error kafka_create_topics_response_decode(struct proto_re
         i16 version, struct kafka_create_topics_response *message, struct proto_arena *arena);
 WARN_UNUSED enum proto_error kafka_create_topics_response_encode(struct proto_writer *writer,
         i16 version, const struct kafka_create_topics_response *message);
+/* Every non-zero error code the response holds as sent at version (top level, then
+ * each nested array and struct, in field order). */
+void kafka_create_topics_response_visit_errors(const struct kafka_create_topics_response *value,
+        i16 version, kafka_error_visitor visit, void *context);
 
 /* ===== DeleteTopicsRequest (versions 0-6, flexible 4+) ===== */
 
@@ -718,6 +746,10 @@ WARN_UNUSED enum proto_error kafka_delete_topics_response_decode(struct proto_re
         i16 version, struct kafka_delete_topics_response *message, struct proto_arena *arena);
 WARN_UNUSED enum proto_error kafka_delete_topics_response_encode(struct proto_writer *writer,
         i16 version, const struct kafka_delete_topics_response *message);
+/* Every non-zero error code the response holds as sent at version (top level, then
+ * each nested array and struct, in field order). */
+void kafka_delete_topics_response_visit_errors(const struct kafka_delete_topics_response *value,
+        i16 version, kafka_error_visitor visit, void *context);
 
 /* ===== CreatePartitionsRequest (versions 0-3, flexible 2+) ===== */
 
@@ -774,6 +806,11 @@ WARN_UNUSED enum proto_error kafka_create_partitions_response_decode(struct prot
         i16 version, struct kafka_create_partitions_response *message, struct proto_arena *arena);
 WARN_UNUSED enum proto_error kafka_create_partitions_response_encode(struct proto_writer *writer,
         i16 version, const struct kafka_create_partitions_response *message);
+/* Every non-zero error code the response holds as sent at version (top level, then
+ * each nested array and struct, in field order). */
+void kafka_create_partitions_response_visit_errors(
+        const struct kafka_create_partitions_response *value, i16 version,
+        kafka_error_visitor visit, void *context);
 
 /* ===== DescribeConfigsRequest (versions 0-4, flexible 4+) ===== */
 
@@ -850,6 +887,11 @@ WARN_UNUSED enum proto_error kafka_describe_configs_response_decode(struct proto
         i16 version, struct kafka_describe_configs_response *message, struct proto_arena *arena);
 WARN_UNUSED enum proto_error kafka_describe_configs_response_encode(struct proto_writer *writer,
         i16 version, const struct kafka_describe_configs_response *message);
+/* Every non-zero error code the response holds as sent at version (top level, then
+ * each nested array and struct, in field order). */
+void kafka_describe_configs_response_visit_errors(
+        const struct kafka_describe_configs_response *value, i16 version, kafka_error_visitor visit,
+        void *context);
 
 /* ===== IncrementalAlterConfigsRequest (versions 0-1, flexible 1+) ===== */
 
@@ -924,6 +966,11 @@ WARN_UNUSED enum proto_error kafka_incremental_alter_configs_response_decode(
 WARN_UNUSED enum proto_error kafka_incremental_alter_configs_response_encode(
         struct proto_writer *writer, i16 version,
         const struct kafka_incremental_alter_configs_response *message);
+/* Every non-zero error code the response holds as sent at version (top level, then
+ * each nested array and struct, in field order). */
+void kafka_incremental_alter_configs_response_visit_errors(
+        const struct kafka_incremental_alter_configs_response *value, i16 version,
+        kafka_error_visitor visit, void *context);
 
 /* ===== AlterConfigsRequest (versions 0-2, flexible 2+) ===== */
 
@@ -979,6 +1026,10 @@ WARN_UNUSED enum proto_error kafka_alter_configs_response_decode(struct proto_re
         i16 version, struct kafka_alter_configs_response *message, struct proto_arena *arena);
 WARN_UNUSED enum proto_error kafka_alter_configs_response_encode(struct proto_writer *writer,
         i16 version, const struct kafka_alter_configs_response *message);
+/* Every non-zero error code the response holds as sent at version (top level, then
+ * each nested array and struct, in field order). */
+void kafka_alter_configs_response_visit_errors(const struct kafka_alter_configs_response *value,
+        i16 version, kafka_error_visitor visit, void *context);
 
 /* ===== DescribeClusterRequest (versions 0-1, flexible 0+) ===== */
 
@@ -1023,6 +1074,11 @@ WARN_UNUSED enum proto_error kafka_describe_cluster_response_decode(struct proto
         i16 version, struct kafka_describe_cluster_response *message, struct proto_arena *arena);
 WARN_UNUSED enum proto_error kafka_describe_cluster_response_encode(struct proto_writer *writer,
         i16 version, const struct kafka_describe_cluster_response *message);
+/* Every non-zero error code the response holds as sent at version (top level, then
+ * each nested array and struct, in field order). */
+void kafka_describe_cluster_response_visit_errors(
+        const struct kafka_describe_cluster_response *value, i16 version, kafka_error_visitor visit,
+        void *context);
 
 /* ===== DeleteRecordsRequest (versions 0-2, flexible 2+) ===== */
 
@@ -1086,6 +1142,10 @@ WARN_UNUSED enum proto_error kafka_delete_records_response_decode(struct proto_r
         i16 version, struct kafka_delete_records_response *message, struct proto_arena *arena);
 WARN_UNUSED enum proto_error kafka_delete_records_response_encode(struct proto_writer *writer,
         i16 version, const struct kafka_delete_records_response *message);
+/* Every non-zero error code the response holds as sent at version (top level, then
+ * each nested array and struct, in field order). */
+void kafka_delete_records_response_visit_errors(const struct kafka_delete_records_response *value,
+        i16 version, kafka_error_visitor visit, void *context);
 
 /* ===== OffsetForLeaderEpochRequest (versions 0-4, flexible 4+) ===== */
 
@@ -1162,6 +1222,11 @@ WARN_UNUSED enum proto_error kafka_offset_for_leader_epoch_response_decode(
 WARN_UNUSED enum proto_error kafka_offset_for_leader_epoch_response_encode(
         struct proto_writer *writer, i16 version,
         const struct kafka_offset_for_leader_epoch_response *message);
+/* Every non-zero error code the response holds as sent at version (top level, then
+ * each nested array and struct, in field order). */
+void kafka_offset_for_leader_epoch_response_visit_errors(
+        const struct kafka_offset_for_leader_epoch_response *value, i16 version,
+        kafka_error_visitor visit, void *context);
 
 /* ===== FindCoordinatorRequest (versions 0-6, flexible 3+) ===== */
 
@@ -1209,6 +1274,11 @@ WARN_UNUSED enum proto_error kafka_find_coordinator_response_decode(struct proto
         i16 version, struct kafka_find_coordinator_response *message, struct proto_arena *arena);
 WARN_UNUSED enum proto_error kafka_find_coordinator_response_encode(struct proto_writer *writer,
         i16 version, const struct kafka_find_coordinator_response *message);
+/* Every non-zero error code the response holds as sent at version (top level, then
+ * each nested array and struct, in field order). */
+void kafka_find_coordinator_response_visit_errors(
+        const struct kafka_find_coordinator_response *value, i16 version, kafka_error_visitor visit,
+        void *context);
 
 /* ===== JoinGroupRequest (versions 0-9, flexible 6+) ===== */
 
@@ -1265,6 +1335,10 @@ WARN_UNUSED enum proto_error kafka_join_group_response_decode(struct proto_reade
         i16 version, struct kafka_join_group_response *message, struct proto_arena *arena);
 WARN_UNUSED enum proto_error kafka_join_group_response_encode(struct proto_writer *writer,
         i16 version, const struct kafka_join_group_response *message);
+/* Every non-zero error code the response holds as sent at version (top level, then
+ * each nested array and struct, in field order). */
+void kafka_join_group_response_visit_errors(const struct kafka_join_group_response *value,
+        i16 version, kafka_error_visitor visit, void *context);
 
 /* ===== SyncGroupRequest (versions 0-5, flexible 4+) ===== */
 
@@ -1308,6 +1382,10 @@ WARN_UNUSED enum proto_error kafka_sync_group_response_decode(struct proto_reade
         i16 version, struct kafka_sync_group_response *message, struct proto_arena *arena);
 WARN_UNUSED enum proto_error kafka_sync_group_response_encode(struct proto_writer *writer,
         i16 version, const struct kafka_sync_group_response *message);
+/* Every non-zero error code the response holds as sent at version (top level, then
+ * each nested array and struct, in field order). */
+void kafka_sync_group_response_visit_errors(const struct kafka_sync_group_response *value,
+        i16 version, kafka_error_visitor visit, void *context);
 
 /* ===== HeartbeatRequest (versions 0-4, flexible 4+) ===== */
 
@@ -1338,6 +1416,10 @@ WARN_UNUSED enum proto_error kafka_heartbeat_response_decode(struct proto_reader
         i16 version, struct kafka_heartbeat_response *message, struct proto_arena *arena);
 WARN_UNUSED enum proto_error kafka_heartbeat_response_encode(struct proto_writer *writer,
         i16 version, const struct kafka_heartbeat_response *message);
+/* Every non-zero error code the response holds as sent at version (top level, then
+ * each nested array and struct, in field order). */
+void kafka_heartbeat_response_visit_errors(const struct kafka_heartbeat_response *value,
+        i16 version, kafka_error_visitor visit, void *context);
 
 /* ===== LeaveGroupRequest (versions 0-5, flexible 4+) ===== */
 
@@ -1386,6 +1468,10 @@ WARN_UNUSED enum proto_error kafka_leave_group_response_decode(struct proto_read
         i16 version, struct kafka_leave_group_response *message, struct proto_arena *arena);
 WARN_UNUSED enum proto_error kafka_leave_group_response_encode(struct proto_writer *writer,
         i16 version, const struct kafka_leave_group_response *message);
+/* Every non-zero error code the response holds as sent at version (top level, then
+ * each nested array and struct, in field order). */
+void kafka_leave_group_response_visit_errors(const struct kafka_leave_group_response *value,
+        i16 version, kafka_error_visitor visit, void *context);
 
 /* ===== OffsetCommitRequest (versions 0-9, flexible 8+) ===== */
 
@@ -1452,6 +1538,10 @@ WARN_UNUSED enum proto_error kafka_offset_commit_response_decode(struct proto_re
         i16 version, struct kafka_offset_commit_response *message, struct proto_arena *arena);
 WARN_UNUSED enum proto_error kafka_offset_commit_response_encode(struct proto_writer *writer,
         i16 version, const struct kafka_offset_commit_response *message);
+/* Every non-zero error code the response holds as sent at version (top level, then
+ * each nested array and struct, in field order). */
+void kafka_offset_commit_response_visit_errors(const struct kafka_offset_commit_response *value,
+        i16 version, kafka_error_visitor visit, void *context);
 
 /* ===== OffsetFetchRequest (versions 0-9, flexible 6+) ===== */
 
@@ -1555,6 +1645,10 @@ WARN_UNUSED enum proto_error kafka_offset_fetch_response_decode(struct proto_rea
         i16 version, struct kafka_offset_fetch_response *message, struct proto_arena *arena);
 WARN_UNUSED enum proto_error kafka_offset_fetch_response_encode(struct proto_writer *writer,
         i16 version, const struct kafka_offset_fetch_response *message);
+/* Every non-zero error code the response holds as sent at version (top level, then
+ * each nested array and struct, in field order). */
+void kafka_offset_fetch_response_visit_errors(const struct kafka_offset_fetch_response *value,
+        i16 version, kafka_error_visitor visit, void *context);
 
 /* ===== ListGroupsRequest (versions 0-5, flexible 3+) ===== */
 
@@ -1594,6 +1688,10 @@ WARN_UNUSED enum proto_error kafka_list_groups_response_decode(struct proto_read
         i16 version, struct kafka_list_groups_response *message, struct proto_arena *arena);
 WARN_UNUSED enum proto_error kafka_list_groups_response_encode(struct proto_writer *writer,
         i16 version, const struct kafka_list_groups_response *message);
+/* Every non-zero error code the response holds as sent at version (top level, then
+ * each nested array and struct, in field order). */
+void kafka_list_groups_response_visit_errors(const struct kafka_list_groups_response *value,
+        i16 version, kafka_error_visitor visit, void *context);
 
 /* ===== DescribeGroupsRequest (versions 0-5, flexible 5+) ===== */
 
@@ -1652,6 +1750,10 @@ WARN_UNUSED enum proto_error kafka_describe_groups_response_decode(struct proto_
         i16 version, struct kafka_describe_groups_response *message, struct proto_arena *arena);
 WARN_UNUSED enum proto_error kafka_describe_groups_response_encode(struct proto_writer *writer,
         i16 version, const struct kafka_describe_groups_response *message);
+/* Every non-zero error code the response holds as sent at version (top level, then
+ * each nested array and struct, in field order). */
+void kafka_describe_groups_response_visit_errors(const struct kafka_describe_groups_response *value,
+        i16 version, kafka_error_visitor visit, void *context);
 
 /* ===== DeleteGroupsRequest (versions 0-2, flexible 2+) ===== */
 
@@ -1691,6 +1793,10 @@ WARN_UNUSED enum proto_error kafka_delete_groups_response_decode(struct proto_re
         i16 version, struct kafka_delete_groups_response *message, struct proto_arena *arena);
 WARN_UNUSED enum proto_error kafka_delete_groups_response_encode(struct proto_writer *writer,
         i16 version, const struct kafka_delete_groups_response *message);
+/* Every non-zero error code the response holds as sent at version (top level, then
+ * each nested array and struct, in field order). */
+void kafka_delete_groups_response_visit_errors(const struct kafka_delete_groups_response *value,
+        i16 version, kafka_error_visitor visit, void *context);
 
 /* ===== InitProducerIdRequest (versions 0-5, flexible 2+) ===== */
 
@@ -1723,6 +1829,11 @@ WARN_UNUSED enum proto_error kafka_init_producer_id_response_decode(struct proto
         i16 version, struct kafka_init_producer_id_response *message, struct proto_arena *arena);
 WARN_UNUSED enum proto_error kafka_init_producer_id_response_encode(struct proto_writer *writer,
         i16 version, const struct kafka_init_producer_id_response *message);
+/* Every non-zero error code the response holds as sent at version (top level, then
+ * each nested array and struct, in field order). */
+void kafka_init_producer_id_response_visit_errors(
+        const struct kafka_init_producer_id_response *value, i16 version, kafka_error_visitor visit,
+        void *context);
 
 /* ===== AddPartitionsToTxnRequest (versions 0-5, flexible 3+) ===== */
 
@@ -1823,6 +1934,11 @@ WARN_UNUSED enum proto_error kafka_add_partitions_to_txn_response_decode(
 WARN_UNUSED enum proto_error kafka_add_partitions_to_txn_response_encode(
         struct proto_writer *writer, i16 version,
         const struct kafka_add_partitions_to_txn_response *message);
+/* Every non-zero error code the response holds as sent at version (top level, then
+ * each nested array and struct, in field order). */
+void kafka_add_partitions_to_txn_response_visit_errors(
+        const struct kafka_add_partitions_to_txn_response *value, i16 version,
+        kafka_error_visitor visit, void *context);
 
 /* ===== AddOffsetsToTxnRequest (versions 0-4, flexible 3+) ===== */
 
@@ -1853,6 +1969,11 @@ WARN_UNUSED enum proto_error kafka_add_offsets_to_txn_response_decode(struct pro
         i16 version, struct kafka_add_offsets_to_txn_response *message, struct proto_arena *arena);
 WARN_UNUSED enum proto_error kafka_add_offsets_to_txn_response_encode(struct proto_writer *writer,
         i16 version, const struct kafka_add_offsets_to_txn_response *message);
+/* Every non-zero error code the response holds as sent at version (top level, then
+ * each nested array and struct, in field order). */
+void kafka_add_offsets_to_txn_response_visit_errors(
+        const struct kafka_add_offsets_to_txn_response *value, i16 version,
+        kafka_error_visitor visit, void *context);
 
 /* ===== EndTxnRequest (versions 0-4, flexible 3+) ===== */
 
@@ -1883,6 +2004,10 @@ WARN_UNUSED enum proto_error kafka_end_txn_response_decode(struct proto_reader *
         struct kafka_end_txn_response *message, struct proto_arena *arena);
 WARN_UNUSED enum proto_error kafka_end_txn_response_encode(struct proto_writer *writer, i16 version,
         const struct kafka_end_txn_response *message);
+/* Every non-zero error code the response holds as sent at version (top level, then
+ * each nested array and struct, in field order). */
+void kafka_end_txn_response_visit_errors(const struct kafka_end_txn_response *value, i16 version,
+        kafka_error_visitor visit, void *context);
 
 /* ===== TxnOffsetCommitRequest (versions 0-4, flexible 3+) ===== */
 
@@ -1953,6 +2078,11 @@ WARN_UNUSED enum proto_error kafka_txn_offset_commit_response_decode(struct prot
         i16 version, struct kafka_txn_offset_commit_response *message, struct proto_arena *arena);
 WARN_UNUSED enum proto_error kafka_txn_offset_commit_response_encode(struct proto_writer *writer,
         i16 version, const struct kafka_txn_offset_commit_response *message);
+/* Every non-zero error code the response holds as sent at version (top level, then
+ * each nested array and struct, in field order). */
+void kafka_txn_offset_commit_response_visit_errors(
+        const struct kafka_txn_offset_commit_response *value, i16 version,
+        kafka_error_visitor visit, void *context);
 
 /* ===== WriteTxnMarkersRequest (versions 0-1, flexible 1+) ===== */
 
@@ -2042,6 +2172,11 @@ WARN_UNUSED enum proto_error kafka_write_txn_markers_response_decode(struct prot
         i16 version, struct kafka_write_txn_markers_response *message, struct proto_arena *arena);
 WARN_UNUSED enum proto_error kafka_write_txn_markers_response_encode(struct proto_writer *writer,
         i16 version, const struct kafka_write_txn_markers_response *message);
+/* Every non-zero error code the response holds as sent at version (top level, then
+ * each nested array and struct, in field order). */
+void kafka_write_txn_markers_response_visit_errors(
+        const struct kafka_write_txn_markers_response *value, i16 version,
+        kafka_error_visitor visit, void *context);
 
 /* ===== VoteRequest (versions 0-1, flexible 0+) ===== */
 
@@ -2117,6 +2252,10 @@ WARN_UNUSED enum proto_error kafka_vote_response_decode(struct proto_reader *rea
         struct kafka_vote_response *message, struct proto_arena *arena);
 WARN_UNUSED enum proto_error kafka_vote_response_encode(struct proto_writer *writer, i16 version,
         const struct kafka_vote_response *message);
+/* Every non-zero error code the response holds as sent at version (top level, then
+ * each nested array and struct, in field order). */
+void kafka_vote_response_visit_errors(const struct kafka_vote_response *value, i16 version,
+        kafka_error_visitor visit, void *context);
 
 /* ===== BeginQuorumEpochRequest (versions 0-1, flexible 1+) ===== */
 
@@ -2217,6 +2356,11 @@ WARN_UNUSED enum proto_error kafka_begin_quorum_epoch_response_decode(struct pro
         i16 version, struct kafka_begin_quorum_epoch_response *message, struct proto_arena *arena);
 WARN_UNUSED enum proto_error kafka_begin_quorum_epoch_response_encode(struct proto_writer *writer,
         i16 version, const struct kafka_begin_quorum_epoch_response *message);
+/* Every non-zero error code the response holds as sent at version (top level, then
+ * each nested array and struct, in field order). */
+void kafka_begin_quorum_epoch_response_visit_errors(
+        const struct kafka_begin_quorum_epoch_response *value, i16 version,
+        kafka_error_visitor visit, void *context);
 
 /* ===== EndQuorumEpochRequest (versions 0-1, flexible 1+) ===== */
 
@@ -2325,6 +2469,11 @@ WARN_UNUSED enum proto_error kafka_end_quorum_epoch_response_decode(struct proto
         i16 version, struct kafka_end_quorum_epoch_response *message, struct proto_arena *arena);
 WARN_UNUSED enum proto_error kafka_end_quorum_epoch_response_encode(struct proto_writer *writer,
         i16 version, const struct kafka_end_quorum_epoch_response *message);
+/* Every non-zero error code the response holds as sent at version (top level, then
+ * each nested array and struct, in field order). */
+void kafka_end_quorum_epoch_response_visit_errors(
+        const struct kafka_end_quorum_epoch_response *value, i16 version, kafka_error_visitor visit,
+        void *context);
 
 /* ===== DescribeQuorumRequest (versions 0-2, flexible 0+) ===== */
 
@@ -2423,6 +2572,10 @@ WARN_UNUSED enum proto_error kafka_describe_quorum_response_decode(struct proto_
         i16 version, struct kafka_describe_quorum_response *message, struct proto_arena *arena);
 WARN_UNUSED enum proto_error kafka_describe_quorum_response_encode(struct proto_writer *writer,
         i16 version, const struct kafka_describe_quorum_response *message);
+/* Every non-zero error code the response holds as sent at version (top level, then
+ * each nested array and struct, in field order). */
+void kafka_describe_quorum_response_visit_errors(const struct kafka_describe_quorum_response *value,
+        i16 version, kafka_error_visitor visit, void *context);
 
 /* ===== FetchSnapshotRequest (versions 0-1, flexible 0+) ===== */
 
@@ -2536,6 +2689,10 @@ WARN_UNUSED enum proto_error kafka_fetch_snapshot_response_decode(struct proto_r
         i16 version, struct kafka_fetch_snapshot_response *message, struct proto_arena *arena);
 WARN_UNUSED enum proto_error kafka_fetch_snapshot_response_encode(struct proto_writer *writer,
         i16 version, const struct kafka_fetch_snapshot_response *message);
+/* Every non-zero error code the response holds as sent at version (top level, then
+ * each nested array and struct, in field order). */
+void kafka_fetch_snapshot_response_visit_errors(const struct kafka_fetch_snapshot_response *value,
+        i16 version, kafka_error_visitor visit, void *context);
 
 /* ===== ElectLeadersRequest (versions 0-2, flexible 2+) ===== */
 
@@ -2603,6 +2760,10 @@ WARN_UNUSED enum proto_error kafka_elect_leaders_response_decode(struct proto_re
         i16 version, struct kafka_elect_leaders_response *message, struct proto_arena *arena);
 WARN_UNUSED enum proto_error kafka_elect_leaders_response_encode(struct proto_writer *writer,
         i16 version, const struct kafka_elect_leaders_response *message);
+/* Every non-zero error code the response holds as sent at version (top level, then
+ * each nested array and struct, in field order). */
+void kafka_elect_leaders_response_visit_errors(const struct kafka_elect_leaders_response *value,
+        i16 version, kafka_error_visitor visit, void *context);
 
 /* ===== AlterPartitionRequest (versions 0-3, flexible 0+) ===== */
 
@@ -2690,6 +2851,10 @@ WARN_UNUSED enum proto_error kafka_alter_partition_response_decode(struct proto_
         i16 version, struct kafka_alter_partition_response *message, struct proto_arena *arena);
 WARN_UNUSED enum proto_error kafka_alter_partition_response_encode(struct proto_writer *writer,
         i16 version, const struct kafka_alter_partition_response *message);
+/* Every non-zero error code the response holds as sent at version (top level, then
+ * each nested array and struct, in field order). */
+void kafka_alter_partition_response_visit_errors(const struct kafka_alter_partition_response *value,
+        i16 version, kafka_error_visitor visit, void *context);
 
 /* ===== BrokerRegistrationRequest (versions 0-4, flexible 0+) ===== */
 
@@ -2747,6 +2912,11 @@ WARN_UNUSED enum proto_error kafka_broker_registration_response_decode(struct pr
         i16 version, struct kafka_broker_registration_response *message, struct proto_arena *arena);
 WARN_UNUSED enum proto_error kafka_broker_registration_response_encode(struct proto_writer *writer,
         i16 version, const struct kafka_broker_registration_response *message);
+/* Every non-zero error code the response holds as sent at version (top level, then
+ * each nested array and struct, in field order). */
+void kafka_broker_registration_response_visit_errors(
+        const struct kafka_broker_registration_response *value, i16 version,
+        kafka_error_visitor visit, void *context);
 
 /* ===== BrokerHeartbeatRequest (versions 0-1, flexible 0+) ===== */
 
@@ -2782,6 +2952,11 @@ WARN_UNUSED enum proto_error kafka_broker_heartbeat_response_decode(struct proto
         i16 version, struct kafka_broker_heartbeat_response *message, struct proto_arena *arena);
 WARN_UNUSED enum proto_error kafka_broker_heartbeat_response_encode(struct proto_writer *writer,
         i16 version, const struct kafka_broker_heartbeat_response *message);
+/* Every non-zero error code the response holds as sent at version (top level, then
+ * each nested array and struct, in field order). */
+void kafka_broker_heartbeat_response_visit_errors(
+        const struct kafka_broker_heartbeat_response *value, i16 version, kafka_error_visitor visit,
+        void *context);
 
 /* ===== SaslHandshakeRequest (versions 0-1, flexible none) ===== */
 
@@ -2809,6 +2984,10 @@ WARN_UNUSED enum proto_error kafka_sasl_handshake_response_decode(struct proto_r
         i16 version, struct kafka_sasl_handshake_response *message, struct proto_arena *arena);
 WARN_UNUSED enum proto_error kafka_sasl_handshake_response_encode(struct proto_writer *writer,
         i16 version, const struct kafka_sasl_handshake_response *message);
+/* Every non-zero error code the response holds as sent at version (top level, then
+ * each nested array and struct, in field order). */
+void kafka_sasl_handshake_response_visit_errors(const struct kafka_sasl_handshake_response *value,
+        i16 version, kafka_error_visitor visit, void *context);
 
 /* ===== SaslAuthenticateRequest (versions 0-2, flexible 2+) ===== */
 
@@ -2838,6 +3017,11 @@ WARN_UNUSED enum proto_error kafka_sasl_authenticate_response_decode(struct prot
         i16 version, struct kafka_sasl_authenticate_response *message, struct proto_arena *arena);
 WARN_UNUSED enum proto_error kafka_sasl_authenticate_response_encode(struct proto_writer *writer,
         i16 version, const struct kafka_sasl_authenticate_response *message);
+/* Every non-zero error code the response holds as sent at version (top level, then
+ * each nested array and struct, in field order). */
+void kafka_sasl_authenticate_response_visit_errors(
+        const struct kafka_sasl_authenticate_response *value, i16 version,
+        kafka_error_visitor visit, void *context);
 
 /* ===== OffsetDeleteRequest (versions 0-0, flexible none) ===== */
 
@@ -2897,6 +3081,10 @@ WARN_UNUSED enum proto_error kafka_offset_delete_response_decode(struct proto_re
         i16 version, struct kafka_offset_delete_response *message, struct proto_arena *arena);
 WARN_UNUSED enum proto_error kafka_offset_delete_response_encode(struct proto_writer *writer,
         i16 version, const struct kafka_offset_delete_response *message);
+/* Every non-zero error code the response holds as sent at version (top level, then
+ * each nested array and struct, in field order). */
+void kafka_offset_delete_response_visit_errors(const struct kafka_offset_delete_response *value,
+        i16 version, kafka_error_visitor visit, void *context);
 
 /* ===== DescribeAclsRequest (versions 0-3, flexible 2+) ===== */
 
@@ -2953,6 +3141,10 @@ WARN_UNUSED enum proto_error kafka_describe_acls_response_decode(struct proto_re
         i16 version, struct kafka_describe_acls_response *message, struct proto_arena *arena);
 WARN_UNUSED enum proto_error kafka_describe_acls_response_encode(struct proto_writer *writer,
         i16 version, const struct kafka_describe_acls_response *message);
+/* Every non-zero error code the response holds as sent at version (top level, then
+ * each nested array and struct, in field order). */
+void kafka_describe_acls_response_visit_errors(const struct kafka_describe_acls_response *value,
+        i16 version, kafka_error_visitor visit, void *context);
 
 /* ===== CreateAclsRequest (versions 0-3, flexible 2+) ===== */
 
@@ -3002,6 +3194,10 @@ WARN_UNUSED enum proto_error kafka_create_acls_response_decode(struct proto_read
         i16 version, struct kafka_create_acls_response *message, struct proto_arena *arena);
 WARN_UNUSED enum proto_error kafka_create_acls_response_encode(struct proto_writer *writer,
         i16 version, const struct kafka_create_acls_response *message);
+/* Every non-zero error code the response holds as sent at version (top level, then
+ * each nested array and struct, in field order). */
+void kafka_create_acls_response_visit_errors(const struct kafka_create_acls_response *value,
+        i16 version, kafka_error_visitor visit, void *context);
 
 /* ===== DeleteAclsRequest (versions 0-3, flexible 2+) ===== */
 
@@ -3067,6 +3263,10 @@ WARN_UNUSED enum proto_error kafka_delete_acls_response_decode(struct proto_read
         i16 version, struct kafka_delete_acls_response *message, struct proto_arena *arena);
 WARN_UNUSED enum proto_error kafka_delete_acls_response_encode(struct proto_writer *writer,
         i16 version, const struct kafka_delete_acls_response *message);
+/* Every non-zero error code the response holds as sent at version (top level, then
+ * each nested array and struct, in field order). */
+void kafka_delete_acls_response_visit_errors(const struct kafka_delete_acls_response *value,
+        i16 version, kafka_error_visitor visit, void *context);
 
 /* ===== AlterPartitionReassignmentsRequest (versions 0-0, flexible 0+) ===== */
 
@@ -3153,6 +3353,11 @@ WARN_UNUSED enum proto_error kafka_alter_partition_reassignments_response_decode
 WARN_UNUSED enum proto_error kafka_alter_partition_reassignments_response_encode(
         struct proto_writer *writer, i16 version,
         const struct kafka_alter_partition_reassignments_response *message);
+/* Every non-zero error code the response holds as sent at version (top level, then
+ * each nested array and struct, in field order). */
+void kafka_alter_partition_reassignments_response_visit_errors(
+        const struct kafka_alter_partition_reassignments_response *value, i16 version,
+        kafka_error_visitor visit, void *context);
 
 /* ===== ListPartitionReassignmentsRequest (versions 0-0, flexible 0+) ===== */
 
@@ -3224,6 +3429,11 @@ WARN_UNUSED enum proto_error kafka_list_partition_reassignments_response_decode(
 WARN_UNUSED enum proto_error kafka_list_partition_reassignments_response_encode(
         struct proto_writer *writer, i16 version,
         const struct kafka_list_partition_reassignments_response *message);
+/* Every non-zero error code the response holds as sent at version (top level, then
+ * each nested array and struct, in field order). */
+void kafka_list_partition_reassignments_response_visit_errors(
+        const struct kafka_list_partition_reassignments_response *value, i16 version,
+        kafka_error_visitor visit, void *context);
 
 /* ===== DescribeUserScramCredentialsRequest (versions 0-0, flexible 0+) ===== */
 
@@ -3296,6 +3506,11 @@ WARN_UNUSED enum proto_error kafka_describe_user_scram_credentials_response_deco
 WARN_UNUSED enum proto_error kafka_describe_user_scram_credentials_response_encode(
         struct proto_writer *writer, i16 version,
         const struct kafka_describe_user_scram_credentials_response *message);
+/* Every non-zero error code the response holds as sent at version (top level, then
+ * each nested array and struct, in field order). */
+void kafka_describe_user_scram_credentials_response_visit_errors(
+        const struct kafka_describe_user_scram_credentials_response *value, i16 version,
+        kafka_error_visitor visit, void *context);
 
 /* ===== AlterUserScramCredentialsRequest (versions 0-0, flexible 0+) ===== */
 
@@ -3367,6 +3582,11 @@ WARN_UNUSED enum proto_error kafka_alter_user_scram_credentials_response_decode(
 WARN_UNUSED enum proto_error kafka_alter_user_scram_credentials_response_encode(
         struct proto_writer *writer, i16 version,
         const struct kafka_alter_user_scram_credentials_response *message);
+/* Every non-zero error code the response holds as sent at version (top level, then
+ * each nested array and struct, in field order). */
+void kafka_alter_user_scram_credentials_response_visit_errors(
+        const struct kafka_alter_user_scram_credentials_response *value, i16 version,
+        kafka_error_visitor visit, void *context);
 
 /* ===== DescribeProducersRequest (versions 0-0, flexible 0+) ===== */
 
@@ -3437,6 +3657,11 @@ WARN_UNUSED enum proto_error kafka_describe_producers_response_decode(struct pro
         i16 version, struct kafka_describe_producers_response *message, struct proto_arena *arena);
 WARN_UNUSED enum proto_error kafka_describe_producers_response_encode(struct proto_writer *writer,
         i16 version, const struct kafka_describe_producers_response *message);
+/* Every non-zero error code the response holds as sent at version (top level, then
+ * each nested array and struct, in field order). */
+void kafka_describe_producers_response_visit_errors(
+        const struct kafka_describe_producers_response *value, i16 version,
+        kafka_error_visitor visit, void *context);
 
 /* ===== DescribeTransactionsRequest (versions 0-0, flexible 0+) ===== */
 
@@ -3494,6 +3719,11 @@ WARN_UNUSED enum proto_error kafka_describe_transactions_response_decode(
 WARN_UNUSED enum proto_error kafka_describe_transactions_response_encode(
         struct proto_writer *writer, i16 version,
         const struct kafka_describe_transactions_response *message);
+/* Every non-zero error code the response holds as sent at version (top level, then
+ * each nested array and struct, in field order). */
+void kafka_describe_transactions_response_visit_errors(
+        const struct kafka_describe_transactions_response *value, i16 version,
+        kafka_error_visitor visit, void *context);
 
 /* ===== ListTransactionsRequest (versions 0-1, flexible 0+) ===== */
 
@@ -3538,6 +3768,11 @@ WARN_UNUSED enum proto_error kafka_list_transactions_response_decode(struct prot
         i16 version, struct kafka_list_transactions_response *message, struct proto_arena *arena);
 WARN_UNUSED enum proto_error kafka_list_transactions_response_encode(struct proto_writer *writer,
         i16 version, const struct kafka_list_transactions_response *message);
+/* Every non-zero error code the response holds as sent at version (top level, then
+ * each nested array and struct, in field order). */
+void kafka_list_transactions_response_visit_errors(
+        const struct kafka_list_transactions_response *value, i16 version,
+        kafka_error_visitor visit, void *context);
 
 /* ===== DescribeTopicPartitionsRequest (versions 0-0, flexible 0+) ===== */
 
@@ -3634,6 +3869,11 @@ WARN_UNUSED enum proto_error kafka_describe_topic_partitions_response_decode(
 WARN_UNUSED enum proto_error kafka_describe_topic_partitions_response_encode(
         struct proto_writer *writer, i16 version,
         const struct kafka_describe_topic_partitions_response *message);
+/* Every non-zero error code the response holds as sent at version (top level, then
+ * each nested array and struct, in field order). */
+void kafka_describe_topic_partitions_response_visit_errors(
+        const struct kafka_describe_topic_partitions_response *value, i16 version,
+        kafka_error_visitor visit, void *context);
 
 /* ===== ConsumerProtocolSubscription (versions 0-3, flexible none) ===== */
 
@@ -3920,5 +4160,9 @@ WARN_UNUSED enum proto_error kafka_response_decode(struct proto_reader *reader, 
         i16 version, union kafka_response *body, struct proto_arena *arena);
 WARN_UNUSED enum proto_error kafka_response_encode(struct proto_writer *writer, i16 api_key,
         i16 version, const union kafka_response *body);
+
+/* The _visit_errors of api_key's response (nothing for a key without a codec). */
+void kafka_response_visit_errors(i16 api_key, i16 version, const union kafka_response *body,
+        kafka_error_visitor visit, void *context);
 
 #endif

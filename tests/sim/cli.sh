@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The ksim command line contract that scripts and CI rely on: exit codes, the trace-hash line,
-# file:line:column errors, --help, and the sweep's closing line.
+# file:line:column errors, --help, the report (with the brokers' metrics) and the sweep's
+# closing line.
 set -u
 cd "$(dirname "$0")/../.."
 B=${B:-build}
@@ -38,6 +39,20 @@ expect "summary ends with trace-hash" sh -c "tail -n 1 '$tmp/out' | grep -Eq '^t
 expect "report is written" exit_code 0 "$B/ksim" run scenarios/quorum-partition-leader.scn \
     --seed 3 --report "$tmp/reports"
 expect "report.md exists" sh -c "ls '$tmp'/reports/*/report.md >/dev/null"
+
+# The brokers' request metrics in the report: what each node served, from the same counters
+# kbroker exports; reading them must not change the run (same trace hash with and without).
+expect "kafka report is written" exit_code 0 "$B/ksim" run scenarios/kafka-single-broker-crash.scn \
+    --seed 1 --report "$tmp/kafka"
+tail -n 1 "$tmp/out" >"$tmp/hash-report"
+expect "report has the brokers' section" grep -q '^## What the brokers served' \
+    "$tmp"/kafka/kafka-single-broker-crash-seed1/report.md
+expect "report counts Produce requests" grep -Eq '^\| Produce \| [1-9][0-9]* \|' \
+    "$tmp"/kafka/kafka-single-broker-crash-seed1/report.md
+expect "kafka run without a report" exit_code 0 "$B/ksim" run scenarios/kafka-single-broker-crash.scn \
+    --seed 1
+expect "the report does not change the trace hash" sh -c \
+    "tail -n 1 '$tmp/out' | cmp -s - '$tmp/hash-report'"
 
 expect "sweep ends with N passed, M failed" sh -c \
     "'$B/ksim' sweep scenarios/quorum-partition-leader.scn --seeds 1..4 --jobs 2 2>/dev/null \

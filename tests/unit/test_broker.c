@@ -16,12 +16,16 @@
  * restart; a topic removed from the image (logs and files gone once idle, a re-created topic
  * starts empty); partitions added in the image; DescribeCluster; DescribeConfigs (values,
  * sources, synonyms, overrides from ConfigRecords); DeleteRecords (low watermark) and
- * OffsetForLeaderEpoch; malformed and random frames never crash. */
+ * OffsetForLeaderEpoch; malformed and random frames never crash; DeleteTopics v6 by topic id
+ * (forwarded, decided by the controller's rules, relayed); error codes inside answers counted
+ * in the metrics per (api, error). */
 #include "test.h"
 
 #include "log_fake_io.h"
 
 #include "../../impl/broker/broker.h"
+#include "../../impl/broker/broker_metrics.h"
+#include "../../impl/controller/controller_decide.h"
 #include "../../impl/metadata/metadata.h"
 #include "../../impl/protocol/api_versions.h"
 #include "../../impl/protocol/errors_generated.h"
@@ -1727,6 +1731,217 @@ TEST(high_watermark_is_the_durable_end_with_flush_messages_1)
     high_watermark_case(false);
 }
 
+/* ===== DeleteTopics v6 and errors in the metrics ===== */
+
+/* The controller's part for the request the broker forwarded (captured at index): decided by
+ * the controller's own rules against the test's image, answered on the link with the link's
+ * correlation id, and its records applied as the committed entry every node applies (the
+ * order of the last two is the race of a real cluster; either way the broker relays the
+ * answer as it is). */
+static void controller_decides(struct world *world, u32 index)
+{
+    struct proto_request_header header;
+    struct proto_reader reader;
+    captured_request(index, &header, &reader);
+    static u8 arena_memory[1u << 16];
+    struct proto_arena arena;
+    proto_arena_init(&arena, arena_memory, sizeof(arena_memory));
+    union kafka_request request;
+    ASSERT(kafka_request_decode(&reader, header.RequestApiKey, header.RequestApiVersion, &request,
+                                &arena) == PROTO_OK);
+    static struct metadata_record records[CONTROLLER_RECORDS_MAX];
+    struct controller_decision decision;
+    controller_decision_init(&decision, records);
+    struct controller_decide_input in = {&world->config, &world->image, 7, &arena};
+    union kafka_response response;
+    ASSERT(controller_decide_request(&in, &decision, header.RequestApiKey,
+                                     header.RequestApiVersion, &request, &response));
+    static u8 answer[1u << 16];
+    struct proto_writer writer;
+    proto_writer_init(&writer, answer, sizeof(answer));
+    ASSERT(proto_response_frame_encode(&writer, header.RequestApiKey, header.RequestApiVersion,
+                                       header.CorrelationId, &response) == PROTO_OK);
+    ASSERT(broker_link_on_frame(world->broker, answer + 4, writer.position - 4));
+    for (u32 i = 0; i < decision.count; i++) world_apply(world, &records[i]);
+    broker_on_metadata(world->broker);
+    world_settle(world);
+}
+
+/* DeleteTopics v6 names topics by id: forwarded as sent, the controller resolves the id
+ * (an unknown one is UNKNOWN_TOPIC_ID), its answer reaches the client naming the topic, and
+ * this broker drops the topic's logs and files once the removal is in its image. */
+TEST(delete_topics_v6_by_topic_id)
+{
+    struct world world;
+    world_init(&world);
+    CHECK(proto_api_advertised(proto_api_table, KAFKA_API_DELETE_TOPICS, 6));
+    world_link(&world);
+    REQUIRE(create_topic(&world, "doomed", 2) == 0);
+    REQUIRE(create_topic(&world, "kept", 1) == 0);
+    u32 size = build_batch(2, 1000);
+    REQUIRE(produce(&world, 1, "doomed", 1, -1, size));
+    world_run(&world);
+    CHECK(file_linked(&world, "doomed-1/00000000000000000000.log"));
+    struct metadata_uuid doomed = world_find(&world, "doomed")->id;
+
+    struct kafka_delete_topics_request_topic_state states[2];
+    for (u32 i = 0; i < 2; i++) kafka_delete_topics_request_topic_state_init(&states[i]);
+    memcpy(states[0].TopicId.bytes, doomed.bytes, 16);
+    memcpy(states[1].TopicId.bytes, doomed.bytes, 16);
+    states[1].TopicId.bytes[15] ^= 0x55; /* No topic has this id. */
+    union kafka_request body;
+    kafka_delete_topics_request_init(&body.DeleteTopics);
+    body.DeleteTopics.Topics.items = states;
+    body.DeleteTopics.Topics.count = 2;
+    body.DeleteTopics.TimeoutMs = 5000;
+    u32 before = captured_count;
+    REQUIRE(world_request(&world, 4, KAFKA_API_DELETE_TOPICS, 6, &body));
+    REQUIRE(captured_count == before + 1 && captured[before].conn == LINK_CONN);
+    struct proto_request_header header;
+    struct proto_reader reader;
+    captured_request(before, &header, &reader);
+    CHECK(header.RequestApiKey == KAFKA_API_DELETE_TOPICS && header.RequestApiVersion == 6);
+    controller_decides(&world, before);
+
+    REQUIRE(captured_count == before + 2 && captured[before + 1].conn == 4);
+    union kafka_response response;
+    REQUIRE(response_get(before + 1, KAFKA_API_DELETE_TOPICS, 6, &response));
+    REQUIRE(response.DeleteTopics.Responses.count == 2);
+    const struct kafka_delete_topics_response_deletable_topic_result *results =
+        response.DeleteTopics.Responses.items;
+    CHECK(results[0].ErrorCode == KAFKA_ERROR_NONE);
+    CHECK(proto_string_equal_cstr(results[0].Name, "doomed"));
+    CHECK(memcmp(results[0].TopicId.bytes, doomed.bytes, 16) == 0);
+    CHECK(results[1].ErrorCode == KAFKA_ERROR_UNKNOWN_TOPIC_ID);
+    CHECK(metadata_topic_find(&world.image, "doomed", 6) == NULL);
+    CHECK(!file_linked(&world, "doomed-1/00000000000000000000.log"));
+    CHECK(file_linked(&world, "kept-0/00000000000000000000.log"));
+    CHECK(list_offset(&world, "doomed", 0, -1) ==
+          -100 - KAFKA_ERROR_UNKNOWN_TOPIC_OR_PARTITION);
+    /* The relayed answer is in the metrics: its bytes and its error. */
+    static char text[256 * 1024];
+    REQUIRE(broker_metrics_format(world.broker, text, sizeof(text)) > 0);
+    CHECK(metric_value(text, "cairn_broker_response_bytes_total{api=\"DeleteTopics\"}") ==
+          captured[before + 1].size);
+    CHECK(metric_value(text, "cairn_broker_response_errors_total"
+                             "{api=\"DeleteTopics\",error=\"UNKNOWN_TOPIC_ID\"}") == 1);
+    world_deinit(&world);
+}
+
+/* Every non-zero error code of an answer counts once per occurrence, at any level: Metadata
+ * with a topic-level error and two partition-level ones, a Produce answered per partition,
+ * ApiVersions' v0-shaped refusal; answers without errors add nothing. The Prometheus text lists
+ * each (api, error) pair in api-key order. */
+TEST(metrics_count_error_codes_inside_answers)
+{
+    struct world world;
+    world_init(&world);
+    REQUIRE(create_topic(&world, "fine", 1) == 0);
+    struct metadata_record topic = {.type = METADATA_TOPIC};
+    snprintf(topic.as.topic.name, sizeof(topic.as.topic.name), "leaderless");
+    topic.as.topic.topic_id = topic_id_of("leaderless", topic_generation++);
+    world_apply(&world, &topic);
+    for (i32 p = 0; p < 2; p++) {
+        struct metadata_record record = {.type = METADATA_PARTITION};
+        record.as.partition.topic_id = topic.as.topic.topic_id;
+        record.as.partition.partition_id = p;
+        record.as.partition.replicas.ids[0] = 1;
+        record.as.partition.replicas.count = 1;
+        record.as.partition.leader = METADATA_NO_LEADER;
+        world_apply(&world, &record);
+    }
+    broker_on_metadata(world.broker);
+    world_run(&world);
+
+    struct kafka_metadata_request_topic named[2];
+    for (u32 i = 0; i < 2; i++) kafka_metadata_request_topic_init(&named[i]);
+    named[0].Name = proto_string_of("leaderless");
+    named[1].Name = proto_string_of("nowhere");
+    union kafka_request body;
+    kafka_metadata_request_init(&body.Metadata);
+    body.Metadata.Topics.items = named;
+    body.Metadata.Topics.count = 2;
+    body.Metadata.AllowAutoTopicCreation = false;
+    u32 before = captured_count;
+    REQUIRE(world_request(&world, 1, KAFKA_API_METADATA, 12, &body));
+    union kafka_response response;
+    REQUIRE(response_get(before, KAFKA_API_METADATA, 12, &response));
+    REQUIRE(response.Metadata.Topics.count == 2);
+    CHECK(response.Metadata.Topics.items[0].Partitions.items[1].ErrorCode ==
+          KAFKA_ERROR_LEADER_NOT_AVAILABLE);
+    CHECK(response.Metadata.Topics.items[1].ErrorCode ==
+          KAFKA_ERROR_UNKNOWN_TOPIC_OR_PARTITION);
+
+    u32 size = build_batch(1, 1000);
+    REQUIRE(produce(&world, 1, "fine", 0, -1, size)); /* No error: counts nothing. */
+    world_run(&world);
+    before = captured_count;
+    REQUIRE(produce(&world, 1, "leaderless", 0, -1, size));
+    world_run(&world);
+    REQUIRE(response_get(before, KAFKA_API_PRODUCE, 9, &response));
+    CHECK(response.Produce.Responses.items[0].PartitionResponses.items[0].ErrorCode ==
+          KAFKA_ERROR_NOT_LEADER_OR_FOLLOWER);
+    /* ApiVersions at a version it does not serve (header v2, body not read). */
+    u8 api_versions_v9[] = {0, KAFKA_API_API_VERSIONS, 0, 9, 0, 0, 0, 42, 0, 1, 't', 0};
+    REQUIRE(broker_on_frame(world.broker, 2, api_versions_v9, sizeof(api_versions_v9)));
+
+    const struct broker_metrics *metrics = broker_metrics_get(world.broker);
+    CHECK(metrics->error_series == 4);
+    CHECK(broker_metrics_error_count(metrics, KAFKA_API_METADATA,
+                                     KAFKA_ERROR_LEADER_NOT_AVAILABLE) == 2);
+    CHECK(broker_metrics_error_count(metrics, KAFKA_API_METADATA,
+                                     KAFKA_ERROR_UNKNOWN_TOPIC_OR_PARTITION) == 1);
+    CHECK(broker_metrics_error_count(metrics, KAFKA_API_PRODUCE,
+                                     KAFKA_ERROR_NOT_LEADER_OR_FOLLOWER) == 1);
+    CHECK(broker_metrics_error_count(metrics, KAFKA_API_API_VERSIONS,
+                                     KAFKA_ERROR_UNSUPPORTED_VERSION) == 1);
+    static char text[256 * 1024];
+    REQUIRE(broker_metrics_format(world.broker, text, sizeof(text)) > 0);
+    const char *produce_line = "cairn_broker_response_errors_total"
+                               "{api=\"Produce\",error=\"NOT_LEADER_OR_FOLLOWER\"}";
+    const char *unknown_line = "cairn_broker_response_errors_total"
+                               "{api=\"Metadata\",error=\"UNKNOWN_TOPIC_OR_PARTITION\"}";
+    const char *leader_line = "cairn_broker_response_errors_total"
+                              "{api=\"Metadata\",error=\"LEADER_NOT_AVAILABLE\"}";
+    const char *versions_line = "cairn_broker_response_errors_total"
+                                "{api=\"ApiVersions\",error=\"UNSUPPORTED_VERSION\"}";
+    CHECK(metric_value(text, produce_line) == 1);
+    CHECK(metric_value(text, unknown_line) == 1);
+    CHECK(metric_value(text, leader_line) == 2);
+    CHECK(metric_value(text, versions_line) == 1);
+    CHECK(metric_value(text, "cairn_broker_response_errors_unrecorded_total") == 0);
+    CHECK(strstr(text, "# TYPE cairn_broker_response_errors_total counter\n") != NULL);
+    /* Sorted by api key (Produce 0, Metadata 3, ApiVersions 18), then by code (3, then 5). */
+    const char *positions[] = {strstr(text, produce_line), strstr(text, unknown_line),
+                               strstr(text, leader_line), strstr(text, versions_line)};
+    for (u32 i = 0; i < ARRAY_LEN(positions); i++) REQUIRE(positions[i] != NULL);
+    CHECK(positions[0] < positions[1] && positions[1] < positions[2] &&
+          positions[2] < positions[3]);
+    world_deinit(&world);
+}
+
+/* Quantiles from the histogram as histogram_quantile computes them, capped by the max. */
+TEST(latency_quantiles_interpolate_inside_buckets)
+{
+    struct broker_api_metrics api;
+    memset(&api, 0, sizeof(api));
+    CHECK(broker_metrics_latency_quantile_ns(&api, 500) == 0); /* Nothing timed. */
+    api.latency_buckets[2] = 10; /* (300 us, 1 ms] */
+    api.latency_count = 10;
+    api.latency_max_ns = 900000;
+    CHECK(broker_metrics_latency_quantile_ns(&api, 500) == 650000);
+    CHECK(broker_metrics_latency_quantile_ns(&api, 990) == 900000); /* 993 us, over the max. */
+    api.latency_buckets[0] = 10; /* Ten answered at once (a sync handler in ksim). */
+    api.latency_count = 20;
+    CHECK(broker_metrics_latency_quantile_ns(&api, 500) == 100000); /* The rank is the 10th. */
+    CHECK(broker_metrics_latency_quantile_ns(&api, 250) == 50000);
+    api.latency_buckets[BROKER_LATENCY_BUCKETS - 1] = 20; /* Beyond 10 s: up to the max. */
+    api.latency_count = 40;
+    api.latency_max_ns = 30000000000ull;
+    CHECK(broker_metrics_latency_quantile_ns(&api, 1000) == 30000000000ull);
+    CHECK(broker_metrics_latency_quantile_ns(&api, 750) == 20000000000ull);
+}
+
 static const struct test_case tests[] = {
     {"flipped_valid_requests_never_crash", flipped_valid_requests_never_crash},
     {"flipped_admin_requests_never_crash", flipped_admin_requests_never_crash},
@@ -1764,6 +1979,10 @@ static const struct test_case tests[] = {
     {"deleted_topics_leave_no_directories", deleted_topics_leave_no_directories},
     {"high_watermark_is_the_durable_end_with_flush_messages_1",
      high_watermark_is_the_durable_end_with_flush_messages_1},
+    {"delete_topics_v6_by_topic_id", delete_topics_v6_by_topic_id},
+    {"metrics_count_error_codes_inside_answers", metrics_count_error_codes_inside_answers},
+    {"latency_quantiles_interpolate_inside_buckets",
+     latency_quantiles_interpolate_inside_buckets},
 };
 
 TEST_MAIN(tests)

@@ -7,9 +7,12 @@
  *  - every strict prefix of an encoding is rejected;
  *  - random garbage and bit-flipped encodings never crash, and whatever decodes re-encodes and
  *    decodes to the same value;
- *  - dispatch by api key, arena exhaustion, full output buffers, unrepresentable values. */
+ *  - dispatch by api key, arena exhaustion, full output buffers, unrepresentable values;
+ *  - the error-code visitors of the responses: every level in field order, version-aware,
+ *    and a walk of every response at every version. */
 #include "test.h"
 
+#include "../../impl/protocol/errors_generated.h"
 #include "test_protocol_fill.h"
 #include "test_protocol_generated.h"
 
@@ -331,7 +334,133 @@ TEST(defaults_come_from_the_schema)
     CHECK(fetch.ClusterId.size == -1);
 }
 
+/* The error codes a visit saw, in order. */
+struct visited_errors {
+    i16 codes[64];
+    u32 count;
+    u32 total; /* Including those past codes[]. */
+};
+
+static void record_error(void *context, i16 error_code)
+{
+    struct visited_errors *visited = context;
+    if (visited->count < ARRAY_LEN(visited->codes)) visited->codes[visited->count++] = error_code;
+    visited->total++;
+}
+
+/* Fetch: the top-level code (v7+) and each partition's, zeros skipped, in field order; below
+ * v7 the top-level field is not on the wire, so it is not visited even if set. CreateTopics:
+ * a topic's code and its tagged TopicConfigErrorCode (v5+). Metadata: through the dispatch. */
+TEST(error_visitors_see_every_level_in_order)
+{
+    struct kafka_fetch_response_partition_data partitions[3];
+    for (u32 i = 0; i < 3; i++) kafka_fetch_response_partition_data_init(&partitions[i]);
+    partitions[0].ErrorCode = KAFKA_ERROR_NOT_LEADER_OR_FOLLOWER;
+    partitions[2].ErrorCode = KAFKA_ERROR_OFFSET_OUT_OF_RANGE;
+    struct kafka_fetch_response_fetchable_topic topics[2];
+    for (u32 i = 0; i < 2; i++) kafka_fetch_response_fetchable_topic_init(&topics[i]);
+    topics[0].Partitions.items = partitions;
+    topics[0].Partitions.count = 2;
+    topics[1].Partitions.items = partitions + 2;
+    topics[1].Partitions.count = 1;
+    struct kafka_fetch_response fetch;
+    kafka_fetch_response_init(&fetch);
+    fetch.ErrorCode = KAFKA_ERROR_FETCH_SESSION_ID_NOT_FOUND;
+    fetch.Responses.items = topics;
+    fetch.Responses.count = 2;
+    struct visited_errors visited = {0};
+    kafka_fetch_response_visit_errors(&fetch, 12, record_error, &visited);
+    REQUIRE(visited.total == 3);
+    CHECK(visited.codes[0] == KAFKA_ERROR_FETCH_SESSION_ID_NOT_FOUND);
+    CHECK(visited.codes[1] == KAFKA_ERROR_NOT_LEADER_OR_FOLLOWER);
+    CHECK(visited.codes[2] == KAFKA_ERROR_OFFSET_OUT_OF_RANGE);
+    visited = (struct visited_errors){0};
+    kafka_fetch_response_visit_errors(&fetch, 6, record_error, &visited);
+    CHECK(visited.total == 2 && visited.codes[0] == KAFKA_ERROR_NOT_LEADER_OR_FOLLOWER);
+
+    struct kafka_create_topics_response_creatable_topic_result created;
+    kafka_create_topics_response_creatable_topic_result_init(&created);
+    created.ErrorCode = KAFKA_ERROR_INVALID_CONFIG;
+    created.TopicConfigErrorCode = KAFKA_ERROR_TOPIC_AUTHORIZATION_FAILED;
+    union kafka_response response;
+    kafka_create_topics_response_init(&response.CreateTopics);
+    response.CreateTopics.Topics.items = &created;
+    response.CreateTopics.Topics.count = 1;
+    visited = (struct visited_errors){0};
+    kafka_response_visit_errors(KAFKA_API_CREATE_TOPICS, 7, &response, record_error, &visited);
+    CHECK(visited.total == 2 && visited.codes[1] == KAFKA_ERROR_TOPIC_AUTHORIZATION_FAILED);
+    visited = (struct visited_errors){0};
+    kafka_response_visit_errors(KAFKA_API_CREATE_TOPICS, 4, &response, record_error, &visited);
+    CHECK(visited.total == 1 && visited.codes[0] == KAFKA_ERROR_INVALID_CONFIG);
+
+    struct kafka_metadata_response_partition partition;
+    kafka_metadata_response_partition_init(&partition);
+    partition.ErrorCode = KAFKA_ERROR_LEADER_NOT_AVAILABLE;
+    struct kafka_metadata_response_topic topic;
+    kafka_metadata_response_topic_init(&topic);
+    topic.ErrorCode = KAFKA_ERROR_UNKNOWN_TOPIC_OR_PARTITION;
+    topic.Partitions.items = &partition;
+    topic.Partitions.count = 1;
+    kafka_metadata_response_init(&response.Metadata);
+    response.Metadata.Topics.items = &topic;
+    response.Metadata.Topics.count = 1;
+    visited = (struct visited_errors){0};
+    kafka_response_visit_errors(KAFKA_API_METADATA, 12, &response, record_error, &visited);
+    CHECK(visited.total == 2 && visited.codes[0] == KAFKA_ERROR_UNKNOWN_TOPIC_OR_PARTITION &&
+          visited.codes[1] == KAFKA_ERROR_LEADER_NOT_AVAILABLE);
+    visited = (struct visited_errors){0};
+    kafka_response_visit_errors(KAFKA_API_LEADER_AND_ISR, 0, &response, record_error, &visited);
+    CHECK(visited.total == 0); /* No codec: nothing to walk. */
+}
+
+/* Every response at every version, filled with random values, encoded and decoded: the visit
+ * walks every nested array and struct of the decoded value without reading past it (ASan),
+ * sees at most one code per two bytes of the encoding (an error code is an int16 on the
+ * wire), and sees the same codes after a second encode and decode. */
+TEST(error_visitors_walk_every_response)
+{
+    static union kafka_response first, second;
+    u32 visits = 0;
+    for (u32 index = 0; index < ARRAY_LEN(test_messages); index++) {
+        const struct test_message *m = &test_messages[index];
+        if (m->api_key < 0 || m->is_request) continue;
+        void *message = calloc(1, m->size);
+        REQUIRE(message != NULL);
+        for (i16 version = m->version_min; version <= m->version_max; version++) {
+            for (u64 seed = 0; seed < SEEDS; seed++) {
+                u32 size = encode_filled(m, version, seed, message);
+                struct proto_reader reader;
+                struct proto_arena arena;
+                proto_reader_init(&reader, buffer_first, size);
+                proto_arena_init(&arena, decode_memory, ARENA_SIZE);
+                REQUIRE(kafka_response_decode(&reader, m->api_key, version, &first, &arena) ==
+                        PROTO_OK);
+                struct visited_errors a = {0}, b = {0};
+                kafka_response_visit_errors(m->api_key, version, &first, record_error, &a);
+                CHECK(a.total <= size / 2);
+                struct proto_writer writer;
+                proto_writer_init(&writer, buffer_second, BUFFER_SIZE);
+                REQUIRE(kafka_response_encode(&writer, m->api_key, version, &first) ==
+                        PROTO_OK);
+                proto_reader_init(&reader, buffer_second, writer.position);
+                proto_arena_init(&arena, redecode_memory, ARENA_SIZE);
+                REQUIRE(kafka_response_decode(&reader, m->api_key, version, &second, &arena) ==
+                        PROTO_OK);
+                kafka_response_visit_errors(m->api_key, version, &second, record_error, &b);
+                CHECK(a.total == b.total && a.count == b.count &&
+                      memcmp(a.codes, b.codes, a.count * sizeof(a.codes[0])) == 0);
+                visits += a.total;
+            }
+        }
+        free(message);
+    }
+    CHECK(visits > 1000); /* The fillers set error codes: the walk found them. */
+    printf("     %u error codes visited\n", visits);
+}
+
 static const struct test_case tests[] = {
+    {"error_visitors_see_every_level_in_order", error_visitors_see_every_level_in_order},
+    {"error_visitors_walk_every_response", error_visitors_walk_every_response},
     {"round_trip_every_message_every_version", round_trip_every_message_every_version},
     {"every_truncation_is_rejected", every_truncation_is_rejected},
     {"garbage_and_bit_flips_never_crash", garbage_and_bit_flips_never_crash},
