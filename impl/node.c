@@ -13,12 +13,12 @@
  *     [NODE_TIMER_CONTROLLER, +CONTROLLER_TIMERS) to the controller, NODE_TIMER_LINK to the
  *     broker's link;
  *   - file completions: user_data bits 56..63 name the subsystem (1 = quorum, 2 = broker);
- *   - frames: by the connection's kind (outgoing to voter i, the broker's link, accepted
- *     controller, accepted client); on the controller listener the Raft api keys go to the
- *     quorum and the rest (BrokerRegistration, BrokerHeartbeat, forwarded admin requests...)
- *     to the controller; on the client listener, Kafka api keys (below 10000) go to the broker
- *     and the quorum's own client keys to the quorum. A malformed frame is logged and its
- *     connection closed.
+ *   - frames: by the connection's kind (outgoing to voter i, the broker's link or one of its
+ *     replica fetchers, accepted controller, accepted client); on the controller listener the
+ *     Raft api keys go to the quorum and the rest (BrokerRegistration, BrokerHeartbeat,
+ *     forwarded admin requests...) to the controller; on the client listener, Kafka api keys
+ *     (below 10000) go to the broker and the quorum's own client keys to the quorum. A
+ *     malformed frame is logged and its connection closed.
  * After every event that reached the quorum, the node tells the broker who leads (its link
  * follows the active controller) and the controller whether it may be active.
  * Invariants: each io_conn appears at most once in the tables; an outgoing connection slot is
@@ -427,6 +427,10 @@ static void node_on_conn(void *process, io_conn conn, enum io_conn_event event,
         on_accepted(node, conn, tag);
         return;
     }
+    if (broker_fetcher_owns(node->broker, conn)) {
+        broker_fetcher_on_conn(node->broker, conn, event);
+        return;
+    }
     if (conn == broker_link_conn(node->broker)) {
         broker_link_on_conn(node->broker, event);
         return;
@@ -455,6 +459,10 @@ static void node_on_conn(void *process, io_conn conn, enum io_conn_event event,
 static void node_on_frame(void *process, io_conn conn, const u8 *frame, u32 size)
 {
     struct node *node = process;
+    if (broker_fetcher_owns(node->broker, conn)) {
+        broker_fetcher_on_frame(node->broker, conn, frame, size);
+        return;
+    }
     if (conn == broker_link_conn(node->broker)) {
         if (!broker_link_on_frame(node->broker, frame, size)) {
             io_log(node->io, IO_LOG_WARN, "node: malformed answer from the controller; closing");

@@ -59,8 +59,9 @@ enum history_kind {
 
     /* ----- Reported by simulated Kafka clients (impl/kafka_client) and about brokers ----- */
     /* A producer sent a record: a=operation id (unique per producer), b=partition,
-     * c=value checksum (kafka_client_checksum). A retry of the same operation after an error
-     * that means "not appended" is not reported again. */
+     * c=value checksum (kafka_client_checksum), d=HISTORY_KAFKA_ACKS_LEADER when sent with
+     * acks=1 (0: acks=all or acks=0). A retry of the same operation after an error that means
+     * "not appended" is not reported again. */
     HISTORY_KAFKA_SEND = 40,
     /* The broker acknowledged it: a=operation id, b=partition, c=offset, d=value checksum. */
     HISTORY_KAFKA_ACKED = 41,
@@ -77,8 +78,8 @@ enum history_kind {
     HISTORY_KAFKA_REREAD = 45,
     /* Reported by the simulator at the start, per broker node: the durability settings the
      * node was configured with. a=log.flush.interval.messages (INT64_MAX: never),
-     * b=replicas per partition (1 today: no replication), c=unclean.leader.election.enable
-     * (1 true, 0 false). */
+     * b=replicas per partition (the workload topic's replication factor),
+     * c=unclean.leader.election.enable (1 true, 0 false), d=min.insync.replicas. */
     HISTORY_KAFKA_BROKER_CONFIG = 46,
     /* A Kafka client's new connection to the broker is established (a=0 producer, 1
      * consumer; b=the broker id it was opened to, or UINT64_MAX for a bootstrap address
@@ -86,6 +87,11 @@ enum history_kind {
      * process that accepted it, so checkers date what the client reports after it by the
      * crashes before this event. */
     HISTORY_KAFKA_CONNECTED = 47,
+    /* The producer sends the same value again after NOT_LEADER_OR_FOLLOWER (a=operation id,
+     * b=partition, c=the error). A replicated leader also answers that when it lost leadership
+     * while the append waited for its followers, so the first attempt may be in the log too:
+     * without idempotence Kafka's producers may write a record twice (at least once). */
+    HISTORY_KAFKA_RETRIED = 48,
 
     /* ----- Reported by the active controller (impl/controller) ----- */
     /* The node's controller became active: a=quorum epoch, b=offset of its leader-change
@@ -113,6 +119,38 @@ enum history_kind {
     HISTORY_METADATA_UNCLEAN = 63,
     /* A topic was created: c=topic id hash, payload its name (for readable messages). */
     HISTORY_METADATA_TOPIC = 64,
+
+    /* ----- Reported by brokers about their partition replicas (impl/broker, replication) --- */
+    /* Each names the partition by a=history_topic_hash(topic id), b=partition index; the
+     * checkers in model/replication_checkers.c judge them. */
+    /* The replica's log opened (a start or a restart, after recovery): c=log end offset,
+     * d=log start offset. Whatever it held at or past c before a crash is gone. */
+    HISTORY_REPLICA_OPENED = 70,
+    /* A batch is in the replica's log (appended as leader, or copied as follower): c=base
+     * offset, d=last offset, payload struct history_replica_batch. */
+    HISTORY_REPLICA_APPENDED = 71,
+    /* The replica cut its log: c=its new log end offset, d=the high watermark it knew then. */
+    HISTORY_REPLICA_TRUNCATED = 72,
+    /* The replica's high watermark moved to c: d=leader epoch | role << 32 (enum
+     * history_replica_role). */
+    HISTORY_REPLICA_HIGH_WATERMARK = 73,
+};
+
+/* The payload of HISTORY_REPLICA_APPENDED: which batch it was, the same on every replica that
+ * holds it (the CRC covers the records, not the offsets). */
+struct history_replica_batch {
+    i32 leader_epoch; /* The batch's PartitionLeaderEpoch. */
+    u32 crc;          /* The batch's CRC-32C field. */
+    u32 record_count;
+    u32 role;         /* enum history_replica_role of the replica that appended it. */
+};
+
+/* The d field of HISTORY_KAFKA_SEND. */
+#define HISTORY_KAFKA_ACKS_LEADER 1u
+
+enum history_replica_role {
+    HISTORY_REPLICA_LEADER = 1,
+    HISTORY_REPLICA_FOLLOWER = 2,
 };
 
 /* The payload of HISTORY_METADATA_PARTITION. Broker ids >= 64 do not fit the masks; a node
@@ -176,7 +214,8 @@ enum history_fault {
     HISTORY_FAULT_PARTITION = 5,
     HISTORY_FAULT_HEAL = 6,
     HISTORY_FAULT_CLOCK = 7,
-    HISTORY_FAULT_DISK = 8,
+    HISTORY_FAULT_DISK = 8,         /* Slow disk, read errors. */
+    HISTORY_FAULT_DISK_CORRUPT = 9, /* Stored sectors corrupted: recovery may cut what follows. */
 };
 
 struct history_event {

@@ -16,6 +16,7 @@
  *
  * Tested by tests/unit/test_model_kafka.c (crafted histories: each checker passes and fails). */
 #include "kafka_checkers.h"
+#include "replication_checkers.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -26,7 +27,9 @@ struct kafka_fact {
     u64 partition;
     u64 offset;
     u64 checksum;
-    u64 generation; /* Crashes before it. */
+    u64 generation; /* Crashes before the client's connection it came over. */
+    u64 crashes;    /* Crashes anywhere before it (with replicas, another broker's crash may be
+                     * what a leader now serving it lost). */
     u32 node;
     u32 index;      /* History event index. */
 };
@@ -51,16 +54,101 @@ static u64 *kafka_generation_slot(struct kafka_generations *table, u32 node)
     return &table->generation[table->count++];
 }
 
-/* True when some broker acknowledges without syncing every message and has no replica. */
-static bool kafka_lossy_config(const struct history *history)
+/* What the brokers and producers were configured with, and what happened to the cluster,
+ * as far as a lost acknowledged record is concerned. */
+struct kafka_durability {
+    bool any_broker;
+    bool flush_all;     /* Every broker syncs every message (log.flush.interval.messages=1). */
+    u64 replicas;       /* Replicas per partition (the smallest any broker reported). */
+    u64 min_insync;     /* min.insync.replicas (the smallest any broker reported). */
+    bool acks_leader;   /* Some record was sent with acks=1. */
+    bool unclean;       /* An unclean election happened (model/replication_checkers.c). */
+    u64 all_down;       /* Bit p: every replica of partition p was crashed at once. */
+    u64 lost_everywhere; /* Bit p: every replica holding some of p's records lost them. */
+    u64 sole_isr_lost;   /* Bit p: p's only in-sync replica lost some of them in a crash. */
+};
+
+static void kafka_durability_read(const struct history *history, struct kafka_durability *d)
 {
+    memset(d, 0, sizeof(*d));
+    d->flush_all = true;
+    d->replicas = UINT64_MAX;
+    d->min_insync = UINT64_MAX;
     for (u32 i = 0; i < history->count; i++) {
         const struct history_event *event = &history->events[i];
-        if (event->kind == HISTORY_KAFKA_BROKER_CONFIG && event->a != 1 && event->b <= 1) {
-            return true;
+        if (event->kind == HISTORY_KAFKA_BROKER_CONFIG) {
+            d->any_broker = true;
+            d->flush_all = d->flush_all && event->a == 1;
+            d->replicas = MIN(d->replicas, event->b);
+            d->min_insync = MIN(d->min_insync, event->d);
+        }
+        if (event->kind == HISTORY_KAFKA_SEND && event->d == HISTORY_KAFKA_ACKS_LEADER) {
+            d->acks_leader = true;
         }
     }
-    return false;
+    if (!d->any_broker) d->flush_all = false;
+    u32 unclean_event = 0;
+    d->unclean = replication_history_unclean(history, &unclean_event);
+    d->all_down = replication_history_all_down(history);
+    d->lost_everywhere = replication_history_lost_everywhere(history);
+    d->sole_isr_lost = replication_history_sole_isr_lost(history);
+}
+
+/* Why a crash may lose an acknowledged record of the partition (the end of a sentence starting
+ * "because"), or NULL when the configuration promises it survives. */
+static const char *kafka_loss_reason(const struct kafka_durability *d, u64 partition)
+{
+    if (!d->any_broker) return NULL;
+    if (d->replicas <= 1) {
+        return d->flush_all ? NULL : "flush.messages is not 1 and there is no replica";
+    }
+    if (d->unclean) {
+        return "an unclean leader election made a replica outside the ISR the leader";
+    }
+    if (d->acks_leader) {
+        return "the producer used acks=1: the leader acknowledged before any follower copied "
+               "the record";
+    }
+    if (partition < 64 && ((d->lost_everywhere >> partition) & 1)) {
+        return "every replica holding the records lost them, in crashes while flush.messages is "
+               "not 1 or to corrupted disks (replica-committed-kept tells when)";
+    }
+    if (partition < 64 && ((d->sole_isr_lost >> partition) & 1)) {
+        return "every in-sync replica crashed and one that lost them (flush.messages is not 1, "
+               "or a corrupted disk) stayed in the ISR and led: Kafka keeps its last ISR "
+               "members eligible (KIP-841)";
+    }
+    if (d->flush_all) return NULL;
+    if (d->min_insync <= 1) {
+        return "min.insync.replicas is 1 and flush.messages is not 1: the ISR may shrink to the "
+               "leader alone, whose crash loses its page cache";
+    }
+    if (partition < 64 && ((d->all_down >> partition) & 1)) {
+        return "every replica of the partition crashed at once and flush.messages is not 1: "
+               "the records lived in page caches only";
+    }
+    return NULL;
+}
+
+/* Whether a crash may separate two facts. Without replicas a broker's answers on a connection
+ * come from the process that accepted it, so the client's connection dates them; with replicas
+ * a leader may serve what another broker's crash cost it, so any crash from the earlier fact's
+ * connection (its answer may have been in flight when the crash came) to the later fact counts. */
+static bool kafka_crash_between(const struct kafka_durability *d, const struct kafka_fact *a,
+                                const struct kafka_fact *b)
+{
+    if (d->replicas >= 2 && d->replicas != UINT64_MAX) {
+        return MAX(a->crashes, b->crashes) > MIN(a->generation, b->generation);
+    }
+    return a->generation != b->generation;
+}
+
+/* The reason the run promised no loss, for failure messages. */
+static const char *kafka_promise(const struct kafka_durability *d)
+{
+    if (d->flush_all) return " although every message is flushed";
+    return " although acks=all with replicas and min.insync.replicas >= 2 promise it survives "
+           "one broker's crash";
 }
 
 /* Collects the facts of one kind (READ or ACKED) with their crash generation. */
@@ -74,7 +162,11 @@ static struct kafka_fact *kafka_collect(const struct history *history, u32 kind,
     *count = 0;
     for (u32 i = 0; i < history->count; i++) {
         const struct history_event *event = &history->events[i];
-        if (event->kind == HISTORY_FAULT && event->a == HISTORY_FAULT_CRASH) crashes++;
+        /* A corrupted disk loses data as a crash does (its log is cut when next opened). */
+        if (event->kind == HISTORY_FAULT && (event->a == HISTORY_FAULT_CRASH ||
+                                             event->a == HISTORY_FAULT_DISK_CORRUPT)) {
+            crashes++;
+        }
         if (event->kind == HISTORY_KAFKA_CONNECTED) {
             *kafka_generation_slot(table, event->node) = crashes;
         }
@@ -85,6 +177,7 @@ static struct kafka_fact *kafka_collect(const struct history *history, u32 kind,
         fact->offset = read ? event->b : event->c;
         fact->checksum = read ? event->c : event->d;
         fact->generation = *kafka_generation_slot(table, event->node);
+        fact->crashes = crashes;
         fact->node = event->node;
         fact->index = i;
     }
@@ -148,14 +241,19 @@ void kafka_check_offset_unique(const struct history *history, const struct check
     u32 count = 0;
     struct kafka_fact *reads = kafka_collect(history, HISTORY_KAFKA_READ, &count);
     qsort(reads, count, sizeof(*reads), kafka_fact_by_offset);
-    bool lossy = kafka_lossy_config(history);
+    struct kafka_durability durability;
+    kafka_durability_read(history, &durability);
+    const char *labelled = NULL;
     u32 reused = 0;
     outcome->passed = true;
     for (u32 i = 1; i < count && outcome->passed; i++) {
         const struct kafka_fact *a = &reads[i - 1], *b = &reads[i];
         if (a->partition != b->partition || a->offset != b->offset) continue;
         if (a->checksum == b->checksum) continue;
-        if (lossy && a->generation != b->generation) {
+        const char *reason = kafka_loss_reason(&durability, b->partition);
+        bool crash_between = kafka_crash_between(&durability, a, b);
+        if (reason != NULL && crash_between) {
+            if (labelled == NULL) labelled = reason;
             reused++;
             continue;
         }
@@ -165,14 +263,13 @@ void kafka_check_offset_unique(const struct history *history, const struct check
                  "partition %" PRIu64 " offset %" PRIu64 " was read holding two different records "
                  "(checksums %016" PRIx64 " at event %u and %016" PRIx64 ")%s", b->partition,
                  b->offset, a->checksum, a->index, b->checksum,
-                 a->generation == b->generation ? " with no crash in between"
-                                                : " although every message is flushed");
+                 !crash_between ? " with no crash in between" : kafka_promise(&durability));
     }
     if (outcome->passed && reused > 0) {
         snprintf(outcome->message, sizeof(outcome->message),
                  "LABELLED CONSEQUENCE: %u offsets were read again holding another record after "
-                 "a broker crash, because flush.messages is not 1 and there is no replica: the "
-                 "crash lost unsynced records and the log reused their offsets", reused);
+                 "a broker crash, because %s: the crash lost records and the log reused their "
+                 "offsets", reused, labelled);
     } else if (outcome->passed) {
         snprintf(outcome->message, sizeof(outcome->message),
                  "%u reads; no offset held two different records", count);
@@ -195,14 +292,19 @@ void kafka_check_order(const struct history *history, const struct check_params 
     u32 count = 0;
     struct kafka_fact *acks = kafka_collect(history, HISTORY_KAFKA_ACKED, &count);
     qsort(acks, count, sizeof(*acks), kafka_fact_by_producer);
-    bool lossy = kafka_lossy_config(history);
+    struct kafka_durability durability;
+    kafka_durability_read(history, &durability);
+    const char *labelled = NULL;
     u32 reordered = 0;
     outcome->passed = true;
     for (u32 i = 1; i < count && outcome->passed; i++) {
         const struct kafka_fact *a = &acks[i - 1], *b = &acks[i];
         if (a->node != b->node || a->partition != b->partition) continue;
         if (b->offset > a->offset) continue;
-        if (lossy && a->generation != b->generation) {
+        const char *reason = kafka_loss_reason(&durability, b->partition);
+        bool crash_between = kafka_crash_between(&durability, a, b);
+        if (reason != NULL && crash_between) {
+            if (labelled == NULL) labelled = reason;
             reordered++;
             continue;
         }
@@ -216,8 +318,8 @@ void kafka_check_order(const struct history *history, const struct check_params 
     if (outcome->passed && reordered > 0) {
         snprintf(outcome->message, sizeof(outcome->message),
                  "LABELLED CONSEQUENCE: %u acknowledgements went back in offset order after a "
-                 "broker crash, because flush.messages is not 1 and there is no replica: the "
-                 "crash lost acknowledged records and the log reused their offsets", reordered);
+                 "broker crash, because %s: the crash lost acknowledged records and the log "
+                 "reused their offsets", reordered, labelled);
     } else if (outcome->passed) {
         snprintf(outcome->message, sizeof(outcome->message),
                  "%u acknowledgements, in send order per producer and partition", count);
@@ -279,8 +381,13 @@ static u32 kafka_read_back(const struct kafka_fact *reads, u32 count, u32 consum
     return matches == 1 && at_offset ? 1 : 2;
 }
 
+/* lost records of acked, the first of them first_lost; unexplained the first whose partition
+ * the configuration promised to keep (NULL: every loss is explained, by reason). */
 static void kafka_durable_verdict(const struct history *history, u32 lost, u32 acked,
-                                  const struct kafka_fact *first, struct check_outcome *outcome)
+                                  const struct kafka_fact *first_lost,
+                                  const struct kafka_fact *unexplained, const char *reason,
+                                  const struct kafka_durability *durability, bool duplicates,
+                                  struct check_outcome *outcome)
 {
     u32 crashes = 0;
     for (u32 i = 0; i < history->count; i++) {
@@ -290,42 +397,78 @@ static void kafka_durable_verdict(const struct history *history, u32 lost, u32 a
     if (lost == 0) {
         outcome->passed = true;
         snprintf(outcome->message, sizeof(outcome->message),
-                 "all %u acknowledged records were read back exactly once at their offsets "
-                 "(%u broker crashes)", acked, crashes);
-    } else if (kafka_lossy_config(history) && crashes > 0) {
+                 "all %u acknowledged records were read back %sat their offsets "
+                 "(%u broker crashes)", acked, duplicates ? "" : "exactly once ", crashes);
+    } else if (unexplained == NULL && crashes > 0) {
         outcome->passed = true;
-        outcome->event_index = first->index;
+        outcome->event_index = first_lost->index;
         snprintf(outcome->message, sizeof(outcome->message),
                  "LABELLED CONSEQUENCE: %u of %u acknowledged records were lost in %u broker "
                  "crashes (first: producer %u, partition %" PRIu64 ", offset %" PRIu64 "), "
-                 "because flush.messages is not 1 and there is no replica: acks=all meant only "
-                 "the page cache of one broker", lost, acked, crashes, first->node,
-                 first->partition, first->offset);
+                 "because %s", lost, acked, crashes, first_lost->node, first_lost->partition,
+                 first_lost->offset, reason);
     } else {
+        const struct kafka_fact *first = unexplained != NULL ? unexplained : first_lost;
         outcome->passed = false;
         outcome->event_index = first->index;
         snprintf(outcome->message, sizeof(outcome->message),
-                 "%u of %u acknowledged records were not read back by the end of the run (first: "
-                 "producer %u, partition %" PRIu64 ", offset %" PRIu64 ")%s", lost, acked,
-                 first->node, first->partition, first->offset,
-                 crashes == 0 ? " with no crash at all" : " although every message is flushed");
+                 "%u of %u acknowledged records were not read back by the end of the run (first "
+                 "unexplained: producer %u, partition %" PRIu64 ", offset %" PRIu64 ")%s", lost,
+                 acked, first->node, first->partition, first->offset,
+                 crashes == 0 ? " with no crash at all" : kafka_promise(durability));
     }
+}
+
+/* True when the producer sent the acknowledged record's operation again after an answer that
+ * does not prove the first attempt missed the log (HISTORY_KAFKA_RETRIED). */
+static bool kafka_retried(const struct history *history, const struct kafka_fact *ack)
+{
+    const struct history_event *acked = &history->events[ack->index];
+    for (u32 i = 0; i < ack->index; i++) {
+        const struct history_event *event = &history->events[i];
+        if (event->kind == HISTORY_KAFKA_RETRIED && event->node == acked->node &&
+            event->a == acked->a) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* True when the consumer read the acknowledged record at its offset (among other places). */
+static bool kafka_read_at_offset(const struct kafka_fact *reads, u32 count, u32 consumer,
+                                 const struct kafka_fact *ack)
+{
+    for (u32 i = 0; i < count; i++) {
+        if (reads[i].node == consumer && reads[i].partition == ack->partition &&
+            reads[i].checksum == ack->checksum && reads[i].offset == ack->offset) {
+            return true;
+        }
+    }
+    return false;
 }
 
 void kafka_check_acked_durable(const struct history *history, const struct check_params *params,
                                struct check_outcome *outcome)
 {
     (void)params;
-    u32 read_count = 0, ack_count = 0, lost = 0;
+    u32 read_count = 0, ack_count = 0, lost = 0, duplicated = 0;
     struct kafka_fact *reads = kafka_final_reads(history, &read_count);
     struct kafka_fact *acks = kafka_collect(history, HISTORY_KAFKA_ACKED, &ack_count);
-    const struct kafka_fact *first_lost = NULL;
+    const struct kafka_fact *first_lost = NULL, *unexplained = NULL;
+    const char *reason = NULL;
+    struct kafka_durability durability;
+    kafka_durability_read(history, &durability);
     outcome->passed = true;
     for (u32 i = 0; i < ack_count && outcome->passed; i++) {
         u32 best = 0;
         for (u32 r = 0; r < read_count; r++) { /* Each consumer once: reads sort by node. */
             if (r > 0 && reads[r].node == reads[r - 1].node) continue;
             u32 verdict = kafka_read_back(reads, read_count, reads[r].node, &acks[i]);
+            if (verdict == 2 && kafka_read_at_offset(reads, read_count, reads[r].node, &acks[i]) &&
+                kafka_retried(history, &acks[i])) {
+                duplicated++; /* At least once: the retry's twin is in the log too. */
+                verdict = 1;
+            }
             if (verdict == 2) {
                 outcome->passed = false;
                 outcome->event_index = acks[i].index;
@@ -341,6 +484,9 @@ void kafka_check_acked_durable(const struct history *history, const struct check
         if (best == 0 && outcome->passed) {
             lost++;
             if (first_lost == NULL) first_lost = &acks[i];
+            const char *why = kafka_loss_reason(&durability, acks[i].partition);
+            if (why == NULL && unexplained == NULL) unexplained = &acks[i];
+            if (why != NULL && reason == NULL) reason = why;
         }
     }
     if (outcome->passed && read_count == 0 && ack_count > 0) {
@@ -349,7 +495,16 @@ void kafka_check_acked_durable(const struct history *history, const struct check
         outcome->passed = false;
         outcome->event_index = acks[0].index;
     } else if (outcome->passed) {
-        kafka_durable_verdict(history, lost, ack_count, first_lost, outcome);
+        kafka_durable_verdict(history, lost, ack_count, first_lost, unexplained, reason,
+                              &durability, duplicated > 0, outcome);
+        size_t used = strlen(outcome->message);
+        if (outcome->passed && duplicated > 0 && used < sizeof(outcome->message)) {
+            snprintf(outcome->message + used, sizeof(outcome->message) - used,
+                     "; LABELLED CONSEQUENCE: %u of them were also read at a second offset, "
+                     "because the producer retried after NOT_LEADER_OR_FOLLOWER, which a "
+                     "leader deposed while the append waited for its followers also answers "
+                     "(no idempotence: at least once)", duplicated);
+        }
     }
     free(acks);
     free(reads);

@@ -25,6 +25,7 @@
 #include "history.h"
 #include "controller_checkers.h"
 #include "kafka_checkers.h"
+#include "replication_checkers.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -854,6 +855,7 @@ const struct checker model_checkers[] = {
      "and then applies entries after it.", check_snapshot_catch_up},
     KAFKA_CHECKER_ENTRIES,
     CONTROLLER_CHECKER_ENTRIES,
+    REPLICATION_CHECKER_ENTRIES,
 };
 const u32 model_checker_count = (u32)ARRAY_LEN(model_checkers);
 

@@ -129,6 +129,17 @@ static const struct kind_name history_kind_names[] = {
     {HISTORY_KAFKA_REREAD, "KAFKA_REREAD"},
     {HISTORY_KAFKA_BROKER_CONFIG, "KAFKA_BROKER_CONFIG"},
     {HISTORY_KAFKA_CONNECTED, "KAFKA_CONNECTED"},
+    {HISTORY_CONTROLLER_ACTIVE, "CONTROLLER_ACTIVE"},
+    {HISTORY_CONTROLLER_DECISION, "CONTROLLER_DECISION"},
+    {HISTORY_METADATA_PARTITION, "METADATA_PARTITION"},
+    {HISTORY_METADATA_TOPIC_REMOVED, "METADATA_TOPIC_REMOVED"},
+    {HISTORY_METADATA_BROKER, "METADATA_BROKER"},
+    {HISTORY_METADATA_UNCLEAN, "METADATA_UNCLEAN"},
+    {HISTORY_METADATA_TOPIC, "METADATA_TOPIC"},
+    {HISTORY_REPLICA_OPENED, "REPLICA_OPENED"},
+    {HISTORY_REPLICA_APPENDED, "REPLICA_APPENDED"},
+    {HISTORY_REPLICA_TRUNCATED, "REPLICA_TRUNCATED"},
+    {HISTORY_REPLICA_HIGH_WATERMARK, "REPLICA_HIGH_WATERMARK"},
 };
 
 static const char *history_kind_name(u32 kind)
@@ -209,6 +220,7 @@ static void describe_target(const struct scenario *scenario, const struct scenar
     switch (fault->target) {
     case TARGET_LEADER: text_add(text, " leader"); break;
     case TARGET_RANDOM: text_add(text, " random"); break;
+    case TARGET_PARTITION_LEADER: text_add(text, " partition-leader"); break;
     case TARGET_NODE:
         ASSERT(fault->target_node < scenario->node_count);
         text_add(text, " %s", scenario->nodes[fault->target_node].name);
@@ -257,6 +269,7 @@ static const char *const fault_sentences[] = {
     [HISTORY_FAULT_HEAL] = "the network healed",
     [HISTORY_FAULT_CLOCK] = "the wall clock of %s was disturbed",
     [HISTORY_FAULT_DISK] = "the disk of %s misbehaved",
+    [HISTORY_FAULT_DISK_CORRUPT] = "stored sectors of %s were corrupted",
 };
 
 /* The history's class for a scheduled fault kind (as sim/sim.c records it). */
@@ -268,7 +281,8 @@ static u32 fault_history_class(enum fault_kind kind)
         [FAULT_ISOLATE] = HISTORY_FAULT_PARTITION,   [FAULT_PARTITION] = HISTORY_FAULT_PARTITION,
         [FAULT_CUT_ONE_WAY] = HISTORY_FAULT_PARTITION, [FAULT_HEAL] = HISTORY_FAULT_HEAL,
         [FAULT_CLOCK_JUMP] = HISTORY_FAULT_CLOCK,    [FAULT_CLOCK_DRIFT] = HISTORY_FAULT_CLOCK,
-        [FAULT_DISK_CORRUPT] = HISTORY_FAULT_DISK,   [FAULT_DISK_READ_ERROR] = HISTORY_FAULT_DISK,
+        [FAULT_DISK_CORRUPT] = HISTORY_FAULT_DISK_CORRUPT,
+        [FAULT_DISK_READ_ERROR] = HISTORY_FAULT_DISK,
         [FAULT_DISK_SLOW] = HISTORY_FAULT_DISK,
     };
     ASSERT(kind < FAULT_KIND_COUNT);
@@ -717,6 +731,49 @@ static bool report_close(FILE *out, const char *folder, const char *file, char *
     return !failed;
 }
 
+/* The fields packed into some events, in words, for history.tsv readers. */
+static void describe_payload(const struct history *history, const struct history_event *event,
+                             struct text *text)
+{
+    const u8 *data = event->data_size > 0 ? history->data + event->data_offset : NULL;
+    const char *replica_role = (event->d >> 32) == HISTORY_REPLICA_LEADER ? "leader" : "follower";
+    switch (event->kind) {
+    case HISTORY_QUORUM_ROLE:
+        text_add(text, "%s in epoch %" PRIu64, role_name(event->b), event->a);
+        break;
+    case HISTORY_METADATA_PARTITION: {
+        struct history_partition_state state;
+        if (data == NULL || event->data_size != sizeof(state)) break;
+        memcpy(&state, data, sizeof(state));
+        text_add(text, "leader %d epoch %d partition epoch %d isr 0x%" PRIx64
+                 " replicas 0x%" PRIx64, state.leader, state.leader_epoch,
+                 state.partition_epoch, state.isr, state.replicas);
+        break;
+    }
+    case HISTORY_REPLICA_APPENDED: {
+        struct history_replica_batch batch;
+        if (data == NULL || event->data_size != sizeof(batch)) break;
+        memcpy(&batch, data, sizeof(batch));
+        text_add(text, "offsets %" PRIu64 "..%" PRIu64 " epoch %d crc %08x as %s", event->c,
+                 event->d, batch.leader_epoch, batch.crc,
+                 batch.role == HISTORY_REPLICA_LEADER ? "leader" : "follower");
+        break;
+    }
+    case HISTORY_REPLICA_HIGH_WATERMARK:
+        text_add(text, "high watermark %" PRIu64 " as %s of epoch %u", event->c, replica_role,
+                 (u32)event->d);
+        break;
+    case HISTORY_REPLICA_OPENED:
+        text_add(text, "log opened: end %" PRIu64 ", start %" PRIu64, event->c, event->d);
+        break;
+    case HISTORY_REPLICA_TRUNCATED:
+        text_add(text, "log cut to end %" PRIu64 " (high watermark %" PRIu64 ")", event->c,
+                 event->d);
+        break;
+    default: break;
+    }
+}
+
 /* history.tsv: one line per event, with a header; values that are -1 print as -1. */
 static void write_history_tsv(FILE *out, const struct scenario *scenario,
                               const struct history *history)
@@ -731,9 +788,8 @@ static void write_history_tsv(FILE *out, const struct scenario *scenario,
         format_time(event->time_ns, time, sizeof(time));
         if (kind_is_client(event->kind)) snprintf(name, sizeof(name), "client-%u", event->node);
         else node_name(scenario, event->node, name, sizeof(name));
-        if (!describe_event(scenario, event, node_state, &text) &&
-            event->kind == HISTORY_QUORUM_ROLE) {
-            text_add(&text, "%s in epoch %" PRIu64, role_name(event->b), event->a);
+        if (!describe_event(scenario, event, node_state, &text)) {
+            describe_payload(history, event, &text);
         }
         fprintf(out, "%u\t%" PRIu64 "\t%s\t%s\t%s", i, event->time_ns, time, name,
                 history_kind_name(event->kind));

@@ -65,6 +65,7 @@ struct parser {
     struct position fault_at[SCENARIO_FAULTS_MAX]; /* The time token of each fault. */
     struct position check_at[SCENARIO_CHECKS_MAX];
     struct position run_at, heal_at, liveness_at, swarm_at, unavailable_at, available_at;
+    struct position replication_at; /* The replication factor's token, when given. */
     bool have_wan, have_name;
 };
 
@@ -466,7 +467,8 @@ static i32 datacenter_find(const struct scenario *scenario, const struct token *
     return -1;
 }
 
-static const char *const reserved_names[] = {"leader", "random", "all", "voter", "observer"};
+static const char *const reserved_names[] = {"leader", "random", "all", "voter", "observer",
+                                             "partition-leader"};
 
 /* A new node or datacenter name: valid, not reserved, not taken by either kind. */
 static bool parser_new_name(struct parser *parser, const char *what, const struct token **out)
@@ -757,7 +759,8 @@ static bool workload_option(struct parser *parser, struct scenario_workload *wor
                         "start)", (int)token->length, token->start);
 }
 
-/* Options of kafka-produce-consume: topic, partitions, producers, consumers, acks, stop. */
+/* Options of kafka-produce-consume: topic, partitions, replication, producers, consumers, acks,
+ * stop. */
 static bool workload_kafka_option(struct parser *parser, struct scenario_workload *workload)
 {
     u64 value = 0;
@@ -801,6 +804,14 @@ static bool workload_kafka_option(struct parser *parser, struct scenario_workloa
     if (parser_keyword(parser, "stop")) {
         return parser_duration(parser, "the producers' stop time", &workload->stop_ns);
     }
+    if (parser_keyword(parser, "replication")) {
+        const struct token *token = parser_peek(parser);
+        if (token != NULL) parser->replication_at = (struct position){parser->line, token->column};
+        /* Eight: the most replicas the metadata image keeps per partition. */
+        if (!parser_count(parser, "the replication factor", 1, 8, &value)) return false;
+        workload->replication_factor = (u32)value;
+        return true;
+    }
     return workload_option(parser, workload);
 }
 
@@ -830,6 +841,7 @@ static bool statement_workload(struct parser *parser)
     workload->producer_count = 1;
     workload->consumer_count = 1;
     workload->acks = -1;
+    workload->replication_factor = 1;
     while (parser_peek(parser) != NULL) {
         bool ok = kafka ? workload_kafka_option(parser, workload)
                         : workload_option(parser, workload);
@@ -938,18 +950,25 @@ static bool fault_sets(struct parser *parser, struct scenario_fault *fault)
     return parser_end(parser);
 }
 
-/* A target: a node name, 'leader' or 'random'. 'all' is handled by the caller. */
+/* A target: a node name, 'leader', 'random' or 'partition-leader'. 'all' is handled by the
+ * caller. */
 static bool fault_target(struct parser *parser, struct scenario_fault *fault)
 {
     const struct token *token = parser_peek(parser);
     bool recovers = fault->kind == FAULT_RESTART || fault->kind == FAULT_RESUME;
-    if (token != NULL && (token_is(token, "leader") || token_is(token, "random")) && recovers) {
+    if (token != NULL && recovers &&
+        (token_is(token, "leader") || token_is(token, "random") ||
+         token_is(token, "partition-leader"))) {
         return parser_error(parser, token->column,
                             "%s needs a node name or 'all': a stopped node is neither the leader "
                             "nor a fair random pick", fault_kind_name(fault->kind));
     }
     if (parser_keyword(parser, "leader")) { fault->target = TARGET_LEADER; return true; }
     if (parser_keyword(parser, "random")) { fault->target = TARGET_RANDOM; return true; }
+    if (parser_keyword(parser, "partition-leader")) {
+        fault->target = TARGET_PARTITION_LEADER;
+        return true;
+    }
     fault->target = TARGET_NODE;
     return parser_node(parser, &fault->target_node);
 }
@@ -1267,6 +1286,12 @@ static bool validate_topology(struct parser *parser)
         parser->line = scenario->nodes[scenario->node_count - 1].line;
         return parser_error(parser, 1, "too many voters (%u; at most %u)", voters,
                             CONFIG_VOTERS_MAX);
+    }
+    if (scenario->workload.replication_factor > scenario->node_count) {
+        parser->line = parser->replication_at.line;
+        return parser_error(parser, parser->replication_at.column, "replication factor %u is "
+                            "more than the %u nodes (each replica needs its own broker)",
+                            scenario->workload.replication_factor, scenario->node_count);
     }
     if (scenario->run_ns == 0) return parser_error(parser, 1, "missing 'run DURATION'");
     if (scenario->check_count == 0) {

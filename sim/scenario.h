@@ -69,6 +69,7 @@ struct scenario_workload {
     u32 producer_count;
     u32 consumer_count;
     i32 acks;               /* -1 (all), 0 or 1. */
+    u32 replication_factor; /* Of the topic the producers create (1..node count). */
     u64 stop_ns;            /* Producers send nothing new from this time (0: never). */
 };
 
@@ -96,6 +97,9 @@ enum fault_target_kind {
     TARGET_LEADER, /* Whichever node leads the quorum when the fault fires. */
     TARGET_RANDOM, /* A node drawn from the seed when the fault fires. */
     TARGET_SETS,   /* side_a / side_b (partitions and cuts). */
+    /* The live node leading the most Kafka partitions in the newest metadata a node applied
+     * (ties: the first node); none when no live node leads any. */
+    TARGET_PARTITION_LEADER,
 };
 
 struct scenario_fault {

@@ -53,6 +53,15 @@ struct sim_node {
     struct node_config config;
 };
 
+/* A partition's leader as of the newest metadata record (by place in the metadata log) any node
+ * reported applying. */
+struct sim_partition_leader {
+    u64 topic;
+    u32 index;
+    u64 offset, record;
+    i32 leader;
+};
+
 struct sim_run {
     struct scenario *scenario; /* Owned copy (swarm may have added faults). */
     struct world *world;
@@ -66,6 +75,9 @@ struct sim_run {
     u64 role_epoch[SCENARIO_NODES_MAX];
     u64 role_seq[SCENARIO_NODES_MAX];
     u64 observe_seq;
+    /* Newest leader of each Kafka partition, to resolve TARGET_PARTITION_LEADER. */
+    struct sim_partition_leader *partition_leaders;
+    u32 partition_leader_count, partition_leader_capacity;
     struct sim_fault_record *records;
     u32 record_count;
 };
@@ -239,7 +251,7 @@ static void sim_add_kafka_clients(struct sim_run *run)
                      SIM_NODE_PORT_CLIENT);
             config->bootstrap_count++;
         }
-        config->replication_factor = 1;
+        config->replication_factor = (i16)workload->replication_factor;
         snprintf(config->topic, sizeof(config->topic), "%s", workload->topic);
         config->partition_count = workload->partition_count;
         config->acks = (i16)workload->acks;
@@ -314,6 +326,37 @@ static i32 sim_node_index_of_id(const struct scenario *scenario, u32 id)
     return -1;
 }
 
+static void sim_note_partition_leader(struct sim_run *run, const struct history_event *event,
+                                      const u8 *data)
+{
+    struct history_partition_state state;
+    if (event->data_size != sizeof(state) || event->d > UINT32_MAX) return;
+    memcpy(&state, data, sizeof(state));
+    struct sim_partition_leader *entry = NULL;
+    for (u32 i = 0; i < run->partition_leader_count && entry == NULL; i++) {
+        struct sim_partition_leader *known = &run->partition_leaders[i];
+        if (known->topic == event->c && known->index == (u32)event->d) entry = known;
+    }
+    if (entry == NULL) {
+        if (run->partition_leader_count == run->partition_leader_capacity) {
+            u32 capacity = MAX(16u, run->partition_leader_capacity * 2);
+            struct sim_partition_leader *grown =
+                realloc(run->partition_leaders, capacity * sizeof(*grown));
+            ASSERT(grown != NULL);
+            run->partition_leaders = grown;
+            run->partition_leader_capacity = capacity;
+        }
+        entry = &run->partition_leaders[run->partition_leader_count++];
+        *entry = (struct sim_partition_leader){.topic = event->c, .index = (u32)event->d};
+    } else if (event->a < entry->offset ||
+               (event->a == entry->offset && event->b <= entry->record)) {
+        return; /* Another node applying a record already seen, or an older one. */
+    }
+    entry->offset = event->a;
+    entry->record = event->b;
+    entry->leader = state.leader;
+}
+
 static void sim_observer(void *context, const struct history_event *event, const u8 *data)
 {
     struct sim_run *run = context;
@@ -324,6 +367,10 @@ static void sim_observer(void *context, const struct history_event *event, const
     run->observe_seq++;
     i32 index = sim_node_index_of_id(run->scenario, event->node);
     if (index < 0) return;
+    if (event->kind == HISTORY_METADATA_PARTITION) {
+        sim_note_partition_leader(run, event, data);
+        return;
+    }
     if (event->kind == HISTORY_NODE_START) {
         run->role[index] = HISTORY_ROLE_UNATTACHED; /* A restarted node leads nothing yet. */
         return;
@@ -364,6 +411,25 @@ static i32 sim_leader(const struct sim_run *run)
     return best;
 }
 
+/* The live node leading the most partitions (ties: the lowest index); -1 if none leads any. */
+static i32 sim_partition_leader(const struct sim_run *run)
+{
+    i32 best = -1;
+    u32 best_count = 0;
+    for (u32 i = 0; i < run->scenario->node_count; i++) {
+        if (!run->world->processes[i]->alive) continue;
+        u32 count = 0;
+        for (u32 p = 0; p < run->partition_leader_count; p++) {
+            count += run->partition_leaders[p].leader == (i32)run->scenario->nodes[i].id;
+        }
+        if (count > best_count) {
+            best = (i32)i;
+            best_count = count;
+        }
+    }
+    return best;
+}
+
 static i32 sim_fault_target(struct sim_run *run, const struct scenario_fault *fault)
 {
     switch (fault->target) {
@@ -371,6 +437,7 @@ static i32 sim_fault_target(struct sim_run *run, const struct scenario_fault *fa
         ASSERT(fault->target_node < run->scenario->node_count);
         return (i32)fault->target_node;
     case TARGET_LEADER: return sim_leader(run);
+    case TARGET_PARTITION_LEADER: return sim_partition_leader(run);
     case TARGET_RANDOM:
         ASSERT(run->scenario->node_count > 0);
         return (i32)prng_below(&run->world->fault_prng, run->scenario->node_count);
@@ -393,7 +460,7 @@ static u32 sim_history_fault(enum fault_kind kind)
     case FAULT_HEAL: return HISTORY_FAULT_HEAL;
     case FAULT_CLOCK_JUMP:
     case FAULT_CLOCK_DRIFT: return HISTORY_FAULT_CLOCK;
-    case FAULT_DISK_CORRUPT:
+    case FAULT_DISK_CORRUPT: return HISTORY_FAULT_DISK_CORRUPT;
     case FAULT_DISK_READ_ERROR:
     case FAULT_DISK_SLOW: return HISTORY_FAULT_DISK;
     case FAULT_KIND_COUNT: break;
@@ -688,8 +755,10 @@ static bool sim_build(struct sim_run *run, const struct sim_options *options)
     for (u32 i = 0; i < run->scenario->node_count; i++) {
         if (run->scenario->workload.kind != WORKLOAD_KAFKA_PRODUCE_CONSUME) break;
         sim_record(run, HISTORY_KAFKA_BROKER_CONFIG, run->scenario->nodes[i].id,
-                   run->nodes[i].config.log_flush_interval_messages, 1,
-                   run->nodes[i].config.unclean_leader_election_enable, 0);
+                   run->nodes[i].config.log_flush_interval_messages,
+                   run->scenario->workload.replication_factor,
+                   run->nodes[i].config.unclean_leader_election_enable,
+                   run->nodes[i].config.min_insync_replicas);
     }
     return true;
 }
@@ -721,6 +790,7 @@ static void sim_teardown(struct sim_run *run)
     free(run->records);
     free(run->clients);
     free(run->kafka_clients);
+    free(run->partition_leaders);
     free(run->nodes);
     free(run->scenario);
 }

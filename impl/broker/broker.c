@@ -107,6 +107,7 @@ void broker_destroy(struct broker *broker)
         }
         free(topic->logs);
         free(topic->states);
+        free(topic->replicas);
     }
     for (u32 i = 0; i < BROKER_SLOTS_MAX; i++) {
         free(broker->slots[i].data);
@@ -474,6 +475,14 @@ void broker_on_timer(struct broker *broker, u32 timer_id)
     ASSERT(timer_id >= broker->timer_base);
     u32 index = timer_id - broker->timer_base;
     ASSERT(index < BROKER_TIMERS);
+    if (index == BROKER_TIMER_REPLICATION) {
+        broker_replication_on_timer(broker);
+        return;
+    }
+    if (index == BROKER_TIMER_FETCHER) {
+        broker_fetcher_on_timer(broker);
+        return;
+    }
     if (index >= BROKER_SLOTS_MAX) {
         broker_periodic_on_timer(broker, index);
         return;

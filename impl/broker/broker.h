@@ -5,7 +5,8 @@
  * internal client keys are 10000+), every file completion tagged BROKER_FILE_TAG, the timers in
  * [timer_base, timer_base + BROKER_TIMERS) and every closed connection. Requests are served one
  * at a time per connection, in order: while a request waits for the log (Produce, ListOffsets,
- * Fetch), the broker pauses reading on its connection, so responses leave in request order.
+ * Fetch), the broker holds its frame (io_frame_hold), which stops reading on its connection,
+ * so responses leave in request order.
  * A bounded pool of request slots carries the requests in service; when it is empty, reading
  * pauses on every client connection until a slot frees (back-pressure, never growth).
  *
@@ -27,12 +28,16 @@
 
 #define BROKER_FILE_TAG ((u64)2 << 56) /* File user_data bits 56..63 of the broker. */
 /* Timer indices (from timer_base): 0..3 one per request slot (a long poll), then the sweep of
- * idle connections and the log maintenance (retention, compaction). */
+ * idle connections, the log maintenance (retention, compaction), the leader's ISR check and
+ * the follower's fetcher (reconnects, backoff). */
 #define BROKER_TIMER_IDLE 4u
 #define BROKER_TIMER_MAINTENANCE 5u
-#define BROKER_TIMERS 6u
+#define BROKER_TIMER_REPLICATION 6u
+#define BROKER_TIMER_FETCHER 7u
+#define BROKER_TIMERS 8u
 #define BROKER_API_KEY_INTERNAL_MIN 10000 /* Keys from here on belong to the quorum. */
 #define BROKER_LINK_CONN_TAG 0x300u      /* io_connect tag of the link to the controller. */
+#define BROKER_FETCHER_CONN_TAG 0x301u   /* io_connect tag of a fetcher's link to a leader. */
 
 struct broker;
 
@@ -56,6 +61,12 @@ io_conn broker_link_conn(const struct broker *broker);
 void broker_link_on_conn(struct broker *broker, enum io_conn_event event);
 WARN_UNUSED bool broker_link_on_frame(struct broker *broker, const u8 *frame, u32 size);
 void broker_link_on_timer(struct broker *broker);
+
+/* Replica fetcher connections (broker_fetcher.c), the broker's own outgoing connections to
+ * partition leaders: the node routes their events and frames here. */
+bool broker_fetcher_owns(const struct broker *broker, io_conn conn);
+void broker_fetcher_on_conn(struct broker *broker, io_conn conn, enum io_conn_event event);
+void broker_fetcher_on_frame(struct broker *broker, io_conn conn, const u8 *frame, u32 size);
 
 /* Starts the link to the controller; logs open as the metadata image names them. */
 void broker_start(struct broker *broker);

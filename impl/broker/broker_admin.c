@@ -158,6 +158,8 @@ static void broker_topic_delete(struct broker *broker, u32 index)
     }
     free(topic->logs);
     free(topic->states);
+    free(topic->replicas);
+    topic->replicas = NULL;
     topic->logs = NULL;
     topic->states = NULL;
     topic->used = false;

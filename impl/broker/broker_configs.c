@@ -14,7 +14,8 @@
  * when the image changes, broker_topics.c hands each topic's overrides to
  * broker_topic_apply_overrides, which applies them to the open logs at once. cleanup.policy
  * reaches a log that was opened without compaction only when it next opens (the cleaner's
- * memory is allocated at open).
+ * memory is allocated at open). min.insync.replicas (Kafka's name at both levels, 1..INT_MAX)
+ * is no log config: Produce with acks=-1 reads it (broker_replica_min_insync).
  *
  * Tested by tests/unit/test_broker.c and tests/integration/kafka_python.sh. */
 #include "broker_internal.h"
@@ -63,6 +64,8 @@ static const struct broker_config_info broker_topic_configs[BROKER_TOPIC_CONFIGS
     [BROKER_CONFIG_RETENTION_MS] = {"retention.ms", "log.retention.ms", BROKER_TYPE_LONG, -1},
     [BROKER_CONFIG_SEGMENT_BYTES] = {"segment.bytes", "log.segment.bytes", BROKER_TYPE_INT, 14},
     [BROKER_CONFIG_SEGMENT_MS] = {"segment.ms", "log.roll.ms", BROKER_TYPE_LONG, 1},
+    [BROKER_CONFIG_MIN_INSYNC_REPLICAS] = {"min.insync.replicas", "min.insync.replicas",
+                                           BROKER_TYPE_INT, 1},
 };
 
 static i64 broker_log_config_get(const struct log_config *config, u32 id)
@@ -108,6 +111,7 @@ void broker_topic_log_config(const struct broker *broker, const struct broker_to
 {
     broker_base_log_config(broker, config);
     for (u32 id = 0; id < BROKER_TOPIC_CONFIGS; id++) {
+        if (id == BROKER_CONFIG_MIN_INSYNC_REPLICAS) continue; /* Read where it is used. */
         if (topic->overrides_set & (1u << id)) {
             broker_log_config_set(config, id, topic->overrides[id]);
         }
@@ -263,6 +267,11 @@ static void broker_describe_add(struct broker_describe *d, const char *name, con
 static enum broker_config_source broker_config_base(const struct broker *broker, u32 id,
                                                     char *text, u32 size)
 {
+    if (id == BROKER_CONFIG_MIN_INSYNC_REPLICAS) { /* Not a log config (broker_replication.c). */
+        i64 value = broker->config.min_insync_replicas;
+        broker_topic_config_format(id, value, text, size);
+        return value == 1 ? BROKER_SOURCE_DEFAULT : BROKER_SOURCE_STATIC_BROKER;
+    }
     struct log_config base, kafka;
     broker_base_log_config(broker, &base);
     log_config_defaults(&kafka);
@@ -403,6 +412,7 @@ void broker_topic_apply_overrides(struct broker *broker, u32 index, u32 set, con
         if (topic->states[p] == BROKER_PARTITION_NOT_HOSTED) continue;
         struct partition_log *log = &topic->logs[p];
         for (u32 id = 0; id < BROKER_TOPIC_CONFIGS; id++) {
+            if (id == BROKER_CONFIG_MIN_INSYNC_REPLICAS) continue; /* Not the log's. */
             i64 value = broker_log_config_get(&config, id);
             if (id == BROKER_CONFIG_CLEANUP_POLICY && (value & LOG_CLEANUP_COMPACT) &&
                 log->cleaner_map == NULL) {

@@ -5,20 +5,32 @@
  * answers when slot->pending is back to zero.
  *   - Produce: every record batch of a partition is framed and checked (magic 2) here, then
  *     appended with partition_log_append (which validates size and CRC, and records when it can,
- *     and assigns offsets); the answer carries the first batch's base offset. acks 0 gets no
- *     answer, acks 1 and -1 are answered once the local append completed (one node: the local
- *     log is the whole ISR). Batches are stored as they came, whatever their compression codec.
- *   - ListOffsets: earliest and latest (the high watermark) from the log's offsets, by
- *     timestamp (and max timestamp) through partition_log_list_offset.
+ *     assigns offsets and stamps the image's leader epoch); the answer carries the first
+ *     batch's base offset. Each batch in the log is observed (HISTORY_REPLICA_APPENDED, role
+ *     leader, from the stamped header in the held frame). acks 0 gets no answer, acks 1 is
+ *     answered once the local appends completed. acks -1 (broker_replication.h) is refused
+ *     with NOT_ENOUGH_REPLICAS before any append when the image's ISR is smaller than
+ *     min.insync.replicas; after the appends the slot parks (slot->parked, the slot's timer at
+ *     TimeoutMs) until every partition's high watermark passes its last offset (then
+ *     NOT_ENOUGH_REPLICAS_AFTER_APPEND if the ISR is below min.insync.replicas, else success),
+ *     its leadership moves (NOT_LEADER_OR_FOLLOWER) or the timeout (REQUEST_TIMED_OUT).
+ *     broker_produce_wake looks at the BROKER_SLOTS_MAX slots when a high watermark moves.
+ *     Batches are stored as they came, whatever their compression codec.
+ *   - ListOffsets: earliest, and latest = the high watermark (the log end for a replica's
+ *     ReplicaId >= 0), from the log's offsets; by timestamp (and max timestamp) through
+ *     partition_log_list_offset, an offset found at or past that limit counting as none, as
+ *     Kafka's lastFetchableOffset does.
  *   - Fetch (v4-v12, no sessions: SessionId 0) is in broker_fetch.c: file ranges from the
- *     logs, sent with io_send_file (zero copy); high watermark = last stable offset = log end
- *     (no replication, no transactions yet), except with flush.messages=1, where it is the
- *     durable end (broker_high_watermark); aborted transactions empty, long polling.
+ *     logs, sent with io_send_file (zero copy); high watermark = last stable offset =
+ *     broker_replica_high_watermark (no transactions yet); aborted transactions empty, long
+ *     polling.
  * Invariants: a part is done exactly once per pass; slot->pending counts operations in flight;
- * slot->data_used <= BROKER_DATA_SIZE_MAX.
+ * slot->data_used <= BROKER_DATA_SIZE_MAX; a parked Produce has no operation in flight.
  *
  * Tested by tests/unit/test_broker.c and tests/integration/kafka_kcat.sh. */
 #include "broker_internal.h"
+
+#include "../../model/history.h"
 
 #include <string.h>
 
@@ -70,7 +82,7 @@ bool broker_part_add(struct broker *broker, struct broker_slot *slot, u32 reques
         part->error = KAFKA_ERROR_UNKNOWN_TOPIC_OR_PARTITION;
     } else if (broker->topics[topic].states[partition] == BROKER_PARTITION_FAILED) {
         part->error = KAFKA_ERROR_KAFKA_STORAGE_ERROR;
-    } else if (!broker_partition_ready(broker, (u32)topic, partition)) {
+    } else if (!broker_replica_leads(broker, (u32)topic, partition)) {
         part->error = KAFKA_ERROR_NOT_LEADER_OR_FOLLOWER;
     }
     part->done = part->error != KAFKA_ERROR_NONE;
@@ -106,12 +118,36 @@ static i16 broker_produce_check(const u8 *records, i32 size)
     return KAFKA_ERROR_NONE;
 }
 
+/* error when the image's ISR of the part's partition is smaller than min.insync.replicas,
+ * else KAFKA_ERROR_NONE (Kafka judges the committed ISR, not the maximal one). */
+static i16 broker_produce_insync(const struct broker *broker, const struct broker_part *part,
+                                 i16 error)
+{
+    const struct metadata_partition *metadata =
+        broker_partition_metadata(broker, part->topic, part->partition);
+    ASSERT(metadata != NULL); /* The part is ready. */
+    return metadata->isr.count < broker_replica_min_insync(broker, part->topic) ? error
+                                                                               : KAFKA_ERROR_NONE;
+}
+
 static void broker_produce_part(struct broker *broker, struct broker_slot *slot, u32 index,
                                 u8 *records, i32 size)
 {
     struct broker_part *part = &slot->parts[index];
+    part->last_offset = -1;
     if (part->error == KAFKA_ERROR_NONE) part->error = broker_produce_check(records, size);
+    if (part->error == KAFKA_ERROR_NONE && slot->request.Produce.Acks == -1) {
+        part->error = broker_produce_insync(broker, part, KAFKA_ERROR_NOT_ENOUGH_REPLICAS);
+        const struct metadata_partition *metadata =
+            broker_partition_metadata(broker, part->topic, part->partition);
+        part->isr_alone = metadata->isr.count == 1 &&
+                          metadata->isr.ids[0] == (i32)broker->config.node_id;
+    }
     if (part->error != KAFKA_ERROR_NONE) return;
+    /* The records are a view into the held frame: the observation of each append reads its
+     * stamped batch there. */
+    ASSERT(records >= slot->frame && records + size <= slot->frame + slot->frame_size);
+    part->batch_next = (u32)(records - slot->frame);
     u64 position = 0;
     for (u32 batches = 0; position < (u64)size && batches < (u32)size; batches++) {
         u64 batch_size = 0;
@@ -134,6 +170,10 @@ static void broker_produce_part(struct broker *broker, struct broker_slot *slot,
 static void broker_produce_respond(struct broker *broker, struct broker_slot *slot)
 {
     const struct kafka_produce_request *request = &slot->request.Produce;
+    if (slot->parked) {
+        slot->parked = false;
+        io_timer_cancel(broker->io, broker->timer_base + broker_slot_index(broker, slot));
+    }
     if (request->Acks == 0) {
         broker_slot_finish(broker, slot, NULL);
         return;
@@ -205,19 +245,129 @@ bool broker_start_produce(struct broker *broker, struct broker_slot *slot)
     return true;
 }
 
+/* acks=-1: settles each appended partition that can be (see the file comment); expired: the
+ * request's time is up (or its answer is no longer wanted). True when every part is settled. */
+static bool broker_produce_settle(struct broker *broker, struct broker_slot *slot, bool expired)
+{
+    ASSERT(slot->pending == 0);
+    bool settled = true;
+    for (u32 i = 0; i < slot->part_count; i++) {
+        struct broker_part *part = &slot->parts[i];
+        if (part->done) continue;
+        ASSERT(part->appends == 0);
+        const struct broker_replica *replica =
+            part->error == KAFKA_ERROR_NONE
+                ? &broker->topics[part->topic].replicas[part->partition]
+                : NULL;
+        if (replica == NULL) {
+            /* Failed already. */
+        } else if (!broker_replica_leads(broker, part->topic, part->partition) ||
+                   replica->role != BROKER_REPLICA_LEADER) {
+            /* Led elsewhere (or by no one) before the high watermark passed the batches: not
+             * committed, unless this broker was the whole ISR when it appended them (as a lone
+             * Kafka leader's append moves the high watermark with it; no other replica can
+             * be elected cleanly without them). */
+            if (!part->isr_alone) part->error = KAFKA_ERROR_NOT_LEADER_OR_FOLLOWER;
+        } else if (replica->high_watermark > part->last_offset) {
+            part->error = broker_produce_insync(broker, part,
+                                                KAFKA_ERROR_NOT_ENOUGH_REPLICAS_AFTER_APPEND);
+        } else if (expired) {
+            part->error = KAFKA_ERROR_REQUEST_TIMED_OUT;
+        } else {
+            settled = false;
+            continue;
+        }
+        part->done = true;
+    }
+    return settled;
+}
+
+/* Every append of the request completed: answer, or wait for the high watermark. */
+static void broker_produce_appended(struct broker *broker, struct broker_slot *slot)
+{
+    const struct kafka_produce_request *request = &slot->request.Produce;
+    ASSERT(slot->pending == 0 && !slot->parked);
+    if (request->Acks != -1 || broker_produce_settle(broker, slot, request->TimeoutMs <= 0)) {
+        broker_produce_respond(broker, slot);
+        return;
+    }
+    slot->parked = true;
+    slot->deadline_ns = io_now_ns(broker->io) + (u64)request->TimeoutMs * NS_PER_MS;
+    io_timer_set(broker->io, broker->timer_base + broker_slot_index(broker, slot),
+                 slot->deadline_ns);
+}
+
+void broker_produce_on_timer(struct broker *broker, struct broker_slot *slot)
+{
+    ASSERT(slot->used && slot->parked && slot->header.RequestApiKey == KAFKA_API_PRODUCE);
+    bool expired = slot->conn == 0 || io_now_ns(broker->io) >= slot->deadline_ns;
+    if (broker_produce_settle(broker, slot, expired)) broker_produce_respond(broker, slot);
+}
+
+void broker_produce_wake(struct broker *broker, u32 topic, i32 partition)
+{
+    for (u32 s = 0; s < BROKER_SLOTS_MAX; s++) {
+        struct broker_slot *slot = &broker->slots[s];
+        if (!slot->used || !slot->parked || slot->header.RequestApiKey != KAFKA_API_PRODUCE) {
+            continue;
+        }
+        bool concerned = false;
+        for (u32 i = 0; i < slot->part_count && !concerned; i++) {
+            const struct broker_part *part = &slot->parts[i];
+            concerned = !part->done && part->topic == topic && part->partition == partition;
+        }
+        if (concerned && broker_produce_settle(broker, slot, false)) {
+            broker_produce_respond(broker, slot);
+        }
+    }
+}
+
+/* HISTORY_REPLICA_APPENDED of the batch the event is about, read from its stamped header. */
+static void broker_produce_observe(struct broker *broker, struct broker_slot *slot,
+                                   struct broker_part *part, const struct log_event *event)
+{
+    const u8 *batch = slot->frame + part->batch_next;
+    u32 room = slot->frame_size - part->batch_next;
+    u64 size = 0;
+    struct record_batch_header header;
+    /* Framed and decoded before it was appended (broker_produce_check). */
+    ASSERT(batch_size_peek(batch, room, &size) == BATCH_OK && size <= room);
+    ASSERT(batch_header_decode(batch, size, &header) == BATCH_OK);
+    part->batch_next += (u32)size;
+    if (event->result != LOG_OK) return;
+    struct history_replica_batch payload = {
+        .leader_epoch = header.PartitionLeaderEpoch,
+        .crc = header.Crc,
+        .record_count = (u32)header.RecordCount,
+        .role = HISTORY_REPLICA_LEADER,
+    };
+    struct io_observation observation = {
+        .kind = HISTORY_REPLICA_APPENDED,
+        .a = history_topic_hash(broker->topics[part->topic].id.bytes),
+        .b = (u64)part->partition,
+        .c = (u64)event->offset,
+        .d = (u64)event->last_offset,
+        .data = (const u8 *)&payload,
+        .data_size = sizeof(payload),
+    };
+    io_observe(broker->io, &observation);
+}
+
 static void broker_produce_on_event(struct broker *broker, struct broker_slot *slot,
                                     struct broker_part *part, const struct log_event *event)
 {
     ASSERT(event->kind == LOG_EVENT_APPENDED);
     ASSERT(part->appends > 0);
     part->appends--;
+    broker_produce_observe(broker, slot, part, event);
     if (event->result != LOG_OK) {
         part->error = broker_log_error(event->result);
     } else {
         if (part->offset < 0 || event->offset < part->offset) part->offset = event->offset;
+        part->last_offset = MAX(part->last_offset, event->last_offset);
         broker_fetch_wake(broker, part->topic, part->partition);
     }
-    if (slot->pending == 0) broker_produce_respond(broker, slot);
+    if (slot->pending == 0) broker_produce_appended(broker, slot);
 }
 
 /* ===== ListOffsets ===== */
@@ -262,6 +412,17 @@ static void broker_list_offsets_respond(struct broker *broker, struct broker_slo
     broker_slot_finish(broker, slot, &response);
 }
 
+/* Kafka's lastFetchableOffset: the high watermark for a consumer, the log end for a replica
+ * (ReplicaId >= 0: a debugging tool). */
+static i64 broker_list_offsets_limit(struct broker *broker, const struct broker_slot *slot,
+                                     const struct broker_part *part)
+{
+    if (slot->request.ListOffsets.ReplicaId >= 0) {
+        return partition_log_end_offset(&broker->topics[part->topic].logs[part->partition]);
+    }
+    return broker_replica_high_watermark(broker, part->topic, (u32)part->partition);
+}
+
 static void broker_list_offsets_part(struct broker *broker, struct broker_slot *slot, u32 index,
                                      i64 timestamp)
 {
@@ -269,8 +430,9 @@ static void broker_list_offsets_part(struct broker *broker, struct broker_slot *
     if (part->error != KAFKA_ERROR_NONE) return;
     struct partition_log *log = broker_part_log(broker, part);
     if (timestamp == LOG_TIMESTAMP_EARLIEST || timestamp == LOG_TIMESTAMP_LATEST) {
-        part->offset = timestamp == LOG_TIMESTAMP_EARLIEST ? partition_log_start_offset(log)
-                                                           : broker_high_watermark(log);
+        part->offset = timestamp == LOG_TIMESTAMP_EARLIEST
+                           ? partition_log_start_offset(log)
+                           : broker_list_offsets_limit(broker, slot, part);
         part->timestamp = -1;
         return;
     }
@@ -332,6 +494,14 @@ void broker_data_on_event(struct broker *broker, struct broker_slot *slot,
         part->error = broker_log_error(event->result);
         part->offset = event->offset;
         part->timestamp = event->timestamp;
+        bool ready = part->error == KAFKA_ERROR_NONE &&
+                     broker_replica_leads(broker, part->topic, part->partition);
+        if (part->error == KAFKA_ERROR_NONE && !ready) {
+            part->error = KAFKA_ERROR_NOT_LEADER_OR_FOLLOWER;
+        } else if (ready && part->offset >= broker_list_offsets_limit(broker, slot, part)) {
+            part->offset = -1; /* Not visible yet: as if there were none. */
+            part->timestamp = -1;
+        }
         if (slot->pending == 0) broker_list_offsets_respond(broker, slot);
         return;
     }

@@ -16,6 +16,7 @@
 #include "../protocol/header.h"
 #include "broker.h"
 #include "broker_metrics.h" /* struct broker_metrics. */
+#include "broker_replication.h"
 
 #define BROKER_TOPICS_MAX 64u
 #define BROKER_PARTITIONS_MAX 64u     /* Per topic. */
@@ -42,6 +43,7 @@ enum broker_event_kind {
     BROKER_EVENT_CLOSE = 5,
     BROKER_EVENT_DELETE = 6, /* DeleteRecords. */
     BROKER_EVENT_MAINTENANCE = 7, /* Retention, compaction, flush (broker_maintenance.c). */
+    BROKER_EVENT_REPLICA = 8,     /* A follower's append or truncation (broker_fetcher.c). */
 };
 /* A file user_data is a log's own (io_tag BROKER_LOG_TAG | topic << 8 | partition), or bit 53
  * is set: */
@@ -72,6 +74,7 @@ enum broker_topic_config {
     BROKER_CONFIG_RETENTION_MS,
     BROKER_CONFIG_SEGMENT_BYTES,
     BROKER_CONFIG_SEGMENT_MS,
+    BROKER_CONFIG_MIN_INSYNC_REPLICAS, /* Not a log config: Produce acks=-1 reads it. */
     BROKER_TOPIC_CONFIGS
 };
 
@@ -83,6 +86,7 @@ struct broker_topic {
     u32 partition_count;
     struct partition_log *logs; /* partition_count, allocated at creation. */
     enum broker_partition_state *states;
+    struct broker_replica *replicas; /* Replication state (broker_replication.h). */
     u32 overrides_set;                     /* Bit per enum broker_topic_config. */
     i64 overrides[BROKER_TOPIC_CONFIGS];   /* Valid where the bit is set. */
 };
@@ -119,6 +123,68 @@ struct broker_link {
     u8 *buffer;              /* One outgoing frame. */
 };
 
+/* The follower's replica fetcher (broker_fetcher.c): one link per leader broker this broker
+ * follows a partition of, one Fetch in flight on it, its answer held while it is applied. */
+#define BROKER_FETCHER_LINKS_MAX 16u
+#define BROKER_FETCHER_REQUEST_SIZE (64u * 1024u) /* One encoded Fetch request. */
+#define BROKER_FETCHER_ARENA_SIZE (128u * 1024u)  /* One decoded Fetch answer. */
+
+enum broker_fetcher_step {
+    BROKER_FETCHER_ASKED,      /* Named by the Fetch in flight. */
+    BROKER_FETCHER_APPENDING,  /* A batch of the answer is being appended. */
+    BROKER_FETCHER_TRUNCATING, /* A divergence or an out-of-range answer cuts the log. */
+    BROKER_FETCHER_ADVANCING,  /* The log start follows the leader's (delete_records). */
+    BROKER_FETCHER_DONE,
+};
+
+/* One partition named by a fetcher's Fetch, and what its answer asks of the log. */
+struct broker_fetcher_part {
+    u16 topic;
+    u16 partition;
+    struct proto_uuid topic_id; /* The topic the request named: a slot may be reused. */
+    i32 leader_epoch;           /* The image's when the request was built. */
+    i64 fetch_offset;
+    enum broker_fetcher_step step;
+    u32 records_position;       /* Of the answer's records in the held frame. */
+    u32 records_size;
+    u32 records_done;           /* Bytes of them appended or skipped. */
+    u32 batch_size;             /* APPENDING: the batch in the log's hands. */
+    i64 leader_high_watermark;  /* -1 unknown. */
+    i64 leader_log_start;       /* -1 unknown. */
+    i64 high_watermark_before;  /* TRUNCATING: what the replica knew when it cut. */
+};
+
+struct broker_fetcher_link {
+    bool used;
+    i32 leader_id;
+    bool wanted;          /* The leader leads a partition this broker follows. */
+    io_conn conn;         /* To the leader's client listener; 0 when none. */
+    bool connected;
+    u64 retry_ns;         /* No connection attempt before this time. */
+    u64 wake_ns;          /* Idle with every partition backing off: fetch again then. */
+    bool in_flight;       /* A Fetch awaits its answer, */
+    i32 correlation;
+    u64 deadline_ns;      /* ... given up on at this time. */
+    bool applying;        /* The answer's frame is held until its log operations complete. */
+    io_conn held_conn;    /* Where it is held (conn may be closed and zeroed first). */
+    u8 *held;
+    u32 next_key;         /* topic << 8 | partition where the next Fetch starts (rotation). */
+    struct broker_fetcher_part parts[BROKER_PARTS_MAX];
+    u32 part_count;
+};
+
+struct broker_fetcher {
+    struct broker_fetcher_link links[BROKER_FETCHER_LINKS_MAX];
+    /* Bit per partition: a log operation of a fetcher's answer is in flight on its log (no
+     * other link's answer may touch it until it completes). */
+    u64 busy[BROKER_TOPICS_MAX];
+    i32 correlation_next;
+    bool links_full_logged;
+    bool reconcile_wanted; /* A partition failed: which links are wanted may have changed. */
+    u8 request[BROKER_FETCHER_REQUEST_SIZE];
+    _Alignas(16) u8 arena[BROKER_FETCHER_ARENA_SIZE]; /* Decoded structs: aligned. */
+};
+
 /* One partition named by a request in service. */
 struct broker_part {
     u32 request_topic;   /* Index of its topic in the request (responses keep that order). */
@@ -134,6 +200,14 @@ struct broker_part {
     io_file file;        /* Fetch: the records are this file range, sent by io_send_file. */
     u64 file_position;
     u32 appends;         /* Produce: batches still being appended. */
+    u32 batch_next;      /* Produce: where in slot->frame the batch of the next append event
+                          * starts (its observation reads the stamped header there). */
+    i64 last_offset;     /* Produce: the last offset appended (acks=-1 waits for the high
+                          * watermark past it). */
+    bool isr_alone;      /* Produce acks=-1: the image's ISR was this broker alone when the
+                          * batches went to the log, so their appends commit them. */
+    i32 diverging_epoch; /* Fetch: DivergingEpoch to answer (-1: none), ... */
+    i64 diverging_end;   /* ... and its end offset. */
 };
 
 struct broker_slot {
@@ -155,7 +229,8 @@ struct broker_slot {
     u32 part_count;
     u32 pending;         /* Log or file operations still to complete. */
     u32 next_part;       /* Fetch: the next partition to read. */
-    bool parked;         /* Fetch: waiting for min_bytes or max_wait. */
+    bool parked;         /* Fetch: waiting for min_bytes or max_wait. Produce acks=-1: waiting
+                          * for the high watermark until deadline_ns (the slot's timer). */
     bool waited;         /* Fetch: the long poll ran; answer with what there is. */
     u64 arrival_ns;      /* When the request's frame arrived (latency metrics). */
     u64 deadline_ns;     /* Fetch: when the long poll ends (0: not started). Forwarded:
@@ -205,6 +280,8 @@ struct broker {
     void *close_observer_owner;
     struct broker_maintenance maintenance;
     struct broker_metrics metrics;
+    struct broker_fetcher fetcher; /* The follower's side of replication. */
+    bool replication_timer_armed;  /* BROKER_TIMER_REPLICATION (broker_replication.c). */
 };
 
 /* broker.c */
@@ -235,6 +312,10 @@ const struct metadata_partition *broker_partition_metadata(const struct broker *
 /* The image's leader epoch of the partition (0 when unknown). */
 i32 broker_leader_epoch(const struct broker *broker, u32 index, i32 partition);
 bool broker_topic_deleting(const struct broker *broker, struct proto_string name);
+/* An I/O error took the partition's log offline (or its open failed). */
+bool broker_partition_offline(const struct broker *broker, u32 topic, u32 partition);
+/* Reopens (recovers) every offline log that is idle (BROKER_TIMER_REPLICATION). */
+void broker_partitions_restart_offline(struct broker *broker);
 void broker_partition_start(struct broker *broker, u32 index, u32 p);
 bool broker_topic_grow(struct broker *broker, u32 index, u32 count);
 /* Overrides from the image's config list of a topic (unknown names are skipped). */
@@ -253,6 +334,11 @@ void broker_link_start(struct broker *broker);
 void broker_link_stop(struct broker *broker);
 /* The link timer fires within delay_ns (for a retry of the reconciliation). */
 void broker_link_wake(struct broker *broker, u64 delay_ns);
+/* Sends a request of the broker's own to the active controller: its correlation id, or -1
+ * when the link is not connected and registered (or the send failed). The answer comes back
+ * through broker_link_on_frame (AlterPartition: broker_replication_on_alter_answer). */
+i32 broker_link_request(struct broker *broker, i16 api_key, i16 version,
+                        const union kafka_request *body);
 
 /* broker_configs.c */
 void broker_topic_log_config(const struct broker *broker, const struct broker_topic *topic,
@@ -297,10 +383,22 @@ void broker_data_on_event(struct broker *broker, struct broker_slot *slot,
                           enum broker_event_kind kind, u32 index, const struct log_event *event);
 void broker_fetch_on_log_read(struct broker *broker, struct broker_slot *slot,
                               struct broker_part *part, const struct log_event *event);
+/* A parked slot's deadline passed, or it must end now (its connection closed, a partition's
+ * leadership moved): Fetch answers with what it has, Produce re-examines what it waits for. */
 void broker_fetch_on_timer(struct broker *broker, struct broker_slot *slot);
+/* The partition's log grew or became durable (an append or a flush completed). */
 void broker_fetch_wake(struct broker *broker, u32 topic, i32 partition);
-/* What readers may see of a partition this broker serves alone: its log end (Kafka's leader
- * without followers), or with a per-message flush policy its durable end. */
+/* Parked fetches naming the partition start a new pass: replica fetches when the log grew,
+ * consumer fetches when the high watermark moved. */
+void broker_fetch_wake_parked(struct broker *broker, u32 topic, i32 partition, bool grew,
+                              bool high_watermark_moved);
+/* Produce requests waiting (acks=-1) on the partition look again: answered once each of their
+ * partitions is past the high watermark, led elsewhere, or timed out. */
+void broker_produce_wake(struct broker *broker, u32 topic, i32 partition);
+void broker_produce_on_timer(struct broker *broker, struct broker_slot *slot);
+/* This log's own part of the high watermark: its log end, or with a per-message flush policy
+ * its durable end (the leader's high watermark is the minimum of it and the ISR's ends:
+ * broker_replica_high_watermark). */
 i64 broker_high_watermark(const struct partition_log *log);
 
 /* broker.c: a close the broker decides (idle, a failed send): io, bookkeeping, the owner. */

@@ -21,6 +21,10 @@
  *     client retries, as after any broken connection).
  *   - asks for auto-created topics (a CreateTopics with the defaults) when Metadata finds a
  *     name it does not know.
+ *   - carries the requests of the broker's own other parts (broker_link_request): today the
+ *     leader's AlterPartition (broker_replication.c), whose answers go back there by
+ *     correlation id; losing the connection gives every one in flight up
+ *     (broker_replication_on_alter_answer with correlation -1), and the ISR check asks again.
  * The controller is the quorum's leader (broker_set_controller, from the node); its address is
  * its entry in controller.quorum.voters (the controller listener). The link reconnects with a
  * jittered, doubling backoff. Answers are matched by correlation id: the controller may answer
@@ -94,6 +98,7 @@ static void link_lost(struct broker *broker)
     link->create_correlation = -1;
     if (link->state == BROKER_LINK_REGISTERING) link->state = BROKER_LINK_UNREGISTERED;
     for (u32 s = 0; s < BROKER_SLOTS_MAX; s++) broker->slots[s].forward_sent = false;
+    broker_replication_on_alter_answer(broker, -1, NULL); /* Never answered now. */
     link->backoff_ns = link->backoff_ns == 0 ? LINK_BACKOFF_MIN_NS
                                              : MIN(link->backoff_ns * 2, LINK_BACKOFF_MAX_NS);
     u64 jitter = io_random_below(broker->io, link->backoff_ns / 2 + 1);
@@ -133,6 +138,34 @@ static i32 link_send(struct broker *broker, i16 api_key, i16 version,
         return -1;
     }
     return correlation;
+}
+
+i32 broker_link_request(struct broker *broker, i16 api_key, i16 version,
+                        const union kafka_request *body)
+{
+    struct broker_link *link = &broker->link;
+    if (!link->connected || link->state != BROKER_LINK_REGISTERED) return -1;
+    return link_send(broker, api_key, version, body);
+}
+
+/* An answer to a request broker_link_request sent for broker_replication.c. */
+static bool link_on_alter_partition(struct broker *broker, i32 correlation,
+                                    struct proto_reader *reader)
+{
+    struct proto_arena decode, unused;
+    broker_scratch_arenas(broker, &decode, &unused);
+    i32 ignored = 0;
+    union kafka_response response;
+    i16 version = BROKER_ALTER_PARTITION_VERSION;
+    if (proto_response_header_decode(reader, KAFKA_API_ALTER_PARTITION, version, &ignored) !=
+            PROTO_OK ||
+        kafka_response_decode(reader, KAFKA_API_ALTER_PARTITION, version, &response, &decode) !=
+            PROTO_OK) {
+        broker_replication_on_alter_answer(broker, correlation, NULL);
+        return false;
+    }
+    broker_replication_on_alter_answer(broker, correlation, &response);
+    return true;
 }
 
 static void link_register(struct broker *broker)
@@ -399,6 +432,8 @@ bool broker_link_on_frame(struct broker *broker, const u8 *frame, u32 size)
         link_on_heartbeat(broker, &reader);
     } else if (correlation == link->create_correlation) {
         link->create_correlation = -1; /* The topics appear through the metadata log. */
+    } else if (broker_replication_awaits(broker, correlation)) {
+        if (!link_on_alter_partition(broker, correlation, &reader)) return false;
     }
     /* Anything else answers a request sent on an earlier connection: dropped. */
     link_pump(broker);

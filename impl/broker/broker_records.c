@@ -2,12 +2,19 @@
  *
  * DeleteRecords (async, a request slot) asks each named partition's log to advance its log
  * start offset (partition_log_delete_records: whole segments below it go) and answers each
- * with the new low watermark. Offset -1 means the high watermark; an offset above it is
- * OFFSET_OUT_OF_RANGE, as in Kafka. OffsetForLeaderEpoch (sync) answers from each log's
- * leader-epoch cache: the end offset of the asked epoch and the largest epoch at or below it
- * (an empty cache answers the current leader epoch at the log end, see broker_epoch_partition).
+ * with the new low watermark. Offset -1 means the high watermark (the replicated one,
+ * broker_replica_high_watermark); an offset above it is OFFSET_OUT_OF_RANGE, as in Kafka.
+ * The answer is the leader's own log start: Kafka waits until every follower's log start
+ * caught up (DelayedDeleteRecords), here followers follow at their next fetch (the answer's
+ * LogStartOffset) and the low watermark answered does not wait for them.
+ * OffsetForLeaderEpoch (sync) answers from each log's leader-epoch cache: the end offset of
+ * the asked epoch and the largest epoch at or below it (an empty cache answers the current
+ * leader epoch at the log end, see broker_epoch_partition).
  * A CurrentLeaderEpoch above the image's leader epoch is UNKNOWN_LEADER_EPOCH (this broker has
- * not caught up), below it FENCED_LEADER_EPOCH (the client's view is stale).
+ * not caught up), below it FENCED_LEADER_EPOCH (the client's view is stale). As in Kafka, the
+ * end offset of the latest epoch is the log end, not the high watermark (followers truncate
+ * by it; a consumer's check compares it with offsets it already read below the high
+ * watermark).
  *
  * Tested by tests/unit/test_broker.c. */
 #include "broker_internal.h"
@@ -56,7 +63,7 @@ static void broker_delete_records_part(struct broker *broker, struct broker_slot
     struct broker_part *part = &slot->parts[index];
     if (part->error != KAFKA_ERROR_NONE) return;
     struct partition_log *log = &broker->topics[part->topic].logs[part->partition];
-    i64 high_watermark = broker_high_watermark(log);
+    i64 high_watermark = broker_replica_high_watermark(broker, part->topic, (u32)part->partition);
     if (offset == -1) offset = high_watermark;
     if (offset < 0 || offset > high_watermark) {
         part->error = KAFKA_ERROR_OFFSET_OUT_OF_RANGE;
@@ -118,7 +125,7 @@ static void broker_epoch_partition(
     if (topic < 0 || asked->Partition < 0 ||
         (u32)asked->Partition >= broker->topics[topic].partition_count) {
         out->ErrorCode = KAFKA_ERROR_UNKNOWN_TOPIC_OR_PARTITION;
-    } else if (!broker_partition_ready(broker, (u32)topic, asked->Partition)) {
+    } else if (!broker_replica_leads(broker, (u32)topic, asked->Partition)) {
         out->ErrorCode = KAFKA_ERROR_NOT_LEADER_OR_FOLLOWER;
     } else if (asked->CurrentLeaderEpoch > broker_leader_epoch(broker, (u32)topic,
                                                                asked->Partition)) {

@@ -18,6 +18,8 @@
  * 3-node cluster). */
 #include "broker_internal.h"
 
+#include "../../model/history.h" /* HISTORY_REPLICA_OPENED. */
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -111,6 +113,51 @@ void broker_partition_start(struct broker *broker, u32 index, u32 p)
     if (result != LOG_OK) topic->states[p] = BROKER_PARTITION_FAILED;
 }
 
+/* ===== Offline logs ===== */
+
+bool broker_partition_offline(const struct broker *broker, u32 topic, u32 partition)
+{
+    const struct broker_topic *entry = &broker->topics[topic];
+    ASSERT(entry->used && partition < entry->partition_count);
+    enum broker_partition_state state = entry->states[partition];
+    return state == BROKER_PARTITION_FAILED ||
+           (state == BROKER_PARTITION_OPEN && entry->logs[partition].state == LOG_STATE_FAILED);
+}
+
+/* True when nothing is in flight on the partition's log. Requests in service may still name
+ * the partition (a consumer's long poll always does); they wait on no event of this log, and a
+ * file range one of them still has to send fails that send, which closes its connection (the
+ * client retries, as after any broken connection). */
+static bool broker_partition_idle(const struct broker *broker, u32 topic, u32 partition)
+{
+    const struct partition_log *log = &broker->topics[topic].logs[partition];
+    return !log->io_in_flight && log->request_count == 0 && !log->in_call;
+}
+
+/* An I/O error took these logs offline (partition_log.h): open them again, which runs the
+ * recovery scan (a torn or corrupt tail is cut, indexes rebuilt), as Kafka's operator would
+ * restart a broker whose log directory failed. Until then the partition answers
+ * KAFKA_STORAGE_ERROR; afterwards its role is set from the image again. */
+void broker_partitions_restart_offline(struct broker *broker)
+{
+    for (u32 t = 0; t < BROKER_TOPICS_MAX; t++) {
+        struct broker_topic *topic = &broker->topics[t];
+        if (!topic->used || topic->deleting) continue;
+        for (u32 p = 0; p < topic->partition_count; p++) {
+            if (!broker_partition_offline(broker, t, p) || !broker_partition_idle(broker, t, p)) {
+                continue;
+            }
+            io_log(broker->io, IO_LOG_WARN, "broker: %s-%u is offline; opening it again",
+                   topic->name, p);
+            partition_log_deinit(&topic->logs[p]);
+            /* The role starts over when the log is open again; the high watermark is kept (a
+             * recovery that cut below it shows as the high watermark going back). */
+            topic->replicas[p].role = BROKER_REPLICA_NONE;
+            broker_partition_start(broker, t, p);
+        }
+    }
+}
+
 /* A free topic slot (neither used nor still removing a deleted topic's files), or
  * BROKER_TOPICS_MAX. */
 static u32 broker_topic_free_index(const struct broker *broker)
@@ -135,11 +182,14 @@ static bool broker_topic_init(struct broker *broker, u32 index, struct proto_str
     ASSERT(partitions >= 1 && partitions <= BROKER_PARTITIONS_MAX);
     topic->logs = calloc(partitions, sizeof(*topic->logs));
     topic->states = calloc(partitions, sizeof(*topic->states));
-    if (topic->logs == NULL || topic->states == NULL) {
+    topic->replicas = calloc(partitions, sizeof(*topic->replicas));
+    if (topic->logs == NULL || topic->states == NULL || topic->replicas == NULL) {
         free(topic->logs);
         free(topic->states);
+        free(topic->replicas);
         topic->logs = NULL;
         topic->states = NULL;
+        topic->replicas = NULL;
         return false;
     }
     topic->used = true;
@@ -180,7 +230,21 @@ void broker_on_log_event(void *owner, const struct log_event *event)
         if (!ok) {
             io_log(broker->io, IO_LOG_ERROR, "broker: %s-%u did not open: %s",
                    broker->topics[topic].name, partition, log_result_name(event->result));
+        } else {
+            const struct partition_log *log = &broker->topics[topic].logs[partition];
+            struct io_observation opened = {
+                .kind = HISTORY_REPLICA_OPENED,
+                .a = history_topic_hash(broker->topics[topic].id.bytes), .b = partition,
+                .c = (u64)partition_log_end_offset(log),
+                .d = (u64)partition_log_start_offset(log)};
+            io_observe(broker->io, &opened);
         }
+        broker_replica_reconcile(broker, topic, partition);
+        broker_fetcher_reconcile(broker);
+        return;
+    }
+    if (kind == BROKER_EVENT_REPLICA) {
+        broker_fetcher_on_log_event(broker, index >> 8, index & 0xffu, event);
         return;
     }
     ASSERT(slot < BROKER_SLOTS_MAX);
@@ -215,18 +279,23 @@ bool broker_topic_grow(struct broker *broker, u32 index, u32 count)
     ASSERT(count > topic->partition_count && count <= BROKER_PARTITIONS_MAX);
     struct partition_log *logs = calloc(count, sizeof(*logs));
     enum broker_partition_state *states = calloc(count, sizeof(*states));
-    if (logs == NULL || states == NULL) {
+    struct broker_replica *replicas = calloc(count, sizeof(*replicas));
+    if (logs == NULL || states == NULL || replicas == NULL) {
         free(logs);
         free(states);
+        free(replicas);
         return false;
     }
     u32 old = topic->partition_count;
     memcpy(logs, topic->logs, old * sizeof(*logs));
     memcpy(states, topic->states, old * sizeof(*states));
+    memcpy(replicas, topic->replicas, old * sizeof(*replicas));
     free(topic->logs);
     free(topic->states);
+    free(topic->replicas);
     topic->logs = logs;
     topic->states = states;
+    topic->replicas = replicas;
     topic->partition_count = count;
     for (u32 p = old; p < count; p++) broker_partition_start(broker, index, p);
     io_log(broker->io, IO_LOG_INFO, "broker: topic %s now has %u partitions", topic->name,
@@ -329,6 +398,13 @@ void broker_on_metadata(struct broker *broker)
     if (broker->image == NULL || broker->stopping) return;
     broker->reconcile_pending = !broker_on_metadata_reconcile(broker);
     if (broker->reconcile_pending) broker_link_wake(broker, 10u * 1000u * 1000u);
+    /* Roles follow the image: leaders, followers, and the fetchers that serve the latter. */
+    for (u32 t = 0; t < BROKER_TOPICS_MAX; t++) {
+        struct broker_topic *topic = &broker->topics[t];
+        if (!topic->used) continue;
+        for (u32 p = 0; p < topic->partition_count; p++) broker_replica_reconcile(broker, t, p);
+    }
+    broker_fetcher_reconcile(broker);
     /* Parked fetches of partitions whose leadership moved end now rather than at max wait. */
     for (u32 s = 0; s < BROKER_SLOTS_MAX; s++) {
         struct broker_slot *slot = &broker->slots[s];

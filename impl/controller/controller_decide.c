@@ -455,6 +455,7 @@ static const struct ctl_config_info ctl_configs[] = {
     {"flush.messages", CTL_CONFIG_LONG, 1, "9223372036854775807"},
     {"flush.ms", CTL_CONFIG_LONG, 0, "9223372036854775807"},
     {"max.message.bytes", CTL_CONFIG_INT, 0, "1048588"},
+    {"min.insync.replicas", CTL_CONFIG_INT, 1, "1"}, /* Read by the leader (replication). */
     {"retention.bytes", CTL_CONFIG_LONG, -1, "-1"},
     {"retention.ms", CTL_CONFIG_LONG, -1, "604800000"},
     {"segment.bytes", CTL_CONFIG_INT, 14, "1073741824"},

@@ -536,8 +536,9 @@ static void producer_operation_start(struct kafka_client *client)
     client->checksum = kafka_client_checksum(client->value, client->config.value_size);
     client->active = true;
     client->sent = false;
+    /* The checkers need to know which acknowledgements came from the leader alone. */
     kc_observe(client, HISTORY_KAFKA_SEND, client->operation_id, client->partition,
-               client->checksum, 0);
+               client->checksum, client->config.acks == 1 ? HISTORY_KAFKA_ACKS_LEADER : 0);
     /* The operation's own deadline: unsent by then, it definitely failed. */
     io_timer_set(client->io, KC_TIMER_DEADLINE, now + client->config.request_timeout_ns);
 }
@@ -560,7 +561,13 @@ static void producer_on_produce(struct kafka_client *client,
     } else if (error == KAFKA_ERROR_LEADER_NOT_AVAILABLE ||
                error == KAFKA_ERROR_NOT_LEADER_OR_FOLLOWER ||
                error == KAFKA_ERROR_UNKNOWN_TOPIC_OR_PARTITION) {
-        /* Not appended: the same value again after a backoff, to whoever leads then. */
+        /* Not appended here, or (NOT_LEADER_OR_FOLLOWER from a leader deposed while the append
+         * waited for its followers) maybe appended: the same value again after a backoff, to
+         * whoever leads then. The history says so where a duplicate may follow. */
+        if (error == KAFKA_ERROR_NOT_LEADER_OR_FOLLOWER) {
+            kc_observe(client, HISTORY_KAFKA_RETRIED, client->operation_id, client->partition,
+                       (u64)(u16)error, 0);
+        }
         client->sent = false;
         kc_link_backoff(client, index);
         kc_want_metadata(client, KC_BACKOFF_NS);

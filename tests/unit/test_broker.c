@@ -30,6 +30,7 @@
 #include "../../impl/protocol/api_versions.h"
 #include "../../impl/protocol/errors_generated.h"
 #include "../../impl/protocol/header.h"
+#include "../../model/history.h"
 
 #define CAPTURED_MAX 64u
 #define LINK_CONN 99u
@@ -124,6 +125,8 @@ static io_conn test_connect(void *context, const char *endpoint, u64 tag, u32 fr
 {
     (void)context;
     (void)frame_size_max;
+    /* A follower's fetcher (test_broker_fetcher.c covers it) never hears it connected here. */
+    if (tag == BROKER_FETCHER_CONN_TAG) return LINK_CONN - 1;
     ASSERT(strcmp(endpoint, "127.0.0.1:9093") == 0 && tag == BROKER_LINK_CONN_TAG);
     return LINK_CONN;
 }
@@ -134,6 +137,29 @@ static void test_close(void *context, io_conn conn)
 {
     (void)context;
     if (conn < ARRAY_LEN(conn_closed)) conn_closed[conn] = true;
+}
+
+/* Replica observations (model/history.h kinds 70..73): the last ones, kept for the checks. */
+#define OBSERVED_MAX 256u
+static struct io_observation observed[OBSERVED_MAX];
+static struct history_replica_batch observed_batch[OBSERVED_MAX];
+static u32 observed_count;
+
+static void test_observe(void *context, const struct io_observation *observation)
+{
+    (void)context;
+    if (observation->kind < HISTORY_REPLICA_OPENED ||
+        observation->kind > HISTORY_REPLICA_HIGH_WATERMARK) {
+        return;
+    }
+    if (observed_count == OBSERVED_MAX) observed_count = 0; /* Tests look at recent ones. */
+    observed[observed_count] = *observation;
+    memset(&observed_batch[observed_count], 0, sizeof(observed_batch[0]));
+    if (observation->data_size == sizeof(observed_batch[0])) {
+        memcpy(&observed_batch[observed_count], observation->data, sizeof(observed_batch[0]));
+    }
+    observed[observed_count].data = NULL;
+    observed_count++;
 }
 
 static struct io_vtable test_vtable;
@@ -188,6 +214,8 @@ static void world_init(struct world *world)
     test_vtable.frame_release = test_frame_release;
     test_vtable.connect = test_connect;
     test_vtable.close = test_close;
+    test_vtable.observe = test_observe;
+    observed_count = 0;
     world->fake = fake_io_create(7);
     world->fake->io.vtable = &test_vtable;
     config_defaults(&world->config);
@@ -567,10 +595,13 @@ TEST(metadata_auto_creates_through_the_controller_and_reports_leader_once_open)
 }
 
 /* A partition led by another broker (or by none) is not served here. */
+static void world_self_current(struct world *world);
+
 TEST(metadata_names_other_leaders_and_this_broker_refuses_their_partitions)
 {
     struct world world;
     world_init(&world);
+    world_self_current(&world); /* Else it would not lead a partition with other replicas. */
     struct metadata_record other = {.type = METADATA_REGISTER_BROKER};
     other.as.register_broker.broker_id = 2;
     snprintf(other.as.register_broker.host, METADATA_HOST_MAX, "10.0.0.2");
@@ -1738,7 +1769,7 @@ TEST(high_watermark_is_the_durable_end_with_flush_messages_1)
  * correlation id, and its records applied as the committed entry every node applies (the
  * order of the last two is the race of a real cluster; either way the broker relays the
  * answer as it is). */
-static void controller_decides(struct world *world, u32 index)
+static void controller_decides_and_applies(struct world *world, u32 index)
 {
     struct proto_request_header header;
     struct proto_reader reader;
@@ -1764,6 +1795,12 @@ static void controller_decides(struct world *world, u32 index)
     ASSERT(broker_link_on_frame(world->broker, answer + 4, writer.position - 4));
     for (u32 i = 0; i < decision.count; i++) world_apply(world, &records[i]);
     broker_on_metadata(world->broker);
+    world_run(world);
+}
+
+static void controller_decides(struct world *world, u32 index)
+{
+    controller_decides_and_applies(world, index);
     world_settle(world);
 }
 
@@ -1942,6 +1979,599 @@ TEST(latency_quantiles_interpolate_inside_buckets)
     CHECK(broker_metrics_latency_quantile_ns(&api, 750) == 20000000000ull);
 }
 
+/* ===== Replication: the leader's side (broker_replication.h) ===== */
+
+#define REPLICA_2_CONN 5u
+#define REPLICA_3_CONN 6u
+#define BROKER_SLOTS_COUNT BROKER_TIMER_IDLE /* Timers 0..3: one per request slot. */
+
+/* This broker's current registration reaches the image, as after a restart once the
+ * controller committed it: the link connects, its BrokerRegistration (with the incarnation id
+ * this broker drew) is applied as a RegisterBroker and an UnfenceBroker record, and answered.
+ * Before that, a restarted broker leads no partition with other replicas. */
+static void world_self_current(struct world *world)
+{
+    u32 index = world_link(world);
+    struct proto_request_header header;
+    struct proto_reader reader;
+    captured_request(index, &header, &reader);
+    ASSERT(header.RequestApiKey == KAFKA_API_BROKER_REGISTRATION);
+    static u8 arena_memory[4096];
+    struct proto_arena arena;
+    proto_arena_init(&arena, arena_memory, sizeof(arena_memory));
+    struct kafka_broker_registration_request request;
+    ASSERT(kafka_broker_registration_request_decode(&reader, header.RequestApiVersion, &request,
+                                                    &arena) == PROTO_OK);
+    struct metadata_record record = {.type = METADATA_REGISTER_BROKER};
+    record.as.register_broker.broker_id = 1;
+    memcpy(record.as.register_broker.incarnation_id.bytes, request.IncarnationId.bytes, 16);
+    snprintf(record.as.register_broker.host, METADATA_HOST_MAX, "127.0.0.1");
+    record.as.register_broker.port = 9092;
+    world_apply(world, &record);
+    struct metadata_record unfence = {.type = METADATA_UNFENCE_BROKER};
+    unfence.as.unfence_broker.broker_id = 1;
+    unfence.as.unfence_broker.broker_epoch = world->offset;
+    world_apply(world, &unfence);
+    broker_on_metadata(world->broker);
+    world_run(world);
+    union kafka_response response;
+    kafka_broker_registration_response_init(&response.BrokerRegistration);
+    response.BrokerRegistration.BrokerEpoch = metadata_broker_find(&world->image, 1)->epoch;
+    static u8 answer[256];
+    struct proto_writer writer;
+    proto_writer_init(&writer, answer, sizeof(answer));
+    ASSERT(proto_response_frame_encode(&writer, header.RequestApiKey, header.RequestApiVersion,
+                                       header.CorrelationId, &response) == PROTO_OK);
+    ASSERT(broker_link_on_frame(world->broker, answer + 4, writer.position - 4));
+}
+
+/* Broker id registered and unfenced in the image. */
+static void world_broker(struct world *world, i32 id)
+{
+    struct metadata_record record = {.type = METADATA_REGISTER_BROKER};
+    record.as.register_broker.broker_id = id;
+    snprintf(record.as.register_broker.host, METADATA_HOST_MAX, "10.0.0.%d", id);
+    record.as.register_broker.port = 9092;
+    world_apply(world, &record);
+    struct metadata_record unfence = {.type = METADATA_UNFENCE_BROKER};
+    unfence.as.unfence_broker.broker_id = id;
+    unfence.as.unfence_broker.broker_epoch = world->offset;
+    world_apply(world, &unfence);
+}
+
+/* A one-partition topic on brokers 1, 2, 3 led here at leader epoch 0, ISR its first isr. */
+static void world_replicated(struct world *world, const char *name, u32 isr)
+{
+    static const u8 unset[16];
+    if (memcmp(metadata_broker_find(&world->image, 1)->incarnation_id.bytes, unset, 16) == 0) {
+        world_self_current(world);
+    }
+    if (metadata_broker_find(&world->image, 2) == NULL) world_broker(world, 2);
+    if (metadata_broker_find(&world->image, 3) == NULL) world_broker(world, 3);
+    struct metadata_record topic = {.type = METADATA_TOPIC};
+    snprintf(topic.as.topic.name, sizeof(topic.as.topic.name), "%s", name);
+    topic.as.topic.topic_id = topic_id_of(name, topic_generation++);
+    world_apply(world, &topic);
+    struct metadata_record record = {.type = METADATA_PARTITION};
+    struct metadata_partition_record *p = &record.as.partition;
+    p->topic_id = topic.as.topic.topic_id;
+    p->partition_id = 0;
+    p->replicas = (struct metadata_ids){{1, 2, 3}, 3};
+    p->isr = (struct metadata_ids){{1, 2, 3}, isr};
+    p->leader = 1;
+    world_apply(world, &record);
+    broker_on_metadata(world->broker);
+    world_run(world);
+}
+
+/* A PartitionChangeRecord of partition 0: a leader (or METADATA_LEADER_UNCHANGED; the same
+ * leader again bumps the leader epoch) and, when isr_count > 0, a new ISR. */
+static void world_change(struct world *world, const char *name, i32 leader, const i32 *isr,
+                         u32 isr_count)
+{
+    struct metadata_record record = {.type = METADATA_PARTITION_CHANGE};
+    struct metadata_partition_change *change = &record.as.partition_change;
+    change->topic_id = world_find(world, name)->id;
+    change->partition_id = 0;
+    change->leader = leader;
+    change->isr_set = isr_count > 0;
+    for (u32 i = 0; i < isr_count; i++) change->isr.ids[i] = isr[i];
+    change->isr.count = isr_count;
+    world_apply(world, &record);
+    broker_on_metadata(world->broker);
+    world_run(world);
+}
+
+/* The first frame captured on conn at or after index from, or UINT32_MAX. */
+static u32 answer_on(io_conn conn, u32 from)
+{
+    for (u32 i = from; i < captured_count; i++) {
+        if (captured[i].conn == conn) return i;
+    }
+    return UINT32_MAX;
+}
+
+/* Fetch v12 of partition 0 as broker replica_id (-1: a consumer), sent on conn. */
+static void replica_fetch(struct world *world, io_conn conn, const char *topic, i32 replica_id,
+                          i64 offset, i32 current_epoch, i32 last_epoch, i32 max_wait_ms)
+{
+    union kafka_request body;
+    struct kafka_fetch_request_topic t;
+    struct kafka_fetch_request_partition p;
+    kafka_fetch_request_init(&body.Fetch);
+    kafka_fetch_request_topic_init(&t);
+    kafka_fetch_request_partition_init(&p);
+    p.Partition = 0;
+    p.FetchOffset = offset;
+    p.CurrentLeaderEpoch = current_epoch;
+    p.LastFetchedEpoch = last_epoch;
+    p.PartitionMaxBytes = 1 << 20;
+    t.Topic = proto_string_of(topic);
+    t.Partitions.items = &p;
+    t.Partitions.count = 1;
+    body.Fetch.ReplicaId = replica_id;
+    body.Fetch.MaxWaitMs = max_wait_ms;
+    body.Fetch.MinBytes = 1;
+    body.Fetch.MaxBytes = 1 << 20;
+    body.Fetch.Topics.items = &t;
+    body.Fetch.Topics.count = 1;
+    ASSERT(world_request(world, conn, KAFKA_API_FETCH, 12, &body));
+    world_run(world);
+}
+
+static struct kafka_fetch_response_partition_data fetched;
+
+/* The Fetch answer on conn from index from on (into fetched); false when there is none. */
+static bool fetch_answered(io_conn conn, u32 from)
+{
+    u32 index = answer_on(conn, from);
+    union kafka_response response;
+    if (index == UINT32_MAX || !response_get(index, KAFKA_API_FETCH, 12, &response)) {
+        return false;
+    }
+    ASSERT(response.Fetch.Responses.count == 1);
+    ASSERT(response.Fetch.Responses.items[0].Partitions.count == 1);
+    fetched = response.Fetch.Responses.items[0].Partitions.items[0];
+    return true;
+}
+
+/* The Produce answer of partition 0 on conn from index from on: its error code, base offset in
+ * *base_offset; -1 when there is no answer. */
+static i32 produce_answered(io_conn conn, u32 from, i64 *base_offset)
+{
+    u32 index = answer_on(conn, from);
+    union kafka_response response;
+    if (index == UINT32_MAX || !response_get(index, KAFKA_API_PRODUCE, 9, &response)) return -1;
+    const struct kafka_produce_response_partition_produce *out =
+        &response.Produce.Responses.items[0].PartitionResponses.items[0];
+    if (base_offset != NULL) *base_offset = out->BaseOffset;
+    return out->ErrorCode;
+}
+
+/* The high watermark of the last leader HIGH_WATERMARK observation, or -2 when none. */
+static i64 observed_high_watermark(void)
+{
+    for (u32 i = observed_count; i > 0; i--) {
+        const struct io_observation *o = &observed[i - 1];
+        if (o->kind == HISTORY_REPLICA_HIGH_WATERMARK) {
+            ASSERT(o->d >> 32 == HISTORY_REPLICA_LEADER);
+            return (i64)o->c;
+        }
+    }
+    return -2;
+}
+
+/* A follower's fetch moves the high watermark only once every ISR member fetched past an
+ * offset; consumers never see above it (Fetch, ListOffsets); a parked consumer fetch wakes when
+ * the high watermark moves, not on an append; a parked replica fetch wakes on an append. */
+TEST(replica_fetches_move_the_high_watermark_over_the_isr)
+{
+    struct world world;
+    world_init(&world);
+    world_replicated(&world, "rep", 3);
+    u32 first = build_batch(2, 1000); /* Offsets 0..1. */
+    REQUIRE(produce(&world, 1, "rep", 0, 1, first));
+    world_run(&world);
+    u32 second = build_batch(1, 2000); /* Offset 2. */
+    REQUIRE(produce(&world, 1, "rep", 0, 1, second));
+    world_run(&world);
+    /* Each append is observed with its stamped header. */
+    REQUIRE(observed_count >= 2);
+    const struct io_observation *appended = &observed[observed_count - 1];
+    CHECK(appended->kind == HISTORY_REPLICA_APPENDED && appended->c == 2 && appended->d == 2);
+    CHECK(observed_batch[observed_count - 1].record_count == 1);
+    CHECK(observed_batch[observed_count - 1].role == HISTORY_REPLICA_LEADER);
+    CHECK(observed_batch[observed_count - 1].crc == load_u32_be(batch_buffer + 17));
+    CHECK(observed_high_watermark() == 0);
+    CHECK(list_offset(&world, "rep", 0, LOG_TIMESTAMP_LATEST) == 0);
+    u32 before = captured_count;
+    replica_fetch(&world, 2, "rep", -1, 0, -1, -1, 0);
+    REQUIRE(fetch_answered(2, before));
+    CHECK(fetched.ErrorCode == 0 && fetched.HighWatermark == 0 && fetched.Records.size == 0);
+    /* Broker 2 copies everything (up to the log end, not the high watermark). */
+    before = captured_count;
+    replica_fetch(&world, REPLICA_2_CONN, "rep", 2, 0, 0, -1, 0);
+    REQUIRE(fetch_answered(REPLICA_2_CONN, before));
+    CHECK(fetched.ErrorCode == 0 && fetched.HighWatermark == 0);
+    CHECK(fetched.Records.size == (i32)(first + second));
+    CHECK(fetched.LogStartOffset == 0);
+    before = captured_count;
+    replica_fetch(&world, REPLICA_2_CONN, "rep", 2, 3, 0, 0, 0);
+    REQUIRE(fetch_answered(REPLICA_2_CONN, before));
+    CHECK(fetched.HighWatermark == 0); /* Broker 3 has not fetched. */
+    CHECK(list_offset(&world, "rep", 0, LOG_TIMESTAMP_LATEST) == 0);
+    /* Broker 3 has offsets 0..1: the high watermark is 2, and only the first batch is out. */
+    before = captured_count;
+    replica_fetch(&world, REPLICA_3_CONN, "rep", 3, 2, 0, 0, 0);
+    REQUIRE(fetch_answered(REPLICA_3_CONN, before));
+    CHECK(fetched.HighWatermark == 2 && fetched.Records.size == (i32)second);
+    CHECK(observed_high_watermark() == 2);
+    CHECK(list_offset(&world, "rep", 0, LOG_TIMESTAMP_LATEST) == 2);
+    before = captured_count;
+    replica_fetch(&world, 2, "rep", -1, 0, 0, -1, 0);
+    REQUIRE(fetch_answered(2, before));
+    CHECK(fetched.HighWatermark == 2 && fetched.LastStableOffset == 2);
+    CHECK(fetched.Records.size == (i32)first);
+    /* A consumer parked at the high watermark: an append alone does not wake it... */
+    before = captured_count;
+    replica_fetch(&world, 2, "rep", -1, 2, 0, -1, 1000);
+    CHECK(answer_on(2, before) == UINT32_MAX);
+    u32 third = build_batch(1, 3000); /* Offset 3. */
+    REQUIRE(produce(&world, 1, "rep", 0, 1, third));
+    world_run(&world);
+    CHECK(answer_on(2, before) == UINT32_MAX);
+    /* ... the high watermark moving does, with what is now below it. */
+    u32 replica_before = captured_count;
+    replica_fetch(&world, REPLICA_3_CONN, "rep", 3, 3, 0, 0, 0);
+    REQUIRE(fetch_answered(REPLICA_3_CONN, replica_before));
+    CHECK(fetched.HighWatermark == 3 && fetched.Records.size == (i32)third);
+    CHECK(answer_on(2, before) != UINT32_MAX);
+    REQUIRE(fetch_answered(2, before));
+    CHECK(fetched.HighWatermark == 3 && fetched.Records.size == (i32)second);
+    /* A replica fetch parked at the log end wakes on the next append. */
+    before = captured_count;
+    replica_fetch(&world, REPLICA_3_CONN, "rep", 3, 4, 0, 0, 1000);
+    CHECK(answer_on(REPLICA_3_CONN, before) == UINT32_MAX);
+    u32 fourth = build_batch(2, 4000); /* Offsets 4..5. */
+    REQUIRE(produce(&world, 1, "rep", 0, 1, fourth));
+    world_run(&world);
+    REQUIRE(fetch_answered(REPLICA_3_CONN, before));
+    CHECK(fetched.ErrorCode == 0 && fetched.Records.size == (i32)fourth);
+    CHECK(fetched.HighWatermark == 3); /* Broker 2 is still at 3. */
+    /* Above the leader's log end: out of range, and not taken as broker 2's position. */
+    before = captured_count;
+    replica_fetch(&world, REPLICA_2_CONN, "rep", 2, 7, 0, -1, 0);
+    REQUIRE(fetch_answered(REPLICA_2_CONN, before));
+    CHECK(fetched.ErrorCode == KAFKA_ERROR_OFFSET_OUT_OF_RANGE);
+    CHECK(list_offset(&world, "rep", 0, LOG_TIMESTAMP_LATEST) == 3);
+    /* The high watermark only grew, one observation per move. */
+    i64 last = -1;
+    for (u32 i = 0; i < observed_count; i++) {
+        if (observed[i].kind != HISTORY_REPLICA_HIGH_WATERMARK) continue;
+        CHECK((i64)observed[i].c > last || (last == -1 && observed[i].c == 0));
+        last = (i64)observed[i].c;
+    }
+    CHECK(last == 3);
+    world_deinit(&world);
+}
+
+/* Produce with acks=-1 waits for the ISR: answered after the follower's fetch, timed out,
+ * refused before the append with too small an ISR, failed after it when the ISR shrank, and
+ * NOT_LEADER_OR_FOLLOWER when leadership moves first. */
+TEST(produce_acks_all_waits_for_the_high_watermark)
+{
+    struct world world;
+    world_init(&world);
+    world_replicated(&world, "all", 2); /* ISR {1, 2}. */
+    u32 size = build_batch(3, 1000); /* Offsets 0..2. */
+    u32 before = captured_count;
+    REQUIRE(produce(&world, 1, "all", 0, -1, size));
+    world_run(&world);
+    CHECK(produce_answered(1, before, NULL) == -1);
+    replica_fetch(&world, REPLICA_2_CONN, "all", 2, 0, 0, -1, 0);
+    CHECK(produce_answered(1, before, NULL) == -1); /* Broker 2 holds nothing yet. */
+    replica_fetch(&world, REPLICA_2_CONN, "all", 2, 3, 0, 0, 0);
+    i64 base = -1;
+    CHECK(produce_answered(1, before, &base) == KAFKA_ERROR_NONE && base == 0);
+    /* No follower fetch: REQUEST_TIMED_OUT at TimeoutMs (the slot's timer). */
+    before = captured_count;
+    REQUIRE(produce(&world, 1, "all", 0, -1, size)); /* Offsets 3..5. */
+    world_run(&world);
+    CHECK(produce_answered(1, before, NULL) == -1);
+    u32 slot_timer = BROKER_SLOTS_COUNT;
+    for (u32 i = 0; i < BROKER_SLOTS_COUNT; i++) {
+        if (timer_deadline[i] != 0) slot_timer = i;
+    }
+    REQUIRE(slot_timer < BROKER_SLOTS_COUNT);
+    CHECK(timer_deadline[slot_timer] == world.fake->now_ns + 1000 * NS_PER_MS);
+    world_fire(&world, slot_timer);
+    CHECK(produce_answered(1, before, NULL) == KAFKA_ERROR_REQUEST_TIMED_OUT);
+    /* min.insync.replicas=3 with an ISR of 2: refused, nothing appended. */
+    world_config(&world, "all", "min.insync.replicas", "3");
+    before = captured_count;
+    REQUIRE(produce(&world, 1, "all", 0, -1, size));
+    world_run(&world);
+    CHECK(produce_answered(1, before, NULL) == KAFKA_ERROR_NOT_ENOUGH_REPLICAS);
+    before = captured_count;
+    REQUIRE(produce(&world, 1, "all", 0, 1, size)); /* acks=1 does not ask. */
+    world_run(&world);
+    CHECK(produce_answered(1, before, &base) == KAFKA_ERROR_NONE && base == 6);
+    /* min.insync.replicas=2: the ISR shrinks to {1} while the answer waits. */
+    world_config(&world, "all", "min.insync.replicas", "2");
+    before = captured_count;
+    REQUIRE(produce(&world, 1, "all", 0, -1, size)); /* Offsets 9..11. */
+    world_run(&world);
+    CHECK(produce_answered(1, before, NULL) == -1);
+    const i32 alone[] = {1};
+    world_change(&world, "all", METADATA_LEADER_UNCHANGED, alone, 1);
+    CHECK(produce_answered(1, before, NULL) == KAFKA_ERROR_NOT_ENOUGH_REPLICAS_AFTER_APPEND);
+    CHECK(list_offset(&world, "all", 0, LOG_TIMESTAMP_LATEST) == 12); /* Alone in the ISR. */
+    /* Leadership moves to broker 2 while the answer waits. */
+    const i32 both[] = {1, 2};
+    world_change(&world, "all", METADATA_LEADER_UNCHANGED, both, 2);
+    before = captured_count;
+    REQUIRE(produce(&world, 1, "all", 0, -1, size));
+    world_run(&world);
+    CHECK(produce_answered(1, before, NULL) == -1);
+    world_change(&world, "all", 2, NULL, 0);
+    CHECK(produce_answered(1, before, NULL) == KAFKA_ERROR_NOT_LEADER_OR_FOLLOWER);
+    before = captured_count;
+    REQUIRE(produce(&world, 1, "all", 0, -1, size));
+    world_run(&world);
+    CHECK(produce_answered(1, before, NULL) == KAFKA_ERROR_NOT_LEADER_OR_FOLLOWER);
+    world_deinit(&world);
+}
+
+/* CurrentLeaderEpoch fences stale and unknown epochs; a fetcher that is not a replica is
+ * refused; LastFetchedEpoch that is not a prefix of the leader's log gets DivergingEpoch (the
+ * largest epoch <= it and its end here) and no records, without waiting. */
+TEST(fetch_checks_leader_epochs_and_divergence)
+{
+    struct world world;
+    world_init(&world);
+    world_replicated(&world, "div", 2);
+    u32 size = build_batch(3, 1000);
+    REQUIRE(produce(&world, 1, "div", 0, 1, size)); /* Epoch 0: offsets 0..2. */
+    world_run(&world);
+    world_change(&world, "div", 1, NULL, 0);        /* Broker 1 again, epoch 1. */
+    REQUIRE(produce(&world, 1, "div", 0, 1, size)); /* Epoch 1: offsets 3..5. */
+    world_run(&world);
+    u32 before = captured_count;
+    replica_fetch(&world, REPLICA_2_CONN, "div", 2, 3, 0, 0, 500);
+    REQUIRE(fetch_answered(REPLICA_2_CONN, before));
+    CHECK(fetched.ErrorCode == KAFKA_ERROR_FENCED_LEADER_EPOCH);
+    before = captured_count;
+    replica_fetch(&world, REPLICA_2_CONN, "div", 2, 3, 2, 0, 500);
+    REQUIRE(fetch_answered(REPLICA_2_CONN, before));
+    CHECK(fetched.ErrorCode == KAFKA_ERROR_UNKNOWN_LEADER_EPOCH);
+    before = captured_count;
+    replica_fetch(&world, 2, "div", -1, 0, 0, -1, 0); /* A consumer at a stale epoch too. */
+    REQUIRE(fetch_answered(2, before));
+    CHECK(fetched.ErrorCode == KAFKA_ERROR_FENCED_LEADER_EPOCH);
+    before = captured_count;
+    replica_fetch(&world, REPLICA_2_CONN, "div", 7, 0, 1, -1, 0); /* Not a replica. */
+    REQUIRE(fetch_answered(REPLICA_2_CONN, before));
+    CHECK(fetched.ErrorCode == KAFKA_ERROR_NOT_LEADER_OR_FOLLOWER);
+    /* Broker 2 wrote offsets 3..4 at epoch 0 (a leader of epoch 0 it followed lost them). */
+    before = captured_count;
+    replica_fetch(&world, REPLICA_2_CONN, "div", 2, 5, 1, 0, 500);
+    REQUIRE(fetch_answered(REPLICA_2_CONN, before));
+    CHECK(fetched.ErrorCode == 0 && fetched.Records.size == 0);
+    CHECK(fetched.DivergingEpoch.Epoch == 0 && fetched.DivergingEpoch.EndOffset == 3);
+    CHECK(fetched.HighWatermark == 0); /* Its position was not taken. */
+    /* At epoch 0's end it agrees: records from there, and the high watermark moves. */
+    before = captured_count;
+    replica_fetch(&world, REPLICA_2_CONN, "div", 2, 3, 1, 0, 500);
+    REQUIRE(fetch_answered(REPLICA_2_CONN, before));
+    CHECK(fetched.ErrorCode == 0 && fetched.Records.size == (i32)size);
+    CHECK(fetched.DivergingEpoch.Epoch == -1 && fetched.HighWatermark == 3);
+    /* An epoch newer than any here (a leader that never reached the image): the latest one. */
+    before = captured_count;
+    replica_fetch(&world, REPLICA_2_CONN, "div", 2, 7, 1, 4, 500);
+    REQUIRE(fetch_answered(REPLICA_2_CONN, before));
+    CHECK(fetched.DivergingEpoch.Epoch == 1 && fetched.DivergingEpoch.EndOffset == 6);
+    /* An epoch older than every one here (the log's first epoch is 0): none diverges at 0. */
+    before = captured_count;
+    replica_fetch(&world, REPLICA_2_CONN, "div", 2, 6, 1, 1, 0);
+    REQUIRE(fetch_answered(REPLICA_2_CONN, before));
+    CHECK(fetched.ErrorCode == 0 && fetched.DivergingEpoch.Epoch == -1);
+    CHECK(fetched.HighWatermark == 6);
+    world_deinit(&world);
+}
+
+/* The link connected and registered with the controller (the answer carries the image's
+ * broker epoch); a registration survives a reconnection (the link heartbeats on). */
+static void world_registered(struct world *world)
+{
+    u32 index = world_link(world);
+    struct proto_request_header header;
+    struct proto_reader reader;
+    captured_request(index, &header, &reader);
+    if (header.RequestApiKey != KAFKA_API_BROKER_REGISTRATION) {
+        ASSERT(header.RequestApiKey == KAFKA_API_BROKER_HEARTBEAT);
+        return;
+    }
+    union kafka_response response;
+    kafka_broker_registration_response_init(&response.BrokerRegistration);
+    response.BrokerRegistration.BrokerEpoch = metadata_broker_find(&world->image, 1)->epoch;
+    static u8 answer[256];
+    struct proto_writer writer;
+    proto_writer_init(&writer, answer, sizeof(answer));
+    ASSERT(proto_response_frame_encode(&writer, header.RequestApiKey, header.RequestApiVersion,
+                                       header.CorrelationId, &response) == PROTO_OK);
+    ASSERT(broker_link_on_frame(world->broker, answer + 4, writer.position - 4));
+}
+
+/* The AlterPartition request captured on the link at or after from (decoded into *request,
+ * views into a static arena), or UINT32_MAX. */
+static u32 alter_partition_sent(u32 from, struct proto_request_header *header,
+                                struct kafka_alter_partition_request *request)
+{
+    static u8 arena_memory[1u << 14];
+    for (u32 i = from; i < captured_count; i++) {
+        if (captured[i].conn != LINK_CONN) continue;
+        struct proto_reader reader;
+        captured_request(i, header, &reader);
+        if (header->RequestApiKey != KAFKA_API_ALTER_PARTITION) continue;
+        struct proto_arena arena;
+        proto_arena_init(&arena, arena_memory, sizeof(arena_memory));
+        ASSERT(kafka_alter_partition_request_decode(&reader, header->RequestApiVersion, request,
+                                                    &arena) == PROTO_OK);
+        ASSERT(proto_reader_remaining(&reader) == 0);
+        return i;
+    }
+    return UINT32_MAX;
+}
+
+static bool isr_is(const struct metadata_ids *isr, const i32 *ids, u32 count)
+{
+    if (isr->count != count) return false;
+    for (u32 i = 0; i < count; i++) {
+        if (isr->ids[i] != ids[i]) return false;
+    }
+    return true;
+}
+
+/* A follower that does not fetch within replica.lag.time.max.ms leaves the ISR through an
+ * AlterPartition (its bytes decoded and decided by the controller's own rules); the high
+ * watermark then moves without it; once it catches up it is added back at once. */
+TEST(lagging_follower_leaves_the_isr_and_returns)
+{
+    struct world world;
+    world_init(&world);
+    world.config.replica_lag_time_max_ms = 10000;
+    world_restart(&world);
+    world_replicated(&world, "lag", 3); /* Registers the link too. */
+    u32 size = build_batch(3, 1000);
+    REQUIRE(produce(&world, 1, "lag", 0, 1, size));
+    world_run(&world);
+    u64 start = world.fake->now_ns;
+    REQUIRE(timer_deadline[BROKER_TIMER_REPLICATION] == start + 5000 * NS_PER_MS);
+    u32 before = captured_count;
+    struct proto_request_header header;
+    struct kafka_alter_partition_request request;
+    /* Broker 2 keeps up; broker 3 never fetches. At 5 s and 10 s it is not yet too late. */
+    for (u32 round = 0; round < 2; round++) {
+        replica_fetch(&world, REPLICA_2_CONN, "lag", 2, 3, 0, 0, 0);
+        world_fire(&world, BROKER_TIMER_REPLICATION);
+        CHECK(alter_partition_sent(before, &header, &request) == UINT32_MAX);
+    }
+    CHECK(world.fake->now_ns == start + 10000 * NS_PER_MS);
+    CHECK(list_offset(&world, "lag", 0, LOG_TIMESTAMP_LATEST) == 0);
+    replica_fetch(&world, REPLICA_2_CONN, "lag", 2, 3, 0, 0, 0);
+    world_fire(&world, BROKER_TIMER_REPLICATION); /* 15 s: broker 3 goes. */
+    u32 alter = alter_partition_sent(before, &header, &request);
+    REQUIRE(alter != UINT32_MAX);
+    const struct metadata_partition *partition = &world_find(&world, "lag")->partitions[0];
+    CHECK(header.RequestApiVersion == 3);
+    CHECK(request.BrokerId == 1);
+    CHECK(request.BrokerEpoch == metadata_broker_find(&world.image, 1)->epoch);
+    REQUIRE(request.Topics.count == 1 && request.Topics.items[0].Partitions.count == 1);
+    CHECK(memcmp(request.Topics.items[0].TopicId.bytes, world_find(&world, "lag")->id.bytes,
+                 16) == 0);
+    const struct kafka_alter_partition_request_partition_data *asked =
+        &request.Topics.items[0].Partitions.items[0];
+    CHECK(asked->PartitionIndex == 0 && asked->LeaderEpoch == partition->leader_epoch);
+    CHECK(asked->PartitionEpoch == partition->partition_epoch);
+    REQUIRE(asked->NewIsrWithEpochs.count == 2);
+    CHECK(asked->NewIsrWithEpochs.items[0].BrokerId == 1);
+    CHECK(asked->NewIsrWithEpochs.items[1].BrokerId == 2);
+    CHECK(asked->NewIsrWithEpochs.items[1].BrokerEpoch ==
+          metadata_broker_find(&world.image, 2)->epoch);
+    /* One in flight: the next check asks nothing more. */
+    replica_fetch(&world, REPLICA_2_CONN, "lag", 2, 3, 0, 0, 0);
+    world_fire(&world, BROKER_TIMER_REPLICATION);
+    CHECK(alter_partition_sent(alter + 1, &header, &request) == UINT32_MAX);
+    /* The controller decides; once the image shows it, the high watermark leaves broker 3. */
+    controller_decides_and_applies(&world, alter);
+    partition = &world_find(&world, "lag")->partitions[0];
+    const i32 shrunk[] = {1, 2};
+    CHECK(isr_is(&partition->isr, shrunk, 2));
+    CHECK(list_offset(&world, "lag", 0, LOG_TIMESTAMP_LATEST) == 3);
+    /* Broker 3 starts fetching: behind the high watermark it stays out... */
+    before = captured_count;
+    replica_fetch(&world, REPLICA_3_CONN, "lag", 3, 0, 0, -1, 0);
+    CHECK(alter_partition_sent(before, &header, &request) == UINT32_MAX);
+    /* ... caught up, it is asked back at once. */
+    replica_fetch(&world, REPLICA_3_CONN, "lag", 3, 3, 0, 0, 0);
+    alter = alter_partition_sent(before, &header, &request);
+    REQUIRE(alter != UINT32_MAX);
+    asked = &request.Topics.items[0].Partitions.items[0];
+    CHECK(asked->PartitionEpoch == partition->partition_epoch);
+    REQUIRE(asked->NewIsrWithEpochs.count == 3);
+    CHECK(asked->NewIsrWithEpochs.items[2].BrokerId == 3);
+    /* While asked for, broker 3 already holds back the high watermark (KIP-497). */
+    u32 more = build_batch(1, 2000); /* Offset 3. */
+    REQUIRE(produce(&world, 1, "lag", 0, 1, more));
+    world_run(&world);
+    replica_fetch(&world, REPLICA_2_CONN, "lag", 2, 4, 0, 0, 0);
+    CHECK(list_offset(&world, "lag", 0, LOG_TIMESTAMP_LATEST) == 3);
+    controller_decides_and_applies(&world, alter);
+    partition = &world_find(&world, "lag")->partitions[0];
+    const i32 whole[] = {1, 2, 3};
+    CHECK(isr_is(&partition->isr, whole, 3));
+    replica_fetch(&world, REPLICA_3_CONN, "lag", 3, 4, 0, 0, 0);
+    CHECK(list_offset(&world, "lag", 0, LOG_TIMESTAMP_LATEST) == 4);
+    /* A lost link gives the request in flight up; the next check asks again. */
+    world_change(&world, "lag", METADATA_LEADER_UNCHANGED, shrunk, 2); /* As if by another. */
+    before = captured_count;
+    replica_fetch(&world, REPLICA_3_CONN, "lag", 3, 4, 0, 0, 0);
+    alter = alter_partition_sent(before, &header, &request);
+    REQUIRE(alter != UINT32_MAX);
+    broker_link_on_conn(world.broker, IO_CONN_CLOSED);
+    REQUIRE(timer_deadline[LINK_TIMER] != 0); /* Reconnects after a backoff. */
+    world.fake->now_ns = MAX(world.fake->now_ns, timer_deadline[LINK_TIMER]);
+    broker_link_on_timer(world.broker);
+    world_registered(&world);
+    before = captured_count;
+    world_fire(&world, BROKER_TIMER_REPLICATION);
+    alter = alter_partition_sent(before, &header, &request);
+    REQUIRE(alter != UINT32_MAX);
+    CHECK(request.Topics.items[0].Partitions.items[0].NewIsrWithEpochs.count == 3);
+    world_deinit(&world);
+}
+
+
+/* A restarted broker whose image still names it the leader of a replicated partition (its new
+ * registration, which moves that leadership, is not applied yet) serves nothing of it: it
+ * would append at offsets the others committed while it was down. A partition with one replica
+ * is served as before. */
+TEST(restarted_leader_waits_for_its_registration)
+{
+    struct world world;
+    world_init(&world);
+    world_replicated(&world, "shared3", 3);
+    REQUIRE(create_topic(&world, "alone", 1) == 0);
+    u32 size = build_batch(2, 1000);
+    u32 before = captured_count;
+    REQUIRE(produce(&world, 1, "shared3", 0, 1, size));
+    world_run(&world);
+    CHECK(produce_answered(1, before, NULL) == KAFKA_ERROR_NONE);
+    world_restart(&world); /* A new incarnation; the image is the one from before. */
+    before = captured_count;
+    REQUIRE(produce(&world, 1, "shared3", 0, 1, size));
+    world_run(&world);
+    CHECK(produce_answered(1, before, NULL) == KAFKA_ERROR_NOT_LEADER_OR_FOLLOWER);
+    CHECK(list_offset(&world, "shared3", 0, LOG_TIMESTAMP_LATEST) ==
+          -100 - KAFKA_ERROR_NOT_LEADER_OR_FOLLOWER);
+    before = captured_count;
+    replica_fetch(&world, REPLICA_2_CONN, "shared3", 2, 0, 0, -1, 0);
+    REQUIRE(fetch_answered(REPLICA_2_CONN, before));
+    CHECK(fetched.ErrorCode == KAFKA_ERROR_NOT_LEADER_OR_FOLLOWER && fetched.Records.size == 0);
+    before = captured_count;
+    REQUIRE(produce(&world, 1, "alone", 0, 1, size));
+    world_run(&world);
+    CHECK(produce_answered(1, before, NULL) == KAFKA_ERROR_NONE);
+    /* Its registration applied (here the leadership stays): it leads again. */
+    world_self_current(&world);
+    before = captured_count;
+    REQUIRE(produce(&world, 1, "shared3", 0, 1, size));
+    world_run(&world);
+    i64 base = -1;
+    CHECK(produce_answered(1, before, &base) == KAFKA_ERROR_NONE && base == 2);
+    world_deinit(&world);
+}
+
 static const struct test_case tests[] = {
     {"flipped_valid_requests_never_crash", flipped_valid_requests_never_crash},
     {"flipped_admin_requests_never_crash", flipped_admin_requests_never_crash},
@@ -1983,6 +2613,13 @@ static const struct test_case tests[] = {
     {"metrics_count_error_codes_inside_answers", metrics_count_error_codes_inside_answers},
     {"latency_quantiles_interpolate_inside_buckets",
      latency_quantiles_interpolate_inside_buckets},
+    {"replica_fetches_move_the_high_watermark_over_the_isr",
+     replica_fetches_move_the_high_watermark_over_the_isr},
+    {"produce_acks_all_waits_for_the_high_watermark",
+     produce_acks_all_waits_for_the_high_watermark},
+    {"fetch_checks_leader_epochs_and_divergence", fetch_checks_leader_epochs_and_divergence},
+    {"lagging_follower_leaves_the_isr_and_returns", lagging_follower_leaves_the_isr_and_returns},
+    {"restarted_leader_waits_for_its_registration", restarted_leader_waits_for_its_registration},
 };
 
 TEST_MAIN(tests)

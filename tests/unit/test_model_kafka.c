@@ -187,7 +187,31 @@ TEST(a_record_read_twice_in_the_last_pass_is_caught)
     history_free(&history);
 }
 
+/* A retry after NOT_LEADER_OR_FOLLOWER may leave the first attempt in the log too: a second
+ * copy is then labelled, but only beside the copy at the acknowledged offset. */
+TEST(a_duplicate_after_a_not_leader_retry_is_labelled)
+{
+    start(1);
+    ev(PRODUCER, HISTORY_KAFKA_SEND, 1, 0, 0xa1, 0);
+    ev(PRODUCER, HISTORY_KAFKA_RETRIED, 1, 0, 6, 0);
+    ev(PRODUCER, HISTORY_KAFKA_ACKED, 1, 0, 1, 0xa1);
+    read_record(0, 0xa1); /* The first attempt, appended before the leader was deposed. */
+    read_record(1, 0xa1);
+    struct check_outcome outcome;
+    CHECK(run("kafka-acked-durable", &outcome));
+    CHECK(strstr(outcome.message, "LABELLED CONSEQUENCE") != NULL);
+    start(1);
+    ev(PRODUCER, HISTORY_KAFKA_SEND, 1, 0, 0xa1, 0);
+    ev(PRODUCER, HISTORY_KAFKA_RETRIED, 1, 0, 6, 0);
+    ev(PRODUCER, HISTORY_KAFKA_ACKED, 1, 0, 1, 0xa1);
+    read_record(0, 0xa1); /* Not at the acknowledged offset at all: still a failure. */
+    CHECK(!run("kafka-acked-durable", &outcome));
+    history_free(&history);
+}
+
 static const struct test_case tests[] = {
+    {"a_duplicate_after_a_not_leader_retry_is_labelled",
+     a_duplicate_after_a_not_leader_retry_is_labelled},
     {"good_history_passes_every_checker", good_history_passes_every_checker},
     {"a_phantom_read_is_caught", a_phantom_read_is_caught},
     {"two_records_at_one_offset_are_caught", two_records_at_one_offset_are_caught},
