@@ -15,8 +15,8 @@
  *
  * Topics, partitions, their leaders and the brokers come from the node's metadata image (the
  * KRaft metadata log, decided by the active controller); admin requests that change them are
- * forwarded to the controller (broker_link.c). Replication is not built yet: a partition's
- * leader serves it alone, and the high watermark is its log end.
+ * forwarded to the controller (broker_link.c). Partitions are replicated Kafka's way
+ * (broker_replication.h): the leader serves clients and its followers fetch from it.
  *
  * May depend on: base.h, io.h, config.h, log/, protocol/. */
 #ifndef BROKER_H
