@@ -18,38 +18,8 @@ PYTHON=/usr/bin/python3
 HELPER=tests/integration/kbroker_replication.py
 TOPIC=replicated
 
-read -r -a PORTS <<<"$(kb_free_ports 6)"
-if [ "${#PORTS[@]}" -lt 6 ]; then echo "no free ports"; exit 1; fi
-CONTROLLER_PORT=("" "${PORTS[0]}" "${PORTS[1]}" "${PORTS[2]}")
-CLIENT_PORT=("" "${PORTS[3]}" "${PORTS[4]}" "${PORTS[5]}")
-RACK=("" a b c)
-VOTERS="1@127.0.0.1:${CONTROLLER_PORT[1]},2@127.0.0.1:${CONTROLLER_PORT[2]}"
-VOTERS="$VOTERS,3@127.0.0.1:${CONTROLLER_PORT[3]}"
-PID=("" "" "" "")
-ALL="127.0.0.1:${CLIENT_PORT[1]},127.0.0.1:${CLIENT_PORT[2]},127.0.0.1:${CLIENT_PORT[3]}"
-
-for i in 1 2 3; do
-    cat >"$KB_TMP/n$i.properties" <<PROPERTIES
-process.roles=broker,controller
-node.id=$i
-controller.quorum.voters=$VOTERS
-listeners=PLAINTEXT://127.0.0.1:${CLIENT_PORT[$i]},CONTROLLER://127.0.0.1:${CONTROLLER_PORT[$i]}
-controller.listener.names=CONTROLLER
-broker.rack=${RACK[$i]}
-broker.heartbeat.interval.ms=500
-broker.session.timeout.ms=3000
-replica.lag.time.max.ms=5000
-log.dirs=$KB_TMP/n$i
-PROPERTIES
-done
-
-start_node() {
-    local i=$1
-    echo "--- start" >>"$KB_TMP/n$i.log"
-    "$KBROKER" "$KB_TMP/n$i.properties" --log-level info >>"$KB_TMP/n$i.log" 2>&1 &
-    PID[$i]=$!
-    KB_PIDS+=("${PID[$i]}")
-}
+kb_cluster_of_three replica.lag.time.max.ms=5000 || exit 1
+start_node() { kb_cluster_start_node "$1"; }
 
 helper() { timeout 90 "$PYTHON" "$HELPER" "$@"; }
 all_listed() { for i in 1 2 3; do kb_broker_listed "${CLIENT_PORT[1]}" "$i" || return 1; done; }

@@ -114,3 +114,44 @@ PROPERTIES
     kb_check "kbroker registers and is unfenced (Metadata lists it)" \
         kb_wait_for 15 kb_broker_listed "${PORTS[0]}" 1
 }
+
+# kb_cluster_of_three [EXTRA_PROPERTY_LINE...]: the properties of a 3-node combined
+# broker/controller cluster on free ports (racks a, b, c; 500 ms heartbeats, 3 s sessions),
+# each extra line added to every node. Sets CONTROLLER_PORT, CLIENT_PORT and PID (indexed 1..3),
+# ALL (the bootstrap list); start nodes with kb_cluster_start_node I.
+kb_cluster_of_three() {
+    local ports extra i
+    read -r -a ports <<<"$(kb_free_ports 6)"
+    if [ "${#ports[@]}" -lt 6 ]; then echo "no free ports"; return 1; fi
+    CONTROLLER_PORT=("" "${ports[0]}" "${ports[1]}" "${ports[2]}")
+    CLIENT_PORT=("" "${ports[3]}" "${ports[4]}" "${ports[5]}")
+    local racks=("" a b c)
+    local voters="1@127.0.0.1:${CONTROLLER_PORT[1]},2@127.0.0.1:${CONTROLLER_PORT[2]}"
+    voters="$voters,3@127.0.0.1:${CONTROLLER_PORT[3]}"
+    PID=("" "" "" "")
+    ALL="127.0.0.1:${CLIENT_PORT[1]},127.0.0.1:${CLIENT_PORT[2]},127.0.0.1:${CLIENT_PORT[3]}"
+    extra=$(printf '%s\n' "$@")
+    for i in 1 2 3; do
+        cat >"$KB_TMP/n$i.properties" <<PROPERTIES
+process.roles=broker,controller
+node.id=$i
+controller.quorum.voters=$voters
+listeners=PLAINTEXT://127.0.0.1:${CLIENT_PORT[$i]},CONTROLLER://127.0.0.1:${CONTROLLER_PORT[$i]}
+controller.listener.names=CONTROLLER
+broker.rack=${racks[$i]}
+broker.heartbeat.interval.ms=500
+broker.session.timeout.ms=3000
+log.dirs=$KB_TMP/n$i
+$extra
+PROPERTIES
+    done
+}
+
+# kb_cluster_start_node I: starts node I of kb_cluster_of_three, appending to its log.
+kb_cluster_start_node() {
+    local i=$1
+    echo "--- start" >>"$KB_TMP/n$i.log"
+    "$KBROKER" "$KB_TMP/n$i.properties" --log-level info >>"$KB_TMP/n$i.log" 2>&1 &
+    PID[$i]=$!
+    KB_PIDS+=("${PID[$i]}")
+}
