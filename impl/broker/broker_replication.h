@@ -72,6 +72,13 @@
  *     The follower's log start follows the leader's LogStartOffset up to that high watermark
  *     (partition_log_delete_records), so DeleteRecords and retention reach followers.
  *
+ * Offline logs: an I/O error takes a log offline (partition_log.h); the ISR check's timer
+ * (armed while any partition is hosted) reopens every offline log that has nothing in flight,
+ * which runs recovery, and the role is set from the image again. Kafka would report the failed
+ * log directory to the controller instead, which moves leadership away; that report is not
+ * built, so a leader whose reopened log lost committed batches to a corrupted disk keeps leading
+ * (the checkers label such losses by the corruption fault).
+ *
  * Observations (model/history.h, judged by model/replication_checkers.c): every replica
  * reports HISTORY_REPLICA_APPENDED after each batch is in its log (leader or follower),
  * HISTORY_REPLICA_TRUNCATED when it cuts its log, HISTORY_REPLICA_HIGH_WATERMARK when its high
