@@ -130,16 +130,16 @@ static const char *kafka_loss_reason(const struct kafka_durability *d, u64 parti
     return NULL;
 }
 
-/* Whether a crash may separate two facts. Without replicas a broker's answers on a connection
- * come from the process that accepted it, so the client's connection dates them; with replicas
- * a leader may serve what another broker's crash cost it, so any crash from the earlier fact's
- * connection (its answer may have been in flight when the crash came) to the later fact counts. */
+/* Whether a crash may explain the change between two facts. Without replicas a broker's
+ * answers on a connection come from the process that accepted it, so the client's connection
+ * dates them. With replicas a crash may doom a batch long before it shows: a replica that lost
+ * it in a crash is elected later (after a pause or a partition fenced the ones holding it), and
+ * the reason (kafka_loss_reason, from the replica checkers' per-partition findings) is what
+ * ties the change to that crash; so any crash before the later fact counts. */
 static bool kafka_crash_between(const struct kafka_durability *d, const struct kafka_fact *a,
                                 const struct kafka_fact *b)
 {
-    if (d->replicas >= 2 && d->replicas != UINT64_MAX) {
-        return MAX(a->crashes, b->crashes) > MIN(a->generation, b->generation);
-    }
+    if (d->replicas >= 2 && d->replicas != UINT64_MAX) return MAX(a->crashes, b->crashes) > 0;
     return a->generation != b->generation;
 }
 

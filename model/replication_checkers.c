@@ -305,7 +305,7 @@ static const char *rc_excuse(const struct rc_model *model, const struct rc_parti
                "not 1 (Kafka keeps them in page caches only) or to corrupted disks";
     }
     if (p->sole_lost && offset >= p->sole_lost_from) {
-        return "every in-sync replica crashed after they were committed and one that lost them "
+        return "every in-sync replica crashed after they were written and one that lost them "
                "(flush.messages is not 1, or a corrupted disk) stayed in the ISR: Kafka keeps "
                "its last ISR members eligible to lead (KIP-841; KIP-966 closes this)";
     }
@@ -399,8 +399,9 @@ static void rc_cut(struct rc_model *model, struct rc_partition *p, struct rc_rep
         if ((how == RC_CUT_CRASH && node->flush_messages != 1) || corrupted) {
             model->crash_losses++;
             crash_lossy = true;
-            if (rc_isr_all_crashed_since(model, p, replica->node,
-                                         rc_batch_at(&p->committed, batch->base)->event) &&
+            /* Since this replica wrote the batch: the leader counted its fetch, then lost
+             * track of the crash while no controller could fence it. */
+            if (rc_isr_all_crashed_since(model, p, replica->node, batch->event) &&
                 (!p->sole_lost || batch->base < p->sole_lost_from)) {
                 p->sole_lost = true;
                 p->sole_lost_from = batch->base;
