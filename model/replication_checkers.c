@@ -512,11 +512,12 @@ static void on_appended(struct rc_model *model, u32 index, const struct history_
     }
     bool overlaps = false;
     const struct rc_batch *other = rc_committed_conflict(p, &batch, &overlaps);
-    /* A deposed leader that has not heard of the newer epoch may still append to its own log
-     * (nothing it writes can be committed, and it truncates once it follows): only a batch of
-     * the committed batch's epoch or a later one contradicts it. */
-    bool zombie = payload.role == HISTORY_REPLICA_LEADER && other != NULL &&
-                  batch.epoch < other->epoch;
+    /* A deposed leader that has not heard of the newer epoch may still append to its own log,
+     * and a follower whose image is as stale may still copy from it (nothing of that epoch can
+     * be committed past the newer one, and both truncate once they learn it; a follower that
+     * counted it below its high watermark is caught there): only a batch of the committed
+     * batch's epoch or a later one contradicts it. */
+    bool zombie = other != NULL && batch.epoch < other->epoch;
     if (other != NULL && !zombie && model->which == RC_AGREE) {
         rc_violation(model, p, batch.base, index, "Event %u: broker %u appended offsets %" PRIi64
                      "..%" PRIi64 " of partition %016" PRIx64 "-%u as leader epoch %d, CRC %08x "

@@ -204,6 +204,23 @@ TEST(agree_tolerates_a_deposed_leader_appending_in_its_old_epoch)
     CHECK(strstr(outcome.message, "broker 1 appended offsets 2..2") != NULL);
 }
 
+/* A follower with a stale image may copy the deposed leader's batch too; counting it below its
+ * high watermark is what fails. */
+TEST(agree_tolerates_a_zombie_leaders_follower_until_it_counts_the_batch)
+{
+    start();
+    committed_prefix();
+    meta(2, 1, 1, 0x6);
+    lead(2, 2, 2, 1, 0xb2);
+    hw(2, 3, 1, HISTORY_REPLICA_LEADER); /* Committed by the epoch-1 leader. */
+    lead(1, 2, 2, 0, 0xa2);              /* Broker 1 has not heard of epoch 1 yet, */
+    copy(3, 2, 2, 0, 0xa2);              /* nor has broker 3, which follows it. */
+    struct check_outcome outcome;
+    CHECK(run("replica-committed-agree", &outcome));
+    hw(3, 3, 0, HISTORY_REPLICA_FOLLOWER); /* Counting it as committed is the violation. */
+    CHECK(!run("replica-committed-agree", &outcome));
+}
+
 TEST(agree_fails_when_a_new_leader_commits_another_batch)
 {
     start_with(1, 2, 3);
@@ -464,6 +481,8 @@ TEST(kafka_loss_is_labelled_for_acks_1_min_insync_1_unclean_or_all_down)
 }
 
 static const struct test_case tests[] = {
+    {"agree_tolerates_a_zombie_leaders_follower_until_it_counts_the_batch",
+     agree_tolerates_a_zombie_leaders_follower_until_it_counts_the_batch},
     {"a_loss_by_an_isr_member_after_every_member_crashed_is_labelled",
      a_loss_by_an_isr_member_after_every_member_crashed_is_labelled},
     {"good_history_passes_every_checker", good_history_passes_every_checker},
