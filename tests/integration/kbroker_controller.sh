@@ -43,11 +43,7 @@ if [ -z "$VICTIM" ] || [ "$VICTIM" -lt 1 ] 2>/dev/null; then VICTIM=1; fi
 kill -9 "${PID[$VICTIM]}"
 wait "${PID[$VICTIM]}" 2>/dev/null
 echo "     SIGKILLed node $VICTIM (the active controller)"
-SURVIVORS=""
-for i in 1 2 3; do
-    [ "$i" = "$VICTIM" ] && continue
-    SURVIVORS="${SURVIVORS:+$SURVIVORS,}127.0.0.1:${CLIENT_PORT[$i]}"
-done
+SURVIVORS=$(kb_cluster_survivors "$VICTIM")
 NEW_CONTROLLER=$(helper controller "$SURVIVORS" 2)
 kb_check "a new active controller ($NEW_CONTROLLER) takes over; the dead broker is fenced" \
     test -n "$NEW_CONTROLLER" -a "$NEW_CONTROLLER" != "$VICTIM"
@@ -63,15 +59,4 @@ kb_check "the restarted node $VICTIM catches up: its Metadata lists the topic ma
 quiet_controller() { helper controller "$@" >/dev/null; }
 kb_check "all 3 brokers are registered and unfenced again" quiet_controller "$ALL" 3
 
-for i in 1 2 3; do
-    kill -0 "${PID[$i]}" 2>/dev/null || continue
-    kill -TERM "${PID[$i]}"
-    kb_wait_for 10 kb_process_gone "${PID[$i]}"
-    wait "${PID[$i]}"
-    STATUS=$?
-    kb_check "node $i exits 0 on SIGTERM" test "$STATUS" = 0
-done
-if [ "$KB_FAILED" -gt 0 ]; then
-    for i in 1 2 3; do echo "--- tail of node $i log"; tail -n 25 "$KB_TMP/n$i.log"; done
-fi
-kb_finish
+kb_cluster_stop

@@ -47,11 +47,7 @@ sleep 3
 kill -9 "${PID[$VICTIM]}"
 wait "${PID[$VICTIM]}" 2>/dev/null
 echo "     SIGKILLed node $VICTIM (the leader of partition 0) under load"
-SURVIVORS=""
-for i in 1 2 3; do
-    [ "$i" = "$VICTIM" ] && continue
-    SURVIVORS="${SURVIVORS:+$SURVIVORS,}127.0.0.1:${CLIENT_PORT[$i]}"
-done
+SURVIVORS=$(kb_cluster_survivors "$VICTIM")
 NEW_LEADER=$(helper moved "$SURVIVORS" "$TOPIC" 0 "$VICTIM" 10)
 kb_check "a replica from the ISR leads partition 0 within 10 s ($NEW_LEADER)" test $? = 0
 sleep 2
@@ -69,15 +65,4 @@ kb_check "the restarted broker $VICTIM is back in every ISR ($rejoined)" test $?
 isr=$(helper isr "$ALL" "$TOPIC" 3 20)
 kb_check "every partition's ISR holds 3 replicas again ($isr)" test $? = 0
 
-for i in 1 2 3; do
-    kill -0 "${PID[$i]}" 2>/dev/null || continue
-    kill -TERM "${PID[$i]}"
-    kb_wait_for 10 kb_process_gone "${PID[$i]}"
-    wait "${PID[$i]}"
-    STATUS=$?
-    kb_check "node $i exits 0 on SIGTERM" test "$STATUS" = 0
-done
-if [ "$KB_FAILED" -gt 0 ]; then
-    for i in 1 2 3; do echo "--- tail of node $i log"; tail -n 25 "$KB_TMP/n$i.log"; done
-fi
-kb_finish
+kb_cluster_stop

@@ -155,3 +155,31 @@ kb_cluster_start_node() {
     PID[$i]=$!
     KB_PIDS+=("${PID[$i]}")
 }
+
+# kb_cluster_survivors VICTIM: the bootstrap list of kb_cluster_of_three without node VICTIM.
+kb_cluster_survivors() {
+    local list="" i
+    for i in 1 2 3; do
+        [ "$i" = "$1" ] && continue
+        list="${list:+$list,}127.0.0.1:${CLIENT_PORT[$i]}"
+    done
+    echo "$list"
+}
+
+# kb_cluster_stop: SIGTERMs every live node of kb_cluster_of_three, checking each exits 0;
+# after any failure, the tail of each node's log; then kb_finish.
+kb_cluster_stop() {
+    local i status
+    for i in 1 2 3; do
+        kill -0 "${PID[$i]}" 2>/dev/null || continue
+        kill -TERM "${PID[$i]}"
+        kb_wait_for 10 kb_process_gone "${PID[$i]}"
+        wait "${PID[$i]}"
+        status=$?
+        kb_check "node $i exits 0 on SIGTERM" test "$status" = 0
+    done
+    if [ "$KB_FAILED" -gt 0 ]; then
+        for i in 1 2 3; do echo "--- tail of node $i log"; tail -n 25 "$KB_TMP/n$i.log"; done
+    fi
+    kb_finish
+}
