@@ -49,7 +49,6 @@ static struct captured captured[CAPTURED_MAX];
 static u32 captured_count;
 static u64 timer_deadline[IO_TIMERS_MAX];
 static bool conn_paused[16];
-static u8 *conn_held[64]; /* The broker's held frame per connection: a copy, as the sim's. */
 
 /* Appends bytes sent on conn: to the last frame while it is incomplete (a response sent in
  * pieces, memory and file ranges), else as a new frame. */
@@ -100,25 +99,6 @@ static void test_read_pause(void *context, io_conn conn, bool paused)
 {
     (void)context;
     if (conn < ARRAY_LEN(conn_paused)) conn_paused[conn] = paused;
-}
-
-static u8 *test_frame_hold(void *context, io_conn conn, const u8 *frame, u32 size)
-{
-    (void)context;
-    ASSERT(conn < ARRAY_LEN(conn_held) && conn_held[conn] == NULL);
-    conn_held[conn] = malloc(MAX(size, 1u));
-    ASSERT(conn_held[conn] != NULL);
-    memcpy(conn_held[conn], frame, size);
-    return conn_held[conn];
-}
-
-static void test_frame_release(void *context, io_conn conn)
-{
-    (void)context;
-    ASSERT(conn < ARRAY_LEN(conn_held) && conn_held[conn] != NULL);
-    memset(conn_held[conn], 0xEE, 1); /* A view used after the release reads garbage. */
-    free(conn_held[conn]);
-    conn_held[conn] = NULL;
 }
 
 static io_conn test_connect(void *context, const char *endpoint, u64 tag, u32 frame_size_max)
@@ -210,8 +190,6 @@ static void world_init(struct world *world)
     test_vtable.timer_set = test_timer_set;
     test_vtable.timer_cancel = test_timer_cancel;
     test_vtable.read_pause = test_read_pause;
-    test_vtable.frame_hold = test_frame_hold;
-    test_vtable.frame_release = test_frame_release;
     test_vtable.connect = test_connect;
     test_vtable.close = test_close;
     test_vtable.observe = test_observe;
@@ -252,10 +230,7 @@ static void world_deinit(struct world *world)
     broker_destroy(world->broker);
     fake_io_destroy(world->fake);
     metadata_image_free(&world->image);
-    for (u32 conn = 0; conn < ARRAY_LEN(conn_held); conn++) { /* Gone with the process. */
-        free(conn_held[conn]);
-        conn_held[conn] = NULL;
-    }
+    fake_held_drop_all(); /* Gone with the process. */
 }
 
 /* ===== The controller's part: records applied to the image ===== */
@@ -683,7 +658,7 @@ TEST(admin_requests_are_forwarded_to_the_controller)
     REQUIRE(world_request(&world, 4, KAFKA_API_CREATE_TOPICS, 7, &body));
     REQUIRE(captured_count == before + 1);
     CHECK(captured[before].conn == LINK_CONN);
-    CHECK(conn_held[4] != NULL); /* No more reading from the client until it is answered. */
+    CHECK(fake_held[4] != NULL); /* No more reading from the client until it is answered. */
     struct proto_request_header header;
     struct proto_reader reader;
     captured_request(before, &header, &reader);
@@ -707,7 +682,7 @@ TEST(admin_requests_are_forwarded_to_the_controller)
     REQUIRE(broker_link_on_frame(world.broker, answer + 4, writer.position - 4));
     REQUIRE(captured_count == before + 2);
     CHECK(captured[before + 1].conn == 4);
-    CHECK(conn_held[4] == NULL);
+    CHECK(fake_held[4] == NULL);
     CHECK(load_u32_be(capture_bytes + captured[before + 1].position + 4) ==
           (u32)client_correlation);
     union kafka_response relayed;
@@ -738,9 +713,9 @@ TEST(produce_assigns_offsets_and_fetch_returns_them)
     u32 before = captured_count;
     u32 size = build_batch(3, 1700000000000);
     REQUIRE(produce(&world, 1, "events", 1, -1, size));
-    CHECK(conn_held[1] != NULL); /* Answers in order: no more reading until this one is done. */
+    CHECK(fake_held[1] != NULL); /* Answers in order: no more reading until this one is done. */
     world_run(&world);
-    CHECK(conn_held[1] == NULL);
+    CHECK(fake_held[1] == NULL);
     size = build_batch(2, 1700000001000);
     REQUIRE(produce(&world, 1, "events", 1, 1, size));
     world_run(&world);

@@ -44,7 +44,6 @@ struct frame {
 static struct frame frames[FRAMES_MAX];
 static u32 frame_count;
 static u64 timer_deadline[IO_TIMERS_MAX];
-static u8 *conn_held[1024];
 static bool conn_closed[1024];
 static bool conn_up[1024];
 static io_conn next_conn;
@@ -83,25 +82,6 @@ static void test_timer_cancel(void *context, u32 id)
 {
     (void)context;
     timer_deadline[id] = 0;
-}
-
-static u8 *test_frame_hold(void *context, io_conn conn, const u8 *frame, u32 size)
-{
-    (void)context;
-    ASSERT(conn < ARRAY_LEN(conn_held) && conn_held[conn] == NULL);
-    conn_held[conn] = malloc(MAX(size, 1u));
-    ASSERT(conn_held[conn] != NULL);
-    memcpy(conn_held[conn], frame, size);
-    return conn_held[conn];
-}
-
-static void test_frame_release(void *context, io_conn conn)
-{
-    (void)context;
-    ASSERT(conn < ARRAY_LEN(conn_held) && conn_held[conn] != NULL);
-    memset(conn_held[conn], 0xEE, 1); /* A view used after the release reads garbage. */
-    free(conn_held[conn]);
-    conn_held[conn] = NULL;
 }
 
 static io_conn test_connect(void *context, const char *endpoint, u64 tag, u32 frame_size_max)
@@ -223,8 +203,6 @@ static void world_init(struct world *world, i32 partitions, i32 leader_epoch)
     test_vtable.send = test_send;
     test_vtable.timer_set = test_timer_set;
     test_vtable.timer_cancel = test_timer_cancel;
-    test_vtable.frame_hold = test_frame_hold;
-    test_vtable.frame_release = test_frame_release;
     test_vtable.connect = test_connect;
     test_vtable.close = test_close;
     test_vtable.observe = test_observe;
@@ -269,10 +247,7 @@ static void world_deinit(struct world *world)
     broker_destroy(world->broker);
     fake_io_destroy(world->fake);
     metadata_image_free(&world->image);
-    for (u32 conn = 0; conn < ARRAY_LEN(conn_held); conn++) {
-        free(conn_held[conn]);
-        conn_held[conn] = NULL;
-    }
+    fake_held_drop_all(); /* Gone with the process. */
     for (u32 i = 0; i < frame_count; i++) free(frames[i].bytes);
     frame_count = 0;
 }
@@ -534,10 +509,10 @@ TEST(batches_are_appended_with_the_leaders_offsets_and_epochs_while_the_frame_is
     answer.records_size = whole + 30; /* The leader's size limit cut the third batch. */
     u32 observed_before = observed_count;
     leader_answers(&world, &seen, &answer, 1);
-    CHECK(conn_held[seen.conn] != NULL); /* Held while the appends are in the log's hands. */
+    CHECK(fake_held[seen.conn] != NULL); /* Held while the appends are in the log's hands. */
     CHECK_EQ_U64(frame_count, 1);        /* No next Fetch before they complete. */
     world_run(&world);
-    CHECK(conn_held[seen.conn] == NULL);
+    CHECK(fake_held[seen.conn] == NULL);
     struct partition_log *log = world_log(&world, 0);
     CHECK_EQ_U64(partition_log_end_offset(log), 5);
     CHECK_EQ_U64(partition_log_latest_epoch(log), 3);
@@ -582,7 +557,7 @@ TEST(batches_are_appended_with_the_leaders_offsets_and_epochs_while_the_frame_is
     leader_answers(&world, &next, &empty, 1);
     world_run(&world);
     CHECK_EQ_U64(world_replica(&world, 0)->high_watermark, 5);
-    CHECK(conn_held[next.conn] == NULL);
+    CHECK(fake_held[next.conn] == NULL);
     /* A lower leader high watermark (a leader that restarted) never moves ours back. */
     REQUIRE(frame_count == 3 && fetch_last(&next));
     u32 moves = observed_of(HISTORY_REPLICA_HIGH_WATERMARK, 0);
@@ -632,7 +607,7 @@ TEST(diverging_epoch_truncates_then_fetches_again)
     const struct observed *cut = observed_nth(HISTORY_REPLICA_TRUNCATED, 0);
     REQUIRE(cut != NULL);
     CHECK(cut->o.c == 3 && cut->o.d == 3);
-    CHECK(conn_held[next.conn] == NULL);
+    CHECK(fake_held[next.conn] == NULL);
     REQUIRE(frame_count == frames_before + 1 && fetch_last(&next));
     const struct kafka_fetch_request_partition *partition = fetch_partition(&next, 0);
     REQUIRE(partition != NULL);
@@ -727,7 +702,7 @@ TEST(answers_for_a_stale_epoch_or_after_becoming_leader_are_ignored)
     CHECK_EQ_U64(partition_log_end_offset(world_log(&world, 0)), 0);
     CHECK_EQ_U64(observed_of(HISTORY_REPLICA_APPENDED, before), 0);
     CHECK(world_replica(&world, 0)->high_watermark <= 0); /* Not the stale answer's 2. */
-    CHECK(conn_held[seen.conn] == NULL);
+    CHECK(fake_held[seen.conn] == NULL);
     struct fetch_seen next;
     REQUIRE(fetch_last(&next));
     CHECK_EQ_U64(fetch_partition(&next, 0)->CurrentLeaderEpoch, 4);
@@ -841,11 +816,11 @@ TEST(a_close_while_appending_finishes_the_appends_then_reconnects)
     answer.records = records.bytes;
     answer.records_size = records.size;
     leader_answers(&world, &seen, &answer, 1);
-    REQUIRE(conn_held[seen.conn] != NULL);
+    REQUIRE(fake_held[seen.conn] != NULL);
     broker_fetcher_on_conn(world.broker, seen.conn, IO_CONN_CLOSED);
-    CHECK(conn_held[seen.conn] != NULL); /* The batches still point into it. */
+    CHECK(fake_held[seen.conn] != NULL); /* The batches still point into it. */
     world_run(&world);
-    CHECK(conn_held[seen.conn] == NULL);
+    CHECK(fake_held[seen.conn] == NULL);
     CHECK_EQ_U64(partition_log_end_offset(world_log(&world, 0)), 4);
     CHECK_EQ_U64(world_replica(&world, 0)->high_watermark, 4);
     CHECK_EQ_U64(connects, 1);
@@ -933,7 +908,7 @@ TEST(a_log_io_error_takes_the_partition_out)
     world.fake->fail_at = 0;
     CHECK(world.broker->topics[0].states[0] == BROKER_PARTITION_FAILED);
     CHECK(world_replica(&world, 0)->role == BROKER_REPLICA_NONE);
-    CHECK(conn_held[seen.conn] == NULL);
+    CHECK(fake_held[seen.conn] == NULL);
     CHECK(conn_closed[seen.conn]); /* Nothing left to follow from that leader. */
     CHECK_EQ_U64(observed_of(HISTORY_REPLICA_APPENDED, 0), 0);
     world_deinit(&world);
@@ -951,7 +926,7 @@ TEST(malformed_or_unexpected_answers_close_the_connection)
     store_u32_be(garbage, (u32)seen.header.CorrelationId);
     broker_fetcher_on_frame(world.broker, seen.conn, garbage, sizeof(garbage));
     CHECK(conn_closed[seen.conn]);
-    CHECK(conn_held[seen.conn] == NULL);
+    CHECK(fake_held[seen.conn] == NULL);
     world_fire(&world);
     world_connected(&world, last_connect);
     REQUIRE(fetch_last(&seen));
@@ -993,7 +968,7 @@ TEST(malformed_or_unexpected_answers_close_the_connection)
         answered = seen.header.CorrelationId;
         broker_fetcher_on_frame(world.broker, seen.conn, frame + 4, size);
         world_run(&world);
-        CHECK(conn_held[seen.conn] == NULL);
+        CHECK(fake_held[seen.conn] == NULL);
         if (world.broker->topics[0].states[0] != BROKER_PARTITION_OPEN) break;
     }
     world_deinit(&world);
