@@ -37,8 +37,7 @@ static bool broker_topic_idle(const struct broker *broker, u32 index)
     }
     for (u32 p = 0; p < topic->partition_count; p++) {
         if (topic->states[p] == BROKER_PARTITION_OPENING) return false;
-        const struct partition_log *log = &topic->logs[p];
-        if (log->io_in_flight || log->request_count > 0 || log->in_call) return false;
+        if (!broker_partition_idle(broker, index, p)) return false;
     }
     return true;
 }

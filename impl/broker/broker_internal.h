@@ -314,6 +314,8 @@ i32 broker_leader_epoch(const struct broker *broker, u32 index, i32 partition);
 bool broker_topic_deleting(const struct broker *broker, struct proto_string name);
 /* An I/O error took the partition's log offline (or its open failed). */
 bool broker_partition_offline(const struct broker *broker, u32 topic, u32 partition);
+/* Nothing is in flight on the partition's log (requests in service may still name it). */
+bool broker_partition_idle(const struct broker *broker, u32 topic, u32 partition);
 /* Reopens (recovers) every offline log that is idle (BROKER_TIMER_REPLICATION). */
 void broker_partitions_restart_offline(struct broker *broker);
 void broker_partition_start(struct broker *broker, u32 index, u32 p);

@@ -128,7 +128,7 @@ bool broker_partition_offline(const struct broker *broker, u32 topic, u32 partit
  * the partition (a consumer's long poll always does); they wait on no event of this log, and a
  * file range one of them still has to send fails that send, which closes its connection (the
  * client retries, as after any broken connection). */
-static bool broker_partition_idle(const struct broker *broker, u32 topic, u32 partition)
+bool broker_partition_idle(const struct broker *broker, u32 topic, u32 partition)
 {
     const struct partition_log *log = &broker->topics[topic].logs[partition];
     return !log->io_in_flight && log->request_count == 0 && !log->in_call;
