@@ -134,6 +134,42 @@ enum history_kind {
     /* The replica's high watermark moved to c: d=leader epoch | role << 32 (enum
      * history_replica_role). */
     HISTORY_REPLICA_HIGH_WATERMARK = 73,
+
+    /* ----- Reported by simulated group consumers (impl/kafka_client, groups) ----- */
+    /* Each names the group member by the event's node (the client id); partitions are those of
+     * the workload topic, as a bit mask (bit p = partition p). Judged by model/group_checkers.c.
+     * The member's JoinGroup completed: a=generation, b=1 when it is the group's leader,
+     * c=enum history_group_protocol chosen, d=members in the generation. */
+    HISTORY_GROUP_JOINED = 80,
+    /* SyncGroup gave the member its assignment: a=generation, b=partitions assigned. The
+     * coordinator answers SyncGroup only once the generation's assignment is committed to
+     * __consumer_offsets, so every ASSIGNED generation was persisted. */
+    HISTORY_GROUP_ASSIGNED = 81,
+    /* The member stops reading these partitions (it gave them up before rejoining: all of them
+     * under the eager protocol, only the moved ones under the cooperative one; or it learnt
+     * it is no longer a member): a=generation it owned them in, b=partitions, c=Kafka error
+     * that fenced it (0 when it gave them up itself). */
+    HISTORY_GROUP_REVOKED = 82,
+    /* OffsetCommit sent for one partition: a=generation, b=partition, c=offset (the next
+     * offset to read, as Kafka commits). */
+    HISTORY_GROUP_COMMIT = 83,
+    /* ... acknowledged with no error: a=generation, b=partition, c=offset. */
+    HISTORY_GROUP_COMMITTED = 84,
+    /* ... answered with an error, or its answer never came (d=0xffff: unknown outcome):
+     * a=generation, b=partition, c=offset, d=Kafka error code. */
+    HISTORY_GROUP_COMMIT_FAILED = 85,
+    /* OffsetFetch answered for one partition: a=generation the member fetched for, b=partition,
+     * c=committed offset (-1 as UINT64_MAX: none), d=virtual time the request was sent. */
+    HISTORY_GROUP_OFFSET_FETCHED = 86,
+    /* The member starts reading partition a at offset b (its committed offset, or the earliest
+     * when none), in generation c. */
+    HISTORY_GROUP_POSITION = 87,
+};
+
+/* The c field of HISTORY_GROUP_JOINED. */
+enum history_group_protocol {
+    HISTORY_GROUP_EAGER = 0,       /* "range": every member revokes everything at a rebalance. */
+    HISTORY_GROUP_COOPERATIVE = 1, /* "cooperative-sticky" (KIP-429): only moved partitions. */
 };
 
 /* The payload of HISTORY_REPLICA_APPENDED: which batch it was, the same on every replica that

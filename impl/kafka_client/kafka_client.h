@@ -35,7 +35,19 @@
 #define KAFKA_CLIENT_PARTITIONS_MAX 16u
 #define KAFKA_CLIENT_BOOTSTRAP_MAX 9u
 
-enum kafka_client_role { KAFKA_CLIENT_PRODUCER, KAFKA_CLIENT_CONSUMER };
+enum kafka_client_role {
+    KAFKA_CLIENT_PRODUCER,
+    KAFKA_CLIENT_CONSUMER,       /* Reads every partition (assign-only, no group). */
+    KAFKA_CLIENT_GROUP_CONSUMER, /* A member of config.group: reads what the group assigns it. */
+};
+
+/* Group consumers: the assignor (and rebalance protocol) they offer. */
+enum kafka_client_assignor {
+    KAFKA_CLIENT_ASSIGNOR_RANGE,              /* "range", eager. */
+    KAFKA_CLIENT_ASSIGNOR_COOPERATIVE_STICKY, /* "cooperative-sticky", KIP-429. */
+};
+
+#define KAFKA_CLIENT_GROUP_MAX 64u
 
 struct kafka_client_config {
     enum kafka_client_role role;
@@ -51,6 +63,14 @@ struct kafka_client_config {
     u32 value_size;         /* Producer: bytes per value (>= 24, <= 1024). */
     u64 request_timeout_ns; /* Unanswered this long: outcome unknown, reconnect. */
     u64 stop_ns;            /* Producer: send nothing new from this virtual instant (0: never). */
+    /* Group consumers (KAFKA_CLIENT_GROUP_CONSUMER). */
+    char group[KAFKA_CLIENT_GROUP_MAX];   /* group.id */
+    enum kafka_client_assignor assignor;
+    bool static_member;          /* group.instance.id = "i<client id>" (KIP-345). */
+    u64 session_timeout_ns;      /* session.timeout.ms */
+    u64 rebalance_timeout_ns;    /* max.poll.interval.ms */
+    u64 heartbeat_interval_ns;   /* heartbeat.interval.ms */
+    u64 commit_interval_ns;      /* auto.commit.interval.ms: commits what it has read */
 };
 
 struct kafka_client;
