@@ -21,10 +21,12 @@
  *     min(O', O, log end) when E' = E, min(O', log end) when E' < E (an intermediate cut: the
  *     next fetch's LastFetchedEpoch is E' and the leader answers again), min(O, log end) when
  *     the log has no epochs. A cut that would not shorten the log backs off instead of looping;
- *   - OFFSET_OUT_OF_RANGE: below the leader's log start, the whole log is cut and fetching
- *     restarts at the leader's log start (the first batch then lands past a gap, and the log
- *     start moves up to it); above the leader's log end (the answer's high watermark stands in
- *     for it), the log is cut there;
+ *   - OFFSET_OUT_OF_RANGE, as Kafka's handleOutOfRangeError: below the leader's log start, the
+ *     log starts over empty at the leader's log start (partition_log_truncate_fully, Kafka's
+ *     truncateFullyAndStartAt); above the leader's log end, the log is cut there, or starts
+ *     over there when that is below its own log start (nothing of it is left to keep). The
+ *     answer does not carry the leader's log end: its HighWatermark, never past it, stands in
+ *     (the follower may then cut a little more than Kafka's would, and fetches it again);
  *   - any other error (NOT_LEADER_OR_FOLLOWER, FENCED_LEADER_EPOCH, UNKNOWN_LEADER_EPOCH,
  *     UNKNOWN_TOPIC_OR_PARTITION, ...): the partition waits replica.fetch.backoff.ms (the image
  *     usually moves meanwhile).
@@ -339,7 +341,7 @@ static void fetcher_send(struct broker *broker, struct broker_fetcher_link *link
         part->partition = (u16)partition;
         part->topic_id = entry->id;
         part->leader_epoch = replica->leader_epoch;
-        part->fetch_offset = MAX(partition_log_end_offset(log), replica->restart_offset);
+        part->fetch_offset = partition_log_end_offset(log);
         part->step = BROKER_FETCHER_ASKED;
         if (topic_count == 0 || i == 0 || keys[i - 1] >> 8 != topic) {
             struct kafka_fetch_request_topic *out = &topics[topic_count++];
@@ -526,6 +528,16 @@ static bool fetcher_part_follow_start(struct broker *broker, struct broker_fetch
                               "log start advance");
 }
 
+/* Starts the log over, empty, at new_start; false when nothing is in flight. */
+static bool fetcher_part_truncate_fully(struct broker *broker, struct broker_fetcher_link *link,
+                                        struct broker_fetcher_part *part, i64 new_start)
+{
+    part->high_watermark_before = fetcher_replica(broker, part)->high_watermark;
+    enum log_result result = partition_log_truncate_fully(fetcher_log(broker, part), new_start,
+                                                          fetcher_event_data(broker, link, part));
+    return fetcher_part_issue(broker, part, BROKER_FETCHER_TRUNCATING, result, "truncation");
+}
+
 /* Cuts the log at target (below its end); false when nothing is in flight. */
 static bool fetcher_part_truncate(struct broker *broker, struct broker_fetcher_link *link,
                                   struct broker_fetcher_part *part, i64 target)
@@ -580,17 +592,25 @@ static bool fetcher_part_out_of_range(struct broker *broker, struct broker_fetch
                                       struct broker_fetcher_part *part,
                                       const struct kafka_fetch_response_partition_data *data)
 {
-    struct partition_log *log = fetcher_log(broker, part);
+    const struct partition_log *log = fetcher_log(broker, part);
+    const char *name = broker->topics[part->topic].name;
     if (data->LogStartOffset >= 0 && part->fetch_offset < data->LogStartOffset) {
         /* The leader no longer holds what comes next: start over at its log start. */
-        io_log(broker->io, IO_LOG_INFO, "broker: %s-%u restarts at leader %d's log start %lld",
-               broker->topics[part->topic].name, part->partition, link->leader_id,
-               (long long)data->LogStartOffset);
-        fetcher_replica(broker, part)->restart_offset = data->LogStartOffset;
-        return fetcher_part_truncate(broker, link, part, partition_log_start_offset(log));
+        io_log(broker->io, IO_LOG_INFO, "broker: %s-%u (log end %lld) starts over at leader "
+               "%d's log start %lld", name, part->partition, (long long)part->fetch_offset,
+               link->leader_id, (long long)data->LogStartOffset);
+        return fetcher_part_truncate_fully(broker, link, part, data->LogStartOffset);
     }
-    if (data->HighWatermark >= 0 && data->HighWatermark < partition_log_end_offset(log)) {
-        return fetcher_part_truncate(broker, link, part, data->HighWatermark);
+    i64 leader_end = data->HighWatermark; /* See the file comment. */
+    if (leader_end >= 0 && leader_end < partition_log_start_offset(log)) {
+        io_log(broker->io, IO_LOG_INFO, "broker: %s-%u (log start %lld) starts over at leader "
+               "%d's high watermark %lld", name, part->partition,
+               (long long)partition_log_start_offset(log), link->leader_id,
+               (long long)leader_end);
+        return fetcher_part_truncate_fully(broker, link, part, leader_end);
+    }
+    if (leader_end >= 0 && leader_end < partition_log_end_offset(log)) {
+        return fetcher_part_truncate(broker, link, part, leader_end);
     }
     fetcher_part_back_off(broker, part);
     return false;

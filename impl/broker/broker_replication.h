@@ -60,11 +60,14 @@
  *     epoch <= E and its end (or E and the first own epoch's start when all are above E), cut
  *     at min(O', O, log end) if E' = E, at min(O', log end) if E' < E (the next fetch asks
  *     again); a cut that would not shorten the log backs off. Then fetch on.
- *     OFFSET_OUT_OF_RANGE below the leader's log start => truncate everything and fetch from
- *     the leader's log start (the first batch lands past a gap; partition_log has no
- *     "truncate fully and start at"); above it => cut at the answer's HighWatermark (the
- *     leader's log end is not in the answer). NOT_LEADER_OR_FOLLOWER / FENCED_LEADER_EPOCH /
- *     UNKNOWN_LEADER_EPOCH / any other error => retry after replica.fetch.backoff.ms.
+ *     OFFSET_OUT_OF_RANGE (Kafka's handleOutOfRangeError) below the leader's log start =>
+ *     partition_log_truncate_fully(the leader's LogStartOffset): the log starts over empty
+ *     there (Kafka's truncateFullyAndStartAt); above the leader's log end => cut there, or
+ *     start over there when that is below the follower's own log start. The leader's log end
+ *     is not in the answer: its HighWatermark (<= its log end) stands in for it, so the cut
+ *     may take a little more than Kafka's, which is fetched again. NOT_LEADER_OR_FOLLOWER /
+ *     FENCED_LEADER_EPOCH / UNKNOWN_LEADER_EPOCH / any other error => retry after
+ *     replica.fetch.backoff.ms.
  *     An answer is applied to a partition only if the image still names the same leader and
  *     leader epoch the request was built for.
  *   - Follower high watermark = min(leader's HighWatermark, own log end), never backwards
@@ -127,8 +130,6 @@ struct broker_replica {
     struct metadata_ids isr_pending; /* The ISR asked for (answered), while alter_inflight. */
     /* Follower (broker_fetcher.c; what is in flight is kept by the fetcher's links). */
     u64 retry_ns;           /* No fetch before this time (backoff after an error). */
-    i64 restart_offset;     /* Fetch from here while the log ends below it: the leader's log
-                             * start after OFFSET_OUT_OF_RANGE below it (0: none). */
 };
 
 struct broker;

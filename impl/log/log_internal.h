@@ -42,6 +42,8 @@ enum log_step {
     LOG_STEP_COMPACT_INDEX_WRITE,
     LOG_STEP_COMPACT_SYNC,
     LOG_STEP_COMPACT_RENAME,
+    LOG_STEP_START_OVER_MARK,
+    LOG_STEP_START_OVER_UNMARK,
 };
 
 enum log_checkpoint_kind {
@@ -128,6 +130,14 @@ bool log_truncate_visit(struct partition_log *log, const struct record_batch_hea
                         u64 batch_size);
 void log_truncate_scan_done(struct partition_log *log, enum log_scan_outcome outcome);
 void log_truncate_continue(struct partition_log *log);
+/* truncate_fully's marker, `<20-digit offset>.start-over` (segment_name_offset reads it). */
+#define LOG_START_OVER_SUFFIX ".start-over"
+void log_start_over_path(const struct partition_log *log, i64 offset, char *path);
+/* Creates (durably) or removes the marker for offset; then log_op_continue. */
+void log_start_over_mark(struct partition_log *log, i64 offset);
+void log_start_over_unmark(struct partition_log *log, i64 offset);
+void log_truncate_fully_start(struct partition_log *log);
+void log_truncate_fully_continue(struct partition_log *log);
 void log_delete_prefix_start(struct partition_log *log);
 void log_delete_prefix_continue(struct partition_log *log);
 void log_flush_op_start(struct partition_log *log);

@@ -11,6 +11,10 @@
  *   - Truncation removes later segments last-first, then truncates and syncs the .log, and only
  *     then lowers the checkpoints: a crash in between leaves a prefix that recovery rescans.
  *   - The log start checkpoint is written before the segments below it are removed.
+ *   - Truncating fully (starting over at another offset) first creates a `.start-over` marker
+ *     naming the new start: from then on an open empties the log and starts it there instead
+ *     of recovering it. The marker goes only after the new empty segment and all the
+ *     checkpoints are durable, so a crash anywhere yields the old log or the new one.
  *
  * Tested through the public API in tests/unit/test_log.c and test_log_recovery.c. */
 #include "log_internal.h"
@@ -261,7 +265,9 @@ static void log_checkpoint_on_step(struct partition_log *log, enum log_step step
 void log_maintenance_on_step(struct partition_log *log, enum log_step step,
                              const struct io_completion *c)
 {
-    if (c->result != IO_OK && !(step == LOG_STEP_REMOVE_FILE && c->result == IO_ERR_NOT_FOUND)) {
+    bool gone = (step == LOG_STEP_REMOVE_FILE || step == LOG_STEP_START_OVER_UNMARK) &&
+                c->result == IO_ERR_NOT_FOUND;
+    if (c->result != IO_OK && !gone) {
         log_op_fail_io(log, "file operation", c->result);
         return;
     }
@@ -277,7 +283,12 @@ void log_maintenance_on_step(struct partition_log *log, enum log_step step,
     case LOG_STEP_TRUNCATE_FILE:
         (void)log_issue_sync(log, LOG_STEP_TRUNCATE_SYNC, log->op.checkpoint_file);
         return;
+    case LOG_STEP_START_OVER_MARK:
+        io_file_close(log->io, c->file); /* Only its name matters. */
+        log_op_continue(log);
+        return;
     case LOG_STEP_TRUNCATE_SYNC:
+    case LOG_STEP_START_OVER_UNMARK:
     case LOG_STEP_SYNC_CONTINUE: log_op_continue(log); return;
     case LOG_STEP_FLUSH_LOG_SYNC:
     case LOG_STEP_FLUSH_INDEX_WRITE:
@@ -427,6 +438,123 @@ void log_truncate_continue(struct partition_log *log)
     case LOG_TRUNCATE_PHASE_TRUNCATED: log_truncate_settle(log); return;
     case LOG_TRUNCATE_PHASE_FLUSHED: log_op_finish(log, LOG_OK); return;
     default: ASSERT(false && "unknown truncate phase");
+    }
+}
+
+/* ===== Starting over: truncate fully ===== */
+
+void log_start_over_path(const struct partition_log *log, i64 offset, char *path)
+{
+    ASSERT(offset >= 0);
+    int written = snprintf(path, IO_PATH_MAX, "%s/%020lld%s", log->directory, (long long)offset,
+                           LOG_START_OVER_SUFFIX);
+    ASSERT(written > 0 && (u32)written < IO_PATH_MAX);
+}
+
+void log_start_over_mark(struct partition_log *log, i64 offset)
+{
+    char path[IO_PATH_MAX];
+    log_start_over_path(log, offset, path);
+    /* Creating a name is durable when it completes (io.h): this is the commit point. */
+    (void)log_issue_open(log, LOG_STEP_START_OVER_MARK, path, IO_OPEN_CREATE);
+}
+
+void log_start_over_unmark(struct partition_log *log, i64 offset)
+{
+    char path[IO_PATH_MAX];
+    log_start_over_path(log, offset, path);
+    (void)log_issue_remove(log, LOG_STEP_START_OVER_UNMARK, path);
+}
+
+enum {
+    LOG_START_OVER_PHASE_MARKED = 1,
+    LOG_START_OVER_PHASE_REMOVING,
+    LOG_START_OVER_PHASE_REPLACED,
+    LOG_START_OVER_PHASE_CREATED,
+    LOG_START_OVER_PHASE_FLUSHED,
+    LOG_START_OVER_PHASE_UNMARKED,
+};
+
+void log_truncate_fully_start(struct partition_log *log)
+{
+    i64 new_start = log->op.request.offset;
+    ASSERT(new_start >= 0);
+    log->op.event.offset = new_start;
+    const struct segment *first = &log->segments[0];
+    if (log->segment_count == 1 && first->size == 0 && first->base_offset == new_start &&
+        log->log_start_offset == new_start && log->epoch_count == 0) {
+        log_op_finish(log, LOG_OK); /* Already the empty log it asks for. */
+        return;
+    }
+    log->op.phase = LOG_START_OVER_PHASE_MARKED;
+    log_start_over_mark(log, new_start);
+}
+
+/* The first segment, the last old one left, becomes the new empty one in place, so the log is
+ * never without a segment; from here on the log in memory is the new one. */
+static void log_truncate_fully_replace(struct partition_log *log)
+{
+    ASSERT(log->segment_count == 1);
+    i64 new_start = log->op.request.offset;
+    struct segment *first = &log->segments[0];
+    i64 old_base = first->base_offset;
+    log_segment_release(log, first);
+    if (!log_segment_init(log, first, new_start)) {
+        /* No memory for the new segment's indexes: the marker stays, the next open finishes. */
+        log->segment_count = 0;
+        log->state = LOG_STATE_FAILED;
+        log_op_finish(log, LOG_ERR_LIMIT);
+        return;
+    }
+    log->log_start_offset = new_start;
+    log->recovery_point = new_start;
+    log->messages_since_flush = 0;
+    log->epoch_count = 0; /* Kafka clears the leader epoch cache too. */
+    log->epochs_dirty = true;
+    log->op.segment = 0;
+    log->op.phase = LOG_START_OVER_PHASE_REPLACED;
+    if (old_base != new_start) {
+        log_segment_files_remove(log, old_base);
+        return;
+    }
+    log_truncate_fully_continue(log); /* Same names: creating them empties them. */
+}
+
+void log_truncate_fully_continue(struct partition_log *log)
+{
+    i64 new_start = log->op.request.offset;
+    switch (log->op.phase) {
+    case LOG_START_OVER_PHASE_MARKED:
+    case LOG_START_OVER_PHASE_REMOVING:
+        log->op.phase = LOG_START_OVER_PHASE_REMOVING;
+        if (log->segment_count > 1) {
+            /* Last first, as truncate_to does; queries meanwhile see a shorter log. */
+            struct segment *last = &log->segments[log->segment_count - 1];
+            i64 base_offset = last->base_offset;
+            log_segment_release(log, last);
+            log->segment_count--;
+            log->log_start_offset = MIN(log->log_start_offset, log_end_offset(log));
+            log->recovery_point = MIN(log->recovery_point, log_end_offset(log));
+            log_segment_files_remove(log, base_offset);
+            return;
+        }
+        log_truncate_fully_replace(log);
+        return;
+    case LOG_START_OVER_PHASE_REPLACED:
+        log->op.phase = LOG_START_OVER_PHASE_CREATED;
+        log_segment_files_create(log);
+        return;
+    case LOG_START_OVER_PHASE_CREATED:
+        log->op.phase = LOG_START_OVER_PHASE_FLUSHED;
+        log_flush_start(log, new_start, LOG_CHECKPOINTS_ALL);
+        return;
+    case LOG_START_OVER_PHASE_FLUSHED:
+        /* Only now may an open trust the segments again. */
+        log->op.phase = LOG_START_OVER_PHASE_UNMARKED;
+        log_start_over_unmark(log, new_start);
+        return;
+    case LOG_START_OVER_PHASE_UNMARKED: log_op_finish(log, LOG_OK); return;
+    default: ASSERT(false && "unknown start-over phase");
     }
 }
 

@@ -14,6 +14,10 @@
  * appends built; epochs the checkpoint missed are taken from the batches. (5) Flush everything,
  * write the checkpoints, and report LOG_EVENT_OPENED.
  *
+ * A `<offset>.start-over` marker (a truncate_fully that committed and did not finish) replaces
+ * steps (3)-(4): every segment is removed, an empty one created at that offset, the leader epoch
+ * cache cleared, the checkpoints written, and only then the marker removed.
+ *
  * After a clean shutdown (a `clean-shutdown` record agreeing with the recovery point), nothing
  * is scanned: the active segment's indexes were written by the close and its end is recorded.
  * The record is removed before anything can change, so a later crash scans again.
@@ -43,12 +47,14 @@ enum {
     LOG_RECOVERY_PHASE_CREATED,
     LOG_RECOVERY_PHASE_FLUSHED,
     LOG_RECOVERY_PHASE_EMPTYING,
+    LOG_RECOVERY_PHASE_UNMARKED,
 };
 
 static void log_recovery_next_checkpoint(struct partition_log *log);
 static void log_recovery_next_stale(struct partition_log *log);
 static void log_recovery_next_swap(struct partition_log *log);
 static void log_recovery_remove_last(struct partition_log *log);
+static void log_recovery_finish_segments(struct partition_log *log);
 static void log_recovery_next_segment(struct partition_log *log);
 
 void log_recovery_start(struct partition_log *log)
@@ -58,6 +64,7 @@ void log_recovery_start(struct partition_log *log)
     log->op.recover_from = -1;
     log->op.start_from = 0;
     log->op.clean_end = -1;
+    log->op.start_over = -1;
     (void)log_issue_list(log, LOG_STEP_OPEN_LIST);
 }
 
@@ -106,6 +113,27 @@ static void log_recovery_add_swap(struct partition_log *log, const char *name, c
     if (written > 0 && (u32)written < IO_PATH_MAX) log->swap_count++;
 }
 
+/* A truncate_fully's marker: that start over is to be finished. One truncate_fully runs at a
+ * time and removes its marker before it ends, so there is one; should there be more, the
+ * highest offset wins (deterministically) and the others are leftovers. */
+static void log_recovery_add_start_over(struct partition_log *log, const char *name,
+                                        i64 offset)
+{
+    if (log->op.start_over < 0) {
+        log->op.start_over = offset;
+        return;
+    }
+    COVER(true);
+    if (offset < log->op.start_over) {
+        log_recovery_add_stale(log, name);
+        return;
+    }
+    char path[IO_PATH_MAX];
+    log_start_over_path(log, log->op.start_over, path);
+    log_recovery_add_stale(log, path + strlen(log->directory) + 1);
+    log->op.start_over = offset;
+}
+
 /* Inserts a segment for base_offset in order; false when segments_max is reached. */
 static bool log_recovery_add_segment(struct partition_log *log, i64 base_offset)
 {
@@ -149,6 +177,8 @@ static bool log_recovery_parse_names(struct partition_log *log, const u8 *names,
                 if (!log_recovery_add_segment(log, base_offset)) return false;
             } else if (segment_file && !log_recovery_has_segment(log, base_offset)) {
                 log_recovery_add_stale(log, name);
+            } else if (segment_name_offset(name, LOG_START_OVER_SUFFIX, &base_offset)) {
+                log_recovery_add_start_over(log, name, base_offset);
             } else if (log_recovery_name_has_suffix(name, ".swap")) {
                 log_recovery_add_swap(log, name, names, size, count);
             } else if (log_recovery_name_has_suffix(name, ".tmp") ||
@@ -292,6 +322,22 @@ static void log_recovery_next_stale(struct partition_log *log)
         (void)log_issue_remove(log, LOG_STEP_OPEN_CLEAN_REMOVE, path);
         return;
     }
+    if (log->op.count == log->stale_count && log->op.start_over >= 0) {
+        /* A truncate_fully committed and did not finish: finish it, whatever the segments and
+         * checkpoints say (they may be the old log's, the new one's, or a mix). */
+        log->stale_count = 0;
+        io_log(log->io, IO_LOG_WARN, "log %s: finishing a start over at %lld: removing %u "
+               "segments", log->directory, (long long)log->op.start_over, log->segment_count);
+        log->op.start_from = log->op.start_over;
+        log->epoch_count = 0;
+        log->op.phase = LOG_RECOVERY_PHASE_EMPTYING;
+        if (log->segment_count > 0) {
+            log_recovery_remove_last(log);
+        } else {
+            log_recovery_finish_segments(log);
+        }
+        return;
+    }
     if (log->op.count == log->stale_count) {
         log->stale_count = 0;
         i64 from = log->op.recover_from;
@@ -313,7 +359,6 @@ static void log_recovery_next_stale(struct partition_log *log)
 
 /* ===== Segments ===== */
 
-static void log_recovery_finish_segments(struct partition_log *log);
 static void log_recovery_load_index(struct partition_log *log);
 
 static void log_recovery_next_segment(struct partition_log *log)
@@ -593,6 +638,18 @@ static void log_recovery_finish_segments(struct partition_log *log)
     log_flush_start(log, end_offset, LOG_CHECKPOINTS_ALL);
 }
 
+static void log_recovery_opened(struct partition_log *log)
+{
+    ASSERT(log->recovery_point == log_end_offset(log));
+    log->state = LOG_STATE_OPEN;
+    log->last_flush_ns = io_now_ns(log->io);
+    log->messages_since_flush = 0;
+    io_log(log->io, IO_LOG_INFO, "log %s: open, %u segments, offsets [%lld, %lld)",
+           log->directory, log->segment_count, (long long)log->log_start_offset,
+           (long long)log_end_offset(log));
+    log_op_finish(log, LOG_OK);
+}
+
 void log_recovery_continue(struct partition_log *log)
 {
     switch (log->op.phase) {
@@ -607,15 +664,15 @@ void log_recovery_continue(struct partition_log *log)
         log_recovery_finish_segments(log); /* Creates the segment at the log start. */
         return;
     case LOG_RECOVERY_PHASE_FLUSHED:
-        ASSERT(log->recovery_point == log_end_offset(log));
-        log->state = LOG_STATE_OPEN;
-        log->last_flush_ns = io_now_ns(log->io);
-        log->messages_since_flush = 0;
-        io_log(log->io, IO_LOG_INFO, "log %s: open, %u segments, offsets [%lld, %lld)",
-               log->directory, log->segment_count, (long long)log->log_start_offset,
-               (long long)log_end_offset(log));
-        log_op_finish(log, LOG_OK);
+        if (log->op.start_over >= 0) {
+            /* The new log and its checkpoints are durable: the marker may go. */
+            log->op.phase = LOG_RECOVERY_PHASE_UNMARKED;
+            log_start_over_unmark(log, log->op.start_over);
+            return;
+        }
+        log_recovery_opened(log);
         return;
+    case LOG_RECOVERY_PHASE_UNMARKED: log_recovery_opened(log); return;
     default: ASSERT(false && "unknown recovery phase");
     }
 }

@@ -305,6 +305,7 @@ static enum log_event_kind log_event_kind_of(enum log_op_kind kind)
         [LOG_OP_EPOCH_CHECKPOINT] = LOG_EVENT_FLUSHED,
         [LOG_OP_CLOSE] = LOG_EVENT_CLOSED,
         [LOG_OP_COMPACT] = LOG_EVENT_COMPACTED,
+        [LOG_OP_TRUNCATE_FULLY] = LOG_EVENT_TRUNCATED,
     };
     ASSERT((u32)kind < ARRAY_LEN(kinds));
     return kinds[kind];
@@ -380,14 +381,28 @@ void partition_log_on_file(struct partition_log *log, const struct io_completion
 void log_epochs_assign(struct partition_log *log, i32 epoch, i64 start_offset)
 {
     if (epoch < 0) return;
-    if (log->epoch_count > 0 && epoch <= log->epochs[log->epoch_count - 1].epoch) {
-        return; /* Kafka ignores an older or equal epoch. */
-    }
-    /* Entries starting at or after this one contradict it (a checkpoint ahead of what survived
-     * a crash): they go, as in Kafka's assign. */
-    while (log->epoch_count > 0 && log->epochs[log->epoch_count - 1].start_offset > start_offset) {
+    /* The entry covering start_offset already names this epoch: nothing new (every append
+     * of a leader's own epoch, and recovery re-reading batches the checkpoint knew). */
+    u32 covering = log->epoch_count;
+    while (covering > 0 && log->epochs[covering - 1].start_offset > start_offset) covering--;
+    if (covering > 0 && log->epochs[covering - 1].epoch == epoch) return;
+    /* Otherwise the batch is the truth and entries that contradict it go, as in Kafka's
+     * assign (maybeTruncateNonMonotonicEntries): those starting after it (a checkpoint ahead
+     * of what survived a crash) and those of a newer epoch (a checkpoint whose bytes were
+     * damaged into other valid numbers, which recovery would else never repair: a leader
+     * answering DivergingEpoch from such a cache sends followers below committed offsets). */
+    while (log->epoch_count > 0) {
+        const struct epoch_entry *last = &log->epochs[log->epoch_count - 1];
+        if (last->start_offset <= start_offset && last->epoch <= epoch) break;
         log->epoch_count--;
+        log->epochs_dirty = true;
         COVER(true);
+    }
+    if (log->epoch_count > 0 && log->epochs[log->epoch_count - 1].epoch == epoch) {
+        /* An earlier entry of this epoch survives: the batch lies inside it. */
+        struct log_request request = {.kind = LOG_OP_EPOCH_CHECKPOINT, .internal = true};
+        (void)log_enqueue_internal(log, &request);
+        return;
     }
     if (log->epoch_count == PARTITION_LOG_EPOCHS_MAX) {
         /* Bounded: the oldest epoch is forgotten (it can only answer ancient fetches). */
@@ -787,6 +802,7 @@ static void log_op_start_kind(struct partition_log *log)
     case LOG_OP_DELETE_PREFIX: log_delete_prefix_start(log); return;
     case LOG_OP_CLOSE: log_close_start(log); return;
     case LOG_OP_COMPACT: log_compact_start(log); return;
+    case LOG_OP_TRUNCATE_FULLY: log_truncate_fully_start(log); return;
     case LOG_OP_NONE: break;
     }
     ASSERT(false && "unknown op kind");
@@ -801,6 +817,7 @@ void log_op_continue(struct partition_log *log)
     case LOG_OP_TRUNCATE: log_truncate_continue(log); return;
     case LOG_OP_DELETE_PREFIX: log_delete_prefix_continue(log); return;
     case LOG_OP_COMPACT: log_compact_continue(log); return;
+    case LOG_OP_TRUNCATE_FULLY: log_truncate_fully_continue(log); return;
     case LOG_OP_FLUSH:
     case LOG_OP_EPOCH_CHECKPOINT:
     case LOG_OP_CLOSE: log_maintenance_continue(log); return;
@@ -895,6 +912,16 @@ enum log_result partition_log_truncate_to(struct partition_log *log, i64 offset,
 {
     struct log_request request = {
         .kind = LOG_OP_TRUNCATE, .user_data = user_data, .offset = offset,
+    };
+    return log_submit(log, &request);
+}
+
+enum log_result partition_log_truncate_fully(struct partition_log *log, i64 new_start,
+                                             u64 user_data)
+{
+    if (new_start < 0) return LOG_ERR_OUT_OF_RANGE;
+    struct log_request request = {
+        .kind = LOG_OP_TRUNCATE_FULLY, .user_data = user_data, .offset = new_start,
     };
     return log_submit(log, &request);
 }

@@ -10,9 +10,9 @@
  *   partition_log_open()   list, read checkpoints, recover (scan and CRC-check everything after
  *                          the recovery point, truncate a torn or corrupt tail, rebuild bad
  *                          indexes), then LOG_EVENT_OPENED;
- *   append / read / list_offset / flush / truncate_to / delete_records / enforce_retention /
- *   compact / close: each returns LOG_OK when accepted, and later exactly one event with the
- *   request's user_data; anything else means rejected at once, with no event.
+ *   append / read / list_offset / flush / truncate_to / truncate_fully / delete_records /
+ *   enforce_retention / compact / close: each returns LOG_OK when accepted, and later exactly
+ *   one event with the request's user_data; anything else means rejected at once, no event.
  *   partition_log_drop() after a crash (memory only), partition_log_deinit() after a close.
  *   partition_log_on_file(): the owner passes every file completion whose user_data
  *   partition_log_owns() recognises (user_data = io_tag << 32 | sequence).
@@ -150,6 +150,7 @@ enum log_op_kind {
     LOG_OP_EPOCH_CHECKPOINT,
     LOG_OP_CLOSE,
     LOG_OP_COMPACT,
+    LOG_OP_TRUNCATE_FULLY, /* A follower starting over at another offset. */
 };
 
 struct log_request {
@@ -208,6 +209,7 @@ struct log_op {
     i64 clean_end;           /* OPEN: the log end a clean shutdown recorded, or -1. */
     bool clean_removed;      /* OPEN: that record is gone (before anything can change). */
     i64 start_from;          /* OPEN: log start offset read from the checkpoint. */
+    i64 start_over;          /* OPEN: a truncate_fully to finish (its marker's offset), or -1. */
     bool deferred;           /* A no-I/O completion waits for the nop listing. */
     i64 checkpoint_value;    /* The offset a checkpoint being written records. */
     io_file checkpoint_file; /* The temporary checkpoint file, or a checkpoint being read. */
@@ -315,6 +317,15 @@ WARN_UNUSED enum log_result partition_log_flush(struct partition_log *log, i64 o
 /* Drops every batch from the one holding offset on (follower divergence). */
 WARN_UNUSED enum log_result partition_log_truncate_to(struct partition_log *log, i64 offset,
                                                       u64 user_data);
+/* Kafka's truncateFullyAndStartAt: every segment goes and the log starts over empty at
+ * new_start (which may lie below the log start or past the log end), with an empty leader epoch
+ * cache; LOG_EVENT_TRUNCATED with offset = new_start. A follower uses it when its leader's log
+ * and its own no longer overlap. Crash-safe as one step: an empty `<new_start>.start-over`
+ * file is created first, and while it exists every open finishes the job instead of
+ * recovering the old segments; it is removed once the new log and its checkpoints are durable.
+ * LOG_ERR_OUT_OF_RANGE at once for a negative new_start. */
+WARN_UNUSED enum log_result partition_log_truncate_fully(struct partition_log *log, i64 new_start,
+                                                         u64 user_data);
 /* DeleteRecords: the log start offset becomes offset; whole segments below it go. */
 WARN_UNUSED enum log_result partition_log_delete_records(struct partition_log *log, i64 offset,
                                                          u64 user_data);

@@ -66,7 +66,7 @@ void segment_path(char *path, u32 path_size, const char *directory, i64 base_off
     ASSERT(written > 0 && (u32)written < path_size);
 }
 
-bool segment_name_parse(const char *name, i64 *base_offset, enum segment_file_kind *kind)
+bool segment_name_offset(const char *name, const char *suffix, i64 *offset)
 {
     u64 value = 0;
     for (u32 i = 0; i < SEGMENT_NAME_DIGITS; i++) {
@@ -75,9 +75,15 @@ bool segment_name_parse(const char *name, i64 *base_offset, enum segment_file_ki
         if (value > ((u64)INT64_MAX - digit) / 10) return false; /* Would pass INT64_MAX. */
         value = value * 10 + digit;
     }
+    if (strcmp(name + SEGMENT_NAME_DIGITS, suffix) != 0) return false;
+    *offset = (i64)value;
+    return true;
+}
+
+bool segment_name_parse(const char *name, i64 *base_offset, enum segment_file_kind *kind)
+{
     for (u32 k = 0; k < SEGMENT_FILE_KIND_COUNT; k++) {
-        if (strcmp(name + SEGMENT_NAME_DIGITS, segment_suffixes[k]) == 0) {
-            *base_offset = (i64)value;
+        if (segment_name_offset(name, segment_suffixes[k], base_offset)) {
             *kind = (enum segment_file_kind)k;
             return true;
         }

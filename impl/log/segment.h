@@ -81,6 +81,8 @@ void segment_free(struct segment *segment);
 /* Writes "<directory>/<20-digit base><suffix>" into path. */
 void segment_path(char *path, u32 path_size, const char *directory, i64 base_offset,
                   enum segment_file_kind kind);
+/* The offset of a name made of 20 digits and then exactly suffix; false for any other name. */
+WARN_UNUSED bool segment_name_offset(const char *name, const char *suffix, i64 *offset);
 /* Parses a file name ("00000000000000000042.index"); false when it is not a segment file. */
 WARN_UNUSED bool segment_name_parse(const char *name, i64 *base_offset,
                                     enum segment_file_kind *kind);

@@ -11,9 +11,10 @@
  * trailing batch skipped; the frame held until the appends complete; the follower high
  * watermark min(leader's, log end), never backwards; DivergingEpoch cuts (Kafka's three
  * cases), a cut with nothing to cut backs off; OFFSET_OUT_OF_RANGE below the leader's log start
- * restarts there; answers for a stale epoch or after becoming leader are ignored; errors back
- * off; reconnect after a close and after a silent leader; a log I/O error takes the partition
- * out; malformed answers close the connection. */
+ * starts the log over there (truncate fully), above the leader's end (its high watermark) cuts
+ * there or, below the own log start, starts over there; answers for a stale epoch or after
+ * becoming leader are ignored; errors back off; reconnect after a close and after a silent
+ * leader; a log I/O error takes the partition out; malformed answers close the connection. */
 #include "test.h"
 
 #include "log_fake_io.h"
@@ -833,20 +834,42 @@ TEST(a_close_while_appending_finishes_the_appends_then_reconnects)
     world_deinit(&world);
 }
 
-TEST(out_of_range_below_the_leaders_log_start_restarts_there)
+/* Whether the partition's log is the empty one starting at offset, with no leader epochs and no
+ * file left of the old segments. */
+static bool world_log_empty_at(struct world *world, u32 partition, i64 offset)
+{
+    const struct partition_log *log = world_log(world, partition);
+    char path[IO_PATH_MAX + 32]; /* The directory and a 20-digit name. */
+    snprintf(path, sizeof(path), "%s/%020d.log", log->directory, 0);
+    bool old_gone = offset == 0 || fake_io_file(world->fake, path) == NULL;
+    snprintf(path, sizeof(path), "%s/%020lld.start-over", log->directory, (long long)offset);
+    return partition_log_end_offset(log) == offset && partition_log_start_offset(log) == offset &&
+           log->segment_count == 1 && log->epoch_count == 0 && old_gone &&
+           fake_io_file(world->fake, path) == NULL;
+}
+
+TEST(out_of_range_below_the_leaders_log_start_starts_over_there)
 {
     struct world world;
     world_init(&world, 1, 3);
     struct fetch_seen next;
     REQUIRE(world_with_two_epochs(&world, &next));
+    u32 before = observed_count;
     struct answer out = answer_of(0, 120);
     out.error = KAFKA_ERROR_OFFSET_OUT_OF_RANGE;
     out.log_start = 100;
     leader_answers(&world, &next, &out, 1);
     world_run(&world);
-    CHECK_EQ_U64(partition_log_end_offset(world_log(&world, 0)), 0);
+    /* Kafka's truncateFullyAndStartAt: nothing of the old log, an empty one at 100. */
+    CHECK(world_log_empty_at(&world, 0, 100));
+    CHECK_EQ_U64(observed_of(HISTORY_REPLICA_TRUNCATED, before), 1);
+    const struct observed *cut = observed_nth(HISTORY_REPLICA_TRUNCATED, 0);
+    REQUIRE(cut != NULL);
+    CHECK(cut->o.c == 100 && cut->o.d == 3);
     REQUIRE(fetch_last(&next));
     CHECK_EQ_U64(fetch_partition(&next, 0)->FetchOffset, 100);
+    CHECK(fetch_partition(&next, 0)->LastFetchedEpoch == -1);
+    CHECK_EQ_U64(fetch_partition(&next, 0)->LogStartOffset, 100);
     static struct records records;
     records.size = 0;
     records_add(&records, 100, 2, 3);
@@ -859,10 +882,74 @@ TEST(out_of_range_below_the_leaders_log_start_restarts_there)
     struct partition_log *log = world_log(&world, 0);
     CHECK_EQ_U64(partition_log_end_offset(log), 102);
     CHECK_EQ_U64(partition_log_start_offset(log), 100);
+    CHECK_EQ_U64(partition_log_latest_epoch(log), 3);
     CHECK_EQ_U64(world_replica(&world, 0)->high_watermark, 102);
     REQUIRE(fetch_last(&next));
     CHECK_EQ_U64(fetch_partition(&next, 0)->FetchOffset, 102);
     CHECK_EQ_U64(fetch_partition(&next, 0)->LogStartOffset, 100);
+    world_deinit(&world);
+}
+
+TEST(out_of_range_above_the_leaders_end_cuts_there_or_starts_over_below_the_log_start)
+{
+    struct world world;
+    world_init(&world, 1, 3);
+    struct fetch_seen next;
+    REQUIRE(world_with_two_epochs(&world, &next));
+    /* The leader's end (its high watermark stands in) inside the log: an ordinary cut. */
+    struct answer out = answer_of(0, 4);
+    out.error = KAFKA_ERROR_OFFSET_OUT_OF_RANGE;
+    leader_answers(&world, &next, &out, 1);
+    world_run(&world);
+    struct partition_log *log = world_log(&world, 0);
+    CHECK_EQ_U64(partition_log_end_offset(log), 3); /* The batch holding 4 went whole. */
+    CHECK_EQ_U64(partition_log_start_offset(log), 0);
+    CHECK_EQ_U64(partition_log_latest_epoch(log), 1);
+    REQUIRE(fetch_last(&next));
+    /* The log start follows the leader's to 3 (the follower's high watermark)... */
+    struct answer follow = answer_of(0, 3);
+    follow.log_start = 3;
+    leader_answers(&world, &next, &follow, 1);
+    world_run(&world);
+    REQUIRE(partition_log_start_offset(log) == 3 && partition_log_end_offset(log) == 3);
+    REQUIRE(fetch_last(&next));
+    CHECK_EQ_U64(fetch_partition(&next, 0)->FetchOffset, 3);
+    /* ... then a new leader whose log ends at 1 (the simulator's seed 1123 of the swarm): a
+     * cut cannot go below the log start, so the log starts over at 1, or it would never
+     * catch up again. */
+    u32 before = observed_count;
+    out = answer_of(0, 1);
+    out.error = KAFKA_ERROR_OFFSET_OUT_OF_RANGE;
+    leader_answers(&world, &next, &out, 1);
+    world_run(&world);
+    CHECK(world_log_empty_at(&world, 0, 1));
+    CHECK_EQ_U64(observed_of(HISTORY_REPLICA_TRUNCATED, before), 1);
+    CHECK_EQ_U64(world_replica(&world, 0)->high_watermark, 1); /* Lowered to the new end. */
+    REQUIRE(fetch_last(&next));
+    CHECK_EQ_U64(fetch_partition(&next, 0)->FetchOffset, 1);
+    static struct records records;
+    records.size = 0;
+    records_add(&records, 1, 3, 4);
+    struct answer answer = answer_of(0, 4);
+    answer.log_start = 0;
+    answer.records = records.bytes;
+    answer.records_size = records.size;
+    leader_answers(&world, &next, &answer, 1);
+    world_run(&world);
+    CHECK_EQ_U64(partition_log_end_offset(log), 4);
+    CHECK_EQ_U64(partition_log_start_offset(log), 1);
+    CHECK_EQ_U64(world_replica(&world, 0)->high_watermark, 4);
+    /* An unknown high watermark says nothing about the leader's end: back off. */
+    REQUIRE(fetch_last(&next));
+    before = observed_count;
+    out = answer_of(0, -1);
+    out.error = KAFKA_ERROR_OFFSET_OUT_OF_RANGE;
+    out.log_start = -1;
+    leader_answers(&world, &next, &out, 1);
+    world_run(&world);
+    CHECK_EQ_U64(partition_log_end_offset(log), 4);
+    CHECK_EQ_U64(observed_of(HISTORY_REPLICA_TRUNCATED, before), 0);
+    CHECK(world_replica(&world, 0)->retry_ns > world.fake->now_ns);
     world_deinit(&world);
 }
 
@@ -988,8 +1075,10 @@ static const struct test_case tests[] = {
      reconnects_after_a_close_and_after_a_silent_leader},
     {"a_close_while_appending_finishes_the_appends_then_reconnects",
      a_close_while_appending_finishes_the_appends_then_reconnects},
-    {"out_of_range_below_the_leaders_log_start_restarts_there",
-     out_of_range_below_the_leaders_log_start_restarts_there},
+    {"out_of_range_below_the_leaders_log_start_starts_over_there",
+     out_of_range_below_the_leaders_log_start_starts_over_there},
+    {"out_of_range_above_the_leaders_end_cuts_there_or_starts_over_below_the_log_start",
+     out_of_range_above_the_leaders_end_cuts_there_or_starts_over_below_the_log_start},
     {"the_log_start_follows_the_leaders", the_log_start_follows_the_leaders},
     {"a_log_io_error_takes_the_partition_out", a_log_io_error_takes_the_partition_out},
     {"malformed_or_unexpected_answers_close_the_connection",

@@ -1,8 +1,9 @@
 /* Tests for impl/log/partition_log.c through its public API, over the in-memory fake io of
  * log_fake_io.h: opening, offset assignment, reads of whole batches with byte and offset
  * limits, the sparse index, rolling (size, time, full index), ListOffsets, truncation,
- * DeleteRecords and retention, flush policy, the leader epoch cache, close and reopen, I/O
- * errors taking the log offline, back-pressure, and events never delivered re-entrantly. */
+ * truncating fully (starting over at another offset), DeleteRecords and retention, flush
+ * policy, the leader epoch cache (and its repair by recovery), close and reopen, I/O errors
+ * taking the log offline, back-pressure, and events never delivered re-entrantly. */
 #include "test.h"
 
 #include "log_fake_io.h"
@@ -359,6 +360,133 @@ TEST(delete_records_moves_the_start_and_deletes_whole_segments)
     harness_destroy(h);
 }
 
+/* Whether the durable text of a file is exactly text. */
+static bool durable_is(struct log_harness *h, const char *path, const char *text)
+{
+    struct fake_file *file = fake_io_file(h->fake, path);
+    return file != NULL && file->durable.size == strlen(text) &&
+           memcmp(file->durable.bytes, text, file->durable.size) == 0;
+}
+
+/* The log is the empty one at offset: one segment there, nothing else on disk, checkpoints
+ * saying so, no leader epoch, no marker left. */
+static void check_started_over(struct log_harness *h, i64 offset, i64 old_first_base)
+{
+    char path[IO_PATH_MAX], text[64];
+    CHECK(partition_log_start_offset(&h->log) == offset);
+    CHECK(partition_log_end_offset(&h->log) == offset);
+    CHECK_EQ_U64(h->log.segment_count, 1);
+    CHECK(h->log.segments[0].base_offset == offset);
+    CHECK(partition_log_latest_epoch(&h->log) == -1);
+    CHECK(fake_io_file(h->fake, harness_path(path, offset, ".log")) != NULL);
+    CHECK(fake_io_file(h->fake, harness_path(path, offset, ".index")) != NULL);
+    CHECK(fake_io_file(h->fake, harness_path(path, offset, ".timeindex")) != NULL);
+    if (old_first_base != offset) {
+        CHECK(fake_io_file(h->fake, harness_path(path, old_first_base, ".log")) == NULL);
+        CHECK(fake_io_file(h->fake, harness_path(path, old_first_base, ".index")) == NULL);
+    }
+    CHECK(fake_io_file(h->fake, harness_path(path, offset, ".start-over")) == NULL);
+    snprintf(text, sizeof(text), "0\n1\nt 0 %lld\n", (long long)offset);
+    CHECK(durable_is(h, "t-0/log-start-offset-checkpoint", text));
+    CHECK(durable_is(h, "t-0/recovery-point-offset-checkpoint", text));
+    CHECK(durable_is(h, "t-0/leader-epoch-checkpoint", "0\n0\n"));
+}
+
+TEST(truncate_fully_starts_an_empty_log_past_the_end_or_below_the_start)
+{
+    struct log_harness *h = harness_create(NULL, 24);
+    for (u32 i = 0; i < 40; i++) {
+        u32 size = harness_batch(batch_buffer, sizeof(batch_buffer), 1000 * (i64)i, 4, 200, i);
+        REQUIRE(partition_log_append(&h->log, batch_buffer, size, 1 + (i32)i / 10, true, 1) ==
+                LOG_OK);
+        REQUIRE(harness_wait(h).result == LOG_OK);
+    }
+    REQUIRE(h->log.segment_count >= 3);
+    CHECK(partition_log_truncate_fully(&h->log, -1, 5) == LOG_ERR_OUT_OF_RANGE);
+    CHECK_EQ_U64(h->event_count, 41); /* Refused at once: no event. */
+    /* Past the end (a follower behind its leader's log start). */
+    REQUIRE(partition_log_truncate_fully(&h->log, 1000, 5) == LOG_OK);
+    CHECK_EQ_U64(h->event_count, 41); /* Never inside the call. */
+    struct log_event event = harness_wait(h);
+    CHECK(event.kind == LOG_EVENT_TRUNCATED);
+    CHECK(event.result == LOG_OK);
+    CHECK(event.user_data == 5);
+    CHECK(event.offset == 1000 && event.log_start_offset == 1000 && event.log_end_offset == 1000);
+    check_started_over(h, 1000, 0);
+    CHECK(harness_read(h, 999, 100, INT64_MAX).result == LOG_ERR_OUT_OF_RANGE);
+    /* The log goes on from there, and a reopen (clean, then after a crash) finds it. */
+    u32 size = harness_batch(batch_buffer, sizeof(batch_buffer), 0, 3, 10, 77);
+    REQUIRE(partition_log_append(&h->log, batch_buffer, size, 9, true, 1) == LOG_OK);
+    event = harness_wait(h);
+    CHECK(event.offset == 1000 && event.last_offset == 1002);
+    CHECK(partition_log_latest_epoch(&h->log) == 9);
+    REQUIRE(partition_log_close(&h->log, 1) == LOG_OK);
+    REQUIRE(harness_wait(h).result == LOG_OK);
+    partition_log_deinit(&h->log);
+    h->initialised = false;
+    REQUIRE(harness_open(h));
+    CHECK(partition_log_start_offset(&h->log) == 1000);
+    CHECK(partition_log_end_offset(&h->log) == 1003);
+    REQUIRE(harness_crash_reopen(h, false));
+    CHECK(partition_log_start_offset(&h->log) == 1000);
+    CHECK(partition_log_end_offset(&h->log) >= 1000);
+    /* Below the log start (a leader whose log ends below the follower's start). */
+    REQUIRE(partition_log_truncate_fully(&h->log, 7, 6) == LOG_OK);
+    event = harness_wait(h);
+    CHECK(event.offset == 7 && event.result == LOG_OK);
+    check_started_over(h, 7, 1000);
+    /* A follower's copy lands at the leader's offsets. */
+    size = harness_batch(batch_buffer, sizeof(batch_buffer), 0, 2, 10, 78);
+    batch_set_base_offset(batch_buffer, 7);
+    batch_set_leader_epoch(batch_buffer, 4);
+    REQUIRE(partition_log_append(&h->log, batch_buffer, size, -1, false, 1) == LOG_OK);
+    CHECK(harness_wait(h).offset == 7);
+    CHECK(partition_log_end_offset(&h->log) == 9);
+    /* Already the empty log asked for: done without touching the disk. */
+    REQUIRE(partition_log_truncate_fully(&h->log, 9, 6) == LOG_OK);
+    harness_wait(h);
+    REQUIRE(partition_log_truncate_fully(&h->log, 9, 6) == LOG_OK);
+    u64 operations = h->fake->operations;
+    CHECK(harness_wait(h).result == LOG_OK);
+    CHECK(h->fake->operations - operations <= 1); /* The deferring listing at most. */
+    check_started_over(h, 9, 7);
+    harness_destroy(h);
+}
+
+TEST(recovery_repairs_an_epoch_checkpoint_the_batches_contradict)
+{
+    struct log_harness *h = harness_create(NULL, 25);
+    i32 epochs[] = {0, 0, 0, 2, 2};
+    for (u32 i = 0; i < ARRAY_LEN(epochs); i++) {
+        u32 size = harness_batch(batch_buffer, sizeof(batch_buffer), 0, 2, 10, i);
+        REQUIRE(partition_log_append(&h->log, batch_buffer, size, epochs[i], true, 1) == LOG_OK);
+        REQUIRE(harness_wait(h).result == LOG_OK);
+    }
+    REQUIRE(partition_log_flush(&h->log, INT64_MAX, 1) == LOG_OK);
+    REQUIRE(harness_wait(h).result == LOG_OK);
+    REQUIRE(durable_is(h, "t-0/leader-epoch-checkpoint", "0\n2\n0 0\n2 6\n"));
+    /* One flipped bit turns "0 0" into "1 0": still a valid checkpoint, saying epoch 1 began at
+     * offset 0 (as "8 0" did in the simulator's seed 1280 of the flushed swarm). A leader
+     * answering fetches from that cache tells a follower whose last epoch is 0 that epoch 0
+     * ended at 0: every follower cuts to 0, below committed batches, again and again. */
+    struct fake_file *checkpoint = fake_io_file(h->fake, "t-0/leader-epoch-checkpoint");
+    REQUIRE(checkpoint != NULL && checkpoint->durable.size > 4);
+    checkpoint->durable.bytes[4] ^= 0x01;
+    checkpoint->current.bytes[4] ^= 0x01;
+    REQUIRE(harness_crash_reopen(h, false));
+    /* Recovery scanned the batches, which are the truth: epochs 0 from 0 and 2 from 6. */
+    CHECK_EQ_U64(h->log.epoch_count, 2);
+    CHECK(partition_log_latest_epoch(&h->log) == 2);
+    i32 found = -1;
+    i64 end = -1;
+    partition_log_epoch_end_offset(&h->log, 0, &found, &end);
+    CHECK(found == 0 && end == 6);
+    partition_log_epoch_end_offset(&h->log, 1, &found, &end);
+    CHECK(found == 0 && end == 6);
+    CHECK(durable_is(h, "t-0/leader-epoch-checkpoint", "0\n2\n0 0\n2 6\n"));
+    harness_destroy(h);
+}
+
 TEST(retention_by_size_and_time_deletes_old_segments_never_the_active)
 {
     struct log_harness *h = harness_create(NULL, 13);
@@ -440,23 +568,22 @@ TEST(leader_epoch_cache_and_checkpoint)
         REQUIRE(partition_log_append(&h->log, batch_buffer, size, epochs[i], true, 1) == LOG_OK);
         CHECK(harness_wait(h).result == LOG_OK);
     }
+    /* The batch of epoch 3 after epoch 5 contradicts the entry for 5, which goes (Kafka's
+     * assign: the batches are the truth; a leader never goes back, but a damaged checkpoint
+     * can claim what the batches deny). */
     CHECK_EQ_U64(h->log.epoch_count, 3);
-    CHECK(partition_log_latest_epoch(&h->log) == 5);
+    CHECK(partition_log_latest_epoch(&h->log) == 3);
     i32 found = 0;
     i64 end = 0;
     partition_log_epoch_end_offset(&h->log, 1, &found, &end);
     CHECK(found == 1 && end == 4);
-    partition_log_epoch_end_offset(&h->log, 4, &found, &end);
-    CHECK(found == 2 && end == 8);
+    partition_log_epoch_end_offset(&h->log, 2, &found, &end);
+    CHECK(found == 2 && end == 10);
     partition_log_epoch_end_offset(&h->log, 5, &found, &end);
-    CHECK(found == 5 && end == 12);
+    CHECK(found == 3 && end == 12);
     partition_log_epoch_end_offset(&h->log, 0, &found, &end);
     CHECK(found == -1 && end == -1);
-    struct fake_file *checkpoint = fake_io_file(h->fake, "t-0/leader-epoch-checkpoint");
-    const char *expected = "0\n3\n1 0\n2 4\n5 8\n";
-    REQUIRE(checkpoint != NULL);
-    CHECK(checkpoint->durable.size == strlen(expected));
-    CHECK(memcmp(checkpoint->durable.bytes, expected, strlen(expected)) == 0);
+    CHECK(durable_is(h, "t-0/leader-epoch-checkpoint", "0\n3\n1 0\n2 4\n3 10\n"));
     /* Truncation drops epochs starting at or after the new end. */
     REQUIRE(partition_log_truncate_to(&h->log, 8, 1) == LOG_OK);
     harness_wait(h);
@@ -630,6 +757,10 @@ static const struct test_case tests[] = {
      truncate_to_drops_the_batch_holding_the_offset_and_later_segments},
     {"delete_records_moves_the_start_and_deletes_whole_segments",
      delete_records_moves_the_start_and_deletes_whole_segments},
+    {"truncate_fully_starts_an_empty_log_past_the_end_or_below_the_start",
+     truncate_fully_starts_an_empty_log_past_the_end_or_below_the_start},
+    {"recovery_repairs_an_epoch_checkpoint_the_batches_contradict",
+     recovery_repairs_an_epoch_checkpoint_the_batches_contradict},
     {"retention_by_size_and_time_deletes_old_segments_never_the_active",
      retention_by_size_and_time_deletes_old_segments_never_the_active},
     {"flush_messages_syncs_and_moves_the_recovery_point",

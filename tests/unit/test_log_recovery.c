@@ -1,7 +1,8 @@
 /* Tests for impl/log/log_recovery.c: after crashes, torn writes and corruption the log holds
  * exactly a prefix of what was appended, at least everything flushed, no batch that fails its
  * CRC, and indexes that agree with the .log (checked against an index computed here from the
- * file by Kafka's rule, and against the index files on disk). */
+ * file by Kafka's rule, and against the index files on disk). A truncate_fully interrupted by a
+ * crash or an I/O error at any of its steps leaves the old log or the new empty one. */
 #include "test.h"
 
 #include "log_fake_io.h"
@@ -408,6 +409,176 @@ TEST(random_crashes_keep_a_prefix_with_everything_flushed)
     }
 }
 
+/* ===== Truncating fully, interrupted anywhere ===== */
+
+/* What a log holds, to tell the old log from the new empty one. */
+struct log_shape {
+    i64 start, end;
+    u32 epoch_count;
+    struct epoch_entry epochs[PARTITION_LOG_EPOCHS_MAX];
+    u32 batches;
+    u32 crc_of_crcs; /* CRC-32C over every batch's CRC, in order. */
+};
+
+static void shape_of(struct log_harness *h, struct log_shape *shape)
+{
+    memset(shape, 0, sizeof(*shape));
+    shape->start = partition_log_start_offset(&h->log);
+    shape->end = partition_log_end_offset(&h->log);
+    shape->epoch_count = h->log.epoch_count;
+    memcpy(shape->epochs, h->log.epochs, sizeof(shape->epochs[0]) * h->log.epoch_count);
+    i64 offset = shape->start;
+    while (offset < shape->end) {
+        struct log_event read = harness_read(h, offset, 1 << 20, INT64_MAX);
+        CHECK(read.result == LOG_OK);
+        if (read.result != LOG_OK || read.range.size == 0) return;
+        const u8 *bytes = harness_range_bytes(h, &read.range);
+        for (u64 position = 0; position < read.range.size;) {
+            struct record_batch_header header;
+            CHECK(batch_validate(bytes + position, read.range.size - position, &header) ==
+                  BATCH_OK);
+            u8 crc[4];
+            store_u32_be(crc, header.Crc);
+            shape->crc_of_crcs = crc32c_extend(shape->crc_of_crcs, crc, sizeof(crc));
+            shape->batches++;
+            position += (u64)header.BatchLength + RECORD_BATCH_LOG_OVERHEAD;
+        }
+        offset = read.range.next_offset;
+    }
+}
+
+static bool shape_equal(const struct log_shape *a, const struct log_shape *b)
+{
+    return a->start == b->start && a->end == b->end && a->epoch_count == b->epoch_count &&
+           memcmp(a->epochs, b->epochs, sizeof(a->epochs[0]) * a->epoch_count) == 0 &&
+           a->batches == b->batches && a->crc_of_crcs == b->crc_of_crcs;
+}
+
+/* Delivers at most steps completions. */
+static void run_steps(struct log_harness *h, u32 steps)
+{
+    for (u32 i = 0; i < steps && h->fake->queue_count > 0; i++) {
+        struct io_completion completion = h->fake->queue[0];
+        memmove(&h->fake->queue[0], &h->fake->queue[1],
+                sizeof(h->fake->queue[0]) * (h->fake->queue_count - 1));
+        h->fake->queue_count--;
+        partition_log_on_file(&h->log, &completion);
+    }
+}
+
+/* Three segments and more, epochs 1..4, the log start inside the second segment, all flushed. */
+static struct log_harness *start_over_harness(void)
+{
+    struct log_config config;
+    harness_config(&config);
+    config.segment_bytes = 4096;
+    struct log_harness *h = harness_create(&config, 31);
+    for (u32 i = 0; i < 24; i++) {
+        u32 size = harness_batch(batch_buffer, sizeof(batch_buffer), 1000 * (i64)i, 3, 300, i);
+        ASSERT(partition_log_append(&h->log, batch_buffer, size, 1 + (i32)i / 6, true, 1) ==
+               LOG_OK);
+        ASSERT(harness_wait(h).result == LOG_OK);
+    }
+    ASSERT(h->log.segment_count >= 4);
+    ASSERT(partition_log_delete_records(&h->log, h->log.segments[1].base_offset + 4, 1) ==
+           LOG_OK);
+    ASSERT(harness_wait(h).result == LOG_OK);
+    ASSERT(partition_log_flush(&h->log, INT64_MAX, 1) == LOG_OK);
+    ASSERT(harness_wait(h).result == LOG_OK);
+    return h;
+}
+
+/* Whether any start-over marker is left on the disk. */
+static bool marker_left(const struct log_harness *h)
+{
+    for (u32 f = 0; f < h->fake->file_count; f++) {
+        const struct fake_file *file = &h->fake->files[f];
+        size_t length = strlen(file->path);
+        if (file->used && file->linked && length > 11 &&
+            strcmp(file->path + length - 11, ".start-over") == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* ends: 0 a crash (keeping no unsynced byte), 1 a crash keeping some, 2 an I/O error at that
+ * step (the log goes offline) and a reopen without a crash. */
+static void start_over_interrupted(u32 target_kind, u32 steps, u32 ends, u32 *old_seen,
+                                   u32 *new_seen)
+{
+    struct log_harness *h = start_over_harness();
+    struct log_shape before, after, again;
+    shape_of(h, &before);
+    i64 first_base = h->log.segments[0].base_offset;
+    i64 target = target_kind == 0   ? before.start - 2     /* Below the start, in a segment. */
+                 : target_kind == 1 ? first_base - 3       /* Below every segment. */
+                                    : before.end + 50;     /* Past the end. */
+    REQUIRE(target >= 0);
+    /* A read queued first, so that the earliest crashes come before the marker exists. */
+    REQUIRE(partition_log_read(&h->log, before.start, 100, INT64_MAX, 1) == LOG_OK);
+    if (ends == 2) {
+        h->fake->fail_at = h->fake->operations + steps + 1;
+        h->fake->fail_result = IO_ERR_IO;
+    }
+    REQUIRE(partition_log_truncate_fully(&h->log, target, 9) == LOG_OK);
+    if (ends == 2) {
+        fake_io_run(h->fake, &h->log);
+        h->fake->fail_at = 0;
+        partition_log_deinit(&h->log);
+        h->initialised = false;
+        REQUIRE(harness_open(h));
+    } else {
+        run_steps(h, steps);
+        REQUIRE(harness_crash_reopen(h, ends == 1));
+    }
+    shape_of(h, &after);
+    bool is_old = shape_equal(&after, &before);
+    bool is_new = after.start == target && after.end == target && after.epoch_count == 0 &&
+                  after.batches == 0 && h->log.segment_count == 1;
+    CHECK(is_old || is_new);
+    CHECK(!marker_left(h));
+    *old_seen += is_old;
+    *new_seen += is_new;
+    /* Stable: another crash finds the same, and the log goes on at its end. */
+    REQUIRE(harness_crash_reopen(h, false));
+    shape_of(h, &again);
+    CHECK(shape_equal(&again, &after));
+    u32 size = harness_batch(batch_buffer, sizeof(batch_buffer), 0, 2, 10, 5);
+    CHECK(harness_append(h, batch_buffer, size).offset == after.end);
+    if (test_failures_current > 0) {
+        fprintf(stderr, "  target %lld (kind %u), %u steps, end %u: start %lld end %lld, "
+                "%u batches\n", (long long)target, target_kind, steps, ends,
+                (long long)after.start, (long long)after.end, after.batches);
+    }
+    harness_destroy(h);
+}
+
+TEST(truncate_fully_interrupted_at_any_step_leaves_the_old_log_or_the_new_one)
+{
+    u32 total_steps = 0;
+    {
+        struct log_harness *h = start_over_harness();
+        u64 operations = h->fake->operations;
+        REQUIRE(partition_log_truncate_fully(&h->log, 0, 1) == LOG_OK);
+        CHECK(harness_wait(h).result == LOG_OK);
+        total_steps = (u32)(h->fake->operations - operations) + 4; /* And the read's. */
+        harness_destroy(h);
+    }
+    REQUIRE(total_steps > 15);
+    for (u32 kind = 0; kind < 3 && test_failures_current == 0; kind++) {
+        u32 old_seen = 0, new_seen = 0;
+        for (u32 steps = 0; steps <= total_steps && test_failures_current == 0; steps++) {
+            for (u32 ends = 0; ends < 3; ends++) {
+                start_over_interrupted(kind, steps, ends, &old_seen, &new_seen);
+            }
+        }
+        /* The crashes hit both sides of the marker. */
+        CHECK(old_seen > 0);
+        CHECK(new_seen > 0);
+    }
+}
+
 static const struct test_case tests[] = {
     {"torn_tail_at_every_sector_boundary_truncates_to_the_last_whole_batch",
      torn_tail_at_every_sector_boundary_truncates_to_the_last_whole_batch},
@@ -424,6 +595,8 @@ static const struct test_case tests[] = {
      segments_written_under_other_settings_recover_whole},
     {"random_crashes_keep_a_prefix_with_everything_flushed",
      random_crashes_keep_a_prefix_with_everything_flushed},
+    {"truncate_fully_interrupted_at_any_step_leaves_the_old_log_or_the_new_one",
+     truncate_fully_interrupted_at_any_step_leaves_the_old_log_or_the_new_one},
 };
 
 TEST_MAIN(tests)
