@@ -57,8 +57,7 @@ static const char *const config_unimplemented[] = {
     "group.consumer.min.session.timeout.ms", "group.consumer.session.timeout.ms",
     "group.coordinator.append.linger.ms", "group.coordinator.new.enable",
     "group.coordinator.rebalance.protocols", "group.coordinator.threads",
-    "group.initial.rebalance.delay.ms", "group.max.session.timeout.ms", "group.max.size",
-    "group.min.session.timeout.ms", "group.share.delivery.count.limit", "group.share.enable",
+    "group.share.delivery.count.limit", "group.share.enable",
     "group.share.heartbeat.interval.ms", "group.share.max.groups",
     "group.share.max.heartbeat.interval.ms", "group.share.max.record.lock.duration.ms",
     "group.share.max.session.timeout.ms", "group.share.max.size",
@@ -91,10 +90,8 @@ static const char *const config_unimplemented[] = {
     "metric.reporters", "metrics.num.samples", "metrics.recording.level",
     "metrics.sample.window.ms", "num.io.threads", "num.network.threads",
     "num.partitions", "num.recovery.threads.per.data.dir", "num.replica.alter.log.dirs.threads",
-    "num.replica.fetchers", "offset.metadata.max.bytes", "offsets.commit.timeout.ms",
-    "offsets.load.buffer.size", "offsets.retention.check.interval.ms", "offsets.retention.minutes",
-    "offsets.topic.compression.codec", "offsets.topic.num.partitions",
-    "offsets.topic.replication.factor", "offsets.topic.segment.bytes",
+    "num.replica.fetchers", "offsets.load.buffer.size", "offsets.retention.check.interval.ms",
+    "offsets.topic.compression.codec",
     "password.encoder.cipher.algorithm", "password.encoder.iterations",
     "password.encoder.key.length", "password.encoder.keyfactory.algorithm",
     "password.encoder.old.secret", "password.encoder.secret", "principal.builder.class",
@@ -706,6 +703,22 @@ static const struct config_property config_properties[] = {
                   CONFIG_LONG_MAX),
     CONFIG_NUMBER("log.retention.check.interval.ms", log_retention_check_interval_ms, 1,
                   CONFIG_LONG_MAX),
+    /* Consumer groups. The offsets topic's partitions are at most a topic's here (64). */
+    CONFIG_NUMBER("offsets.topic.num.partitions", offsets_topic_num_partitions, 1,
+                  CONFIG_OFFSETS_PARTITIONS_MAX),
+    CONFIG_NUMBER("offsets.topic.replication.factor", offsets_topic_replication_factor, 1,
+                  32767),
+    CONFIG_NUMBER("offsets.topic.segment.bytes", offsets_topic_segment_bytes, 1, CONFIG_INT_MAX),
+    CONFIG_NUMBER("offsets.retention.minutes", offsets_retention_minutes, 1, CONFIG_INT_MAX),
+    CONFIG_NUMBER("offsets.commit.timeout.ms", offsets_commit_timeout_ms, 1, CONFIG_INT_MAX),
+    CONFIG_NUMBER("offset.metadata.max.bytes", offset_metadata_max_bytes, 0, CONFIG_INT_MAX),
+    CONFIG_NUMBER("group.initial.rebalance.delay.ms", group_initial_rebalance_delay_ms, 0,
+                  CONFIG_INT_MAX),
+    CONFIG_NUMBER("group.min.session.timeout.ms", group_min_session_timeout_ms, 0,
+                  CONFIG_INT_MAX),
+    CONFIG_NUMBER("group.max.session.timeout.ms", group_max_session_timeout_ms, 0,
+                  CONFIG_INT_MAX),
+    CONFIG_NUMBER("group.max.size", group_max_size, 1, CONFIG_INT_MAX),
 };
 
 enum {
@@ -1197,6 +1210,16 @@ void config_defaults(struct node_config *config)
     config->leader_imbalance_check_interval_seconds = 300;
     config->metadata_snapshot_bytes = 20971520;
     config->log_retention_check_interval_ms = 300000;
+    config->offsets_topic_num_partitions = 50;
+    config->offsets_topic_replication_factor = 3;
+    config->offsets_topic_segment_bytes = 104857600;
+    config->offsets_retention_minutes = 10080;
+    config->offsets_commit_timeout_ms = 5000;
+    config->offset_metadata_max_bytes = 4096;
+    config->group_initial_rebalance_delay_ms = 3000;
+    config->group_min_session_timeout_ms = 6000;
+    config->group_max_session_timeout_ms = 1800000;
+    config->group_max_size = CONFIG_INT_MAX;
 }
 
 static void config_text_parse(struct config_state *state, const char *text, u32 text_size)

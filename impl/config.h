@@ -18,6 +18,7 @@
 #define CONFIG_ENDPOINT_MAX 128u
 #define CONFIG_PATH_MAX 256u
 #define CONFIG_DIAGNOSTICS_MAX 64u
+#define CONFIG_OFFSETS_PARTITIONS_MAX 64u /* A topic's partitions here (BROKER_PARTITIONS_MAX). */
 
 enum config_role {
     CONFIG_ROLE_BROKER = 1u << 0,
@@ -75,6 +76,17 @@ struct node_config {
     u64 leader_imbalance_check_interval_seconds; /* leader.imbalance.check.interval.seconds = 300 */
     u64 metadata_snapshot_bytes; /* metadata.log.max.record.bytes.between.snapshots = 20 MiB */
     u64 log_retention_check_interval_ms;  /* log.retention.check.interval.ms = 300000 */
+    /* Consumer groups (impl/group/, impl/broker/broker_groups.c), Kafka's defaults. */
+    u32 offsets_topic_num_partitions;     /* offsets.topic.num.partitions = 50 (at most 64) */
+    u32 offsets_topic_replication_factor; /* offsets.topic.replication.factor = 3 */
+    u64 offsets_topic_segment_bytes;      /* offsets.topic.segment.bytes = 100 MiB */
+    u64 offsets_retention_minutes;        /* offsets.retention.minutes = 10080 (7 days) */
+    u64 offsets_commit_timeout_ms;        /* offsets.commit.timeout.ms = 5000 */
+    u32 offset_metadata_max_bytes;        /* offset.metadata.max.bytes = 4096 */
+    u64 group_initial_rebalance_delay_ms; /* group.initial.rebalance.delay.ms = 3000 */
+    u64 group_min_session_timeout_ms;     /* group.min.session.timeout.ms = 6000 */
+    u64 group_max_session_timeout_ms;     /* group.max.session.timeout.ms = 1800000 */
+    u32 group_max_size;                   /* group.max.size = 2147483647 */
 };
 
 enum config_severity { CONFIG_WARNING, CONFIG_ERROR };

@@ -11,7 +11,7 @@
  *   - timers: [NODE_TIMER_QUORUM, +QUORUM_TIMERS) to the quorum, [NODE_TIMER_RECONNECT, +voters)
  *     to reconnection, [NODE_TIMER_BROKER, +BROKER_TIMERS) to the broker,
  *     [NODE_TIMER_CONTROLLER, +CONTROLLER_TIMERS) to the controller, NODE_TIMER_LINK to the
- *     broker's link;
+ *     broker's link, NODE_TIMER_GROUPS to the broker's group coordinator;
  *   - file completions: user_data bits 56..63 name the subsystem (1 = quorum, 2 = broker);
  *   - frames: by the connection's kind (outgoing to voter i, the broker's link or one of its
  *     replica fetchers, accepted controller, accepted client); on the controller listener the
@@ -41,6 +41,8 @@
 #define NODE_TIMER_BROKER 24u
 #define NODE_TIMER_CONTROLLER 32u
 #define NODE_TIMER_LINK (NODE_TIMER_CONTROLLER + CONTROLLER_TIMERS)
+/* After every older id, which the simulator's trace records: runs without groups keep them. */
+#define NODE_TIMER_GROUPS (NODE_TIMER_LINK + 1u)
 #define NODE_CONNS_MAX 256u
 #define NODE_FILE_TAG_QUORUM ((u64)1 << 56)
 #define NODE_BACKOFF_MIN_NS (50 * NS_PER_MS)
@@ -50,6 +52,7 @@ _Static_assert(NODE_TIMER_QUORUM + QUORUM_TIMERS <= NODE_TIMER_RECONNECT, "timer
 _Static_assert(NODE_TIMER_RECONNECT + CONFIG_VOTERS_MAX <= NODE_TIMER_BROKER, "timers overlap");
 _Static_assert(NODE_TIMER_BROKER + BROKER_TIMERS <= NODE_TIMER_CONTROLLER, "timers overlap");
 _Static_assert(NODE_TIMER_LINK < IO_TIMERS_MAX, "too many timers");
+_Static_assert(NODE_TIMER_GROUPS < IO_TIMERS_MAX, "too many timers");
 _Static_assert(BROKER_FILE_TAG != NODE_FILE_TAG_QUORUM, "file tags collide");
 
 enum node_tag {
@@ -258,6 +261,7 @@ struct node *node_create(const struct node_config *config, struct io *io)
         return NULL;
     }
     broker_attach_metadata(node->broker, &node->image, NODE_TIMER_LINK);
+    broker_attach_group_timer(node->broker, NODE_TIMER_GROUPS);
     broker_set_close_observer(node->broker, node_conn_forget, node);
     struct quorum_state_machine machine = {.context = node,
                                            .apply = node_apply,
@@ -353,6 +357,10 @@ static void node_on_timer(void *process, u32 timer_id)
     }
     if (timer_id == NODE_TIMER_LINK) {
         broker_link_on_timer(node->broker);
+        return;
+    }
+    if (timer_id == NODE_TIMER_GROUPS) {
+        broker_groups_on_timer(node->broker);
         return;
     }
     if (timer_id >= NODE_TIMER_BROKER && timer_id < NODE_TIMER_BROKER + BROKER_TIMERS) {

@@ -13,7 +13,10 @@
  * DeleteTopics, ...) takes a request slot, which holds the frame (decoded views point into it),
  * pauses reading on the connection until the answer is sent (so answers leave in request
  * order), and is finished by log events, the controller's relayed answer or its slot's timer
- * (Fetch's long poll, a forwarded request's deadline).
+ * (Fetch's long poll, a forwarded request's deadline). The group APIs are sync handlers whose
+ * answer may come later: a request the group coordinator parks (broker_groups.c) takes no slot
+ * but waits in that file's table with reading paused on its connection, which back-pressure's
+ * resume leaves paused until its answer leaves.
  * Invariants: a connection has at most one slot; a slot with pending operations stays used even
  * if its connection closes (conn = 0), and its answer is then dropped; when no slot is free,
  * reading is paused on every connection seen, and resumed when one frees.
@@ -58,6 +61,18 @@ static const struct broker_handler broker_handlers[KAFKA_API_KEY_COUNT] = {
     [KAFKA_API_INCREMENTAL_ALTER_CONFIGS] = {NULL, broker_start_forward},
     [KAFKA_API_DELETE_RECORDS] = {NULL, broker_start_delete_records},
     [KAFKA_API_OFFSET_FOR_LEADER_EPOCH] = {broker_handle_offset_for_leader_epoch, NULL},
+    [KAFKA_API_FIND_COORDINATOR] = {broker_handle_find_coordinator, NULL},
+    /* The coordinator answers at once or parks the request in broker_groups.c's own table. */
+    [KAFKA_API_JOIN_GROUP] = {broker_handle_group_request, NULL},
+    [KAFKA_API_SYNC_GROUP] = {broker_handle_group_request, NULL},
+    [KAFKA_API_HEARTBEAT] = {broker_handle_group_request, NULL},
+    [KAFKA_API_LEAVE_GROUP] = {broker_handle_group_request, NULL},
+    [KAFKA_API_OFFSET_COMMIT] = {broker_handle_group_request, NULL},
+    [KAFKA_API_OFFSET_FETCH] = {broker_handle_group_request, NULL},
+    [KAFKA_API_DESCRIBE_GROUPS] = {broker_handle_group_request, NULL},
+    [KAFKA_API_LIST_GROUPS] = {broker_handle_group_request, NULL},
+    [KAFKA_API_DELETE_GROUPS] = {broker_handle_group_request, NULL},
+    [KAFKA_API_OFFSET_DELETE] = {broker_handle_group_request, NULL},
 };
 
 struct broker *broker_create(const struct node_config *config, struct io *io, u32 timer_base)
@@ -79,8 +94,9 @@ struct broker *broker_create(const struct node_config *config, struct io *io, u3
     broker->scratch = malloc(BROKER_SCRATCH_SIZE);
     broker->delete_names = malloc(BROKER_DELETE_NAMES_SIZE);
     broker->delete_topic = BROKER_TOPIC_NONE;
+    broker->groups = broker_groups_create(broker);
     bool ok = broker->out != NULL && broker->link.buffer != NULL && broker->scratch != NULL &&
-              broker->delete_names != NULL;
+              broker->delete_names != NULL && broker->groups != NULL;
     for (u32 i = 0; i < BROKER_SLOTS_MAX && ok; i++) {
         struct broker_slot *slot = &broker->slots[i];
         slot->data = malloc(BROKER_DATA_SIZE_MAX);
@@ -117,6 +133,7 @@ void broker_destroy(struct broker *broker)
     free(broker->link.buffer);
     free(broker->scratch);
     free(broker->delete_names);
+    broker_groups_destroy(broker->groups);
     free(broker);
 }
 
@@ -140,6 +157,7 @@ void broker_stop(struct broker *broker)
     broker_link_stop(broker);
     broker->stopping = true;
     broker_topics_close(broker);
+    broker_groups_reconcile(broker); /* Its groups unload: parked requests end now. */
 }
 
 i32 broker_frame_api_key(const u8 *frame, u32 size)
@@ -252,15 +270,27 @@ static struct broker_slot *broker_slot_free(struct broker *broker)
     return NULL;
 }
 
-/* Pauses or resumes reading on every connection that has no request in service. */
+/* Pauses or resumes reading on every connection that has no request in service (a parked
+ * group request is one: its connection stays paused until its answer leaves). */
 static void broker_pause_all(struct broker *broker, bool paused)
 {
     broker->conns_paused = paused;
     for (u32 i = 0; i < BROKER_CONNS_MAX; i++) {
         io_conn conn = broker->conns[i];
         if (conn == 0 || broker_slot_of_conn(broker, conn) != NULL) continue;
+        if (broker_groups_parked_on(broker, conn)) continue;
         io_read_pause(broker->io, conn, paused);
     }
+}
+
+void broker_conn_answered(struct broker *broker, io_conn conn)
+{
+    ASSERT(conn != 0);
+    bool watched = false;
+    for (u32 i = 0; i < BROKER_CONNS_MAX && !watched; i++) watched = broker->conns[i] == conn;
+    /* Closed since (a failed send): nothing to resume. */
+    if (watched && !broker->conns_paused) io_read_pause(broker->io, conn, false);
+    broker_conn_touch(broker, conn);
 }
 
 void broker_conn_closed(struct broker *broker, io_conn conn)
@@ -269,6 +299,7 @@ void broker_conn_closed(struct broker *broker, io_conn conn)
     for (u32 i = 0; i < BROKER_CONNS_MAX; i++) {
         if (broker->conns[i] == conn) broker->conns[i] = 0;
     }
+    broker_groups_conn_closed(broker, conn); /* A parked request is cancelled. */
     struct broker_slot *slot = broker_slot_of_conn(broker, conn);
     if (slot == NULL) return;
     slot->conn = 0; /* Operations in flight finish; the answer is dropped. */
@@ -395,7 +426,8 @@ bool broker_on_frame(struct broker *broker, io_conn conn, const u8 *frame, u32 s
         bool unsupported = key >= 0 && key != KAFKA_API_API_VERSIONS && size >= 4 &&
                            !proto_api_advertised(proto_api_table, (i16)key, version);
         broker_metrics_rejected(broker, key, unsupported);
-    } else if (broker_frame_sync(key)) {
+    } else if (broker_frame_sync(key) && !broker_groups_parked_on(broker, conn)) {
+        /* A parked group request is timed when its answer leaves (broker_groups.c). */
         broker_metrics_latency(broker, key, io_now_ns(broker->io) - arrival_ns);
     }
     return ok;
@@ -404,6 +436,7 @@ bool broker_on_frame(struct broker *broker, io_conn conn, const u8 *frame, u32 s
 static bool broker_frame_serve(struct broker *broker, io_conn conn, const u8 *frame, u32 size)
 {
     ASSERT(broker_slot_of_conn(broker, conn) == NULL); /* Reading is paused while busy. */
+    ASSERT(!broker_groups_parked_on(broker, conn));
     broker_conn_remember(broker, conn);
     struct proto_reader reader;
     proto_reader_init(&reader, frame, size);
@@ -454,6 +487,10 @@ void broker_on_file(struct broker *broker, const struct io_completion *completio
     ASSERT((user_data & ((u64)0xff << 56)) == BROKER_FILE_TAG);
     if (user_data & BROKER_FILE_DELETE) {
         broker_delete_on_file(broker, completion);
+        return;
+    }
+    if (user_data & BROKER_FILE_GROUP_LOAD) {
+        broker_groups_on_file(broker, completion);
         return;
     }
     u32 io_tag = (u32)(user_data >> 32);

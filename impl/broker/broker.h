@@ -35,6 +35,9 @@
 #define BROKER_TIMER_REPLICATION 6u
 #define BROKER_TIMER_FETCHER 7u
 #define BROKER_TIMERS 8u
+/* The group coordinator's timer is not in this range: it is a node timer of its own, handed
+ * over by broker_attach_group_timer, so that the ids above (which the simulator's trace
+ * records) keep their numbers. */
 #define BROKER_API_KEY_INTERNAL_MIN 10000 /* Keys from here on belong to the quorum. */
 #define BROKER_LINK_CONN_TAG 0x300u      /* io_connect tag of the link to the controller. */
 #define BROKER_FETCHER_CONN_TAG 0x301u   /* io_connect tag of a fetcher's link to a leader. */
@@ -53,6 +56,13 @@ void broker_attach_metadata(struct broker *broker, const struct metadata_image *
 /* The image changed (an entry was applied, or a snapshot loaded): open, grow, reconfigure and
  * delete topics to match it. */
 void broker_on_metadata(struct broker *broker);
+/* The node timer of the group coordinator (session and rebalance timeouts, persists' commit
+ * timeouts); its firing is broker_groups_on_timer. Called once, before broker_start. */
+void broker_attach_group_timer(struct broker *broker, u32 timer);
+void broker_groups_on_timer(struct broker *broker);
+/* The broker's group coordinator (impl/group/group_coordinator.h), for tests and reports. */
+struct group_coordinator;
+const struct group_coordinator *broker_group_coordinator(const struct broker *broker);
 /* The active controller as the quorum names it (-1 unknown): the link follows it. */
 void broker_set_controller(struct broker *broker, i32 controller_id);
 /* The link to the active controller (broker_link.c): its connection (0 when none), its events,

@@ -306,6 +306,7 @@ void broker_produce_on_timer(struct broker *broker, struct broker_slot *slot)
 
 void broker_produce_wake(struct broker *broker, u32 topic, i32 partition)
 {
+    broker_groups_on_high_watermark(broker, topic, partition); /* Group persists wait too. */
     for (u32 s = 0; s < BROKER_SLOTS_MAX; s++) {
         struct broker_slot *slot = &broker->slots[s];
         if (!slot->used || !slot->parked || slot->header.RequestApiKey != KAFKA_API_PRODUCE) {

@@ -3,7 +3,8 @@
  * CreateTopics; broker_data.c, broker_fetch.c: Produce, ListOffsets, Fetch; broker_admin.c:
  * DeleteTopics, CreatePartitions, DescribeCluster; broker_configs.c: topic configs,
  * DescribeConfigs, IncrementalAlterConfigs; broker_records.c: DeleteRecords,
- * OffsetForLeaderEpoch). Not for use outside impl/broker/.
+ * OffsetForLeaderEpoch; broker_groups.c: FindCoordinator, the group APIs, __consumer_offsets).
+ * Not for use outside impl/broker/.
  *
  * May depend on: broker.h, log/, protocol/. */
 #ifndef BROKER_INTERNAL_H
@@ -44,11 +45,15 @@ enum broker_event_kind {
     BROKER_EVENT_DELETE = 6, /* DeleteRecords. */
     BROKER_EVENT_MAINTENANCE = 7, /* Retention, compaction, flush (broker_maintenance.c). */
     BROKER_EVENT_REPLICA = 8,     /* A follower's append or truncation (broker_fetcher.c). */
+    BROKER_EVENT_GROUP_APPEND = 9, /* A coordinator's batch (broker_groups.c; index: persist). */
+    BROKER_EVENT_GROUP_READ = 10,  /* Loading __consumer_offsets (index: load generation). */
 };
 /* A file user_data is a log's own (io_tag BROKER_LOG_TAG | topic << 8 | partition), or bit 53
  * is set: */
 /* Bit 53: removing the files of a deleted topic (broker_admin.c). */
 #define BROKER_FILE_DELETE ((u64)1 << 53)
+/* Bit 52: reading a __consumer_offsets range while loading it (broker_groups.c). */
+#define BROKER_FILE_GROUP_LOAD ((u64)1 << 52)
 #define BROKER_DELETE_NAMES_SIZE (64u * 1024u)
 #define BROKER_LOG_TAG ((u32)(BROKER_FILE_TAG >> 32))
 
@@ -120,6 +125,8 @@ struct broker_link {
     bool shut_down_granted;
     u64 reconcile_ns;        /* When to retry a reconciliation (reconcile_pending). */
     i32 create_correlation;  /* An auto-creation CreateTopics in flight, or -1. */
+    bool create_internal;    /* ... and it creates __consumer_offsets (its answer is read). */
+    i16 create_internal_error; /* The last error that creation got (logged when it changes). */
     u8 *buffer;              /* One outgoing frame. */
 };
 
@@ -282,6 +289,7 @@ struct broker {
     struct broker_metrics metrics;
     struct broker_fetcher fetcher; /* The follower's side of replication. */
     bool replication_timer_armed;  /* BROKER_TIMER_REPLICATION (broker_replication.c). */
+    struct broker_groups *groups;  /* The group coordinator's side (broker_groups.c). */
 };
 
 /* broker.c */
@@ -405,6 +413,46 @@ i64 broker_high_watermark(const struct partition_log *log);
 
 /* broker.c: a close the broker decides (idle, a failed send): io, bookkeeping, the owner. */
 void broker_conn_close(struct broker *broker, io_conn conn);
+/* broker.c: a parked request's answer left (broker_groups.c): its connection's idle time
+ * starts again and reading resumes on it (unless back-pressure pauses every connection). */
+void broker_conn_answered(struct broker *broker, io_conn conn);
+
+/* broker_groups.c: the consumer-group coordinator (impl/group/) inside the broker:
+ * FindCoordinator, the group APIs, and __consumer_offsets as the coordinator's storage
+ * (persisting its batches as the partition's leader, loading a partition it comes to lead).
+ * A request the coordinator parks (a JoinGroup waiting for its rebalance, an OffsetCommit
+ * waiting for its records to commit) takes no request slot: it waits in a table of its own
+ * (token -> connection, request header) with reading paused on its connection, so answers
+ * still leave in request order. */
+#define BROKER_OFFSETS_TOPIC "__consumer_offsets"
+struct broker_groups;
+struct broker_groups *broker_groups_create(struct broker *broker);
+void broker_groups_destroy(struct broker_groups *groups);
+/* Sync handlers (broker_handlers): FindCoordinator, and every group API. */
+bool broker_handle_find_coordinator(struct broker *broker, io_conn conn,
+                                    const struct proto_request_header *header,
+                                    struct proto_reader *body);
+bool broker_handle_group_request(struct broker *broker, io_conn conn,
+                                 const struct proto_request_header *header,
+                                 struct proto_reader *body);
+/* A request of this connection waits parked (reading on it stays paused until answered). */
+bool broker_groups_parked_on(const struct broker *broker, io_conn conn);
+void broker_groups_conn_closed(struct broker *broker, io_conn conn);
+/* Leadership, logs or topics changed: unload the __consumer_offsets partitions no longer led
+ * here (or offline), load the ones newly led. */
+void broker_groups_reconcile(struct broker *broker);
+/* The partition's high watermark moved or its leadership changed (broker_produce_wake):
+ * persists waiting on it look again. */
+void broker_groups_on_high_watermark(struct broker *broker, u32 topic, i32 partition);
+/* Log events of kinds BROKER_EVENT_GROUP_APPEND and BROKER_EVENT_GROUP_READ. */
+void broker_groups_on_log_event(struct broker *broker, enum broker_event_kind kind, u32 index,
+                                const struct log_event *event);
+/* File completions tagged BROKER_FILE_GROUP_LOAD. */
+void broker_groups_on_file(struct broker *broker, const struct io_completion *completion);
+
+/* broker_link.c: asks the controller to create __consumer_offsets (offsets.topic.* settings,
+ * cleanup.policy=compact), unless a creation is already in flight. */
+void broker_link_create_offsets_topic(struct broker *broker);
 
 /* broker_maintenance.c: the idle sweep and log maintenance (timers BROKER_TIMER_IDLE and
  * BROKER_TIMER_MAINTENANCE). broker_idle_arm is called whenever a connection's traffic or

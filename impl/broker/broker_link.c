@@ -20,7 +20,12 @@
  *     next controller; after BROKER_FORWARD_TIMEOUT_NS the client's connection is closed (its
  *     client retries, as after any broken connection).
  *   - asks for auto-created topics (a CreateTopics with the defaults) when Metadata finds a
- *     name it does not know.
+ *     name it does not know, and for __consumer_offsets when FindCoordinator (or Metadata)
+ *     needs it: offsets.topic.num.partitions, offsets.topic.replication.factor,
+ *     cleanup.policy=compact and segment.bytes=offsets.topic.segment.bytes, as Kafka creates
+ *     its internal topic. That answer is read: an error (too few brokers for the replication
+ *     factor, say) is logged once per distinct error, since clients only see
+ *     COORDINATOR_NOT_AVAILABLE and keep asking.
  *   - carries the requests of the broker's own other parts (broker_link_request): today the
  *     leader's AlterPartition (broker_replication.c), whose answers go back there by
  *     correlation id; losing the connection gives every one in flight up
@@ -47,6 +52,7 @@
 #define LINK_CATCH_UP_RETRY_NS (50ull * 1000u * 1000u)
 
 static u64 link_now(const struct broker *broker) { return io_now_ns(broker->io); }
+static void link_on_offsets_topic_created(struct broker *broker, struct proto_reader *reader);
 
 static const char *link_controller_endpoint(const struct broker *broker, i32 id)
 {
@@ -96,6 +102,7 @@ static void link_lost(struct broker *broker)
     link->connected = false;
     link->heartbeat_inflight = false;
     link->create_correlation = -1;
+    link->create_internal = false;
     if (link->state == BROKER_LINK_REGISTERING) link->state = BROKER_LINK_UNREGISTERED;
     for (u32 s = 0; s < BROKER_SLOTS_MAX; s++) broker->slots[s].forward_sent = false;
     broker_replication_on_alter_answer(broker, -1, NULL); /* Never answered now. */
@@ -432,6 +439,8 @@ bool broker_link_on_frame(struct broker *broker, const u8 *frame, u32 size)
         link_on_heartbeat(broker, &reader);
     } else if (correlation == link->create_correlation) {
         link->create_correlation = -1; /* The topics appear through the metadata log. */
+        if (link->create_internal) link_on_offsets_topic_created(broker, &reader);
+        link->create_internal = false;
     } else if (broker_replication_awaits(broker, correlation)) {
         if (!link_on_alter_partition(broker, correlation, &reader)) return false;
     }
@@ -470,6 +479,70 @@ void broker_forward_on_timer(struct broker *broker, struct broker_slot *slot)
     }
 }
 
+/* The answer to the creation of __consumer_offsets: errors are logged (once per error). */
+static void link_on_offsets_topic_created(struct broker *broker, struct proto_reader *reader)
+{
+    struct broker_link *link = &broker->link;
+    struct proto_arena decode, unused;
+    broker_scratch_arenas(broker, &decode, &unused);
+    i32 ignored = 0;
+    union kafka_response response;
+    if (proto_response_header_decode(reader, KAFKA_API_CREATE_TOPICS, LINK_VERSION_CREATE_TOPICS,
+                                     &ignored) != PROTO_OK ||
+        kafka_response_decode(reader, KAFKA_API_CREATE_TOPICS, LINK_VERSION_CREATE_TOPICS,
+                              &response, &decode) != PROTO_OK ||
+        response.CreateTopics.Topics.count != 1) {
+        io_log(broker->io, IO_LOG_WARN, "broker: unreadable answer to creating %s",
+               BROKER_OFFSETS_TOPIC);
+        return;
+    }
+    const struct kafka_create_topics_response_creatable_topic_result *result =
+        &response.CreateTopics.Topics.items[0];
+    i16 error = result->ErrorCode == KAFKA_ERROR_TOPIC_ALREADY_EXISTS ? KAFKA_ERROR_NONE
+                                                                       : result->ErrorCode;
+    if (error != KAFKA_ERROR_NONE && error != link->create_internal_error) {
+        struct proto_string message = result->ErrorMessage;
+        io_log(broker->io, IO_LOG_WARN, "broker: the controller cannot create %s (%s: %.*s); "
+               "consumer groups wait for it (offsets.topic.replication.factor=%u)",
+               BROKER_OFFSETS_TOPIC, kafka_error_name(error), message.size > 0 ? message.size : 0,
+               message.size > 0 ? message.data : "",
+               broker->config.offsets_topic_replication_factor);
+    }
+    link->create_internal_error = error;
+}
+
+void broker_link_create_offsets_topic(struct broker *broker)
+{
+    struct broker_link *link = &broker->link;
+    if (!link->connected || link->create_correlation >= 0) return;
+    char segment_bytes[24];
+    snprintf(segment_bytes, sizeof(segment_bytes), "%llu",
+             (unsigned long long)broker->config.offsets_topic_segment_bytes);
+    struct kafka_create_topics_request_creatable_topic_config configs[2];
+    for (u32 i = 0; i < ARRAY_LEN(configs); i++) {
+        kafka_create_topics_request_creatable_topic_config_init(&configs[i]);
+    }
+    configs[0].Name = proto_string_of("cleanup.policy");
+    configs[0].Value = proto_string_of("compact");
+    configs[1].Name = proto_string_of("segment.bytes");
+    configs[1].Value = proto_string_of(segment_bytes);
+    struct kafka_create_topics_request_creatable_topic topic;
+    kafka_create_topics_request_creatable_topic_init(&topic);
+    topic.Name = proto_string_of(BROKER_OFFSETS_TOPIC);
+    topic.NumPartitions = (i32)broker->config.offsets_topic_num_partitions;
+    topic.ReplicationFactor = (i16)broker->config.offsets_topic_replication_factor;
+    topic.Configs.items = configs;
+    topic.Configs.count = (i32)ARRAY_LEN(configs);
+    union kafka_request body;
+    kafka_create_topics_request_init(&body.CreateTopics);
+    body.CreateTopics.Topics.items = &topic;
+    body.CreateTopics.Topics.count = 1;
+    body.CreateTopics.timeoutMs = 30000;
+    link->create_correlation = link_send(broker, KAFKA_API_CREATE_TOPICS,
+                                         LINK_VERSION_CREATE_TOPICS, &body);
+    link->create_internal = link->create_correlation >= 0;
+}
+
 void broker_link_auto_create(struct broker *broker, const struct proto_string *names, u32 count)
 {
     struct broker_link *link = &broker->link;
@@ -498,6 +571,7 @@ void broker_link_start(struct broker *broker)
     store_u64_be(link->incarnation.bytes, high);
     store_u64_be(link->incarnation.bytes + 8, low | 1);
     link->create_correlation = -1;
+    link->create_internal = false;
     link->state = BROKER_LINK_UNREGISTERED;
     link_pump(broker);
 }

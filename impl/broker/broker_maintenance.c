@@ -40,6 +40,7 @@ enum broker_maintenance_step {
 
 static bool broker_conn_in_service(const struct broker *broker, io_conn conn)
 {
+    if (broker_groups_parked_on(broker, conn)) return true; /* A JoinGroup may wait minutes. */
     for (u32 i = 0; i < BROKER_SLOTS_MAX; i++) {
         if (broker->slots[i].used && broker->slots[i].conn == conn) return true;
     }

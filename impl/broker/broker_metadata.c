@@ -9,7 +9,9 @@
  * is auto-created when auto.create.topics.enable and the request allow it: the broker asks the
  * controller (a CreateTopics with the defaults, broker_link.c) and answers
  * LEADER_NOT_AVAILABLE, as Kafka does while it creates; clients ask again. Otherwise
- * UNKNOWN_TOPIC_OR_PARTITION.
+ * UNKNOWN_TOPIC_OR_PARTITION. __consumer_offsets is listed with IsInternal, and asking for it
+ * by name (allowed to create) asks the controller for it with the offsets.topic.* settings, as
+ * FindCoordinator does (broker_groups.c).
  *
  * CreateTopics is not handled here any more: it is forwarded to the active controller.
  *
@@ -66,6 +68,7 @@ static void broker_metadata_topic(struct broker *broker, const struct metadata_t
                                   struct proto_arena *arena)
 {
     out->Name = proto_string_of(entry->name);
+    out->IsInternal = strcmp(entry->name, BROKER_OFFSETS_TOPIC) == 0;
     if (version >= 10) memcpy(out->TopicId.bytes, entry->id.bytes, sizeof(entry->id.bytes));
     struct kafka_metadata_response_partition *partitions =
         proto_arena_alloc(arena, (u64)MAX(entry->partition_count, 1u) * sizeof(*partitions));
@@ -128,8 +131,12 @@ static void broker_metadata_named(struct broker *broker, struct proto_string nam
         return;
     }
     COVER(true);
-    create[(*create_count)++] = name;
     out->ErrorCode = KAFKA_ERROR_LEADER_NOT_AVAILABLE;
+    if (proto_string_equal_cstr(name, BROKER_OFFSETS_TOPIC)) {
+        broker_link_create_offsets_topic(broker); /* Kafka's settings for its internal topic. */
+        return;
+    }
+    create[(*create_count)++] = name;
 }
 
 /* The unfenced brokers of the image. */

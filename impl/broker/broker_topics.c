@@ -241,10 +241,15 @@ void broker_on_log_event(void *owner, const struct log_event *event)
         }
         broker_replica_reconcile(broker, topic, partition);
         broker_fetcher_reconcile(broker);
+        broker_groups_reconcile(broker); /* A __consumer_offsets log led here loads. */
         return;
     }
     if (kind == BROKER_EVENT_REPLICA) {
         broker_fetcher_on_log_event(broker, index >> 8, index & 0xffu, event);
+        return;
+    }
+    if (kind == BROKER_EVENT_GROUP_APPEND || kind == BROKER_EVENT_GROUP_READ) {
+        broker_groups_on_log_event(broker, kind, index, event);
         return;
     }
     ASSERT(slot < BROKER_SLOTS_MAX);
@@ -405,6 +410,7 @@ void broker_on_metadata(struct broker *broker)
         for (u32 p = 0; p < topic->partition_count; p++) broker_replica_reconcile(broker, t, p);
     }
     broker_fetcher_reconcile(broker);
+    broker_groups_reconcile(broker); /* Groups load and unload with leadership. */
     /* Parked fetches of partitions whose leadership moved end now rather than at max wait. */
     for (u32 s = 0; s < BROKER_SLOTS_MAX; s++) {
         struct broker_slot *slot = &broker->slots[s];

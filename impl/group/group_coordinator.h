@@ -10,7 +10,9 @@
  * assignment, anything waiting for its records to be written) through the owner's `answer`
  * callback with the same token. Every parked token is answered exactly once: by the protocol,
  * by `group_unload` (NOT_COORDINATOR) or by `group_coordinator_cancel` (the connection closed;
- * no callback then).
+ * no callback then). Where Kafka would leave a parked request unanswered forever, this answers
+ * it: a member's second JoinGroup or SyncGroup while its first is parked answers the first
+ * REBALANCE_IN_PROGRESS, and a member removed with a parked request gets UNKNOWN_MEMBER_ID.
  *
  * State that must survive a coordinator failover (committed offsets, each group's generation,
  * protocol, leader and members with their assignments) is written as records of Kafka's own
@@ -39,12 +41,20 @@
  * own list and the most votes win (ties go to the earliest in the first member's list), and
  * members revoke and rejoin on their side.
  *
- * Determinism: no clock (now_ns is passed in), no randomness (member ids are
- * "<client id>-<counter>" from a counter kept per coordinator, and the broker's node id);
+ * Determinism: no clock (now_ns is passed in), no randomness (Kafka's UUID in a member id is
+ * replaced: ids are "<prefix>-<node id>-<leader epoch>-<counter>", the prefix being the group
+ * instance id of a static member or else the client id (at most 255 bytes of it), the leader
+ * epoch that of the group's __consumer_offsets partition when it was loaded, and the counter
+ * one per partition; so an id is never handed out twice, even by a restarted coordinator);
  * groups and members are kept in arrays scanned in index order.
  *
- * May depend on: base.h, protocol/ (the generated request and response structs), log/record_batch.h,
- * group_records.h. */
+ * Calls: the owner must not call the coordinator from inside `answer` or `persist` (it
+ * ASSERTs so). A response answered at once, and one passed to `answer`, may point into the
+ * coordinator's own memory (member ids, metadata, assignments): encode it before the next
+ * call into the coordinator.
+ *
+ * May depend on: base.h, protocol/ (the generated request and response structs),
+ * log/record_batch.h, group_records.h. */
 #ifndef GROUP_COORDINATOR_H
 #define GROUP_COORDINATOR_H
 
@@ -55,11 +65,24 @@
 #define GROUP_ID_MAX 255u             /* Bytes of a group id (longer: INVALID_GROUP_ID). */
 #define GROUP_MEMBERS_MAX 64u         /* Per group (more: GROUP_MAX_SIZE_REACHED). */
 #define GROUP_PROTOCOLS_MAX 8u        /* Per member (more: INCONSISTENT_GROUP_PROTOCOL). */
-#define GROUP_METADATA_MAX (16u * 1024u)   /* Bytes of one member's protocol metadata. */
-#define GROUP_ASSIGNMENT_MAX (64u * 1024u) /* Bytes of one member's assignment. */
-#define GROUP_OFFSETS_MAX 4096u       /* Committed (topic, partition) entries per group. */
+#define GROUP_PROTOCOL_NAME_MAX 255u  /* Bytes of a protocol type or name (longer: the same). */
+#define GROUP_TOPIC_NAME_MAX 249u     /* Kafka's longest topic name (a longer one committed:
+                                       * UNKNOWN_TOPIC_OR_PARTITION). */
+#define GROUP_METADATA_MAX (16u * 1024u)   /* Bytes of one member's protocol metadata (more:
+                                            * INCONSISTENT_GROUP_PROTOCOL). */
+#define GROUP_ASSIGNMENT_MAX (64u * 1024u) /* Bytes of one member's assignment (more: the
+                                            * SyncGroup fails as Kafka's too large write does,
+                                            * UNKNOWN_SERVER_ERROR to every member; so does a
+                                            * GroupMetadata record over GROUP_BATCH_MAX). */
+#define GROUP_OFFSETS_MAX 4096u       /* Committed (topic, partition) entries per group (more in
+                                       * one commit: INVALID_COMMIT_OFFSET_SIZE for those). */
 #define GROUP_PARTITIONS_MAX 256u     /* __consumer_offsets partitions this coordinator knows. */
 #define GROUP_BATCH_MAX (1024u * 1024u) /* One persisted record batch. */
+#define GROUP_GROUPS_MAX 1024u        /* Groups held (more: COORDINATOR_NOT_AVAILABLE). */
+#define GROUP_PARKED_MAX 256u         /* Parked OffsetCommit/DeleteGroups/OffsetDelete requests
+                                       * (more: COORDINATOR_NOT_AVAILABLE). */
+#define GROUP_PERSISTS_MAX 512u       /* Batches in flight (more: fails as a full log would,
+                                       * COORDINATOR_NOT_AVAILABLE). */
 
 struct group_coordinator_config {
     i32 node_id;                      /* Part of generated member ids. */
@@ -70,6 +93,9 @@ struct group_coordinator_config {
     u32 max_size;                     /* group.max.size (capped at GROUP_MEMBERS_MAX) */
     u32 offset_metadata_max_bytes;    /* offset.metadata.max.bytes = 4096 */
     u64 offsets_retention_ns;         /* offsets.retention.minutes = 10080 */
+    /* offsets.retention.check.interval.ms = 600000 (0 means that default): how often expired
+     * offsets (and Empty groups left without offsets) are looked for, as Kafka does. */
+    u64 offsets_retention_check_interval_ns;
 };
 
 /* What the coordinator asks of its owner (the broker, or a test). */
@@ -83,7 +109,8 @@ struct group_coordinator_owner {
      * partition `partition` of __consumer_offsets, as its leader, waiting for the high
      * watermark to pass it (acks=all with min.insync.replicas). Returns false when that cannot
      * start (not the leader, log offline): the coordinator then fails what waited on it as
-     * group_persisted with that error would. The batch is valid only during the call: copy it. */
+     * group_persisted with NOT_LEADER_OR_FOLLOWER would (NOT_COORDINATOR to the clients). The
+     * batch is valid only during the call: copy it. */
     bool (*persist)(void *context, u32 partition, u64 persist_token, const u8 *batch, u32 size);
 };
 
@@ -202,6 +229,10 @@ struct group_summary {
 /* The i-th group held (index order); false past the last. */
 bool group_coordinator_group(const struct group_coordinator *coordinator, u32 i,
                              struct group_summary *summary);
+/* Records of loaded batches that were skipped: unparseable, of an unknown version, of a group
+ * that belongs to another partition, or beyond a limit of this header (also whole batches that
+ * fail their CRC, are compressed or transactional: Cairn never writes those). */
+u64 group_coordinator_records_skipped(const struct group_coordinator *coordinator);
 /* Checks every invariant of every group (ASSERTs): a member in at most one group, the leader
  * is a member, generation >= 0, no parked token twice, Stable => every member has an
  * assignment, ... Called by tests after every step. */

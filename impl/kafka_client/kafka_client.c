@@ -1,4 +1,5 @@
-/* kafka_client.c: the simulated Kafka producer and consumer (see kafka_client.h).
+/* kafka_client.c: the simulated Kafka producer and consumer (see kafka_client.h); the group
+ * consumer's membership is in kafka_client_group.c, reading through the consumer here.
  *
  * Links: one slot per broker endpoint the client knows (the bootstrap list, then the brokers
  * Metadata names), each with at most one connection and one request in flight (correlation
@@ -9,8 +10,9 @@
  * it maps each partition to the link of its leader (-1: no leader, or a leader not among the
  * listed brokers, which are the unfenced ones). A partition without a leader is asked about
  * again after a backoff.
- * Timers: 0 = next operation (producer), 1 = the operation's deadline (producer), 2 = the
- * pump's wake-up after a backoff, 8 + i = the deadline of link i's request.
+ * The group consumer's coordinator gets a link of its own (to the same endpoint as a leader's,
+ * maybe), so a JoinGroup parked for a rebalance holds up no Fetch. Timers: see
+ * kafka_client_internal.h.
  *
  * Producer: one request in flight at all (so send order is operation order). Each operation is
  * reported SEND once, then exactly one of ACKED (the offset the leader assigned), FAILED
@@ -23,92 +25,19 @@
  * it is fetched, so after a broker restart its reads describe the log the broker recovered.
  * Each idle leader link fetches the partitions it leads (long poll 100 ms); records are
  * decoded with record_batch.h, and a partial batch at the end of an answer is left for the
- * next Fetch.
+ * next Fetch. A group consumer reads only what its group assigned it, from the position the
+ * group member established (kafka_client_group.c), and keeps that position when a partition's
+ * leader moves, as Kafka's consumers do.
  * Tested by the simulator's kafka scenarios (scenarios/kafka-*.scn, judged by
  * model/kafka_checkers.c and model/controller_checkers.c). */
-#include "kafka_client.h"
+#include "kafka_client_internal.h"
 
-#include "../../model/history.h"
 #include "../log/record_batch.h"
 #include "../protocol/errors_generated.h"
-#include "../protocol/header.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-enum kafka_client_timer { KC_TIMER_NEXT = 0, KC_TIMER_DEADLINE = 1, KC_TIMER_PUMP = 2,
-                          KC_TIMER_LINK = 8 };
-enum kafka_client_request {
-    KC_NONE,
-    KC_CREATE_TOPICS,
-    KC_METADATA,
-    KC_PRODUCE,
-    KC_LIST_OFFSETS,
-    KC_FETCH,
-};
-
-#define KC_LINKS_MAX 16u
-#define KC_FRAME_MAX (1024u * 1024u)
-#define KC_SEND_MAX (8u * 1024u)
-#define KC_ARENA_SIZE (64u * 1024u)
-#define KC_VALUE_MAX 1024u
-#define KC_BACKOFF_NS (100 * NS_PER_MS)
-#define KC_VERSION_CREATE_TOPICS 7
-#define KC_VERSION_METADATA 12
-#define KC_VERSION_PRODUCE 9
-#define KC_VERSION_LIST_OFFSETS 7
-#define KC_VERSION_FETCH 12
-
-_Static_assert(KC_TIMER_LINK + KC_LINKS_MAX <= IO_TIMERS_MAX, "too many link timers");
-_Static_assert(KAFKA_CLIENT_BOOTSTRAP_MAX <= KC_LINKS_MAX, "bootstrap list exceeds the links");
-_Static_assert(KAFKA_CLIENT_PARTITIONS_MAX <= 32, "partition masks are 32 bits");
-
-struct kc_link {
-    char endpoint[CONFIG_ENDPOINT_MAX];
-    i32 broker_id; /* -1 until Metadata names the broker at this endpoint. */
-    io_conn conn;  /* 0: no connection. */
-    bool connected;
-    enum kafka_client_request pending;
-    i32 correlation_id;
-    u32 partitions;    /* What the pending ListOffsets or Fetch asks about (bit per partition). */
-    u64 not_before_ns; /* No new connection or request before this instant (a backoff). */
-    u64 session;       /* Names the current connection (client-wide count, from 1). */
-};
-
-struct kafka_client {
-    struct kafka_client_config config;
-    struct io *io;
-    struct kc_link links[KC_LINKS_MAX];
-    u32 link_count;
-    u32 bootstrap_next; /* Where the next bootstrap connection goes. */
-    u32 metadata_next;  /* Where the next Metadata request goes. */
-    i32 correlation_next;
-    u64 session_next;
-    u64 pump_at_ns; /* The armed wake-up (0: none). */
-    /* Metadata. */
-    bool topic_created; /* Producer: CreateTopics answered (created, or it already existed). */
-    bool metadata_seen; /* The topic's partitions were seen once: operations may start. */
-    bool metadata_wanted;
-    u64 metadata_not_before_ns;
-    i32 leader_link[KAFKA_CLIENT_PARTITIONS_MAX]; /* -1: no leader known. */
-    /* Producer. */
-    u64 operation_next;
-    bool active;
-    bool sent;
-    u64 operation_id;
-    u32 partition;
-    u64 checksum;
-    u8 key[32];
-    u32 key_size;
-    u8 value[KC_VALUE_MAX];
-    /* Consumer. */
-    i64 position[KAFKA_CLIENT_PARTITIONS_MAX];
-    u64 positioned_on[KAFKA_CLIENT_PARTITIONS_MAX]; /* A link session; 0: list it first. */
-    u8 send_buffer[KC_SEND_MAX];
-    u8 batch[KC_VALUE_MAX + 256];
-    u8 arena_memory[KC_ARENA_SIZE];
-};
 
 u64 kafka_client_checksum(const u8 *bytes, u32 size)
 {
@@ -127,12 +56,18 @@ struct kafka_client *kafka_client_create(const struct kafka_client_config *confi
     ASSERT(config->acks == -1 || config->acks == 0 || config->acks == 1);
     ASSERT(config->bootstrap_count > 0 && config->bootstrap_count <= KAFKA_CLIENT_BOOTSTRAP_MAX);
     ASSERT(config->replication_factor >= 1);
+    if (config->role == KAFKA_CLIENT_GROUP_CONSUMER) {
+        ASSERT(config->group[0] != '\0');
+        ASSERT(config->heartbeat_interval_ns > 0 && config->commit_interval_ns > 0);
+        ASSERT(config->session_timeout_ns > 0 && config->rebalance_timeout_ns > 0);
+    }
     struct kafka_client *client = calloc(1, sizeof(*client));
     if (client == NULL) return NULL;
     client->config = *config;
     client->io = io;
     client->operation_next = 1;
     for (u32 p = 0; p < KAFKA_CLIENT_PARTITIONS_MAX; p++) client->leader_link[p] = -1;
+    kc_group_init(client);
     return client;
 }
 
@@ -143,13 +78,13 @@ static bool kc_producer(const struct kafka_client *client)
     return client->config.role == KAFKA_CLIENT_PRODUCER;
 }
 
-static void kc_observe(struct kafka_client *client, u32 kind, u64 a, u64 b, u64 c, u64 d)
+void kc_observe(struct kafka_client *client, u32 kind, u64 a, u64 b, u64 c, u64 d)
 {
     struct io_observation observation = {.kind = kind, .a = a, .b = b, .c = c, .d = d};
     io_observe(client->io, &observation);
 }
 
-static struct proto_string kc_string(const char *text)
+struct proto_string kc_string(const char *text)
 {
     struct proto_string string = {.data = text, .size = (i32)strlen(text)};
     return string;
@@ -158,26 +93,39 @@ static struct proto_string kc_string(const char *text)
 /* ===== Links ===== */
 
 /* Runs the pump again at at_ns (the earliest of the wake-ups asked for). */
-static void kc_wake(struct kafka_client *client, u64 at_ns)
+void kc_wake(struct kafka_client *client, u64 at_ns)
 {
     if (client->pump_at_ns != 0 && client->pump_at_ns <= at_ns) return;
     client->pump_at_ns = at_ns;
     io_timer_set(client->io, KC_TIMER_PUMP, at_ns);
 }
 
+static bool kc_group_consumer(const struct kafka_client *client)
+{
+    return client->config.role == KAFKA_CLIENT_GROUP_CONSUMER;
+}
+
+u32 kc_all_partitions(const struct kafka_client *client)
+{
+    return (u32)((1ull << client->config.partition_count) - 1);
+}
+
 static bool kc_link_referenced(const struct kafka_client *client, u32 index)
 {
+    if (client->group.coordinator_link == (i32)index) return true;
     for (u32 p = 0; p < client->config.partition_count; p++) {
         if (client->leader_link[p] == (i32)index) return true;
     }
     return false;
 }
 
-/* The link of an endpoint, added if new; -1 when the table is full of links in use. */
-static i32 kc_link_of(struct kafka_client *client, const char *endpoint)
+i32 kc_link_of(struct kafka_client *client, const char *endpoint, bool coordinator)
 {
     for (u32 i = 0; i < client->link_count; i++) {
-        if (strcmp(client->links[i].endpoint, endpoint) == 0) return (i32)i;
+        const struct kc_link *link = &client->links[i];
+        if (link->coordinator == coordinator && strcmp(link->endpoint, endpoint) == 0) {
+            return (i32)i;
+        }
     }
     u32 index = client->link_count;
     if (index == KC_LINKS_MAX) { /* Reuse an idle slot no partition points at. */
@@ -193,10 +141,11 @@ static i32 kc_link_of(struct kafka_client *client, const char *endpoint)
     memset(link, 0, sizeof(*link));
     snprintf(link->endpoint, sizeof(link->endpoint), "%s", endpoint);
     link->broker_id = -1;
+    link->coordinator = coordinator;
     return (i32)index;
 }
 
-static bool kc_any_pending(const struct kafka_client *client, enum kafka_client_request kind)
+bool kc_any_pending(const struct kafka_client *client, enum kafka_client_request kind)
 {
     for (u32 i = 0; i < client->link_count; i++) {
         const enum kafka_client_request pending = client->links[i].pending;
@@ -224,14 +173,14 @@ static void kc_want_metadata(struct kafka_client *client, u64 delay_ns)
     kc_wake(client, client->metadata_not_before_ns);
 }
 
-static void kc_link_backoff(struct kafka_client *client, u32 index)
+void kc_link_backoff(struct kafka_client *client, u32 index)
 {
     u64 jitter = io_random_below(client->io, KC_BACKOFF_NS);
     client->links[index].not_before_ns = io_now_ns(client->io) + KC_BACKOFF_NS + jitter;
     kc_wake(client, client->links[index].not_before_ns);
 }
 
-static void kc_connect(struct kafka_client *client, u32 index)
+void kc_connect(struct kafka_client *client, u32 index)
 {
     struct kc_link *link = &client->links[index];
     ASSERT(link->conn == 0);
@@ -244,9 +193,8 @@ static void kc_connect(struct kafka_client *client, u32 index)
     }
 }
 
-/* Encodes and sends one request on a link; false when it could not be sent. */
-static bool kc_send(struct kafka_client *client, u32 index, enum kafka_client_request kind,
-                    i16 api_key, i16 version, const union kafka_request *body)
+bool kc_send(struct kafka_client *client, u32 index, enum kafka_client_request kind, i16 api_key,
+             i16 version, const union kafka_request *body)
 {
     struct kc_link *link = &client->links[index];
     ASSERT(link->pending == KC_NONE);
@@ -271,10 +219,11 @@ static void producer_operation_end(struct kafka_client *client, u32 kind, u64 c)
 
 /* The link failed (closed, refused, timed out, spoke nonsense): what was in flight on it is
  * lost, it backs off, and the leaders it stood for are asked about again. */
-static void kc_link_lost(struct kafka_client *client, u32 index, i16 error)
+void kc_link_lost(struct kafka_client *client, u32 index, i16 error)
 {
     struct kc_link *link = &client->links[index];
-    if (link->pending == KC_PRODUCE && client->active && client->sent) {
+    enum kafka_client_request pending = link->pending;
+    if (pending == KC_PRODUCE && client->active && client->sent) {
         producer_operation_end(client, HISTORY_KAFKA_UNKNOWN, (u64)(u16)error);
     }
     if (link->conn != 0) io_close(client->io, link->conn);
@@ -284,27 +233,28 @@ static void kc_link_lost(struct kafka_client *client, u32 index, i16 error)
     link->partitions = 0;
     io_timer_cancel(client->io, KC_TIMER_LINK + index);
     kc_link_backoff(client, index);
-    kc_want_metadata(client, 0);
+    if (kc_group_consumer(client)) kc_group_link_lost(client, index, pending, error);
+    if (!link->coordinator) kc_want_metadata(client, 0);
 }
 
-/* A link for a Metadata or CreateTopics request: an idle connected one, in turn; else a
- * bootstrap connection is started and -1 returned. */
-static i32 kc_setup_link(struct kafka_client *client)
+i32 kc_setup_link(struct kafka_client *client)
 {
     for (u32 k = 0; k < client->link_count; k++) {
         u32 index = (client->metadata_next + k) % client->link_count;
-        if (!kc_link_idle(client, index)) continue;
+        if (client->links[index].coordinator || !kc_link_idle(client, index)) continue;
         client->metadata_next = index + 1;
         return (i32)index;
     }
     for (u32 i = 0; i < client->link_count; i++) {
         const struct kc_link *link = &client->links[i];
-        if (link->conn != 0 && !link->connected) return -1; /* One is connecting. */
+        if (!link->coordinator && link->conn != 0 && !link->connected) {
+            return -1; /* One is connecting. */
+        }
     }
     u64 earliest = UINT64_MAX;
     for (u32 k = 0; k < client->config.bootstrap_count; k++) {
         u32 b = (client->bootstrap_next + k) % client->config.bootstrap_count;
-        i32 index = kc_link_of(client, client->config.bootstrap[b]);
+        i32 index = kc_link_of(client, client->config.bootstrap[b], false);
         if (index < 0) continue;
         const struct kc_link *link = &client->links[index];
         if (link->conn != 0) continue;
@@ -410,7 +360,7 @@ static void kc_on_metadata(struct kafka_client *client,
         int written = snprintf(endpoint, sizeof(endpoint), "%.*s:%d",
                                (int)MAX(broker->Host.size, 0), broker->Host.data, broker->Port);
         if (written <= 0 || (u32)written >= sizeof(endpoint)) continue;
-        i32 index = kc_link_of(client, endpoint);
+        i32 index = kc_link_of(client, endpoint, false);
         if (index < 0) continue;
         client->links[index].broker_id = broker->NodeId;
         broker_ids[broker_count] = broker->NodeId;
@@ -660,13 +610,28 @@ static void consumer_fetch(struct kafka_client *client, u32 index, u32 mask)
     client->links[index].partitions = mask;
 }
 
+void kc_forget_partitions(struct kafka_client *client, u32 mask)
+{
+    for (u32 i = 0; i < client->link_count; i++) {
+        struct kc_link *link = &client->links[i];
+        if (link->pending == KC_LIST_OFFSETS || link->pending == KC_FETCH) {
+            link->partitions &= ~mask;
+        }
+    }
+}
+
 static void consumer_pump(struct kafka_client *client)
 {
     kc_pump_setup(client); /* Metadata goes on any idle link; the others keep reading. */
     if (!client->metadata_seen) return;
+    /* A group consumer lists and reads only what its member has positioned, or must. */
+    bool group = kc_group_consumer(client);
+    u32 listable = group ? kc_group_listable(client) : 0;
+    u32 wanted = group ? listable | kc_group_readable(client) : kc_all_partitions(client);
     bool leaderless = false;
     u32 led[KC_LINKS_MAX] = {0};
     for (u32 p = 0; p < client->config.partition_count; p++) {
+        if (!((wanted >> p) & 1)) continue;
         i32 index = client->leader_link[p];
         if (index < 0) leaderless = true;
         else led[index] |= 1u << p;
@@ -685,8 +650,8 @@ static void consumer_pump(struct kafka_client *client)
             kc_wake(client, link->not_before_ns);
             continue;
         }
-        u32 unlisted = 0;
-        for (u32 p = 0; p < client->config.partition_count; p++) {
+        u32 unlisted = led[i] & listable;
+        for (u32 p = 0; p < client->config.partition_count && !group; p++) {
             if (((led[i] >> p) & 1) && client->positioned_on[p] != link->session) {
                 unlisted |= 1u << p;
             }
@@ -725,6 +690,10 @@ static void consumer_on_list_offsets(struct kafka_client *client, u32 index, u32
                     kc_want_metadata(client, KC_BACKOFF_NS);
                 }
                 retry = true;
+                continue;
+            }
+            if (kc_group_consumer(client)) {
+                kc_group_positioned(client, (u32)p, partition->Offset);
                 continue;
             }
             client->position[p] = partition->Offset;
@@ -774,10 +743,16 @@ static void consumer_on_fetch(struct kafka_client *client, u32 index, u32 mask,
             const struct kafka_fetch_response_partition_data *data = &topic->Partitions.items[i];
             i32 p = data->PartitionIndex;
             bool asked = p >= 0 && (u32)p < client->config.partition_count && ((mask >> p) & 1);
-            /* Reads count only from the log the position was listed on. */
-            if (!asked || client->positioned_on[p] != client->links[index].session) continue;
+            if (!asked) continue;
+            if (kc_group_consumer(client)) { /* Read while its member positions it. */
+                if (!((kc_group_readable(client) >> p) & 1)) continue;
+            } else if (client->positioned_on[p] != client->links[index].session) {
+                continue; /* Reads count only from the log the position was listed on. */
+            }
             if (data->ErrorCode == KAFKA_ERROR_OFFSET_OUT_OF_RANGE) {
-                client->positioned_on[p] = 0; /* Start over from the earliest offset. */
+                /* Start over from the earliest offset (auto.offset.reset=earliest). */
+                if (kc_group_consumer(client)) kc_group_out_of_range(client, (u32)p);
+                else client->positioned_on[p] = 0;
                 continue;
             }
             if (data->ErrorCode != KAFKA_ERROR_NONE) {
@@ -798,8 +773,12 @@ static void consumer_on_fetch(struct kafka_client *client, u32 index, u32 mask,
 
 static void kc_pump(struct kafka_client *client)
 {
-    if (kc_producer(client)) producer_pump(client);
-    else consumer_pump(client);
+    if (kc_producer(client)) {
+        producer_pump(client);
+        return;
+    }
+    if (kc_group_consumer(client)) kc_group_pump(client);
+    consumer_pump(client);
 }
 
 static void kc_on_start(void *process)
@@ -849,8 +828,10 @@ static void kc_on_conn(void *process, io_conn conn, enum io_conn_event event,
     struct kc_link *link = &client->links[index];
     if (event == IO_CONN_CONNECTED) {
         link->connected = true;
-        kc_observe(client, HISTORY_KAFKA_CONNECTED, kc_producer(client) ? 0 : 1,
-                   link->broker_id < 0 ? UINT64_MAX : (u64)link->broker_id, 0, 0);
+        if (!link->coordinator) { /* Records come over the others. */
+            kc_observe(client, HISTORY_KAFKA_CONNECTED, kc_producer(client) ? 0 : 1,
+                       link->broker_id < 0 ? UINT64_MAX : (u64)link->broker_id, 0, 0);
+        }
     } else if (event == IO_CONN_CLOSED) {
         link->conn = 0; /* Already closed: kc_link_lost must not close it again. */
         kc_link_lost(client, (u32)index, KAFKA_ERROR_NETWORK_EXCEPTION);
@@ -869,7 +850,14 @@ static void kc_dispatch(struct kafka_client *client, u32 index, enum kafka_clien
         consumer_on_list_offsets(client, index, mask, &response->ListOffsets);
         break;
     case KC_FETCH: consumer_on_fetch(client, index, mask, &response->Fetch); break;
-    case KC_NONE: ASSERT(false); break;
+    case KC_FIND_COORDINATOR:
+    case KC_JOIN_GROUP:
+    case KC_SYNC_GROUP:
+    case KC_HEARTBEAT:
+    case KC_OFFSET_COMMIT:
+    case KC_OFFSET_FETCH: kc_group_dispatch(client, index, kind, response); break;
+    case KC_NONE:
+    case KC_REQUEST_KINDS: ASSERT(false); break;
     }
 }
 
@@ -880,10 +868,16 @@ static void kc_on_frame(void *process, io_conn conn, const u8 *frame, u32 size)
     if (found < 0 || client->links[found].pending == KC_NONE) return;
     u32 index = (u32)found;
     struct kc_link *link = &client->links[index];
-    static const i16 keys[] = {0, KAFKA_API_CREATE_TOPICS, KAFKA_API_METADATA,
-                               KAFKA_API_PRODUCE, KAFKA_API_LIST_OFFSETS, KAFKA_API_FETCH};
-    static const i16 versions[] = {0, KC_VERSION_CREATE_TOPICS, KC_VERSION_METADATA,
-                                   KC_VERSION_PRODUCE, KC_VERSION_LIST_OFFSETS, KC_VERSION_FETCH};
+    static const i16 keys[KC_REQUEST_KINDS] = {
+        0, KAFKA_API_CREATE_TOPICS, KAFKA_API_METADATA, KAFKA_API_PRODUCE,
+        KAFKA_API_LIST_OFFSETS, KAFKA_API_FETCH, KAFKA_API_FIND_COORDINATOR, KAFKA_API_JOIN_GROUP,
+        KAFKA_API_SYNC_GROUP, KAFKA_API_HEARTBEAT, KAFKA_API_OFFSET_COMMIT,
+        KAFKA_API_OFFSET_FETCH};
+    static const i16 versions[KC_REQUEST_KINDS] = {
+        0, KC_VERSION_CREATE_TOPICS, KC_VERSION_METADATA, KC_VERSION_PRODUCE,
+        KC_VERSION_LIST_OFFSETS, KC_VERSION_FETCH, KC_VERSION_FIND_COORDINATOR,
+        KC_VERSION_JOIN_GROUP, KC_VERSION_SYNC_GROUP, KC_VERSION_HEARTBEAT,
+        KC_VERSION_OFFSET_COMMIT, KC_VERSION_OFFSET_FETCH};
     enum kafka_client_request kind = link->pending;
     struct proto_reader reader;
     proto_reader_init(&reader, frame, size);

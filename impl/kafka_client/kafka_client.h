@@ -23,6 +23,15 @@
  * ListOffsets (earliest) and reads the partition again from there (reported as
  * HISTORY_KAFKA_REREAD); it Fetches (v12) from each leader the partitions it leads, reporting
  * each record it decodes as HISTORY_KAFKA_READ.
+ * Group consumer (kafka_client_group.c): a member of config.group in Kafka's classic protocol
+ * (FindCoordinator, JoinGroup with MEMBER_ID_REQUIRED, SyncGroup, Heartbeat, OffsetFetch,
+ * OffsetCommit) over a link of its own to the coordinator; the leader assigns with range
+ * (eager: everything revoked before each rejoin) or cooperative-sticky (KIP-429: only moved
+ * partitions revoked, then a second round). It reads its partitions as the consumer does, from
+ * the committed offset or else the earliest, commits its positions every commit interval
+ * (as the Java consumer's auto-commit does), and reports HISTORY_GROUP_* (model/history.h)
+ * besides HISTORY_KAFKA_READ. The assignors and the ConsumerProtocol payloads are pure
+ * functions in kafka_client_assign.h.
  *
  * May depend on: base.h, io.h, config.h, protocol/, log/record_batch.h, model/history.h. */
 #ifndef KAFKA_CLIENT_H

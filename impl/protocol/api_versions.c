@@ -6,7 +6,9 @@
  * is advertised only once its handler exists (implemented = true): today ApiVersions, Metadata,
  * CreateTopics, Produce, ListOffsets, Fetch, DeleteTopics, CreatePartitions, DescribeCluster,
  * DescribeConfigs, IncrementalAlterConfigs, DeleteRecords and OffsetForLeaderEpoch (handlers
- * in impl/broker/).
+ * in impl/broker/), FindCoordinator and the classic consumer-group APIs (JoinGroup, SyncGroup,
+ * Heartbeat, LeaveGroup, OffsetCommit, OffsetFetch, DescribeGroups, ListGroups, DeleteGroups,
+ * OffsetDelete: impl/broker/broker_groups.c over impl/group/).
  * Keys the tsv says never to advertise (WriteTxnMarkers, KIP-848, telemetry) are left out.
  * DeleteTopics goes past the tsv's advice (v5) to v6: it is forwarded to the controller, which
  * resolves topic ids against the metadata image, and the answer is relayed as it is.
@@ -26,15 +28,15 @@ const struct proto_api_support proto_api_table[KAFKA_API_KEY_COUNT] = {
     [KAFKA_API_FETCH] = {4, 12, true},
     [KAFKA_API_LIST_OFFSETS] = {1, 7, true},
     [KAFKA_API_METADATA] = {0, 12, true},
-    [KAFKA_API_OFFSET_COMMIT] = {2, 9, false},
-    [KAFKA_API_OFFSET_FETCH] = {1, 7, false},
-    [KAFKA_API_FIND_COORDINATOR] = {0, 3, false},
-    [KAFKA_API_JOIN_GROUP] = {2, 9, false},
-    [KAFKA_API_HEARTBEAT] = {0, 4, false},
-    [KAFKA_API_LEAVE_GROUP] = {0, 5, false},
-    [KAFKA_API_SYNC_GROUP] = {0, 5, false},
-    [KAFKA_API_DESCRIBE_GROUPS] = {0, 5, false},
-    [KAFKA_API_LIST_GROUPS] = {0, 5, false},
+    [KAFKA_API_OFFSET_COMMIT] = {2, 9, true},
+    [KAFKA_API_OFFSET_FETCH] = {1, 7, true},
+    [KAFKA_API_FIND_COORDINATOR] = {0, 3, true},
+    [KAFKA_API_JOIN_GROUP] = {2, 9, true},
+    [KAFKA_API_HEARTBEAT] = {0, 4, true},
+    [KAFKA_API_LEAVE_GROUP] = {0, 5, true},
+    [KAFKA_API_SYNC_GROUP] = {0, 5, true},
+    [KAFKA_API_DESCRIBE_GROUPS] = {0, 5, true},
+    [KAFKA_API_LIST_GROUPS] = {0, 5, true},
     [KAFKA_API_SASL_HANDSHAKE] = {0, 1, false},
     [KAFKA_API_API_VERSIONS] = {0, 3, true},
     [KAFKA_API_CREATE_TOPICS] = {2, 7, true},
@@ -53,12 +55,12 @@ const struct proto_api_support proto_api_table[KAFKA_API_KEY_COUNT] = {
     [KAFKA_API_ALTER_CONFIGS] = {0, 2, false},
     [KAFKA_API_SASL_AUTHENTICATE] = {0, 2, false},
     [KAFKA_API_CREATE_PARTITIONS] = {0, 3, true},
-    [KAFKA_API_DELETE_GROUPS] = {0, 2, false},
+    [KAFKA_API_DELETE_GROUPS] = {0, 2, true},
     [KAFKA_API_ELECT_LEADERS] = {0, 2, true},    /* Forwarded to the controller. */
     [KAFKA_API_INCREMENTAL_ALTER_CONFIGS] = {0, 1, true},
     [KAFKA_API_ALTER_PARTITION_REASSIGNMENTS] = {0, 0, true}, /* Forwarded. */
     [KAFKA_API_LIST_PARTITION_REASSIGNMENTS] = {0, 0, true},  /* Forwarded. */
-    [KAFKA_API_OFFSET_DELETE] = {0, 0, false},
+    [KAFKA_API_OFFSET_DELETE] = {0, 0, true},
     [KAFKA_API_DESCRIBE_USER_SCRAM_CREDENTIALS] = {0, 0, false}, /* Optional. */
     [KAFKA_API_ALTER_USER_SCRAM_CREDENTIALS] = {0, 0, false},    /* Optional. */
     [KAFKA_API_DESCRIBE_CLUSTER] = {0, 1, true},      /* Optional. */

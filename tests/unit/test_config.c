@@ -150,9 +150,9 @@ TEST(test_overrides_win)
 TEST(test_unimplemented_properties_warn)
 {
     REQUIRE(parse_text(BASE_TEXT "log.cleaner.enable=true\nlog.cleaner.threads=3\n"
-                       "offsets.topic.replication.factor=1\nlog.retention.hours=168\n"
+                       "offsets.load.buffer.size=1\nlog.retention.hours=168\n"
                        "zookeeper.connect=localhost:2181\nlistener.name.x.ssl.keystore.type=JKS\n"
-                       "group.initial.rebalance.delay.ms=0\nnum.io.threads=8\n"));
+                       "group.coordinator.threads=1\nnum.io.threads=8\n"));
     CHECK_EQ_U64(diagnostics.error_count, 0);
     CHECK_EQ_U64(diagnostics.count, 8);
     CHECK(has_diagnostic(CONFIG_WARNING, 7, "log.cleaner.enable is a Kafka property"));
@@ -163,10 +163,10 @@ TEST(test_unimplemented_properties_warn)
 TEST(test_kafka_names_known)
 {
     static const char *const names[] = {
-        "offsets.topic.replication.factor",
+        "offsets.retention.check.interval.ms",
         "transaction.state.log.replication.factor", "transaction.state.log.min.isr",
         "log.retention.hours",
-        "group.initial.rebalance.delay.ms", "inter.broker.listener.name", "num.network.threads",
+        "group.coordinator.threads", "inter.broker.listener.name", "num.network.threads",
         "num.io.threads", "log.flush.interval.ms", "zookeeper.connect",
         "socket.send.buffer.bytes", "socket.receive.buffer.bytes",
         "num.recovery.threads.per.data.dir", "log.cleaner.enable", "message.max.bytes",
@@ -230,6 +230,54 @@ TEST(test_broker_properties)
     CHECK_EQ_U64(config.metadata_snapshot_bytes, 4096);
     CHECK_EQ_U64(config.log_retention_check_interval_ms, 1000);
     CHECK(!parse_text(BASE_TEXT "default.replication.factor=0\n"));
+}
+
+/* The group coordinator's properties: Kafka's defaults, parsed without a warning, ranges. */
+TEST(test_group_properties)
+{
+    config_defaults(&config);
+    CHECK_EQ_U64(config.offsets_topic_num_partitions, 50);
+    CHECK_EQ_U64(config.offsets_topic_replication_factor, 3);
+    CHECK_EQ_U64(config.offsets_topic_segment_bytes, 104857600);
+    CHECK_EQ_U64(config.offsets_retention_minutes, 10080);
+    CHECK_EQ_U64(config.offsets_commit_timeout_ms, 5000);
+    CHECK_EQ_U64(config.offset_metadata_max_bytes, 4096);
+    CHECK_EQ_U64(config.group_initial_rebalance_delay_ms, 3000);
+    CHECK_EQ_U64(config.group_min_session_timeout_ms, 6000);
+    CHECK_EQ_U64(config.group_max_session_timeout_ms, 1800000);
+    CHECK_EQ_U64(config.group_max_size, 2147483647u);
+    REQUIRE(parse_text(BASE_TEXT "offsets.topic.num.partitions=4\n"
+                       "offsets.topic.replication.factor=1\n"
+                       "offsets.topic.segment.bytes=1048576\noffsets.retention.minutes=60\n"
+                       "offsets.commit.timeout.ms=2000\noffset.metadata.max.bytes=0\n"
+                       "group.initial.rebalance.delay.ms=0\n"
+                       "group.min.session.timeout.ms=1000\n"
+                       "group.max.session.timeout.ms=60000\ngroup.max.size=10\n"));
+    CHECK_EQ_U64(diagnostics.count, 0);
+    CHECK_EQ_U64(config.offsets_topic_num_partitions, 4);
+    CHECK_EQ_U64(config.offsets_topic_replication_factor, 1);
+    CHECK_EQ_U64(config.offsets_topic_segment_bytes, 1048576);
+    CHECK_EQ_U64(config.offsets_retention_minutes, 60);
+    CHECK_EQ_U64(config.offsets_commit_timeout_ms, 2000);
+    CHECK_EQ_U64(config.offset_metadata_max_bytes, 0);
+    CHECK_EQ_U64(config.group_initial_rebalance_delay_ms, 0);
+    CHECK_EQ_U64(config.group_min_session_timeout_ms, 1000);
+    CHECK_EQ_U64(config.group_max_session_timeout_ms, 60000);
+    CHECK_EQ_U64(config.group_max_size, 10);
+    /* Kafka's lower bounds, and this broker's 64 partitions per topic. */
+    CHECK(!parse_text(BASE_TEXT "offsets.topic.num.partitions=0\n"));
+    CHECK(has_diagnostic(CONFIG_ERROR, 7, "out of range"));
+    CHECK(!parse_text(BASE_TEXT "offsets.topic.num.partitions=65\n"));
+    CHECK(has_diagnostic(CONFIG_ERROR, 7, "out of range [1, 64]"));
+    CHECK(!parse_text(BASE_TEXT "offsets.topic.replication.factor=0\n"));
+    CHECK(!parse_text(BASE_TEXT "offsets.topic.replication.factor=32768\n"));
+    CHECK(!parse_text(BASE_TEXT "offsets.commit.timeout.ms=0\n"));
+    CHECK(!parse_text(BASE_TEXT "offsets.retention.minutes=0\n"));
+    CHECK(!parse_text(BASE_TEXT "group.max.size=0\n"));
+    CHECK(!parse_text(BASE_TEXT "group.max.session.timeout.ms=-1\n"));
+    CHECK(!parse_text(BASE_TEXT "offsets.topic.segment.bytes=2147483648\n"));
+    CHECK(!parse_text(BASE_TEXT "group.min.session.timeout=1\n"));
+    CHECK(has_diagnostic(CONFIG_ERROR, 7, "did you mean group.min.session.timeout.ms?"));
 }
 
 TEST(test_unknown_property_suggests)
@@ -468,6 +516,7 @@ static const struct test_case tests[] = {
     {"test_unimplemented_properties_warn", test_unimplemented_properties_warn},
     {"test_kafka_names_known", test_kafka_names_known},
     {"test_broker_properties", test_broker_properties},
+    {"test_group_properties", test_group_properties},
     {"test_unknown_property_suggests", test_unknown_property_suggests},
     {"test_invalid_numbers", test_invalid_numbers},
     {"test_invalid_roles", test_invalid_roles},
