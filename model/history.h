@@ -252,6 +252,11 @@ enum history_fault {
     HISTORY_FAULT_CLOCK = 7,
     HISTORY_FAULT_DISK = 8,         /* Slow disk, read errors. */
     HISTORY_FAULT_DISK_CORRUPT = 9, /* Stored sectors corrupted: recovery may cut what follows. */
+    /* A workload client (b = its client id) died / started again with empty memory. Apart from
+     * the brokers' crashes, so that no broker checker mistakes it for one. A client's pause,
+     * resume and isolation use the classes above, with b = its client id. */
+    HISTORY_FAULT_CLIENT_CRASH = 10,
+    HISTORY_FAULT_CLIENT_RESTART = 11,
 };
 
 struct history_event {

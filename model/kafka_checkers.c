@@ -130,6 +130,13 @@ static const char *kafka_loss_reason(const struct kafka_durability *d, u64 parti
     return NULL;
 }
 
+void kafka_history_loss_reasons(const struct history *history, const char **reasons, u32 count)
+{
+    struct kafka_durability durability;
+    kafka_durability_read(history, &durability);
+    for (u32 p = 0; p < count; p++) reasons[p] = kafka_loss_reason(&durability, p);
+}
+
 /* Whether a crash may explain the change between two facts. Without replicas a broker's
  * answers on a connection come from the process that accepted it, so the client's connection
  * dates them. With replicas a crash may doom a batch long before it shows: a replica that lost

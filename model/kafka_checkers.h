@@ -17,6 +17,12 @@ void kafka_check_order(const struct history *history, const struct check_params 
 void kafka_check_acked_durable(const struct history *history, const struct check_params *params,
                                struct check_outcome *outcome);
 
+/* Why the history's configuration and faults may lose an acknowledged record of a partition
+ * with index p < count (any topic; the end of a sentence starting "because"), or NULL when they
+ * promise to keep it: the reasons kafka-acked-durable labels losses with, for the group
+ * checkers (model/group_checkers.c). */
+void kafka_history_loss_reasons(const struct history *history, const char **reasons, u32 count);
+
 #define KAFKA_CHECKER_ENTRIES                                                                 \
     {"kafka-no-phantom-reads", "Every record a consumer read was sent by a producer.",          \
      kafka_check_no_phantom_reads},                                                           \

@@ -25,6 +25,7 @@
 #include "history.h"
 #include "controller_checkers.h"
 #include "kafka_checkers.h"
+#include "group_checkers.h"
 #include "replication_checkers.h"
 
 #include <stdarg.h>
@@ -856,6 +857,7 @@ const struct checker model_checkers[] = {
     KAFKA_CHECKER_ENTRIES,
     CONTROLLER_CHECKER_ENTRIES,
     REPLICATION_CHECKER_ENTRIES,
+    GROUP_CHECKER_ENTRIES,
 };
 const u32 model_checker_count = (u32)ARRAY_LEN(model_checkers);
 

@@ -93,6 +93,9 @@ static void node_name(const struct scenario *scenario, u64 id, char *buffer, u32
         snprintf(buffer, size, "%s", scenario->nodes[id - 1].name);
     } else if (id == UINT64_MAX || id == UINT32_MAX) {
         snprintf(buffer, size, "-");
+    } else if (id > SIM_CLIENT_ID_BASE &&
+               id <= SIM_CLIENT_ID_BASE + (u64)scenario->workload.client_count) {
+        scenario_client_name(scenario, (u32)(id - SIM_CLIENT_ID_BASE - 1), buffer, size);
     } else {
         snprintf(buffer, size, "node %" PRIu64, id);
     }
@@ -129,6 +132,7 @@ static const struct kind_name history_kind_names[] = {
     {HISTORY_KAFKA_REREAD, "KAFKA_REREAD"},
     {HISTORY_KAFKA_BROKER_CONFIG, "KAFKA_BROKER_CONFIG"},
     {HISTORY_KAFKA_CONNECTED, "KAFKA_CONNECTED"},
+    {HISTORY_KAFKA_RETRIED, "KAFKA_RETRIED"},
     {HISTORY_CONTROLLER_ACTIVE, "CONTROLLER_ACTIVE"},
     {HISTORY_CONTROLLER_DECISION, "CONTROLLER_DECISION"},
     {HISTORY_METADATA_PARTITION, "METADATA_PARTITION"},
@@ -140,6 +144,14 @@ static const struct kind_name history_kind_names[] = {
     {HISTORY_REPLICA_APPENDED, "REPLICA_APPENDED"},
     {HISTORY_REPLICA_TRUNCATED, "REPLICA_TRUNCATED"},
     {HISTORY_REPLICA_HIGH_WATERMARK, "REPLICA_HIGH_WATERMARK"},
+    {HISTORY_GROUP_JOINED, "GROUP_JOINED"},
+    {HISTORY_GROUP_ASSIGNED, "GROUP_ASSIGNED"},
+    {HISTORY_GROUP_REVOKED, "GROUP_REVOKED"},
+    {HISTORY_GROUP_COMMIT, "GROUP_COMMIT"},
+    {HISTORY_GROUP_COMMITTED, "GROUP_COMMITTED"},
+    {HISTORY_GROUP_COMMIT_FAILED, "GROUP_COMMIT_FAILED"},
+    {HISTORY_GROUP_OFFSET_FETCHED, "GROUP_OFFSET_FETCHED"},
+    {HISTORY_GROUP_POSITION, "GROUP_POSITION"},
 };
 
 static const char *history_kind_name(u32 kind)
@@ -221,6 +233,13 @@ static void describe_target(const struct scenario *scenario, const struct scenar
     case TARGET_LEADER: text_add(text, " leader"); break;
     case TARGET_RANDOM: text_add(text, " random"); break;
     case TARGET_PARTITION_LEADER: text_add(text, " partition-leader"); break;
+    case TARGET_GROUP_COORDINATOR: text_add(text, " group-coordinator"); break;
+    case TARGET_CLIENT: {
+        char name[SCENARIO_NAME_MAX];
+        scenario_client_name(scenario, fault->target_node, name, sizeof(name));
+        text_add(text, " client %s", name);
+        break;
+    }
     case TARGET_NODE:
         ASSERT(fault->target_node < scenario->node_count);
         text_add(text, " %s", scenario->nodes[fault->target_node].name);
@@ -270,6 +289,8 @@ static const char *const fault_sentences[] = {
     [HISTORY_FAULT_CLOCK] = "the wall clock of %s was disturbed",
     [HISTORY_FAULT_DISK] = "the disk of %s misbehaved",
     [HISTORY_FAULT_DISK_CORRUPT] = "stored sectors of %s were corrupted",
+    [HISTORY_FAULT_CLIENT_CRASH] = "client %s crashed: it starts again with empty memory",
+    [HISTORY_FAULT_CLIENT_RESTART] = "client %s started again",
 };
 
 /* The history's class for a scheduled fault kind (as sim/sim.c records it). */
@@ -732,6 +753,26 @@ static bool report_close(FILE *out, const char *folder, const char *file, char *
 }
 
 /* The fields packed into some events, in words, for history.tsv readers. */
+/* "{0,2,5}": a partition bit mask as a set. */
+static void describe_partitions(u64 mask, struct text *text)
+{
+    text_add(text, "{");
+    bool first = true;
+    for (u32 p = 0; p < 64; p++) {
+        if ((mask >> p & 1) == 0) continue;
+        text_add(text, first ? "%u" : ",%u", p);
+        first = false;
+    }
+    text_add(text, "}");
+}
+
+/* A Kafka error code by name ("ILLEGAL_GENERATION"), or its number when unknown. */
+static const char *error_name(u64 code)
+{
+    const char *name = code <= INT16_MAX ? kafka_error_name((i16)code) : NULL;
+    return name != NULL ? name : "an unknown error";
+}
+
 static void describe_payload(const struct history *history, const struct history_event *event,
                              struct text *text)
 {
@@ -769,6 +810,42 @@ static void describe_payload(const struct history *history, const struct history
     case HISTORY_REPLICA_TRUNCATED:
         text_add(text, "log cut to end %" PRIu64 " (high watermark %" PRIu64 ")", event->c,
                  event->d);
+        break;
+    case HISTORY_GROUP_JOINED:
+        text_add(text, "joined generation %" PRIu64 " of %" PRIu64 " members%s, %s", event->a,
+                 event->d, event->b != 0 ? " as its leader" : "",
+                 event->c == HISTORY_GROUP_COOPERATIVE ? "cooperative" : "eager");
+        break;
+    case HISTORY_GROUP_ASSIGNED:
+        text_add(text, "generation %" PRIu64 " assigns partitions ", event->a);
+        describe_partitions(event->b, text);
+        break;
+    case HISTORY_GROUP_REVOKED:
+        text_add(text, "gives up partitions ");
+        describe_partitions(event->b, text);
+        text_add(text, " of generation %" PRIu64, event->a);
+        if (event->c != 0) text_add(text, ", fenced: %s", error_name(event->c));
+        break;
+    case HISTORY_GROUP_COMMIT:
+    case HISTORY_GROUP_COMMITTED:
+        text_add(text, "offset %" PRIu64 " of partition %" PRIu64 " in generation %" PRIu64,
+                 event->c, event->b, event->a);
+        break;
+    case HISTORY_GROUP_COMMIT_FAILED:
+        text_add(text, "offset %" PRIu64 " of partition %" PRIu64 " in generation %" PRIu64
+                 ": %s", event->c, event->b, event->a,
+                 event->d == 0xffff ? "outcome unknown" : error_name(event->d));
+        break;
+    case HISTORY_GROUP_OFFSET_FETCHED:
+        if (event->c == UINT64_MAX) {
+            text_add(text, "partition %" PRIu64 " has no committed offset", event->b);
+        } else {
+            text_add(text, "partition %" PRIu64 " committed at %" PRIu64, event->b, event->c);
+        }
+        break;
+    case HISTORY_GROUP_POSITION:
+        text_add(text, "reads partition %" PRIu64 " from offset %" PRIu64 " in generation %"
+                 PRIu64, event->a, event->b, event->c);
         break;
     default: break;
     }
@@ -1180,6 +1257,131 @@ static void md_brokers(FILE *out, const struct scenario *scenario,
     }
 }
 
+/* ===== The consumer group ===== */
+
+#define REPORT_GENERATIONS_MAX 48u
+#define REPORT_GROUP_MEMBERS_MAX 16u
+#define REPORT_FENCINGS_MAX 40u
+
+struct report_generation {
+    u64 generation;
+    u64 first_ns;
+    u32 member_count;
+    u64 members[REPORT_GROUP_MEMBERS_MAX];
+    u64 partitions[REPORT_GROUP_MEMBERS_MAX];
+};
+
+static bool is_fencing_error(u64 code)
+{
+    return code == KAFKA_ERROR_ILLEGAL_GENERATION || code == KAFKA_ERROR_UNKNOWN_MEMBER_ID ||
+           code == KAFKA_ERROR_REBALANCE_IN_PROGRESS || code == KAFKA_ERROR_FENCED_INSTANCE_ID;
+}
+
+/* Generations in the order they were first assigned, who got which partitions, and every time
+ * a member learnt it had been fenced: how the group moved ownership, and how it stopped a
+ * member that fell behind from writing over its successor's progress. */
+static void md_groups(FILE *out, const struct scenario *scenario, const struct history *history)
+{
+    struct report_generation generations[REPORT_GENERATIONS_MAX];
+    u32 generation_count = 0, generations_total = 0;
+    u64 joins = 0, committed = 0, commit_failed = 0, commit_fenced = 0, commit_unknown = 0;
+    for (u32 i = 0; i < history->count; i++) {
+        const struct history_event *event = &history->events[i];
+        switch (event->kind) {
+        case HISTORY_GROUP_JOINED: joins++; break;
+        case HISTORY_GROUP_COMMITTED: committed++; break;
+        case HISTORY_GROUP_COMMIT_FAILED:
+            if (event->d == 0xffff) commit_unknown++;
+            else if (is_fencing_error(event->d)) commit_fenced++;
+            else commit_failed++;
+            break;
+        case HISTORY_GROUP_ASSIGNED: {
+            struct report_generation *found = NULL;
+            for (u32 g = 0; g < generation_count; g++) {
+                if (generations[g].generation == event->a) found = &generations[g];
+            }
+            if (found == NULL) {
+                generations_total++;
+                if (generation_count == REPORT_GENERATIONS_MAX) break;
+                found = &generations[generation_count++];
+                memset(found, 0, sizeof(*found));
+                found->generation = event->a;
+                found->first_ns = event->time_ns;
+            }
+            if (found->member_count < REPORT_GROUP_MEMBERS_MAX) {
+                found->members[found->member_count] = event->node;
+                found->partitions[found->member_count] = event->b;
+                found->member_count++;
+            }
+            break;
+        }
+        default: break;
+        }
+    }
+    if (joins == 0) return;
+    fprintf(out, "## The consumer group\n\nA generation is one assignment of the topic's "
+            "partitions to the group's members, made by the group's leader and stored by the "
+            "coordinator before any member gets its part. In one generation a partition has "
+            "at most one owner; a member that missed a rebalance (paused, cut off) still "
+            "believes in its old generation, and the coordinator must refuse its commits "
+            "(ILLEGAL_GENERATION, UNKNOWN_MEMBER_ID): that refusal is *fencing*.\n\n"
+            "- %" PRIu64 " JoinGroup answers, %u generations assigned.\n"
+            "- Offset commits: %" PRIu64 " acknowledged, %" PRIu64 " fenced, %" PRIu64
+            " failed otherwise, %" PRIu64 " with an unknown outcome.\n\n", joins,
+            generations_total, committed, commit_fenced, commit_failed, commit_unknown);
+    if (generation_count > 0) {
+        fprintf(out, "| generation | first assigned | members and their partitions |\n"
+                "|---|---|---|\n");
+    }
+    for (u32 g = 0; g < generation_count; g++) {
+        const struct report_generation *generation = &generations[g];
+        char time[32], cell[1024];
+        format_time(generation->first_ns, time, sizeof(time));
+        struct text text = {cell, sizeof(cell), 0};
+        cell[0] = '\0';
+        for (u32 m = 0; m < generation->member_count; m++) {
+            char name[SCENARIO_NAME_MAX + 16];
+            node_name(scenario, generation->members[m], name, sizeof(name));
+            text_add(&text, "%s%s ", m == 0 ? "" : ", ", name);
+            describe_partitions(generation->partitions[m], &text);
+        }
+        fprintf(out, "| %" PRIu64 " | %s | ", generation->generation, time);
+        md_cell(out, cell);
+        fprintf(out, " |\n");
+    }
+    if (generations_total > generation_count) {
+        fprintf(out, "\n(%u more generations are in history.tsv.)\n", generations_total -
+                generation_count);
+    }
+    u32 fencings = 0;
+    for (u32 i = 0; i < history->count; i++) {
+        const struct history_event *event = &history->events[i];
+        bool fenced = (event->kind == HISTORY_GROUP_REVOKED && event->c != 0) ||
+                      (event->kind == HISTORY_GROUP_COMMIT_FAILED && is_fencing_error(event->d));
+        if (!fenced) continue;
+        if (fencings == 0) fprintf(out, "\nWhen members learnt they were fenced:\n\n");
+        if (++fencings > REPORT_FENCINGS_MAX) continue;
+        char time[32], name[SCENARIO_NAME_MAX + 16], what[256];
+        struct text text = {what, sizeof(what), 0};
+        what[0] = '\0';
+        format_time(event->time_ns, time, sizeof(time));
+        node_name(scenario, event->node, name, sizeof(name));
+        if (event->kind == HISTORY_GROUP_REVOKED) {
+            describe_payload(history, event, &text);
+        } else {
+            text_add(&text, "its commit of offset %" PRIu64 " of partition %" PRIu64
+                     " for generation %" PRIu64 " is refused: %s", event->c, event->b, event->a,
+                     error_name(event->d));
+        }
+        fprintf(out, "- %s %s: %s\n", time, name, what);
+    }
+    if (fencings > REPORT_FENCINGS_MAX) {
+        fprintf(out, "- ... and %u more (history.tsv has them all).\n",
+                fencings - REPORT_FENCINGS_MAX);
+    }
+    fprintf(out, "\n");
+}
+
 static void md_run(FILE *out, const struct scenario *scenario, const struct sim_result *result,
                    const char *program, const char *render_note)
 {
@@ -1223,6 +1425,7 @@ static void write_report_md(FILE *out, const struct scenario *scenario,
     md_clients(out, &stats);
     md_checks(out, scenario, result);
     md_faults(out, &result->faults);
+    md_groups(out, scenario, &result->history);
     md_brokers(out, scenario, result);
     md_run(out, scenario, result, program, render_note);
 }

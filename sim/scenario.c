@@ -66,6 +66,8 @@ struct parser {
     struct position check_at[SCENARIO_CHECKS_MAX];
     struct position run_at, heal_at, liveness_at, swarm_at, unavailable_at, available_at;
     struct position replication_at; /* The replication factor's token, when given. */
+    struct position group_option_at; /* The first consumer-group option, when given. */
+    struct position workload_at;     /* The workload's kind. */
     bool have_wan, have_name;
 };
 
@@ -468,7 +470,8 @@ static i32 datacenter_find(const struct scenario *scenario, const struct token *
 }
 
 static const char *const reserved_names[] = {"leader", "random", "all", "voter", "observer",
-                                             "partition-leader"};
+                                             "partition-leader", "client",
+                                             "group-coordinator"};
 
 /* A new node or datacenter name: valid, not reserved, not taken by either kind. */
 static bool parser_new_name(struct parser *parser, const char *what, const struct token **out)
@@ -759,8 +762,58 @@ static bool workload_option(struct parser *parser, struct scenario_workload *wor
                         "start)", (int)token->length, token->start);
 }
 
+/* The consumer-group options of kafka-produce-consume. Returns true when the next word was one
+ * of them (parser->error says whether its value was bad); false when it is not a group option.
+ * The first group option's column is kept: they mean nothing without 'group NAME'. */
+static bool workload_group_option(struct parser *parser, struct scenario_workload *workload)
+{
+    const struct token *option = parser_peek(parser);
+    ASSERT(option != NULL);
+    u32 column = option->column;
+    bool known = true;
+    if (parser_keyword(parser, "group")) {
+        const struct token *token = parser_word(parser, "a group name");
+        if (token == NULL) return true;
+        if (!name_valid(token) || token->length >= SCENARIO_NAME_MAX) {
+            parser_error(parser, token->column, "a group name is a letter followed by letters, "
+                         "digits, '-', '_' or '.' (at most %u)", SCENARIO_NAME_MAX - 1);
+            return true;
+        }
+        memcpy(workload->group, token->start, token->length);
+        workload->group[token->length] = '\0';
+        return true;
+    }
+    if (parser_keyword(parser, "assignor")) {
+        const struct token *token = parser_word(parser, "an assignor (range, cooperative-sticky)");
+        if (token == NULL) return true;
+        if (token_is(token, "range")) {
+            workload->cooperative = false;
+        } else if (token_is(token, "cooperative-sticky")) {
+            workload->cooperative = true;
+        } else {
+            parser_error(parser, token->column, "the assignor is range or cooperative-sticky");
+        }
+    } else if (parser_keyword(parser, "static-members")) {
+        workload->static_members = true;
+    } else if (parser_keyword(parser, "session-timeout")) {
+        parser_duration(parser, "the session timeout", &workload->session_timeout_ns);
+    } else if (parser_keyword(parser, "rebalance-timeout")) {
+        parser_duration(parser, "the rebalance timeout", &workload->rebalance_timeout_ns);
+    } else if (parser_keyword(parser, "heartbeat")) {
+        parser_duration(parser, "the heartbeat interval", &workload->heartbeat_interval_ns);
+    } else if (parser_keyword(parser, "commit")) {
+        parser_duration(parser, "the commit interval", &workload->commit_interval_ns);
+    } else {
+        known = false;
+    }
+    if (known && parser->group_option_at.line == 0) {
+        parser->group_option_at = (struct position){parser->line, column};
+    }
+    return known;
+}
+
 /* Options of kafka-produce-consume: topic, partitions, replication, producers, consumers, acks,
- * stop. */
+ * stop, and the group options above. */
 static bool workload_kafka_option(struct parser *parser, struct scenario_workload *workload)
 {
     u64 value = 0;
@@ -804,6 +857,7 @@ static bool workload_kafka_option(struct parser *parser, struct scenario_workloa
     if (parser_keyword(parser, "stop")) {
         return parser_duration(parser, "the producers' stop time", &workload->stop_ns);
     }
+    if (workload_group_option(parser, workload)) return parser->error[0] == '\0';
     if (parser_keyword(parser, "replication")) {
         const struct token *token = parser_peek(parser);
         if (token != NULL) parser->replication_at = (struct position){parser->line, token->column};
@@ -813,6 +867,29 @@ static bool workload_kafka_option(struct parser *parser, struct scenario_workloa
         return true;
     }
     return workload_option(parser, workload);
+}
+
+/* A group's timing must be one Kafka accepts: heartbeats well inside the session. */
+static bool workload_group_valid(struct parser *parser, const struct scenario_workload *workload)
+{
+    struct position at = parser->group_option_at;
+    if (workload->group[0] == '\0') {
+        if (at.line == 0) return true;
+        return parser_error(parser, at.column, "consumer-group options need 'group NAME'");
+    }
+    if (at.line == 0) at = parser->workload_at;
+    if (workload->consumer_count == 0) {
+        return parser_error(parser, at.column, "a group needs consumers (consumers N)");
+    }
+    if (workload->session_timeout_ns < NS_PER_MS || workload->heartbeat_interval_ns < NS_PER_MS ||
+        workload->rebalance_timeout_ns < NS_PER_MS || workload->commit_interval_ns < NS_PER_MS) {
+        return parser_error(parser, at.column, "group timeouts and intervals are at least 1ms");
+    }
+    if (workload->heartbeat_interval_ns >= workload->session_timeout_ns) {
+        return parser_error(parser, at.column, "the heartbeat interval must be shorter than the "
+                            "session timeout (Kafka advises a third of it)");
+    }
+    return true;
 }
 
 static bool statement_workload(struct parser *parser)
@@ -842,6 +919,11 @@ static bool statement_workload(struct parser *parser)
     workload->consumer_count = 1;
     workload->acks = -1;
     workload->replication_factor = 1;
+    workload->session_timeout_ns = 6 * NS_PER_S;
+    workload->rebalance_timeout_ns = 10 * NS_PER_S;
+    workload->heartbeat_interval_ns = 1 * NS_PER_S;
+    workload->commit_interval_ns = 1 * NS_PER_S;
+    parser->workload_at = (struct position){parser->line, kind->column};
     while (parser_peek(parser) != NULL) {
         bool ok = kafka ? workload_kafka_option(parser, workload)
                         : workload_option(parser, workload);
@@ -852,6 +934,7 @@ static bool statement_workload(struct parser *parser)
         if (workload->value_size < 24 || workload->value_size > 1024) {
             return parser_error(parser, kind->column, "kafka values are 24..1024 bytes");
         }
+        if (!workload_group_valid(parser, workload)) return false;
     }
     return true;
 }
@@ -950,18 +1033,72 @@ static bool fault_sets(struct parser *parser, struct scenario_fault *fault)
     return parser_end(parser);
 }
 
-/* A target: a node name, 'leader', 'random' or 'partition-leader'. 'all' is handled by the
- * caller. */
+void scenario_client_name(const struct scenario *scenario, u32 index, char *name, u32 size)
+{
+    const struct scenario_workload *workload = &scenario->workload;
+    bool kafka = workload->kind == WORKLOAD_KAFKA_PRODUCE_CONSUME;
+    if (kafka && index < workload->producer_count) {
+        snprintf(name, size, "p%u", index + 1);
+    } else {
+        snprintf(name, size, "c%u", index + 1 - (kafka ? workload->producer_count : 0));
+    }
+}
+
+/* "client NAME": a workload client declared by the workload line above (p1.., c1..). Clients
+ * only crash, restart, pause, resume or lose the network: they have no disk worth corrupting
+ * and their clocks do not matter to anyone. */
+static bool fault_client(struct parser *parser, struct scenario_fault *fault)
+{
+    const struct token *token = parser_word(parser, "a client name (p1.., c1..)");
+    if (token == NULL) return false;
+    bool allowed = fault->kind == FAULT_CRASH || fault->kind == FAULT_RESTART ||
+                   fault->kind == FAULT_PAUSE || fault->kind == FAULT_RESUME ||
+                   fault->kind == FAULT_ISOLATE;
+    if (!allowed) {
+        return parser_error(parser, token->column, "a client can only crash, restart, pause, "
+                            "resume or be isolated");
+    }
+    const struct scenario *scenario = parser->scenario;
+    for (u32 i = 0; i < scenario->workload.client_count; i++) {
+        char name[SCENARIO_NAME_MAX];
+        scenario_client_name(scenario, i, name, sizeof(name));
+        if (strlen(name) == token->length && memcmp(name, token->start, token->length) == 0) {
+            fault->target = TARGET_CLIENT;
+            fault->target_node = i;
+            return true;
+        }
+    }
+    if (scenario->workload.kind == WORKLOAD_NONE) {
+        return parser_error(parser, token->column, "unknown client '%.*s': declare the workload "
+                            "before the faults that name its clients", (int)token->length,
+                            token->start);
+    }
+    return parser_error(parser, token->column, "unknown client '%.*s' (the workload has %u: "
+                        "producers p1.., then consumers c1..)", (int)token->length,
+                        token->start, scenario->workload.client_count);
+}
+
+/* A target: a node name, 'client NAME', 'leader', 'random', 'partition-leader' or
+ * 'group-coordinator'. 'all' is handled by the caller. */
 static bool fault_target(struct parser *parser, struct scenario_fault *fault)
 {
     const struct token *token = parser_peek(parser);
     bool recovers = fault->kind == FAULT_RESTART || fault->kind == FAULT_RESUME;
     if (token != NULL && recovers &&
         (token_is(token, "leader") || token_is(token, "random") ||
-         token_is(token, "partition-leader"))) {
+         token_is(token, "partition-leader") || token_is(token, "group-coordinator"))) {
         return parser_error(parser, token->column,
                             "%s needs a node name or 'all': a stopped node is neither the leader "
                             "nor a fair random pick", fault_kind_name(fault->kind));
+    }
+    if (parser_keyword(parser, "client")) return fault_client(parser, fault);
+    if (parser_keyword(parser, "group-coordinator")) {
+        if (parser->scenario->workload.group[0] == '\0') {
+            return parser_error(parser, token->column, "group-coordinator needs a workload with "
+                                "'group NAME' declared above");
+        }
+        fault->target = TARGET_GROUP_COORDINATOR;
+        return true;
     }
     if (parser_keyword(parser, "leader")) { fault->target = TARGET_LEADER; return true; }
     if (parser_keyword(parser, "random")) { fault->target = TARGET_RANDOM; return true; }
@@ -1271,6 +1408,31 @@ static bool parser_error_at(struct parser *parser, struct position position, con
     return parser_error(parser, position.column, message, a, b);
 }
 
+/* With a group the simulator makes __consumer_offsets as replicated as the workload's topic,
+ * since the checkers judge the loss of a group's records by the topic's replication. */
+static bool validate_group_properties(struct parser *parser)
+{
+    const struct scenario *scenario = parser->scenario;
+    if (scenario->workload.group[0] == '\0') return true;
+    static const char key[] = "offsets.topic.replication.factor=";
+    for (u32 i = 0; i < scenario->node_count; i++) {
+        const char *properties = scenario->nodes[i].properties;
+        for (const char *line = properties; *line != '\0';) {
+            if (strncmp(line, key, sizeof(key) - 1) == 0) {
+                parser->line = parser->workload_at.line;
+                return parser_error(parser, parser->workload_at.column,
+                                    "with a group the simulator sets offsets.topic.replication."
+                                    "factor to the workload's replication; node '%s' must not "
+                                    "set it", scenario->nodes[i].name);
+            }
+            const char *newline = strchr(line, '\n');
+            if (newline == NULL) break;
+            line = newline + 1;
+        }
+    }
+    return true;
+}
+
 static bool validate_topology(struct parser *parser)
 {
     const struct scenario *scenario = parser->scenario;
@@ -1293,6 +1455,7 @@ static bool validate_topology(struct parser *parser)
                             "more than the %u nodes (each replica needs its own broker)",
                             scenario->workload.replication_factor, scenario->node_count);
     }
+    if (!validate_group_properties(parser)) return false;
     if (scenario->run_ns == 0) return parser_error(parser, 1, "missing 'run DURATION'");
     if (scenario->check_count == 0) {
         return parser_error(parser, 1, "no 'check' line: name what the run must prove "

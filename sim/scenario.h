@@ -71,6 +71,15 @@ struct scenario_workload {
     i32 acks;               /* -1 (all), 0 or 1. */
     u32 replication_factor; /* Of the topic the producers create (1..node count). */
     u64 stop_ns;            /* Producers send nothing new from this time (0: never). */
+    /* Consumer groups: with a group name the consumers are members of that group (classic
+     * protocol) instead of reading every partition; the rest only matters then. */
+    char group[SCENARIO_NAME_MAX];      /* "" : no group. */
+    bool cooperative;                   /* cooperative-sticky (KIP-429) instead of range. */
+    bool static_members;                /* group.instance.id per consumer (KIP-345). */
+    u64 session_timeout_ns;             /* session.timeout.ms */
+    u64 rebalance_timeout_ns;           /* max.poll.interval.ms */
+    u64 heartbeat_interval_ns;          /* heartbeat.interval.ms */
+    u64 commit_interval_ns;             /* auto.commit.interval.ms */
 };
 
 enum fault_kind {
@@ -100,6 +109,13 @@ enum fault_target_kind {
     /* The live node leading the most Kafka partitions in the newest metadata a node applied
      * (ties: the first node); none when no live node leads any. */
     TARGET_PARTITION_LEADER,
+    /* A workload client: target_node is its index among the clients, in the order the
+     * simulator adds them (Kafka producers p1.. then consumers c1..; quorum clients c1..). Its
+     * process index is node_count + target_node. */
+    TARGET_CLIENT,
+    /* The live node leading the workload group's partition of __consumer_offsets in the newest
+     * metadata a node applied (its coordinator); none when that partition has no live leader. */
+    TARGET_GROUP_COORDINATOR,
 };
 
 struct scenario_fault {
@@ -158,6 +174,9 @@ struct scenario {
     char checks[SCENARIO_CHECKS_MAX][SCENARIO_NAME_MAX];
     u32 check_count;
 };
+
+/* The host name of workload client `index` ("p2", "c1"), as the simulator names it. */
+void scenario_client_name(const struct scenario *scenario, u32 index, char *name, u32 size);
 
 /* Parses text (the contents of path) into scenario. On error returns false and writes
  * "path:line:column: message" into error. */

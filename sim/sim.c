@@ -20,6 +20,7 @@
  * end by build/ksim runs of scenarios/ (tests/run_all.sh compares hashes across build variants). */
 #include "sim.h"
 
+#include "../impl/group/group_coordinator.h"
 #include "../impl/node.h"
 #include "../impl/kafka_client/kafka_client.h"
 #include "../impl/quorum/client.h"
@@ -34,7 +35,6 @@
 
 #define SIM_NODE_PORT_CLIENT 9092u
 #define SIM_NODE_PORT_CONTROLLER 9093u
-#define SIM_CLIENT_ID_BASE 1000u
 #define SIM_PROPERTIES_MAX (8192u + SCENARIO_PROPERTIES_MAX)
 
 enum sim_probe { SIM_PROBE_NONE, SIM_PROBE_NETWORK, SIM_PROBE_PAUSE, SIM_PROBE_COUNTER };
@@ -78,6 +78,10 @@ struct sim_run {
     /* Newest leader of each Kafka partition, to resolve TARGET_PARTITION_LEADER. */
     struct sim_partition_leader *partition_leaders;
     u32 partition_leader_count, partition_leader_capacity;
+    /* __consumer_offsets, once a node applied its creation, to resolve
+     * TARGET_GROUP_COORDINATOR. */
+    bool offsets_topic_known;
+    u64 offsets_topic;
     struct sim_fault_record *records;
     u32 record_count;
 };
@@ -150,6 +154,28 @@ static void sim_text_add(char *text, u32 size, u32 *used, const char *format, ..
     *used += (u32)written;
 }
 
+/* A consumer group's coordinators: __consumer_offsets as replicated as the workload's topic
+ * (the checkers judge a lost group record by that replication; scenario.c refuses an override),
+ * few of its partitions (a run's one group needs one), a short wait for a new group's members
+ * (Kafka's 3 s would only delay every run), and a minimum session timeout no longer than the
+ * members'. The scenario's own property lines come after these and may change all but the
+ * first. */
+static void sim_group_properties(const struct scenario *scenario, char *text, u32 size,
+                                 u32 *used)
+{
+    const struct scenario_workload *workload = &scenario->workload;
+    if (workload->kind != WORKLOAD_KAFKA_PRODUCE_CONSUME || workload->group[0] == '\0') return;
+    sim_text_add(text, size, used, "offsets.topic.replication.factor=%u\n",
+                 workload->replication_factor);
+    sim_text_add(text, size, used, "offsets.topic.num.partitions=4\n");
+    sim_text_add(text, size, used, "group.initial.rebalance.delay.ms=500\n");
+    u64 session_ms = workload->session_timeout_ns / NS_PER_MS;
+    if (session_ms < 6000) {
+        sim_text_add(text, size, used, "group.min.session.timeout.ms=%" PRIu64 "\n",
+                     session_ms);
+    }
+}
+
 /* The Kafka properties a user would write for this node (see sim/README.md). */
 static void sim_node_properties(const struct scenario *scenario, u32 index, char *text, u32 size)
 {
@@ -177,6 +203,7 @@ static void sim_node_properties(const struct scenario *scenario, u32 index, char
     sim_text_add(text, size, &used, "broker.rack=%s\n",
                  scenario->datacenters[node->datacenter].name);
     sim_text_add(text, size, &used, "log.dirs=/data\n");
+    sim_group_properties(scenario, text, size, &used);
     sim_text_add(text, size, &used, "%s", node->properties);
 }
 
@@ -244,7 +271,10 @@ static void sim_add_kafka_clients(struct sim_run *run)
     for (u32 i = 0; i < run->client_count; i++) {
         struct kafka_client_config *config = &run->kafka_clients[i];
         bool producer = i < workload->producer_count;
-        config->role = producer ? KAFKA_CLIENT_PRODUCER : KAFKA_CLIENT_CONSUMER;
+        bool group = !producer && workload->group[0] != '\0';
+        config->role = producer ? KAFKA_CLIENT_PRODUCER
+                       : group  ? KAFKA_CLIENT_GROUP_CONSUMER
+                                : KAFKA_CLIENT_CONSUMER;
         config->client_id = SIM_CLIENT_ID_BASE + i + 1;
         for (u32 n = 0; n < scenario->node_count && n < KAFKA_CLIENT_BOOTSTRAP_MAX; n++) {
             snprintf(config->bootstrap[n], CONFIG_ENDPOINT_MAX, "%s:%u", scenario->nodes[n].name,
@@ -259,9 +289,19 @@ static void sim_add_kafka_clients(struct sim_run *run)
         config->value_size = workload->value_size;
         config->request_timeout_ns = workload->request_timeout_ns;
         config->stop_ns = workload->stop_ns;
+        if (group) {
+            ASSERT(strlen(workload->group) < sizeof(config->group));
+            snprintf(config->group, sizeof(config->group), "%s", workload->group);
+            config->assignor = workload->cooperative ? KAFKA_CLIENT_ASSIGNOR_COOPERATIVE_STICKY
+                                                     : KAFKA_CLIENT_ASSIGNOR_RANGE;
+            config->static_member = workload->static_members;
+            config->session_timeout_ns = workload->session_timeout_ns;
+            config->rebalance_timeout_ns = workload->rebalance_timeout_ns;
+            config->heartbeat_interval_ns = workload->heartbeat_interval_ns;
+            config->commit_interval_ns = workload->commit_interval_ns;
+        }
         char name[SCENARIO_NAME_MAX];
-        snprintf(name, sizeof(name), "%s%u", producer ? "p" : "c",
-                 producer ? i + 1 : i + 1 - workload->producer_count);
+        scenario_client_name(scenario, i, name, sizeof(name));
         struct world_process_spec spec = {0};
         spec.name = name;
         spec.datacenter = scenario->nodes[0].datacenter;
@@ -302,7 +342,7 @@ static void sim_add_clients(struct sim_run *run)
         config->request_timeout_ns = workload->request_timeout_ns;
         config->operations_max = 0;
         char name[SCENARIO_NAME_MAX];
-        snprintf(name, sizeof(name), "c%u", i + 1);
+        scenario_client_name(scenario, i, name, sizeof(name));
         struct world_process_spec spec = {0};
         spec.name = name;
         spec.datacenter = i % scenario->datacenter_count; /* Spread clients over the DCs. */
@@ -371,6 +411,13 @@ static void sim_observer(void *context, const struct history_event *event, const
         sim_note_partition_leader(run, event, data);
         return;
     }
+    static const char offsets_topic[] = "__consumer_offsets";
+    if (event->kind == HISTORY_METADATA_TOPIC && event->data_size == sizeof(offsets_topic) - 1 &&
+        memcmp(data, offsets_topic, event->data_size) == 0) {
+        run->offsets_topic_known = true;
+        run->offsets_topic = event->c;
+        return;
+    }
     if (event->kind == HISTORY_NODE_START) {
         run->role[index] = HISTORY_ROLE_UNATTACHED; /* A restarted node leads nothing yet. */
         return;
@@ -430,6 +477,26 @@ static i32 sim_partition_leader(const struct sim_run *run)
     return best;
 }
 
+/* The live node leading the group's __consumer_offsets partition (Kafka's
+ * abs(groupId.hashCode()) % offsets.topic.num.partitions); -1 if none. */
+static i32 sim_group_coordinator(const struct sim_run *run)
+{
+    const char *group = run->scenario->workload.group;
+    if (!run->offsets_topic_known || group[0] == '\0') return -1;
+    u32 partitions = run->nodes[0].config.offsets_topic_num_partitions;
+    if (partitions == 0) return -1;
+    u32 partition = group_partition_of(group, (u32)strlen(group), partitions);
+    for (u32 p = 0; p < run->partition_leader_count; p++) {
+        const struct sim_partition_leader *known = &run->partition_leaders[p];
+        if (known->topic != run->offsets_topic || known->index != partition) continue;
+        i32 index = known->leader > 0 ? sim_node_index_of_id(run->scenario, (u32)known->leader)
+                                      : -1;
+        if (index < 0 || !run->world->processes[index]->alive) return -1;
+        return index;
+    }
+    return -1;
+}
+
 static i32 sim_fault_target(struct sim_run *run, const struct scenario_fault *fault)
 {
     switch (fault->target) {
@@ -442,6 +509,10 @@ static i32 sim_fault_target(struct sim_run *run, const struct scenario_fault *fa
         ASSERT(run->scenario->node_count > 0);
         return (i32)prng_below(&run->world->fault_prng, run->scenario->node_count);
     case TARGET_SETS: return -1;
+    case TARGET_GROUP_COORDINATOR: return sim_group_coordinator(run);
+    case TARGET_CLIENT:
+        ASSERT(run->scenario->node_count + fault->target_node < run->world->process_count);
+        return (i32)(run->scenario->node_count + fault->target_node);
     }
     ASSERT(false);
     return -1;
@@ -577,9 +648,17 @@ static void sim_apply_fault(struct sim_run *run, const struct scenario_fault *fa
     } else {
         changed = sim_apply_to_process(run, record, (u32)target);
     }
-    u64 node = target < 0 ? UINT64_MAX : run->scenario->nodes[target].id;
-    sim_record(run, HISTORY_FAULT, target < 0 ? 0 : (u32)node, sim_history_fault(fault->kind),
-               node, (u64)fault->amount, changed);
+    u64 node = target < 0 ? UINT64_MAX : run->world->processes[target]->id;
+    u32 class = sim_history_fault(fault->kind);
+    /* A client's crash is no broker's: the broker checkers count crashes by class. */
+    if (fault->target == TARGET_CLIENT && class == HISTORY_FAULT_CRASH) {
+        class = HISTORY_FAULT_CLIENT_CRASH;
+    }
+    if (fault->target == TARGET_CLIENT && class == HISTORY_FAULT_RESTART) {
+        class = HISTORY_FAULT_CLIENT_RESTART;
+    }
+    sim_record(run, HISTORY_FAULT, target < 0 ? 0 : (u32)node, class, node, (u64)fault->amount,
+               changed);
 }
 
 /* heal_at_ns: every fault ends; the liveness phase starts. */
@@ -594,7 +673,14 @@ static void sim_heal_all(struct sim_run *run)
             world_resume(world, i);
             sim_decide_probes(run, SIM_PROBE_PAUSE, i);
         }
-        if (i < run->scenario->node_count && !process->alive) world_restart(world, i);
+        bool node = i < run->scenario->node_count;
+        /* A client that has not started yet is not down: its own start is still to come. */
+        if (!process->alive && (node || process->starts > 0) && world_restart(world, i) &&
+            !node) {
+            /* Nodes say they started (NODE_START); a client's start is not in the history. */
+            sim_record(run, HISTORY_FAULT, process->id, HISTORY_FAULT_CLIENT_RESTART,
+                       process->id, 0, 1);
+        }
         if (process->clock.drift_ppm != 0) world_clock_drift(world, i, 0);
         if (process->disk_slow_multiplier != 1) world_disk_slow(world, i, 1);
         process->read_errors_pending = 0;

@@ -32,6 +32,9 @@ struct sim_fault_stats {
 };
 
 #define SIM_OUTCOMES_MAX 40u
+/* Workload clients get ids SIM_CLIENT_ID_BASE + 1.. (producers first, then consumers), above
+ * every node id; reports name them p1.., c1... */
+#define SIM_CLIENT_ID_BASE 1000u
 
 /* A node's broker metrics as the run left them (for the report; never part of the trace). */
 struct sim_node_metrics {

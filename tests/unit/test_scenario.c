@@ -622,9 +622,63 @@ TEST(test_kafka_workload)
     CHECK(parse_fails_at("workload kafka-append\n", 8, 10, "kafka-produce-consume"));
 }
 
+/* Group options, 'client NAME' and 'group-coordinator' targets (sim/scenario.c). */
+TEST(test_group_workload_and_client_targets)
+{
+    struct scenario *scenario = scenario_new();
+    char error[512];
+    bool ok = parse_with("workload kafka-produce-consume producers 2 consumers 3 group g1 "
+                         "assignor cooperative-sticky static-members session-timeout 9s "
+                         "heartbeat 2s commit 500ms rebalance-timeout 20s\n"
+                         "at 5s crash client c2\nat 6s restart client c2\n"
+                         "at 7s pause client p1\nat 8s crash group-coordinator\n",
+                         scenario, error, sizeof(error));
+    if (!ok) fprintf(stderr, "  %s\n", error);
+    REQUIRE(ok);
+    const struct scenario_workload *workload = &scenario->workload;
+    CHECK(strcmp(workload->group, "g1") == 0);
+    CHECK(workload->cooperative && workload->static_members);
+    CHECK_EQ_U64(workload->session_timeout_ns, 9 * NS_PER_S);
+    CHECK_EQ_U64(workload->heartbeat_interval_ns, 2 * NS_PER_S);
+    CHECK_EQ_U64(workload->commit_interval_ns, 500 * NS_PER_MS);
+    CHECK_EQ_U64(workload->rebalance_timeout_ns, 20 * NS_PER_S);
+    REQUIRE(scenario->fault_count == 4);
+    CHECK_EQ_U64(scenario->faults[0].target, TARGET_CLIENT);
+    CHECK_EQ_U64(scenario->faults[0].target_node, 3); /* p1 p2 c1 c2 */
+    CHECK_EQ_U64(scenario->faults[2].target_node, 0);
+    CHECK_EQ_U64(scenario->faults[3].target, TARGET_GROUP_COORDINATOR);
+    char name[SCENARIO_NAME_MAX];
+    scenario_client_name(scenario, 3, name, sizeof(name));
+    CHECK(strcmp(name, "c2") == 0);
+    char described[256];
+    report_fault_describe(scenario, &scenario->faults[0], described, sizeof(described));
+    CHECK(strstr(described, "crash client c2") != NULL);
+    free(scenario);
+    CHECK(parse_fails_at("workload kafka-produce-consume assignor range\n", 8, 32,
+                         "need 'group NAME'"));
+    CHECK(parse_fails_at("workload kafka-produce-consume group g assignor fair\n", 8, 49,
+                         "range or cooperative-sticky"));
+    CHECK(parse_fails_at("workload kafka-produce-consume group g heartbeat 6s\n", 8, 40,
+                         "shorter than the session"));
+    CHECK(parse_fails_at("workload kafka-produce-consume consumers 0 group g\n", 8, 10,
+                         "needs consumers"));
+    CHECK(parse_fails_at("at 5s crash client c1\n", 8, 20, "declare the workload"));
+    CHECK(parse_fails_at("workload kafka-produce-consume\nat 5s crash client c2\n", 9, 20,
+                         "unknown client 'c2'"));
+    CHECK(parse_fails_at("workload kafka-produce-consume\nat 5s clock-jump client c1 +1s\n", 9,
+                         25, "can only crash"));
+    CHECK(parse_fails_at("workload kafka-produce-consume\nat 5s crash group-coordinator\n", 9,
+                         13, "needs a workload with 'group NAME'"));
+    CHECK(parse_fails_at("property n1 offsets.topic.replication.factor=1\n"
+                         "workload kafka-produce-consume group g\n", 9, 10,
+                         "offsets.topic.replication.factor"));
+    CHECK(parse_fails_at("node client dc1 voter\n", 8, 6, "reserved"));
+}
+
 static const struct test_case tests[] = {
     {"test_every_scenario_file_parses", test_every_scenario_file_parses},
     {"test_kafka_workload", test_kafka_workload},
+    {"test_group_workload_and_client_targets", test_group_workload_and_client_targets},
     {"test_readme_example_parses", test_readme_example_parses},
     {"test_default_scenario_contents", test_default_scenario_contents},
     {"test_durations_and_ranges", test_durations_and_ranges},
