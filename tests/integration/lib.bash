@@ -94,12 +94,15 @@ kb_wait_for() { # kb_wait_for SECONDS COMMAND...: polls every 0.1 s until it suc
 
 kb_process_gone() { ! kill -0 "$1" 2>/dev/null; }
 
-# Starts a one-node KRaft cluster (broker and controller) from the properties a Kafka user
-# writes, on free ports: PORTS[0] the client listener, PORTS[1] the controller's; its log in
-# $KB_TMP/broker.log. Checks that it listens and that it registered and was unfenced.
+# kb_start_one_node [EXTRA_PROPERTY_LINE...]: starts a one-node KRaft cluster (broker and
+# controller) from the properties a Kafka user writes, plus the extra lines, on free ports:
+# PORTS[0] the client listener, PORTS[1] the controller's; its log in $KB_TMP/broker.log.
+# Checks that it listens and that it registered and was unfenced (kb_one_node_launch).
 kb_start_one_node() {
     read -r -a PORTS <<<"$(kb_free_ports 2)"
     if [ "${#PORTS[@]}" -lt 2 ]; then echo "no free ports"; exit 1; fi
+    local extra
+    extra=$(printf '%s\n' "$@")
     cat >"$KB_TMP/broker.properties" <<PROPERTIES
 process.roles=broker,controller
 node.id=1
@@ -107,12 +110,28 @@ controller.quorum.voters=1@127.0.0.1:${PORTS[1]}
 listeners=PLAINTEXT://127.0.0.1:${PORTS[0]},CONTROLLER://127.0.0.1:${PORTS[1]}
 controller.listener.names=CONTROLLER
 log.dirs=$KB_TMP/data
+$extra
 PROPERTIES
-    "$KBROKER" "$KB_TMP/broker.properties" >"$KB_TMP/broker.log" 2>&1 &
-    KB_PIDS+=("$!")
+    kb_one_node_launch
+}
+
+# kb_one_node_launch: (re)starts the broker of kb_start_one_node on its properties and data
+# directory, appending to its log; KB_BROKER_PID is its pid. Checks that it listens and that
+# it registered and was unfenced.
+kb_one_node_launch() {
+    echo "--- start" >>"$KB_TMP/broker.log"
+    "$KBROKER" "$KB_TMP/broker.properties" >>"$KB_TMP/broker.log" 2>&1 &
+    KB_BROKER_PID=$!
+    KB_PIDS+=("$KB_BROKER_PID")
     kb_check "kbroker listens on 127.0.0.1:${PORTS[0]}" kb_wait_for 10 kb_port_in_use "${PORTS[0]}"
     kb_check "kbroker registers and is unfenced (Metadata lists it)" \
         kb_wait_for 15 kb_broker_listed "${PORTS[0]}" 1
+}
+
+# kb_count_results FILE: adds the "ok " and "FAIL " lines a helper script printed to the counts.
+kb_count_results() {
+    KB_PASSED=$((KB_PASSED + $(grep -c '^ok ' "$1")))
+    KB_FAILED=$((KB_FAILED + $(grep -c '^FAIL ' "$1")))
 }
 
 # kb_cluster_of_three [EXTRA_PROPERTY_LINE...]: the properties of a 3-node combined
