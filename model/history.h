@@ -59,7 +59,7 @@ enum history_kind {
 
     /* ----- Reported by simulated Kafka clients (impl/kafka_client) and about brokers ----- */
     /* A producer sent a record: a=operation id (unique per producer), b=partition,
-     * c=value checksum (kafka_client_checksum), d=HISTORY_KAFKA_ACKS_LEADER when sent with
+     * c=value checksum (kafka_client_checksum), d=bits: HISTORY_KAFKA_ACKS_LEADER when sent with
      * acks=1 (0: acks=all or acks=0). A retry of the same operation after an error that means
      * "not appended" is not reported again. */
     HISTORY_KAFKA_SEND = 40,
@@ -92,6 +92,11 @@ enum history_kind {
      * while the append waited for its followers, so the first attempt may be in the log too:
      * without idempotence Kafka's producers may write a record twice (at least once). */
     HISTORY_KAFKA_RETRIED = 48,
+    /* An idempotent producer (enable.idempotence) got its producer id from InitProducerId:
+     * a=producer id, b=producer epoch. Its SENDs after this carry HISTORY_KAFKA_IDEMPOTENT,
+     * and its retries (RETRIED, also after a timeout or a lost connection) resend the same
+     * batch: producer id, epoch and sequence, which the leader deduplicates. */
+    HISTORY_KAFKA_PRODUCER_ID = 49,
 
     /* ----- Reported by the active controller (impl/controller) ----- */
     /* The node's controller became active: a=quorum epoch, b=offset of its leader-change
@@ -183,6 +188,7 @@ struct history_replica_batch {
 
 /* The d field of HISTORY_KAFKA_SEND. */
 #define HISTORY_KAFKA_ACKS_LEADER 1u
+#define HISTORY_KAFKA_IDEMPOTENT 2u /* Sent by an idempotent producer (with a producer id). */
 
 enum history_replica_role {
     HISTORY_REPLICA_LEADER = 1,

@@ -82,7 +82,7 @@ static void kafka_durability_read(const struct history *history, struct kafka_du
             d->replicas = MIN(d->replicas, event->b);
             d->min_insync = MIN(d->min_insync, event->d);
         }
-        if (event->kind == HISTORY_KAFKA_SEND && event->d == HISTORY_KAFKA_ACKS_LEADER) {
+        if (event->kind == HISTORY_KAFKA_SEND && (event->d & HISTORY_KAFKA_ACKS_LEADER) != 0) {
             d->acks_leader = true;
         }
     }

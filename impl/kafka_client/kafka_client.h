@@ -72,6 +72,18 @@ struct kafka_client_config {
     u32 value_size;         /* Producer: bytes per value (>= 24, <= 1024). */
     u64 request_timeout_ns; /* Unanswered this long: outcome unknown, reconnect. */
     u64 stop_ns;            /* Producer: send nothing new from this virtual instant (0: never). */
+    /* Producer: enable.idempotence. InitProducerId first (a new producer id each time the
+     * client starts), then every batch carries the id, epoch and its partition's next
+     * sequence; a value whose outcome is unknown (timeout, lost connection) or that got a
+     * retriable error is sent again as the same batch until delivery_timeout_ns, so the
+     * leader writes it once. */
+    bool idempotent;
+    /* Producer: resend a value whose outcome is unknown, as Kafka's producers do with
+     * retries > 0 (without idempotence the first attempt may be in the log too: duplicates).
+     * Implied by idempotent. */
+    bool retry_unknown;
+    u64 delivery_timeout_ns; /* delivery.timeout.ms: a value still unanswered this long after
+                              * its first send is reported UNKNOWN (0: request_timeout_ns). */
     /* Group consumers (KAFKA_CLIENT_GROUP_CONSUMER). */
     char group[KAFKA_CLIENT_GROUP_MAX];   /* group.id */
     enum kafka_client_assignor assignor;

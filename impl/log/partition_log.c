@@ -46,6 +46,8 @@ void log_config_defaults(struct log_config *config)
     config->cleanup_policy = LOG_CLEANUP_DELETE;
     config->delete_retention_ms = 24ll * 3600 * 1000;
     config->cleaner_map_slots = 1u << 16;
+    config->producer_id_expiration_ms = 24ll * 3600 * 1000;
+    config->producers_max = 8192;
 }
 
 const char *log_result_name(enum log_result result)
@@ -61,6 +63,9 @@ const char *log_result_name(enum log_result result)
     case LOG_ERR_LIMIT: return "limit reached";
     case LOG_ERR_IO: return "i/o error";
     case LOG_ERR_OFFLINE: return "log offline";
+    case LOG_ERR_PRODUCER_FENCED: return "producer epoch fenced";
+    case LOG_ERR_OUT_OF_SEQUENCE: return "producer sequence out of order";
+    case LOG_ERR_PRODUCERS_FULL: return "too many producers";
     }
     return "unknown";
 }

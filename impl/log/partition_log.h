@@ -33,13 +33,15 @@
  * arrays (allocated when the segment is created or loaded, bounded by segment.index.bytes and
  * by what segment.bytes can use) and the compression libraries' short-lived contexts.
  *
- * May depend on: base.h, io.h, segment.h, checkpoint.h, compression.h, record_batch.h. */
+ * May depend on: base.h, io.h, segment.h, checkpoint.h, compression.h, record_batch.h,
+ * producer_state.h. */
 #ifndef PARTITION_LOG_H
 #define PARTITION_LOG_H
 
 #include "../io.h"
 #include "checkpoint.h"
 #include "compression.h"
+#include "producer_state.h"
 #include "record_batch.h"
 #include "segment.h"
 
@@ -69,6 +71,8 @@ struct log_config {
     i64 delete_retention_ms;   /* delete.retention.ms = 1 day: tombstones kept this long. */
     u32 cleaner_map_slots;     /* Our bound on keys one compaction pass can track (default
                                 * 65536 slots, 16 bytes each, allocated at init if compact). */
+    i64 producer_id_expiration_ms; /* producer.id.expiration.ms = 1 day (a broker setting). */
+    u32 producers_max;         /* Our bound on idempotent producers per partition (8192). */
 };
 
 #define LOG_CLEANUP_DELETE 1u
@@ -87,6 +91,10 @@ enum log_result {
     LOG_ERR_LIMIT,           /* segments_max reached, or a directory listing too large. */
     LOG_ERR_IO,              /* A file operation failed: the log is now offline. */
     LOG_ERR_OFFLINE,         /* The log failed earlier, or is closed or not open. */
+    /* Idempotent producers (producer_state.h), in the APPENDED event of a client append: */
+    LOG_ERR_PRODUCER_FENCED, /* An older producer epoch (INVALID_PRODUCER_EPOCH). */
+    LOG_ERR_OUT_OF_SEQUENCE, /* A sequence gap (OUT_OF_ORDER_SEQUENCE_NUMBER). */
+    LOG_ERR_PRODUCERS_FULL,  /* producers_max producers known already (a retriable refusal). */
 };
 
 const char *log_result_name(enum log_result result);
@@ -119,6 +127,8 @@ struct log_event {
     u64 user_data;
     i64 offset;      /* APPENDED: base offset; OFFSET_FOUND: the offset or -1; TRUNCATED: LEO. */
     i64 last_offset; /* APPENDED: last offset of the batch. */
+    bool duplicate;  /* APPENDED, LOG_OK: an idempotent retry of a batch already in the log;
+                      * offset and last_offset are where it was written the first time. */
     i64 timestamp;   /* OFFSET_FOUND: timestamp of the record found, -1 if unknown. */
     i64 log_start_offset;
     i64 log_end_offset;
@@ -242,6 +252,8 @@ struct partition_log {
     u64 messages_since_flush;
     u64 last_flush_ns;
 
+    struct producer_state producers; /* Idempotent producers, as of the last applied append. */
+
     struct epoch_entry epochs[PARTITION_LOG_EPOCHS_MAX];
     u32 epoch_count;
     bool epochs_dirty;
@@ -298,7 +310,18 @@ void partition_log_on_file(struct partition_log *log, const struct io_completion
 
 WARN_UNUSED enum log_result partition_log_open(struct partition_log *log, u64 user_data);
 /* Appends one batch (validated here: LOG_ERR_INVALID_BATCH / LOG_ERR_TOO_LARGE at once; a
- * compressed batch's records too, when the log has scratch room). */
+ * compressed batch's records too, when the log has scratch room).
+ * A client append (assign_offsets) of a batch with ProducerId >= 0 is checked against the
+ * producer state when the request runs, in order after the appends queued before it: a
+ * duplicate completes without writing (event: LOG_OK, duplicate, the first write's offsets);
+ * a fenced or out-of-sequence batch completes with LOG_ERR_PRODUCER_FENCED /
+ * LOG_ERR_OUT_OF_SEQUENCE / LOG_ERR_PRODUCERS_FULL in the event (the log stays online).
+ * A replicated append (!assign_offsets) updates the producer state without checks.
+ * The producer state is snapshotted (`<20-digit offset>.snapshot`, producer_state.h) when a
+ * segment rolls and at close, and rebuilt at open, truncation and truncate_fully from the
+ * newest snapshot at or below the log end plus the batches after it; snapshots go with the
+ * segments retention or DeleteRecords remove, but the producers stay known until
+ * producer.id.expiration.ms (KAFKA-7190), checked by partition_log_tick with the io clock. */
 WARN_UNUSED enum log_result partition_log_append(struct partition_log *log, u8 *batch,
                                                  u32 size, i32 leader_epoch,
                                                  bool assign_offsets, u64 user_data);
@@ -350,6 +373,8 @@ i32 partition_log_latest_epoch(const struct partition_log *log);
  * log end) and the largest epoch <= epoch; (-1, -1) when unknown. */
 void partition_log_epoch_end_offset(const struct partition_log *log, i32 epoch, i32 *epoch_found,
                                     i64 *end_offset);
+/* The idempotent producers this partition knows (DescribeProducers, tests). */
+const struct producer_state *partition_log_producers(const struct partition_log *log);
 void partition_log_invariants(const struct partition_log *log);
 
 #endif
