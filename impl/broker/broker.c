@@ -97,12 +97,6 @@ struct broker *broker_create(const struct node_config *config, struct io *io, u3
     broker->groups = broker_groups_create(broker);
     bool ok = broker->out != NULL && broker->link.buffer != NULL && broker->scratch != NULL &&
               broker->delete_names != NULL && broker->groups != NULL;
-    for (u32 i = 0; i < BROKER_SLOTS_MAX && ok; i++) {
-        struct broker_slot *slot = &broker->slots[i];
-        slot->data = malloc(BROKER_DATA_SIZE_MAX);
-        slot->arena_memory = malloc(BROKER_ARENA_SIZE);
-        ok = slot->data != NULL && slot->arena_memory != NULL;
-    }
     if (!ok) {
         broker_destroy(broker);
         return NULL;
@@ -308,12 +302,49 @@ void broker_conn_closed(struct broker *broker, io_conn conn)
 
 /* ===== Slots ===== */
 
+/* Arms BROKER_TIMER_SLOTS at the earliest slot deadline (or cancels it when there is none).
+ * One timer for every slot keeps the slot count free of the node's timer budget. */
+static void broker_slot_timer_arm(struct broker *broker)
+{
+    u64 earliest = 0;
+    for (u32 i = 0; i < BROKER_SLOTS_MAX; i++) {
+        u64 when = broker->slots[i].timer_ns;
+        if (when != 0 && (earliest == 0 || when < earliest)) earliest = when;
+    }
+    if (earliest == broker->slot_timer_ns) return;
+    if (earliest == 0) {
+        io_timer_cancel(broker->io, broker->timer_base + BROKER_TIMER_SLOTS);
+    } else {
+        io_timer_set(broker->io, broker->timer_base + BROKER_TIMER_SLOTS, earliest);
+    }
+    broker->slot_timer_ns = earliest;
+}
+
+void broker_slot_timer_set(struct broker *broker, struct broker_slot *slot, u64 deadline_ns)
+{
+    ASSERT(slot->used);
+    slot->timer_ns = MAX(deadline_ns, 1); /* 0 means none. */
+    broker_slot_timer_arm(broker);
+}
+
+void broker_slot_timer_cancel(struct broker *broker, struct broker_slot *slot)
+{
+    if (slot->timer_ns == 0) return;
+    slot->timer_ns = 0;
+    broker_slot_timer_arm(broker);
+}
+
 struct broker_slot *broker_slot_take(struct broker *broker, io_conn conn, const u8 *frame,
                                      u32 size, const struct proto_request_header *header)
 {
     ASSERT(broker_slot_of_conn(broker, conn) == NULL);
     struct broker_slot *slot = broker_slot_free(broker);
     if (slot == NULL) return NULL;
+    /* A slot's memory comes with its first use and stays: a node that never has many requests
+     * in service at once (most simulated ones) never pays for all its slots. */
+    if (slot->arena_memory == NULL) slot->arena_memory = malloc(BROKER_ARENA_SIZE);
+    if (slot->data == NULL) slot->data = malloc(BROKER_DATA_SIZE_MAX);
+    if (slot->arena_memory == NULL || slot->data == NULL) return NULL;
     slot->used = true;
     slot->conn = conn;
     slot->header = *header;
@@ -351,6 +382,7 @@ void broker_slot_finish(struct broker *broker, struct broker_slot *slot,
         broker_metrics_latency(broker, slot->header.RequestApiKey,
                                io_now_ns(broker->io) - slot->arrival_ns);
     }
+    broker_slot_timer_cancel(broker, slot);
     slot->used = false;
     slot->conn = 0;
     io_frame_release(broker->io, slot->frame_conn); /* Owed even when the connection closed. */
@@ -520,15 +552,23 @@ void broker_on_timer(struct broker *broker, u32 timer_id)
         broker_fetcher_on_timer(broker);
         return;
     }
-    if (index >= BROKER_SLOTS_MAX) {
+    if (index != BROKER_TIMER_SLOTS) {
+        ASSERT(index >= BROKER_TIMER_IDLE);
         broker_periodic_on_timer(broker, index);
         return;
     }
-    struct broker_slot *slot = &broker->slots[index];
-    if (!slot->used) return;
-    if (slot->forwarding) {
-        broker_forward_on_timer(broker, slot);
-    } else if (slot->parked) {
-        broker_fetch_on_timer(broker, slot);
+    broker->slot_timer_ns = 0;
+    u64 now = io_now_ns(broker->io);
+    for (u32 i = 0; i < BROKER_SLOTS_MAX; i++) {
+        struct broker_slot *slot = &broker->slots[i];
+        if (slot->timer_ns == 0 || slot->timer_ns > now) continue;
+        slot->timer_ns = 0;
+        if (!slot->used) continue;
+        if (slot->forwarding) {
+            broker_forward_on_timer(broker, slot);
+        } else if (slot->parked) {
+            broker_fetch_on_timer(broker, slot);
+        }
     }
+    broker_slot_timer_arm(broker);
 }

@@ -27,9 +27,11 @@
 #include "../metadata/metadata.h"
 
 #define BROKER_FILE_TAG ((u64)2 << 56) /* File user_data bits 56..63 of the broker. */
-/* Timer indices (from timer_base): 0..3 one per request slot (a long poll), then the sweep of
+/* Timer indices (from timer_base): 0 the request slots' deadlines (a long poll, an acks=all
+ * timeout, a forwarded request's; one timer at the earliest), 1..3 unused, then the sweep of
  * idle connections, the log maintenance (retention, compaction), the leader's ISR check and
  * the follower's fetcher (reconnects, backoff). */
+#define BROKER_TIMER_SLOTS 0u
 #define BROKER_TIMER_IDLE 4u
 #define BROKER_TIMER_MAINTENANCE 5u
 #define BROKER_TIMER_REPLICATION 6u

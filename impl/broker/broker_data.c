@@ -172,7 +172,7 @@ static void broker_produce_respond(struct broker *broker, struct broker_slot *sl
     const struct kafka_produce_request *request = &slot->request.Produce;
     if (slot->parked) {
         slot->parked = false;
-        io_timer_cancel(broker->io, broker->timer_base + broker_slot_index(broker, slot));
+        broker_slot_timer_cancel(broker, slot);
     }
     if (request->Acks == 0) {
         broker_slot_finish(broker, slot, NULL);
@@ -293,8 +293,7 @@ static void broker_produce_appended(struct broker *broker, struct broker_slot *s
     }
     slot->parked = true;
     slot->deadline_ns = io_now_ns(broker->io) + (u64)request->TimeoutMs * NS_PER_MS;
-    io_timer_set(broker->io, broker->timer_base + broker_slot_index(broker, slot),
-                 slot->deadline_ns);
+    broker_slot_timer_set(broker, slot, slot->deadline_ns);
 }
 
 void broker_produce_on_timer(struct broker *broker, struct broker_slot *slot)

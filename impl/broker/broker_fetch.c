@@ -194,8 +194,7 @@ static void broker_fetch_pass_done(struct broker *broker, struct broker_slot *sl
         return;
     }
     slot->parked = true;
-    io_timer_set(broker->io, broker->timer_base + broker_fetch_slot_index(broker, slot),
-                 slot->deadline_ns);
+    broker_slot_timer_set(broker, slot, slot->deadline_ns);
 }
 
 /* Issues the read of the next partition that needs one, or ends the pass. */
@@ -370,7 +369,7 @@ void broker_fetch_on_timer(struct broker *broker, struct broker_slot *slot)
         broker_produce_on_timer(broker, slot);
         return;
     }
-    io_timer_cancel(broker->io, broker->timer_base + broker_fetch_slot_index(broker, slot));
+    broker_slot_timer_cancel(broker, slot);
     slot->parked = false;
     slot->waited = true;
     broker_fetch_pass_done(broker, slot);
@@ -396,7 +395,7 @@ void broker_fetch_wake_parked(struct broker *broker, u32 topic, i32 partition, b
             concerned = slot->parts[p].topic == topic && slot->parts[p].partition == partition;
         }
         if (!concerned) continue;
-        io_timer_cancel(broker->io, broker->timer_base + i);
+        broker_slot_timer_cancel(broker, slot);
         slot->parked = false;
         slot->data_used = 0;
         slot->next_part = 0;

@@ -22,7 +22,10 @@
 #define BROKER_TOPICS_MAX 64u
 #define BROKER_PARTITIONS_MAX 64u     /* Per topic. */
 #define BROKER_TOPIC_NAME_MAX 249u    /* Kafka's limit. */
-#define BROKER_SLOTS_MAX BROKER_TIMER_IDLE /* Timers 0..3 of the broker: one per slot. */
+/* Requests in service at once, over every connection. Parked ones (a long poll, acks=all
+ * waiting for followers, a forwarded request) hold theirs, so it must be well above what a few
+ * clients park at once: 4 froze every other connection behind three consumers' long polls. */
+#define BROKER_SLOTS_MAX 32u
 #define BROKER_CONNS_MAX 256u
 #define BROKER_PARTS_MAX 256u         /* Partitions named by one request. */
 #define BROKER_FRAME_SIZE_MAX (1024u * 1024u)
@@ -242,6 +245,8 @@ struct broker_slot {
     u64 arrival_ns;      /* When the request's frame arrived (latency metrics). */
     u64 deadline_ns;     /* Fetch: when the long poll ends (0: not started). Forwarded:
                           * when the controller's answer is given up on. */
+    u64 timer_ns;        /* When its deadline wakes it (0: none): the slots share the timer
+                          * BROKER_TIMER_SLOTS, armed at the earliest (broker_slot_timer_set). */
     bool forwarding;     /* The frame goes to the active controller as it is. */
     bool forward_sent;   /* ... and is on the current link connection. */
     i32 forward_correlation;
@@ -289,6 +294,7 @@ struct broker {
     struct broker_metrics metrics;
     struct broker_fetcher fetcher; /* The follower's side of replication. */
     bool replication_timer_armed;  /* BROKER_TIMER_REPLICATION (broker_replication.c). */
+    u64 slot_timer_ns;             /* BROKER_TIMER_SLOTS is armed for then (0: not armed). */
     struct broker_groups *groups;  /* The group coordinator's side (broker_groups.c). */
 };
 
@@ -297,6 +303,10 @@ struct broker_slot *broker_slot_take(struct broker *broker, io_conn conn, const 
                                      u32 size, const struct proto_request_header *header);
 void broker_slot_finish(struct broker *broker, struct broker_slot *slot,
                         const union kafka_response *response);
+/* The slot's deadline (a long poll's end, acks=all's timeout, a forwarded request's): its
+ * handler runs then, unless cancelled or set again first. */
+void broker_slot_timer_set(struct broker *broker, struct broker_slot *slot, u64 deadline_ns);
+void broker_slot_timer_cancel(struct broker *broker, struct broker_slot *slot);
 void broker_send_response(struct broker *broker, io_conn conn,
                           const struct proto_request_header *header,
                           const union kafka_response *response);

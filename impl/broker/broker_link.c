@@ -402,7 +402,7 @@ static bool link_on_forwarded(struct broker *broker, struct broker_slot *slot, c
             broker_metrics_sent_frame(broker, &slot->header, link->buffer, size + 4);
         }
     }
-    io_timer_cancel(broker->io, broker->timer_base + (u32)(slot - broker->slots));
+    broker_slot_timer_cancel(broker, slot);
     broker_slot_finish(broker, slot, NULL);
     return true;
 }
@@ -457,8 +457,7 @@ bool broker_start_forward(struct broker *broker, struct broker_slot *slot)
     slot->forwarding = true;
     slot->forward_sent = false;
     slot->deadline_ns = link_now(broker) + BROKER_FORWARD_TIMEOUT_NS;
-    io_timer_set(broker->io, broker->timer_base + (u32)(slot - broker->slots),
-                 slot->deadline_ns);
+    broker_slot_timer_set(broker, slot, slot->deadline_ns);
     link_pump(broker);
     return true;
 }

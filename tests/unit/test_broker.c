@@ -1419,6 +1419,40 @@ static void world_fire(struct world *world, u32 index)
     world_run(world);
 }
 
+/* Parked requests hold their slots, so there must be many more than a few clients park at
+ * once: twelve long polls on twelve connections leave room for a Produce on another, and the
+ * one slot timer wakes each poll at its own deadline, earliest first. */
+TEST(many_parked_long_polls_leave_slots_for_others)
+{
+    struct world world;
+    world_init(&world);
+    REQUIRE(create_topic(&world, "quiet", 1) == 0);
+    REQUIRE(create_topic(&world, "busy", 1) == 0);
+    u32 before = captured_count;
+    const u32 polls = 12;
+    for (u32 i = 0; i < polls; i++) {
+        REQUIRE(fetch(&world, 2 + i, "quiet", 0, 0, (i32)(100 + 10 * (polls - i))));
+    }
+    world_run(&world);
+    CHECK(captured_count == before); /* All parked. */
+    CHECK(timer_deadline[BROKER_TIMER_SLOTS] == world.fake->now_ns + 110 * NS_PER_MS);
+    u64 start_ns = world.fake->now_ns;
+    REQUIRE(produce(&world, 1, "busy", 0, 1, build_batch(1, 1000)));
+    world_run(&world);
+    REQUIRE(captured_count == before + 1);
+    CHECK(captured[before].conn == 1);
+    for (u32 k = 0; k < polls; k++) {
+        /* Polls end in reverse order of their connections: the last asked for the least. */
+        u64 deadline = timer_deadline[BROKER_TIMER_SLOTS];
+        CHECK(deadline == start_ns + (110 + 10 * k) * NS_PER_MS);
+        world_fire(&world, BROKER_TIMER_SLOTS);
+        REQUIRE(captured_count == before + 2 + k);
+        CHECK(captured[before + 1 + k].conn == 2 + polls - 1 - k);
+    }
+    CHECK(timer_deadline[BROKER_TIMER_SLOTS] == 0); /* Nothing parked: not armed. */
+    world_deinit(&world);
+}
+
 static u32 observed_closes[8];
 static u32 observed_close_count;
 
@@ -2562,6 +2596,8 @@ static const struct test_case tests[] = {
      produce_assigns_offsets_and_fetch_returns_them},
     {"produce_errors_and_acks_zero", produce_errors_and_acks_zero},
     {"produce_with_too_many_partitions_is_refused", produce_with_too_many_partitions_is_refused},
+    {"many_parked_long_polls_leave_slots_for_others",
+     many_parked_long_polls_leave_slots_for_others},
     {"fetch_long_poll_woken_by_produce_and_ended_by_timer",
      fetch_long_poll_woken_by_produce_and_ended_by_timer},
     {"topics_and_records_survive_a_restart", topics_and_records_survive_a_restart},
