@@ -20,7 +20,9 @@
  * loses what sat in the page cache, so once every replica that held a committed batch lost it
  * in crashes (all replicas down at once is the usual way), it is gone and its offsets are
  * reused. A single replica losing its unsynced tail in a crash is not a loss: it fetches the
- * tail again from a replica that kept it.
+ * tail again from a replica that kept it. Unless every ISR member crashes or is fenced after
+ * the batch was written, in whichever order, while one that lost it stays in the ISR lacking
+ * it: Kafka keeps its last ISR members eligible to lead (KIP-841), so that loss is labelled too.
  *
  * Tested by tests/unit/test_model_replication.c (crafted histories: each checker passes a
  * correct one and fails a planted violation). */
@@ -60,6 +62,13 @@ struct rc_replica {
     i32 hw_epoch;
     u32 hw_role;
     u32 hw_event;
+    /* The first committed batch it lost in a crash while some ISR member had neither crashed
+     * nor been fenced since the batch was written: the loss becomes Kafka's own (KIP-841) if
+     * every replica in the ISR from then on does, before this one gets the batch back. */
+    bool loss_pending;
+    i64 loss_base;
+    u32 loss_event; /* Where this replica wrote the batch. */
+    u64 loss_isr;   /* Every ISR member from the loss on. */
 };
 
 struct rc_leader_hw { /* The highest high watermark a leader announced in an epoch. */
@@ -101,6 +110,12 @@ struct rc_node {
     bool alive;
     u64 crashes;
     u32 last_crash_event; /* Valid when crashes > 0. */
+    /* The newest metadata record that fenced it (a session that expired, a new incarnation),
+     * first reported at fenced_event: the controller then drops it from every ISR it can. */
+    bool fenced;
+    i64 fenced_offset;
+    u32 fenced_record;
+    u32 fenced_event;
     bool corrupted;       /* Its disk had sectors corrupted, last at corrupt_event. */
     u32 corrupt_event;
     u64 flush_messages; /* log.flush.interval.messages; 0: never reported (taken as not 1). */
@@ -305,9 +320,10 @@ static const char *rc_excuse(const struct rc_model *model, const struct rc_parti
                "not 1 (Kafka keeps them in page caches only) or to corrupted disks";
     }
     if (p->sole_lost && offset >= p->sole_lost_from) {
-        return "every in-sync replica crashed after they were written and one that lost them "
-               "(flush.messages is not 1, or a corrupted disk) stayed in the ISR: Kafka keeps "
-               "its last ISR members eligible to lead (KIP-841; KIP-966 closes this)";
+        return "every in-sync replica crashed or was fenced after they were written and one "
+               "that lost them (flush.messages is not 1, or a corrupted disk) stayed in the ISR: "
+               "Kafka keeps its last ISR members eligible to lead (KIP-841; KIP-966 closes "
+               "this)";
     }
     return NULL;
 }
@@ -367,17 +383,60 @@ static void rc_check_lost_everywhere(struct rc_partition *p, u32 event)
     }
 }
 
-/* True when node is in the partition's newest ISR and every ISR member crashed after event. */
-static bool rc_isr_all_crashed_since(struct rc_model *model, const struct rc_partition *p,
-                                     u32 node, u32 event)
+/* True when node is in the partition's newest ISR and every member of members (and of that
+ * ISR) crashed or was fenced after event: to the controller each of them went away, and KRaft
+ * without ELR keeps the last one in the ISR, eligible to lead whatever its log lost. */
+static bool rc_isr_all_gone_since(struct rc_model *model, const struct rc_partition *p,
+                                     u32 node, u32 event, u64 members)
 {
-    if (!p->meta_known || !rc_has(p->meta.isr, (i32)node)) return false;
+    if (!p->meta_known || p->removed || !rc_has(p->meta.isr, (i32)node)) return false;
+    members |= p->meta.isr;
     for (u32 id = 0; id < 64; id++) {
-        if (!rc_has(p->meta.isr, (i32)id)) continue;
+        if (!rc_has(members, (i32)id)) continue;
         const struct rc_node *member = rc_node(model, id);
-        if (member->crashes == 0 || member->last_crash_event <= event) return false;
+        bool crashed = member->crashes > 0 && member->last_crash_event > event;
+        bool fenced = member->fenced && member->fenced_event > event;
+        if (!crashed && !fenced) return false;
     }
     return true;
+}
+
+static void rc_sole_lost(struct rc_partition *p, i64 from)
+{
+    if (!p->sole_lost || from < p->sole_lost_from) {
+        p->sole_lost = true;
+        p->sole_lost_from = from;
+    }
+}
+
+/* Whether the replica holds the committed batch at offset. */
+static bool rc_holds_committed(const struct rc_partition *p, const struct rc_replica *replica,
+                               i64 offset)
+{
+    const struct rc_batch *held = rc_batch_at(&replica->log, offset);
+    return held != NULL && rc_is_committed(p, held);
+}
+
+/* A crash loss waits for the rest of the ISR to go away: the lossy replica learns nothing of
+ * its loss and its partners may crash or be fenced later (out of the ISR then, and the replica
+ * that lost the batch is the last one left, as in KIP-966's example). Called whenever a node
+ * crashes or is fenced, or the partition's ISR changes. */
+static void rc_settle_pending_losses(struct rc_model *model, struct rc_partition *p)
+{
+    for (u32 r = 0; r < p->replica_count; r++) {
+        struct rc_replica *replica = &p->replicas[r];
+        if (!replica->loss_pending) continue;
+        if (rc_holds_committed(p, replica, replica->loss_base)) { /* Fetched it back. */
+            replica->loss_pending = false;
+            continue;
+        }
+        if (p->meta_known && !p->removed) replica->loss_isr |= p->meta.isr;
+        if (rc_isr_all_gone_since(model, p, replica->node, replica->loss_event,
+                                     replica->loss_isr)) {
+            rc_sole_lost(p, replica->loss_base);
+            replica->loss_pending = false;
+        }
+    }
 }
 
 /* Removes the replica's batches at or past end; each committed one is judged by how it went. */
@@ -389,6 +448,11 @@ static void rc_cut(struct rc_model *model, struct rc_partition *p, struct rc_rep
     u32 at = rc_first_ending_at_or_after(&replica->log, end);
     bool crash_lossy = false;
     const struct rc_node *node = rc_node(model, replica->node);
+    /* A loss from an earlier crash that still waits for its excuse (the replica still lacks
+     * that batch): this cut's losses replace it only from below. */
+    bool earlier_loss_waits = replica->loss_pending &&
+                              !rc_holds_committed(p, replica, replica->loss_base);
+    bool loss_waits = false; /* The lowest unexcused loss is recorded. */
     for (u32 i = at; i < replica->log.count; i++) {
         const struct rc_batch *batch = &replica->log.items[i];
         if (!rc_is_committed(p, batch)) continue;
@@ -401,11 +465,21 @@ static void rc_cut(struct rc_model *model, struct rc_partition *p, struct rc_rep
             crash_lossy = true;
             /* Since this replica wrote the batch: the leader counted its fetch, then lost
              * track of the crash while no controller could fence it. */
-            if (rc_isr_all_crashed_since(model, p, replica->node, batch->event) &&
-                (!p->sole_lost || batch->base < p->sole_lost_from)) {
-                p->sole_lost = true;
-                p->sole_lost_from = batch->base;
+            if (rc_isr_all_gone_since(model, p, replica->node, batch->event, 0)) {
+                rc_sole_lost(p, batch->base);
+                continue;
             }
+            /* Only the lowest loss still unexcused waits: written first, it is the easiest to
+             * excuse, and it excuses every offset above it. */
+            if (loss_waits) continue;
+            loss_waits = earlier_loss_waits && replica->loss_base < batch->base;
+            if (loss_waits) continue;
+            u64 since = earlier_loss_waits ? replica->loss_isr : 0;
+            loss_waits = true;
+            replica->loss_pending = true;
+            replica->loss_base = batch->base;
+            replica->loss_event = batch->event;
+            replica->loss_isr = since | (p->meta_known && !p->removed ? p->meta.isr : 0);
             continue;
         }
         if (model->which != RC_KEPT) continue;
@@ -638,6 +712,28 @@ static void on_partition_state(struct rc_model *model, u32 index, const struct h
     p->meta_offset = offset;
     p->meta_record = record;
     p->meta = state;
+    rc_settle_pending_losses(model, p);
+}
+
+/* A broker's registration after a metadata record: a fence is the first report of the newest
+ * record that fenced it (nodes applying an older record later say nothing new). */
+static void on_broker_state(struct rc_model *model, u32 index, const struct history_event *event)
+{
+    if (event->c > UINT32_MAX || (event->d & HISTORY_BROKER_FENCED) == 0) return;
+    struct rc_node *node = rc_node(model, (u32)event->c);
+    i64 offset = (i64)event->a;
+    u32 record = (u32)event->b;
+    if (node->fenced && (offset < node->fenced_offset ||
+                         (offset == node->fenced_offset && record <= node->fenced_record))) {
+        return;
+    }
+    node->fenced = true;
+    node->fenced_offset = offset;
+    node->fenced_record = record;
+    node->fenced_event = index;
+    for (u32 i = 0; i < model->partition_count; i++) {
+        rc_settle_pending_losses(model, &model->partitions[i]);
+    }
 }
 
 static void on_topic_removed(struct rc_model *model, const struct history_event *event)
@@ -739,6 +835,9 @@ static void rc_replay_event(struct rc_model *model, u32 index, const struct hist
             node->alive = false;
             node->crashes++;
             node->last_crash_event = index;
+            for (u32 i = 0; i < model->partition_count; i++) {
+                rc_settle_pending_losses(model, &model->partitions[i]);
+            }
         }
         if (event->a == HISTORY_FAULT_DISK_CORRUPT && event->d != 0 && event->b <= UINT32_MAX) {
             struct rc_node *node = rc_node(model, (u32)event->b);
@@ -760,6 +859,7 @@ static void rc_replay_event(struct rc_model *model, u32 index, const struct hist
         }
         break;
     case HISTORY_METADATA_PARTITION: on_partition_state(model, index, event); break;
+    case HISTORY_METADATA_BROKER: on_broker_state(model, index, event); break;
     case HISTORY_METADATA_TOPIC_REMOVED: on_topic_removed(model, event); break;
     case HISTORY_REPLICA_OPENED: on_opened(model, index, event); break;
     case HISTORY_REPLICA_APPENDED: on_appended(model, index, event); break;

@@ -92,6 +92,17 @@ static void truncate_to(u32 node, u64 end)
 
 static void crash(u32 node) { ev(0, HISTORY_FAULT, HISTORY_FAULT_CRASH, node, 0, 1); }
 
+/* The metadata fences broker (its session expired): every broker applies the record. */
+static void fence(u32 broker)
+{
+    meta_offset++;
+    for (u32 node = 1; node <= 3; node++) {
+        ev(node, HISTORY_QUORUM_APPLIED, meta_offset, 0, 0, 0);
+        ev(node, HISTORY_METADATA_BROKER, meta_offset, 0, broker,
+           HISTORY_BROKER_REGISTERED | HISTORY_BROKER_FENCED);
+    }
+}
+
 /* The node starts again and its log opens ending at end. */
 static void restart(u32 node, u64 end)
 {
@@ -304,6 +315,50 @@ TEST(a_loss_by_an_isr_member_after_every_member_crashed_is_labelled)
     CHECK(!run("replica-committed-agree", &outcome));
 }
 
+/* The same loss when the lossy member comes back before its partner goes away (seed 5 of
+ * kafka-replication-swarm): broker 1 loses offset 1 in a crash, with no controller to notice;
+ * broker 2 crashes later keeping the batch (variant 3: its session expires in a pause), is
+ * fenced out of the ISR, and broker 1, the last member, leads without it (seed 197). Labelled
+ * once broker 2 goes. Not when broker 1 fetched the batch back before that, nor when a member
+ * that never crashed nor was fenced was in the ISR since the loss (variant 2: broker 3,
+ * dropped before broker 2's crash). */
+TEST(a_loss_before_the_other_isr_members_crash_is_labelled_when_they_do)
+{
+    struct check_outcome outcome;
+    for (u32 variant = 0; variant < 4; variant++) {
+        start();
+        committed_prefix();
+        meta(1, 0, 1, variant == 2 ? ALL3 : 0x6);
+        crash(1);
+        restart(1, 1); /* Lost offset 1; broker 2 still holds it and has not crashed. */
+        if (variant == 1) copy(1, 1, 1, 0, 0xa1);
+        if (variant == 2) meta(1, 0, 2, 0x6); /* Broker 3 leaves the ISR, never crashing. */
+        if (variant == 3) {
+            fence(2);
+        } else {
+            crash(2);
+            restart(2, 2); /* Kept offset 1. */
+        }
+        meta(1, 0, 3, 0x2);  /* Broker 2, fenced, leaves the ISR. */
+        meta(-1, 1, 4, 0x2); /* Broker 1 re-registers: fenced, the ISR's last member. */
+        meta(1, 2, 5, 0x2);  /* Unfenced: leads. */
+        if (variant != 1) truncate_to(1, 1);
+        lead(1, 1, 1, 2, 0xb1);
+        hw(1, 2, 2, HISTORY_REPLICA_LEADER);
+        truncate_to(2, 1);
+        copy(2, 1, 1, 2, 0xb1);
+        bool agree = run("replica-committed-agree", &outcome);
+        if (variant == 0 || variant == 3) {
+            CHECK(labelled(&outcome));
+            CHECK(strstr(outcome.message, "every in-sync replica crashed") != NULL);
+            CHECK(labelled((run("replica-committed-kept", &outcome), &outcome)));
+        } else {
+            CHECK(!agree);
+            CHECK(!run("replica-committed-kept", &outcome));
+        }
+    }
+}
+
 /* A broker that does not report its log opening after a crash: its next append shows where the
  * crash cut it, which is a page-cache loss, not an overwrite. */
 TEST(an_append_after_an_unreported_reopen_counts_as_the_crash)
@@ -485,6 +540,8 @@ static const struct test_case tests[] = {
      agree_tolerates_a_zombie_leaders_follower_until_it_counts_the_batch},
     {"a_loss_by_an_isr_member_after_every_member_crashed_is_labelled",
      a_loss_by_an_isr_member_after_every_member_crashed_is_labelled},
+    {"a_loss_before_the_other_isr_members_crash_is_labelled_when_they_do",
+     a_loss_before_the_other_isr_members_crash_is_labelled_when_they_do},
     {"good_history_passes_every_checker", good_history_passes_every_checker},
     {"agree_fails_on_another_batch_copied_at_a_committed_offset",
      agree_fails_on_another_batch_copied_at_a_committed_offset},
