@@ -114,8 +114,8 @@ static const char *kafka_loss_reason(const struct kafka_durability *d, u64 parti
                "not 1 or to corrupted disks (replica-committed-kept tells when)";
     }
     if (partition < 64 && ((d->sole_isr_lost >> partition) & 1)) {
-        return "every in-sync replica crashed and one that lost them (flush.messages is not 1, "
-               "or a corrupted disk) stayed in the ISR and led: Kafka keeps its last ISR "
+        return "every in-sync replica crashed or was fenced and one that lost them (flush.messages "
+               "is not 1, or a corrupted disk) stayed in the ISR and led: Kafka keeps its last ISR "
                "members eligible (KIP-841)";
     }
     if (d->flush_all) return NULL;

@@ -38,7 +38,8 @@ u64 replication_history_all_down(const struct history *history);
  * lost by every replica that held them, in crashes while flush.messages is not 1. */
 u64 replication_history_lost_everywhere(const struct history *history);
 /* Bit p: a replica of partition index p still in the ISR lost committed batches in a crash after
- * every ISR member crashed (flush.messages not 1; Kafka keeps its last ISR members, KIP-841). */
+ * every ISR member crashed or was fenced (flush.messages not 1; Kafka keeps its last ISR
+ * members, KIP-841). */
 u64 replication_history_sole_isr_lost(const struct history *history);
 
 #define REPLICATION_CHECKER_ENTRIES                                                           \

@@ -537,7 +537,20 @@ bool log_recovery_visit(struct partition_log *log, const struct record_batch_hea
 {
     struct segment *segment = &log->segments[log->op.segment];
     i64 last_offset = header->BaseOffset + header->LastOffsetDelta;
-    bool fits = header->BaseOffset >= segment->next_offset &&
+    /* The CRC does not cover BaseOffset, so a flipped bit there passes it. Without compaction
+     * every writer keeps a segment gapless: the leader assigns log-end offsets, a follower's
+     * append below the log end is refused and its leader's log has no gaps either, a roll or a
+     * truncate_fully starts the segment at the next offset. So a jump is damage: cut there and
+     * let replication refetch, rather than keep a batch whose offsets a later truncation would
+     * turn into a hole (kafka-replication-swarm-flushed seed 174). Compaction leaves real gaps,
+     * so there offsets must only grow. (A topic switched from compact to delete keeps its old
+     * gaps, but only in cleaned segments, which are synced and below the recovery point, so
+     * never scanned; a follower's unsynced tail copied from a compacted leader would be cut
+     * and fetched again.) */
+    bool gapless = (log->config.cleanup_policy & LOG_CLEANUP_COMPACT) == 0;
+    bool in_order = gapless ? header->BaseOffset == segment->next_offset
+                            : header->BaseOffset >= segment->next_offset;
+    bool fits = in_order &&
                 last_offset - segment->base_offset <= INT32_MAX && !segment_index_full(segment);
     if (log->op.segment + 1 < log->segment_count) {
         fits = fits && last_offset < log->segments[log->op.segment + 1].base_offset;

@@ -237,6 +237,27 @@ TEST(corrupt_batch_after_the_recovery_point_is_found_without_help)
     harness_destroy(h);
 }
 
+/* The CRC does not cover BaseOffset: a bit flipped there must still cut the log, or the batch
+ * would come back at offsets it was never written at (and a truncation would leave a hole). */
+TEST(flipped_base_offset_truncates_there)
+{
+    struct model model = {0};
+    struct log_harness *h = filled(&model, 4, 80);
+    u32 last = h->log.segment_count - 1;
+    u32 victim = model.count - 4;
+    REQUIRE(model.base[victim] > h->log.segments[last].base_offset);
+    REQUIRE(model.base[victim] < 4096); /* The flip below moves it forward by 4096. */
+    struct log_event read = harness_read(h, model.base[victim], 1, INT64_MAX);
+    char path[IO_PATH_MAX];
+    harness_path(path, h->log.segments[last].base_offset, ".log");
+    fake_io_flip(h->fake, path, read.range.position + 6); /* BaseOffset's bits 8..15. */
+    REQUIRE(harness_crash_reopen(h, false));
+    CHECK_EQ_U64(verify_prefix(h, &model), victim);
+    CHECK(partition_log_end_offset(&h->log) == model.base[victim]);
+    verify_indexes(h);
+    harness_destroy(h);
+}
+
 TEST(garbage_after_the_last_batch_is_cut)
 {
     struct model model = {0};
@@ -586,6 +607,7 @@ static const struct test_case tests[] = {
      corrupt_batch_in_the_middle_truncates_there_and_drops_later_segments},
     {"corrupt_batch_after_the_recovery_point_is_found_without_help",
      corrupt_batch_after_the_recovery_point_is_found_without_help},
+    {"flipped_base_offset_truncates_there", flipped_base_offset_truncates_there},
     {"garbage_after_the_last_batch_is_cut", garbage_after_the_last_batch_is_cut},
     {"bad_or_missing_index_files_below_the_recovery_point_are_rebuilt",
      bad_or_missing_index_files_below_the_recovery_point_are_rebuilt},
