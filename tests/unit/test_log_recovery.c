@@ -220,42 +220,37 @@ TEST(corrupt_batch_in_the_middle_truncates_there_and_drops_later_segments)
     harness_destroy(h);
 }
 
-TEST(corrupt_batch_after_the_recovery_point_is_found_without_help)
+/* Flips a bit at byte `at` of the batch `from_end` batches before the last (in the active
+ * segment, after the recovery point), crashes, and requires recovery to cut right there. */
+static void flip_in_active_segment_cuts_there(u64 seed, u32 from_end, u32 at)
 {
     struct model model = {0};
-    struct log_harness *h = filled(&model, 3, 80);
+    struct log_harness *h = filled(&model, seed, 80);
     u32 last = h->log.segment_count - 1;
-    u32 victim = model.count - 3;
+    u32 victim = model.count - from_end;
     REQUIRE(model.base[victim] > h->log.segments[last].base_offset);
     struct log_event read = harness_read(h, model.base[victim], 1, INT64_MAX);
     char path[IO_PATH_MAX];
     harness_path(path, h->log.segments[last].base_offset, ".log");
-    fake_io_flip(h->fake, path, read.range.position + RECORD_BATCH_CRC_OFFSET);
-    REQUIRE(harness_crash_reopen(h, false));
-    CHECK_EQ_U64(verify_prefix(h, &model), victim);
-    verify_indexes(h);
-    harness_destroy(h);
-}
-
-/* The CRC does not cover BaseOffset: a bit flipped there must still cut the log, or the batch
- * would come back at offsets it was never written at (and a truncation would leave a hole). */
-TEST(flipped_base_offset_truncates_there)
-{
-    struct model model = {0};
-    struct log_harness *h = filled(&model, 4, 80);
-    u32 last = h->log.segment_count - 1;
-    u32 victim = model.count - 4;
-    REQUIRE(model.base[victim] > h->log.segments[last].base_offset);
-    REQUIRE(model.base[victim] < 4096); /* The flip below moves it forward by 4096. */
-    struct log_event read = harness_read(h, model.base[victim], 1, INT64_MAX);
-    char path[IO_PATH_MAX];
-    harness_path(path, h->log.segments[last].base_offset, ".log");
-    fake_io_flip(h->fake, path, read.range.position + 6); /* BaseOffset's bits 8..15. */
+    fake_io_flip(h->fake, path, read.range.position + at);
     REQUIRE(harness_crash_reopen(h, false));
     CHECK_EQ_U64(verify_prefix(h, &model), victim);
     CHECK(partition_log_end_offset(&h->log) == model.base[victim]);
     verify_indexes(h);
     harness_destroy(h);
+}
+
+TEST(corrupt_batch_after_the_recovery_point_is_found_without_help)
+{
+    flip_in_active_segment_cuts_there(3, 3, RECORD_BATCH_CRC_OFFSET);
+}
+
+/* The CRC does not cover BaseOffset: a bit flipped there must still cut the log, or the batch
+ * would come back at offsets it was never written at (and a truncation would leave a hole).
+ * Byte 6 holds bits 8..15: the flip moves this batch (at an offset below 4096) 4096 forward. */
+TEST(flipped_base_offset_truncates_there)
+{
+    flip_in_active_segment_cuts_there(4, 4, 6);
 }
 
 TEST(garbage_after_the_last_batch_is_cut)
