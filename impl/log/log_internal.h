@@ -44,12 +44,17 @@ enum log_step {
     LOG_STEP_COMPACT_RENAME,
     LOG_STEP_START_OVER_MARK,
     LOG_STEP_START_OVER_UNMARK,
+    LOG_STEP_OPEN_SNAPSHOT_OPEN,
+    LOG_STEP_OPEN_SNAPSHOT_READ,
 };
 
 enum log_checkpoint_kind {
     LOG_CHECKPOINT_RECOVERY_POINT,
     LOG_CHECKPOINT_LOG_START,
     LOG_CHECKPOINT_EPOCHS,
+    /* A close's producer snapshot, `<20-digit log end>.snapshot` (producer_state.h): trusted
+     * only when the clean shutdown record names the same end. */
+    LOG_CHECKPOINT_PRODUCERS,
     LOG_CHECKPOINT_CLEAN_SHUTDOWN, /* Written last by a close: the log end, all indexed. */
     LOG_CHECKPOINT_KIND_COUNT,
 };
@@ -145,6 +150,31 @@ void log_close_start(struct partition_log *log);
 void log_maintenance_continue(struct partition_log *log);
 /* Closes a segment's files and frees its memory. */
 void log_segment_release(struct partition_log *log, struct segment *segment);
+
+/* ----- log_producers.c ----- */
+/* Kafka's producer.id.expiration.check.interval.ms. */
+#define LOG_PRODUCERS_EXPIRE_INTERVAL_NS (600ull * NS_PER_S)
+#define LOG_SNAPSHOT_SUFFIX ".snapshot"
+void log_snapshot_path(const struct partition_log *log, i64 offset, bool temporary, char *path);
+/* Encodes the producer snapshot into the buffer; 0 when it does not fit. */
+u32 log_snapshot_encode(struct partition_log *log);
+/* Loads the producers: from op.snapshot_offset's snapshot when the open found a clean
+ * shutdown at that offset, else by replaying every batch header; then log_op_continue. */
+void log_producers_load(struct partition_log *log);
+void log_producers_on_snapshot(struct partition_log *log, enum log_step step,
+                               const struct io_completion *completion);
+/* Forgets the producers and replays every batch header of the log; then log_op_continue. */
+void log_producers_rebuild(struct partition_log *log);
+bool log_producers_visit(struct partition_log *log, const struct record_batch_header *header);
+void log_producers_scan_done(struct partition_log *log, enum log_scan_outcome outcome);
+/* The producer check of a client append: LOG_OK to write it (op.event.duplicate set: it is
+ * a retry, op.event holds the first write's offsets), or the refusal. */
+enum log_result log_producers_check(struct partition_log *log,
+                                    const struct record_batch_header *header);
+/* Records a batch now in the log (header.BaseOffset set). */
+void log_producers_appended(struct partition_log *log, const struct record_batch_header *header);
+/* Forgets producers idle past producer.id.expiration.ms (at most once per interval). */
+void log_producers_expire(struct partition_log *log);
 
 /* ----- log_compaction.c ----- */
 void log_compact_start(struct partition_log *log);

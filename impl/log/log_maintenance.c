@@ -187,6 +187,9 @@ static u32 log_checkpoint_encode(struct partition_log *log, enum log_checkpoint_
         size = checkpoint_epochs_encode(text, log->buffer_capacity, log->epochs,
                                         log->epoch_count);
         break;
+    case LOG_CHECKPOINT_PRODUCERS:
+        if (!log->clean_shutdown) return 0;
+        return log_snapshot_encode(log);
     case LOG_CHECKPOINT_CLEAN_SHUTDOWN:
         if (!log->clean_shutdown) return 0;
         size = checkpoint_offset_encode(text, log->buffer_capacity, log->topic, log->partition,
@@ -201,6 +204,10 @@ static u32 log_checkpoint_encode(struct partition_log *log, enum log_checkpoint_
 static void log_checkpoint_path(const struct partition_log *log, enum log_checkpoint_kind kind,
                                 bool temporary, char *path)
 {
+    if (kind == LOG_CHECKPOINT_PRODUCERS) {
+        log_snapshot_path(log, log_end_offset(log), temporary, path);
+        return;
+    }
     int written = snprintf(path, IO_PATH_MAX, "%s/%s%s", log->directory,
                            log_checkpoint_names[kind], temporary ? ".tmp" : "");
     ASSERT(written > 0 && (u32)written < IO_PATH_MAX);
@@ -343,6 +350,7 @@ enum {
     LOG_TRUNCATE_PHASE_REMOVING = 1,
     LOG_TRUNCATE_PHASE_TRUNCATED,
     LOG_TRUNCATE_PHASE_FLUSHED,
+    LOG_TRUNCATE_PHASE_PRODUCERS,
 };
 
 void log_truncate_start(struct partition_log *log)
@@ -436,7 +444,13 @@ void log_truncate_continue(struct partition_log *log)
         return;
     }
     case LOG_TRUNCATE_PHASE_TRUNCATED: log_truncate_settle(log); return;
-    case LOG_TRUNCATE_PHASE_FLUSHED: log_op_finish(log, LOG_OK); return;
+    case LOG_TRUNCATE_PHASE_FLUSHED:
+        /* Batches above the new end are gone: so must be what the producers remember of them
+         * (a retry of one is a new append now, not a duplicate). */
+        log->op.phase = LOG_TRUNCATE_PHASE_PRODUCERS;
+        log_producers_rebuild(log);
+        return;
+    case LOG_TRUNCATE_PHASE_PRODUCERS: log_op_finish(log, LOG_OK); return;
     default: ASSERT(false && "unknown truncate phase");
     }
 }
@@ -510,6 +524,7 @@ static void log_truncate_fully_replace(struct partition_log *log)
     log->recovery_point = new_start;
     log->messages_since_flush = 0;
     log->epoch_count = 0; /* Kafka clears the leader epoch cache too. */
+    producer_state_clear(&log->producers);
     log->epochs_dirty = true;
     log->op.segment = 0;
     log->op.phase = LOG_START_OVER_PHASE_REPLACED;

@@ -38,6 +38,7 @@ const char *const log_checkpoint_names[LOG_CHECKPOINT_KIND_COUNT] = {
     [LOG_CHECKPOINT_RECOVERY_POINT] = "recovery-point-offset-checkpoint",
     [LOG_CHECKPOINT_LOG_START] = "log-start-offset-checkpoint",
     [LOG_CHECKPOINT_EPOCHS] = "leader-epoch-checkpoint",
+    [LOG_CHECKPOINT_PRODUCERS] = LOG_SNAPSHOT_SUFFIX, /* Named by offset: see its path. */
     [LOG_CHECKPOINT_CLEAN_SHUTDOWN] = "clean-shutdown",
 };
 
@@ -48,6 +49,7 @@ enum {
     LOG_RECOVERY_PHASE_FLUSHED,
     LOG_RECOVERY_PHASE_EMPTYING,
     LOG_RECOVERY_PHASE_UNMARKED,
+    LOG_RECOVERY_PHASE_PRODUCERS,
 };
 
 static void log_recovery_next_checkpoint(struct partition_log *log);
@@ -65,6 +67,7 @@ void log_recovery_start(struct partition_log *log)
     log->op.start_from = 0;
     log->op.clean_end = -1;
     log->op.start_over = -1;
+    log->op.snapshot_offset = -1;
     (void)log_issue_list(log, LOG_STEP_OPEN_LIST);
 }
 
@@ -134,6 +137,21 @@ static void log_recovery_add_start_over(struct partition_log *log, const char *n
     log->op.start_over = offset;
 }
 
+/* Producer snapshots: only the newest can be of use (if the clean shutdown names it). */
+static void log_recovery_add_snapshot(struct partition_log *log, const char *name, i64 offset)
+{
+    if (offset < log->op.snapshot_offset) {
+        log_recovery_add_stale(log, name);
+        return;
+    }
+    if (log->op.snapshot_offset >= 0) {
+        char path[IO_PATH_MAX];
+        log_snapshot_path(log, log->op.snapshot_offset, false, path);
+        log_recovery_add_stale(log, path + strlen(log->directory) + 1);
+    }
+    log->op.snapshot_offset = offset;
+}
+
 /* Inserts a segment for base_offset in order; false when segments_max is reached. */
 static bool log_recovery_add_segment(struct partition_log *log, i64 base_offset)
 {
@@ -179,6 +197,8 @@ static bool log_recovery_parse_names(struct partition_log *log, const u8 *names,
                 log_recovery_add_stale(log, name);
             } else if (segment_name_offset(name, LOG_START_OVER_SUFFIX, &base_offset)) {
                 log_recovery_add_start_over(log, name, base_offset);
+            } else if (segment_name_offset(name, LOG_SNAPSHOT_SUFFIX, &base_offset)) {
+                log_recovery_add_snapshot(log, name, base_offset);
             } else if (log_recovery_name_has_suffix(name, ".swap")) {
                 log_recovery_add_swap(log, name, names, size, count);
             } else if (log_recovery_name_has_suffix(name, ".tmp") ||
@@ -228,6 +248,7 @@ static void log_recovery_next_swap(struct partition_log *log)
 
 static void log_recovery_next_checkpoint(struct partition_log *log)
 {
+    if (log->op.file_kind == LOG_CHECKPOINT_PRODUCERS) log->op.file_kind++; /* Found by name. */
     if (log->op.file_kind == LOG_CHECKPOINT_KIND_COUNT) {
         log->op.count = 0;
         log_recovery_next_swap(log);
@@ -264,6 +285,7 @@ static void log_recovery_parse_checkpoint(struct partition_log *log, const char 
                                          &log->op.clean_end);
         if (!parsed) log->op.clean_end = -1;
         break;
+    case LOG_CHECKPOINT_PRODUCERS:
     default: ASSERT(false);
     }
     if (!parsed) {
@@ -683,9 +705,14 @@ void log_recovery_continue(struct partition_log *log)
             log_start_over_unmark(log, log->op.start_over);
             return;
         }
-        log_recovery_opened(log);
+        log->op.phase = LOG_RECOVERY_PHASE_PRODUCERS;
+        log_producers_load(log);
         return;
-    case LOG_RECOVERY_PHASE_UNMARKED: log_recovery_opened(log); return;
+    case LOG_RECOVERY_PHASE_UNMARKED:
+        log->op.phase = LOG_RECOVERY_PHASE_PRODUCERS;
+        log_producers_load(log);
+        return;
+    case LOG_RECOVERY_PHASE_PRODUCERS: log_recovery_opened(log); return;
     default: ASSERT(false && "unknown recovery phase");
     }
 }
@@ -723,6 +750,8 @@ void log_recovery_on_step(struct partition_log *log, enum log_step step,
         return;
     case LOG_STEP_OPEN_SEGMENT_FILE: log_recovery_on_segment_file(log, completion); return;
     case LOG_STEP_OPEN_INDEX_READ: log_recovery_on_index_read(log, completion); return;
+    case LOG_STEP_OPEN_SNAPSHOT_OPEN:
+    case LOG_STEP_OPEN_SNAPSHOT_READ: log_producers_on_snapshot(log, step, completion); return;
     default: ASSERT(false && "not a recovery step");
     }
 }

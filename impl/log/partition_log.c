@@ -106,6 +106,7 @@ bool partition_log_init(struct partition_log *log, struct io *io,
     log->segments = calloc(config->segments_max, sizeof(struct segment));
     log->request_capacity = config->requests_max + LOG_INTERNAL_REQUESTS;
     log->requests = calloc(log->request_capacity, sizeof(struct log_request));
+    producer_state_init(&log->producers, MAX(config->producers_max, 1u));
     if (log->buffer == NULL || log->segments == NULL || log->requests == NULL) {
         partition_log_deinit(log);
         return false;
@@ -143,6 +144,7 @@ void partition_log_drop(struct partition_log *log)
     free(log->requests);
     free(log->cleaner_map);
     free(log->cleaner_output);
+    producer_state_deinit(&log->producers);
     log->cleaner_map = NULL;
     log->cleaner_output = NULL;
     log->buffer = NULL;
@@ -686,6 +688,14 @@ static void log_append_start(struct partition_log *log)
         log_op_finish(log, LOG_ERR_OUT_OF_ORDER);
         return;
     }
+    if (request->assign_offsets && header.ProducerId >= 0) {
+        /* Checked now, not when queued: the appends before it have been applied. */
+        enum log_result checked = log_producers_check(log, &header);
+        if (checked != LOG_OK || log->op.event.duplicate) {
+            log_op_finish(log, checked);
+            return;
+        }
+    }
     i64 last_offset = base_offset + header.LastOffsetDelta;
     log->op.event.offset = base_offset;
     log->op.event.last_offset = last_offset;
@@ -743,6 +753,7 @@ static void log_append_on_write(struct partition_log *log, const struct io_compl
     struct segment *active = log_active_segment(log);
     segment_add_batch(active, &header, request->batch_size, log->config.index_interval_bytes);
     log_epochs_assign(log, header.PartitionLeaderEpoch, header.BaseOffset);
+    log_producers_appended(log, &header);
     log->messages_since_flush += (u64)header.RecordCount;
     if (log->messages_since_flush >= log->config.flush_messages) {
         log->op.phase = LOG_APPEND_PHASE_FLUSHED;
@@ -771,6 +782,7 @@ static void log_append_continue(struct partition_log *log)
 static bool log_scan_visit(struct partition_log *log, const struct record_batch_header *header,
                            const u8 *bytes, u64 batch_size)
 {
+    if (log->op.producers_scan) return log_producers_visit(log, header);
     switch (log->op.request.kind) {
     case LOG_OP_OPEN: return log_recovery_visit(log, header, batch_size);
     case LOG_OP_READ: return log_read_visit(log, header, batch_size);
@@ -784,6 +796,10 @@ static bool log_scan_visit(struct partition_log *log, const struct record_batch_
 
 static void log_scan_done(struct partition_log *log, enum log_scan_outcome outcome)
 {
+    if (log->op.producers_scan) {
+        log_producers_scan_done(log, outcome);
+        return;
+    }
     switch (log->op.request.kind) {
     case LOG_OP_OPEN: log_recovery_scan_done(log, outcome); return;
     case LOG_OP_READ: log_read_scan_done(log, outcome); return;
@@ -843,7 +859,9 @@ static void log_dispatch(struct partition_log *log, enum log_step step,
     case LOG_STEP_OPEN_SEGMENT_FILE:
     case LOG_STEP_OPEN_SWAP_RENAME:
     case LOG_STEP_OPEN_CLEAN_REMOVE:
-    case LOG_STEP_OPEN_INDEX_READ: log_recovery_on_step(log, step, completion); return;
+    case LOG_STEP_OPEN_INDEX_READ:
+    case LOG_STEP_OPEN_SNAPSHOT_OPEN:
+    case LOG_STEP_OPEN_SNAPSHOT_READ: log_recovery_on_step(log, step, completion); return;
     case LOG_STEP_COMPACT_OPEN:
     case LOG_STEP_COMPACT_WRITE:
     case LOG_STEP_COMPACT_INDEX_WRITE:
@@ -964,6 +982,7 @@ enum log_result partition_log_close(struct partition_log *log, u64 user_data)
 void partition_log_tick(struct partition_log *log)
 {
     if (log->state != LOG_STATE_OPEN || log->in_call) return;
+    log_producers_expire(log);
     if (log->config.flush_ms >= (u64)INT64_MAX / NS_PER_MS) return;
     u64 now_ns = io_now_ns(log->io);
     if (now_ns - log->last_flush_ns < log->config.flush_ms * NS_PER_MS) return;
@@ -1011,8 +1030,14 @@ void partition_log_invariants(const struct partition_log *log)
     ASSERT(log->log_start_offset >= log->segments[0].base_offset);
     ASSERT(log->log_start_offset <= log_end_offset(log));
     ASSERT(log->recovery_point <= log_end_offset(log));
+    producer_state_invariants(&log->producers);
     for (u32 i = 1; i < log->epoch_count; i++) {
         ASSERT(log->epochs[i].epoch > log->epochs[i - 1].epoch);
         ASSERT(log->epochs[i].start_offset >= log->epochs[i - 1].start_offset);
     }
+}
+
+const struct producer_state *partition_log_producers(const struct partition_log *log)
+{
+    return &log->producers;
 }

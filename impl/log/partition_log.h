@@ -230,6 +230,10 @@ struct log_op {
     struct segment cleaned;  /* COMPACT: the segment being written. */
     const u8 *compact_out;   /* COMPACT: the batch being written to it. */
     u32 compact_out_size;
+    bool producers_scan;     /* The scan replays headers into the producer state. */
+    bool producers_limited;  /* That replay met more producers than producers_max. */
+    u32 producers_segment;   /* Its cursor over segments. */
+    i64 snapshot_offset;     /* OPEN: the newest producer snapshot found, or -1. */
 };
 
 struct partition_log {
@@ -253,6 +257,7 @@ struct partition_log {
     u64 last_flush_ns;
 
     struct producer_state producers; /* Idempotent producers, as of the last applied append. */
+    u64 producers_expired_ns;        /* When expiry last ran (io_now_ns), 0: never. */
 
     struct epoch_entry epochs[PARTITION_LOG_EPOCHS_MAX];
     u32 epoch_count;
