@@ -62,6 +62,7 @@ static const struct broker_handler broker_handlers[KAFKA_API_KEY_COUNT] = {
     [KAFKA_API_DELETE_RECORDS] = {NULL, broker_start_delete_records},
     [KAFKA_API_OFFSET_FOR_LEADER_EPOCH] = {broker_handle_offset_for_leader_epoch, NULL},
     [KAFKA_API_FIND_COORDINATOR] = {broker_handle_find_coordinator, NULL},
+    [KAFKA_API_INIT_PRODUCER_ID] = {broker_handle_init_producer_id, NULL},
     /* The coordinator answers at once or parks the request in broker_groups.c's own table. */
     [KAFKA_API_JOIN_GROUP] = {broker_handle_group_request, NULL},
     [KAFKA_API_SYNC_GROUP] = {broker_handle_group_request, NULL},
@@ -91,6 +92,7 @@ struct broker *broker_create(const struct node_config *config, struct io *io, u3
     broker->out = malloc(BROKER_OUT_SIZE);
     broker->link.buffer = malloc(BROKER_LINK_BUFFER_SIZE);
     broker->controller_id = -1;
+    broker->producer_ids.correlation = -1;
     broker->scratch = malloc(BROKER_SCRATCH_SIZE);
     broker->delete_names = malloc(BROKER_DELETE_NAMES_SIZE);
     broker->delete_topic = BROKER_TOPIC_NONE;

@@ -50,6 +50,11 @@ i16 broker_log_error(enum log_result result)
     case LOG_ERR_BUSY: return KAFKA_ERROR_REQUEST_TIMED_OUT;
     case LOG_ERR_IO: return KAFKA_ERROR_KAFKA_STORAGE_ERROR;
     case LOG_ERR_OFFLINE: return KAFKA_ERROR_KAFKA_STORAGE_ERROR;
+    case LOG_ERR_PRODUCER_FENCED: return KAFKA_ERROR_INVALID_PRODUCER_EPOCH;
+    case LOG_ERR_OUT_OF_SEQUENCE: return KAFKA_ERROR_OUT_OF_ORDER_SEQUENCE_NUMBER;
+    /* Our bound on producers per partition (Kafka has none): retriable, since expiry frees
+     * room, and the log says why. */
+    case LOG_ERR_PRODUCERS_FULL: return KAFKA_ERROR_REQUEST_TIMED_OUT;
     default: return KAFKA_ERROR_UNKNOWN_SERVER_ERROR;
     }
 }
@@ -99,11 +104,14 @@ static struct partition_log *broker_part_log(struct broker *broker,
 
 /* ===== Produce ===== */
 
-/* Frames the batches of one partition's records; KAFKA_ERROR_NONE when all are magic 2. */
+/* Frames the batches of one partition's records; KAFKA_ERROR_NONE when all are magic 2 and
+ * an idempotent producer's batch comes alone (as Kafka requires: its sequence check is per
+ * batch, and a retry must be the same batch). */
 static i16 broker_produce_check(const u8 *records, i32 size)
 {
     if (records == NULL || size <= 0) return KAFKA_ERROR_CORRUPT_MESSAGE;
     u64 position = 0;
+    bool idempotent = false;
     for (u32 batches = 0; position < (u64)size; batches++) {
         u64 batch_size = 0;
         struct record_batch_header header;
@@ -112,7 +120,11 @@ static i16 broker_produce_check(const u8 *records, i32 size)
             batch_header_decode(records + position, batch_size, &header) != BATCH_OK) {
             return KAFKA_ERROR_CORRUPT_MESSAGE;
         }
+        if (header.ProducerId >= 0) idempotent = true;
         position += batch_size;
+        if (idempotent && (batches > 0 || position < (u64)size)) {
+            return KAFKA_ERROR_INVALID_RECORD;
+        }
         ASSERT(batches < (u32)size); /* Each batch takes bytes. */
     }
     return KAFKA_ERROR_NONE;
@@ -334,7 +346,7 @@ static void broker_produce_observe(struct broker *broker, struct broker_slot *sl
     ASSERT(batch_size_peek(batch, room, &size) == BATCH_OK && size <= room);
     ASSERT(batch_header_decode(batch, size, &header) == BATCH_OK);
     part->batch_next += (u32)size;
-    if (event->result != LOG_OK) return;
+    if (event->result != LOG_OK || event->duplicate) return; /* A duplicate wrote nothing. */
     struct history_replica_batch payload = {
         .leader_epoch = header.PartitionLeaderEpoch,
         .crc = header.Crc,

@@ -263,6 +263,14 @@ struct broker_maintenance {
 
 typedef void (*broker_close_observer)(void *owner, io_conn conn);
 
+/* Producer ids for InitProducerId (broker_producer_ids.c): [next, end) is being handed out,
+ * [spare_start, spare_end) is the block fetched ahead. */
+struct broker_producer_ids {
+    i64 next, end;
+    i64 spare_start, spare_end;
+    i32 correlation; /* An AllocateProducerIds in flight on the controller link, or -1. */
+};
+
 struct broker {
     struct node_config config;
     struct io *io;
@@ -276,6 +284,7 @@ struct broker {
     u8 *scratch; /* Arena memory of one sync handler (and of an async one's response). */
     const struct metadata_image *image; /* The node's; topics and leaders come from it. */
     i32 controller_id; /* The active controller as the quorum names it; -1 unknown. */
+    struct broker_producer_ids producer_ids;
     struct broker_link link;
     bool reconcile_pending; /* A deleted topic's logs were busy: reconcile again soon. */
     bool stopping;
@@ -439,6 +448,14 @@ struct broker_groups;
 struct broker_groups *broker_groups_create(struct broker *broker);
 void broker_groups_destroy(struct broker_groups *groups);
 /* Sync handlers (broker_handlers): FindCoordinator, and every group API. */
+/* ----- broker_producer_ids.c ----- */
+bool broker_handle_init_producer_id(struct broker *broker, io_conn conn,
+                                    const struct proto_request_header *header,
+                                    struct proto_reader *body);
+bool broker_producer_ids_awaits(const struct broker *broker, i32 correlation);
+/* The controller's answer (reader after the correlation id), or NULL: the link was lost. */
+void broker_producer_ids_on_answer(struct broker *broker, struct proto_reader *reader);
+
 bool broker_handle_find_coordinator(struct broker *broker, io_conn conn,
                                     const struct proto_request_header *header,
                                     struct proto_reader *body);

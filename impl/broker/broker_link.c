@@ -106,6 +106,7 @@ static void link_lost(struct broker *broker)
     if (link->state == BROKER_LINK_REGISTERING) link->state = BROKER_LINK_UNREGISTERED;
     for (u32 s = 0; s < BROKER_SLOTS_MAX; s++) broker->slots[s].forward_sent = false;
     broker_replication_on_alter_answer(broker, -1, NULL); /* Never answered now. */
+    broker_producer_ids_on_answer(broker, NULL);
     link->backoff_ns = link->backoff_ns == 0 ? LINK_BACKOFF_MIN_NS
                                              : MIN(link->backoff_ns * 2, LINK_BACKOFF_MAX_NS);
     u64 jitter = io_random_below(broker->io, link->backoff_ns / 2 + 1);
@@ -443,6 +444,8 @@ bool broker_link_on_frame(struct broker *broker, const u8 *frame, u32 size)
         link->create_internal = false;
     } else if (broker_replication_awaits(broker, correlation)) {
         if (!link_on_alter_partition(broker, correlation, &reader)) return false;
+    } else if (broker_producer_ids_awaits(broker, correlation)) {
+        broker_producer_ids_on_answer(broker, &reader);
     }
     /* Anything else answers a request sent on an earlier connection: dropped. */
     link_pump(broker);

@@ -70,6 +70,7 @@ static const struct proto_api_support controller_api_table[KAFKA_API_KEY_COUNT] 
     [KAFKA_API_BROKER_REGISTRATION] = {0, 4, true},
     [KAFKA_API_BROKER_HEARTBEAT] = {0, 1, true},
     [KAFKA_API_UNREGISTER_BROKER] = {0, 0, true},
+    [KAFKA_API_ALLOCATE_PRODUCER_IDS] = {0, 0, true},
 };
 
 struct controller_queued {

@@ -1708,9 +1708,43 @@ bool controller_serves(i16 api_key)
     case KAFKA_API_ELECT_LEADERS:
     case KAFKA_API_INCREMENTAL_ALTER_CONFIGS:
     case KAFKA_API_ALTER_PARTITION_REASSIGNMENTS:
-    case KAFKA_API_LIST_PARTITION_REASSIGNMENTS: return true;
+    case KAFKA_API_LIST_PARTITION_REASSIGNMENTS:
+    case KAFKA_API_ALLOCATE_PRODUCER_IDS: return true;
     default: return false;
     }
+}
+
+/* KRaft's ProducerIdControlManager: a registered broker of the current epoch gets the next
+ * block of ids; the block is its own once the record that moves next_producer_id commits, so
+ * ids never repeat, not even across a controller failover. */
+static bool controller_decide_allocate_producer_ids(
+    const struct controller_decide_input *in, struct controller_decision *out,
+    const struct kafka_allocate_producer_ids_request *request,
+    struct kafka_allocate_producer_ids_response *response)
+{
+    struct ctl c;
+    ctl_init(&c, in, out);
+    kafka_allocate_producer_ids_response_init(response);
+    const struct metadata_broker *broker = metadata_broker_find(c.image, request->BrokerId);
+    if (broker == NULL) {
+        response->ErrorCode = KAFKA_ERROR_BROKER_ID_NOT_REGISTERED;
+        return true;
+    }
+    if (broker->epoch != request->BrokerEpoch) {
+        response->ErrorCode = KAFKA_ERROR_STALE_BROKER_EPOCH;
+        return true;
+    }
+    i64 start = c.image->next_producer_id;
+    if (start > INT64_MAX - CONTROLLER_PRODUCER_ID_BLOCK) {
+        response->ErrorCode = KAFKA_ERROR_UNKNOWN_SERVER_ERROR;
+        return true;
+    }
+    struct metadata_producer_ids *ids = &ctl_emit(&c, METADATA_PRODUCER_IDS)->as.producer_ids;
+    *ids = (struct metadata_producer_ids){broker->id, broker->epoch,
+                                          start + CONTROLLER_PRODUCER_ID_BLOCK};
+    response->ProducerIdStart = start;
+    response->ProducerIdLen = CONTROLLER_PRODUCER_ID_BLOCK;
+    return true;
 }
 
 bool controller_decide_request(const struct controller_decide_input *in,
@@ -1750,6 +1784,9 @@ bool controller_decide_request(const struct controller_decide_input *in,
     case KAFKA_API_LIST_PARTITION_REASSIGNMENTS:
         return controller_decide_list_reassignments(in, &request->ListPartitionReassignments,
                                                     &response->ListPartitionReassignments);
+    case KAFKA_API_ALLOCATE_PRODUCER_IDS:
+        return controller_decide_allocate_producer_ids(in, out, &request->AllocateProducerIds,
+                                                       &response->AllocateProducerIds);
     default: ASSERT(!"an api key the controller does not decide"); return false;
     }
 }
@@ -1926,6 +1963,10 @@ bool controller_error_response(i16 api_key, i16 version, const union kafka_reque
     case KAFKA_API_ALTER_PARTITION:
         kafka_alter_partition_response_init(&response->AlterPartition);
         response->AlterPartition.ErrorCode = error;
+        return true;
+    case KAFKA_API_ALLOCATE_PRODUCER_IDS:
+        kafka_allocate_producer_ids_response_init(&response->AllocateProducerIds);
+        response->AllocateProducerIds.ErrorCode = error;
         return true;
     case KAFKA_API_LIST_PARTITION_REASSIGNMENTS:
         kafka_list_partition_reassignments_response_init(&response->ListPartitionReassignments);

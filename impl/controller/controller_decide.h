@@ -40,6 +40,9 @@ struct controller_decide_input {
     struct proto_arena *arena; /* Response memory. */
 };
 
+/* Producer ids handed to a broker at a time (Kafka's ProducerIdManager block size). */
+#define CONTROLLER_PRODUCER_ID_BLOCK 1000
+
 struct controller_decision {
     struct metadata_record *records; /* The caller's array of CONTROLLER_RECORDS_MAX. */
     u32 count;

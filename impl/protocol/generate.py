@@ -31,7 +31,7 @@ DescribeQuorum FetchSnapshot ElectLeaders AlterPartition BrokerRegistration Brok
 SaslHandshake SaslAuthenticate OffsetDelete DescribeAcls CreateAcls DeleteAcls
 AlterPartitionReassignments ListPartitionReassignments DescribeUserScramCredentials
 AlterUserScramCredentials DescribeProducers DescribeTransactions ListTransactions
-DescribeTopicPartitions
+DescribeTopicPartitions AllocateProducerIds
 """.split()
 DATA_MESSAGES = """
 ConsumerProtocolSubscription ConsumerProtocolAssignment LeaderChangeMessage

@@ -77,7 +77,7 @@ const struct kafka_api_schema kafka_api_schemas[KAFKA_API_KEY_COUNT] = {
     [KAFKA_API_UNREGISTER_BROKER] = {"UnregisterBroker", 0, 0, 0, false},
     [KAFKA_API_DESCRIBE_TRANSACTIONS] = {"DescribeTransactions", 0, 0, 0, true},
     [KAFKA_API_LIST_TRANSACTIONS] = {"ListTransactions", 0, 1, 0, true},
-    [KAFKA_API_ALLOCATE_PRODUCER_IDS] = {"AllocateProducerIds", 0, 0, 0, false},
+    [KAFKA_API_ALLOCATE_PRODUCER_IDS] = {"AllocateProducerIds", 0, 0, 0, true},
     [KAFKA_API_CONSUMER_GROUP_HEARTBEAT] = {"ConsumerGroupHeartbeat", 0, 0, 0, false},
     [KAFKA_API_CONSUMER_GROUP_DESCRIBE] = {"ConsumerGroupDescribe", 0, 0, 0, false},
     [KAFKA_API_CONTROLLER_REGISTRATION] = {"ControllerRegistration", 0, 0, 0, false},
@@ -18929,6 +18929,126 @@ enum proto_error kafka_describe_topic_partitions_response_encode(struct proto_wr
     return writer->error;
 }
 
+/* ===== AllocateProducerIdsRequest ===== */
+
+static void kafka_allocate_producer_ids_request_read(struct proto_reader *reader, i16 version,
+        struct kafka_allocate_producer_ids_request *value, struct proto_arena *arena);
+static void kafka_allocate_producer_ids_request_write(struct proto_writer *writer, i16 version,
+        const struct kafka_allocate_producer_ids_request *value);
+
+void kafka_allocate_producer_ids_request_init(struct kafka_allocate_producer_ids_request *value)
+{
+    ASSERT(value != NULL);
+    memset(value, 0, sizeof(*value));
+    value->BrokerEpoch = -1;
+}
+
+static void kafka_allocate_producer_ids_request_read(struct proto_reader *reader, i16 version,
+        struct kafka_allocate_producer_ids_request *value, struct proto_arena *arena)
+{
+    (void)version;
+    (void)arena;
+    value->BrokerId = proto_read_i32(reader);
+    value->BrokerEpoch = proto_read_i64(reader);
+    proto_read_tagged_fields_skip(reader);
+}
+
+static void kafka_allocate_producer_ids_request_write(struct proto_writer *writer, i16 version,
+        const struct kafka_allocate_producer_ids_request *value)
+{
+    (void)version;
+    proto_write_i32(writer, value->BrokerId);
+    proto_write_i64(writer, value->BrokerEpoch);
+    proto_write_uvarint(writer, 0); /* No tagged fields. */
+}
+
+enum proto_error kafka_allocate_producer_ids_request_decode(struct proto_reader *reader,
+        i16 version, struct kafka_allocate_producer_ids_request *message, struct proto_arena *arena)
+{
+    ASSERT(reader != NULL);
+    ASSERT(message != NULL);
+    kafka_allocate_producer_ids_request_init(message);
+    if (version < 0 || version > 0) return PROTO_ERROR_UNSUPPORTED_VERSION;
+    kafka_allocate_producer_ids_request_read(reader, version, message, arena);
+    return reader->error;
+}
+
+enum proto_error kafka_allocate_producer_ids_request_encode(struct proto_writer *writer,
+        i16 version, const struct kafka_allocate_producer_ids_request *message)
+{
+    ASSERT(writer != NULL);
+    ASSERT(message != NULL);
+    if (version < 0 || version > 0) return PROTO_ERROR_UNSUPPORTED_VERSION;
+    kafka_allocate_producer_ids_request_write(writer, version, message);
+    return writer->error;
+}
+
+/* ===== AllocateProducerIdsResponse ===== */
+
+static void kafka_allocate_producer_ids_response_read(struct proto_reader *reader, i16 version,
+        struct kafka_allocate_producer_ids_response *value, struct proto_arena *arena);
+static void kafka_allocate_producer_ids_response_write(struct proto_writer *writer, i16 version,
+        const struct kafka_allocate_producer_ids_response *value);
+
+void kafka_allocate_producer_ids_response_init(struct kafka_allocate_producer_ids_response *value)
+{
+    ASSERT(value != NULL);
+    memset(value, 0, sizeof(*value));
+}
+
+static void kafka_allocate_producer_ids_response_read(struct proto_reader *reader, i16 version,
+        struct kafka_allocate_producer_ids_response *value, struct proto_arena *arena)
+{
+    (void)version;
+    (void)arena;
+    value->ThrottleTimeMs = proto_read_i32(reader);
+    value->ErrorCode = proto_read_i16(reader);
+    value->ProducerIdStart = proto_read_i64(reader);
+    value->ProducerIdLen = proto_read_i32(reader);
+    proto_read_tagged_fields_skip(reader);
+}
+
+static void kafka_allocate_producer_ids_response_write(struct proto_writer *writer, i16 version,
+        const struct kafka_allocate_producer_ids_response *value)
+{
+    (void)version;
+    proto_write_i32(writer, value->ThrottleTimeMs);
+    proto_write_i16(writer, value->ErrorCode);
+    proto_write_i64(writer, value->ProducerIdStart);
+    proto_write_i32(writer, value->ProducerIdLen);
+    proto_write_uvarint(writer, 0); /* No tagged fields. */
+}
+
+void kafka_allocate_producer_ids_response_visit_errors(
+        const struct kafka_allocate_producer_ids_response *value, i16 version,
+        kafka_error_visitor visit, void *context)
+{
+    (void)version;
+    if (value->ErrorCode != 0) visit(context, value->ErrorCode);
+}
+
+enum proto_error kafka_allocate_producer_ids_response_decode(struct proto_reader *reader,
+        i16 version, struct kafka_allocate_producer_ids_response *message,
+        struct proto_arena *arena)
+{
+    ASSERT(reader != NULL);
+    ASSERT(message != NULL);
+    kafka_allocate_producer_ids_response_init(message);
+    if (version < 0 || version > 0) return PROTO_ERROR_UNSUPPORTED_VERSION;
+    kafka_allocate_producer_ids_response_read(reader, version, message, arena);
+    return reader->error;
+}
+
+enum proto_error kafka_allocate_producer_ids_response_encode(struct proto_writer *writer,
+        i16 version, const struct kafka_allocate_producer_ids_response *message)
+{
+    ASSERT(writer != NULL);
+    ASSERT(message != NULL);
+    if (version < 0 || version > 0) return PROTO_ERROR_UNSUPPORTED_VERSION;
+    kafka_allocate_producer_ids_response_write(writer, version, message);
+    return writer->error;
+}
+
 /* ===== ConsumerProtocolSubscription ===== */
 
 static void kafka_consumer_protocol_subscription_topic_partition_read(struct proto_reader *reader,
@@ -19781,6 +19901,9 @@ enum proto_error kafka_request_decode(struct proto_reader *reader, i16 api_key, 
     case KAFKA_API_DESCRIBE_TOPIC_PARTITIONS:
         return kafka_describe_topic_partitions_request_decode(reader, version,
                 &body->DescribeTopicPartitions, arena);
+    case KAFKA_API_ALLOCATE_PRODUCER_IDS:
+        return kafka_allocate_producer_ids_request_decode(reader, version,
+                &body->AllocateProducerIds, arena);
     default:
         return PROTO_ERROR_UNKNOWN_API;
     }
@@ -19906,6 +20029,9 @@ enum proto_error kafka_request_encode(struct proto_writer *writer, i16 api_key, 
     case KAFKA_API_DESCRIBE_TOPIC_PARTITIONS:
         return kafka_describe_topic_partitions_request_encode(writer, version,
                 &body->DescribeTopicPartitions);
+    case KAFKA_API_ALLOCATE_PRODUCER_IDS:
+        return kafka_allocate_producer_ids_request_encode(writer, version,
+                &body->AllocateProducerIds);
     default:
         return PROTO_ERROR_UNKNOWN_API;
     }
@@ -20046,6 +20172,9 @@ enum proto_error kafka_response_decode(struct proto_reader *reader, i16 api_key,
     case KAFKA_API_DESCRIBE_TOPIC_PARTITIONS:
         return kafka_describe_topic_partitions_response_decode(reader, version,
                 &body->DescribeTopicPartitions, arena);
+    case KAFKA_API_ALLOCATE_PRODUCER_IDS:
+        return kafka_allocate_producer_ids_response_decode(reader, version,
+                &body->AllocateProducerIds, arena);
     default:
         return PROTO_ERROR_UNKNOWN_API;
     }
@@ -20172,6 +20301,9 @@ enum proto_error kafka_response_encode(struct proto_writer *writer, i16 api_key,
     case KAFKA_API_DESCRIBE_TOPIC_PARTITIONS:
         return kafka_describe_topic_partitions_response_encode(writer, version,
                 &body->DescribeTopicPartitions);
+    case KAFKA_API_ALLOCATE_PRODUCER_IDS:
+        return kafka_allocate_producer_ids_response_encode(writer, version,
+                &body->AllocateProducerIds);
     default:
         return PROTO_ERROR_UNKNOWN_API;
     }
@@ -20364,6 +20496,10 @@ void kafka_response_visit_errors(i16 api_key, i16 version, const union kafka_res
     case KAFKA_API_DESCRIBE_TOPIC_PARTITIONS:
         kafka_describe_topic_partitions_response_visit_errors(&body->DescribeTopicPartitions,
                 version, visit, context);
+        return;
+    case KAFKA_API_ALLOCATE_PRODUCER_IDS:
+        kafka_allocate_producer_ids_response_visit_errors(&body->AllocateProducerIds, version,
+                visit, context);
         return;
     default:
         return; /* No error code in its response, or no codec. */

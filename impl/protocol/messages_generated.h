@@ -3875,6 +3875,44 @@ void kafka_describe_topic_partitions_response_visit_errors(
         const struct kafka_describe_topic_partitions_response *value, i16 version,
         kafka_error_visitor visit, void *context);
 
+/* ===== AllocateProducerIdsRequest (versions 0-0, flexible 0+) ===== */
+
+/* AllocateProducerIdsRequest. */
+struct kafka_allocate_producer_ids_request {
+    i32 BrokerId; /* v0+ */
+    i64 BrokerEpoch; /* v0+, default -1 */
+};
+
+void kafka_allocate_producer_ids_request_init(struct kafka_allocate_producer_ids_request *value);
+WARN_UNUSED enum proto_error kafka_allocate_producer_ids_request_decode(struct proto_reader *reader,
+        i16 version, struct kafka_allocate_producer_ids_request *message,
+        struct proto_arena *arena);
+WARN_UNUSED enum proto_error kafka_allocate_producer_ids_request_encode(struct proto_writer *writer,
+        i16 version, const struct kafka_allocate_producer_ids_request *message);
+
+/* ===== AllocateProducerIdsResponse (versions 0-0, flexible 0+) ===== */
+
+/* AllocateProducerIdsResponse. */
+struct kafka_allocate_producer_ids_response {
+    i32 ThrottleTimeMs; /* v0+ */
+    i16 ErrorCode; /* v0+ */
+    i64 ProducerIdStart; /* v0+ */
+    i32 ProducerIdLen; /* v0+ */
+};
+
+void kafka_allocate_producer_ids_response_init(struct kafka_allocate_producer_ids_response *value);
+WARN_UNUSED enum proto_error kafka_allocate_producer_ids_response_decode(
+        struct proto_reader *reader, i16 version,
+        struct kafka_allocate_producer_ids_response *message, struct proto_arena *arena);
+WARN_UNUSED enum proto_error kafka_allocate_producer_ids_response_encode(
+        struct proto_writer *writer, i16 version,
+        const struct kafka_allocate_producer_ids_response *message);
+/* Every non-zero error code the response holds as sent at version (top level, then
+ * each nested array and struct, in field order). */
+void kafka_allocate_producer_ids_response_visit_errors(
+        const struct kafka_allocate_producer_ids_response *value, i16 version,
+        kafka_error_visitor visit, void *context);
+
 /* ===== ConsumerProtocolSubscription (versions 0-3, flexible none) ===== */
 
 /* ConsumerProtocolSubscription.TopicPartition. */
@@ -4090,6 +4128,7 @@ union kafka_request {
     struct kafka_describe_transactions_request DescribeTransactions;
     struct kafka_list_transactions_request ListTransactions;
     struct kafka_describe_topic_partitions_request DescribeTopicPartitions;
+    struct kafka_allocate_producer_ids_request AllocateProducerIds;
 };
 
 /* Decodes the request body for api_key; PROTO_ERROR_UNKNOWN_API when there is no codec. */
@@ -4153,6 +4192,7 @@ union kafka_response {
     struct kafka_describe_transactions_response DescribeTransactions;
     struct kafka_list_transactions_response ListTransactions;
     struct kafka_describe_topic_partitions_response DescribeTopicPartitions;
+    struct kafka_allocate_producer_ids_response AllocateProducerIds;
 };
 
 /* Decodes the response body for api_key; PROTO_ERROR_UNKNOWN_API when there is no codec. */

@@ -486,7 +486,7 @@ TEST(api_versions_lists_exactly_the_implemented_apis)
         implemented += proto_api_table[key].implemented;
     }
     CHECK(response.ApiVersions.ApiKeys.count == implemented);
-    CHECK(implemented == 27); /* 16, then FindCoordinator and the ten group APIs. */
+    CHECK(implemented == 28); /* 16, FindCoordinator, ten group APIs, InitProducerId. */
     world_deinit(&world);
 }
 
@@ -1570,7 +1570,7 @@ TEST(metrics_count_requests_bytes_rejections_and_latency)
     /* Rejected: a produce whose body does not decode, an api not served, a 1-byte frame. */
     u8 garbage[12] = {0, KAFKA_API_PRODUCE, 0, 9, 0, 0, 0, 1, 0xff, 0xff, 0x7f, 0x7f};
     CHECK(!broker_on_frame(world.broker, 3, garbage, sizeof(garbage)));
-    u8 unserved[10] = {0, 22 /* InitProducerId: not served */, 0, 1, 0, 0, 0, 1, 0, 0};
+    u8 unserved[10] = {0, 26 /* EndTxn: not served */, 0, 1, 0, 0, 0, 1, 0, 0};
     CHECK(!broker_on_frame(world.broker, 4, unserved, sizeof(unserved)));
     CHECK(!broker_on_frame(world.broker, 5, garbage, 1));
 
@@ -1578,7 +1578,7 @@ TEST(metrics_count_requests_bytes_rejections_and_latency)
     CHECK(metric_value(text, "cairn_broker_requests_total{api=\"Produce\"}") == 2);
     CHECK(metric_value(text, "cairn_broker_requests_total{api=\"Metadata\"}") == 2);
     CHECK(metric_value(text, "cairn_broker_requests_total{api=\"Fetch\"}") == 1);
-    CHECK(metric_value(text, "cairn_broker_requests_total{api=\"InitProducerId\"}") == 1);
+    CHECK(metric_value(text, "cairn_broker_requests_total{api=\"EndTxn\"}") == 1);
     CHECK(metric_value(text, "cairn_broker_requests_total{api=\"unknown\"}") == 1);
     CHECK(metric_value(text, "cairn_broker_request_bytes_total{api=\"unknown\"}") == 5);
     CHECK(metric_value(text, "cairn_broker_response_bytes_total{api=\"Produce\"}") ==
@@ -1589,7 +1589,7 @@ TEST(metrics_count_requests_bytes_rejections_and_latency)
     CHECK(metric_value(text, "cairn_broker_requests_rejected_total"
                              "{api=\"Produce\",reason=\"malformed\"}") == 1);
     CHECK(metric_value(text, "cairn_broker_requests_rejected_total"
-                             "{api=\"InitProducerId\",reason=\"unsupported\"}") == 1);
+                             "{api=\"EndTxn\",reason=\"unsupported\"}") == 1);
     CHECK(metric_value(text, "cairn_broker_requests_rejected_total"
                              "{api=\"unknown\",reason=\"malformed\"}") == 1);
     /* The fetch waited 200 ms: between the 0.1 and 0.3 bounds; the rest took no time. */

@@ -514,7 +514,8 @@ TEST(api_table_matches_the_schemas)
     CHECK(proto_api_advertised(proto_api_table, KAFKA_API_PRODUCE, 7));
     CHECK(!proto_api_advertised(proto_api_table, KAFKA_API_PRODUCE, 2)); /* Below the range. */
     CHECK(proto_api_advertised(proto_api_table, KAFKA_API_JOIN_GROUP, 5));
-    CHECK(!proto_api_advertised(proto_api_table, KAFKA_API_INIT_PRODUCER_ID, 0)); /* Not yet. */
+    CHECK(proto_api_advertised(proto_api_table, KAFKA_API_INIT_PRODUCER_ID, 5));
+    CHECK(!proto_api_advertised(proto_api_table, KAFKA_API_END_TXN, 0)); /* Not yet. */
     CHECK(!proto_api_advertised(proto_api_table, KAFKA_API_WRITE_TXN_MARKERS, 0));
     CHECK(!proto_api_advertised(proto_api_table, -1, 0));
 }

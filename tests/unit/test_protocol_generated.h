@@ -1319,6 +1319,16 @@ static void fill_kafka_describe_topic_partitions_response(struct test_fill *fill
 static bool equal_kafka_describe_topic_partitions_response(
         const struct kafka_describe_topic_partitions_response *a,
         const struct kafka_describe_topic_partitions_response *b);
+static void fill_kafka_allocate_producer_ids_request(struct test_fill *fill, i16 version,
+        struct kafka_allocate_producer_ids_request *value);
+static bool equal_kafka_allocate_producer_ids_request(
+        const struct kafka_allocate_producer_ids_request *a,
+        const struct kafka_allocate_producer_ids_request *b);
+static void fill_kafka_allocate_producer_ids_response(struct test_fill *fill, i16 version,
+        struct kafka_allocate_producer_ids_response *value);
+static bool equal_kafka_allocate_producer_ids_response(
+        const struct kafka_allocate_producer_ids_response *a,
+        const struct kafka_allocate_producer_ids_response *b);
 static void fill_kafka_consumer_protocol_subscription_topic_partition(struct test_fill *fill,
         i16 version, struct kafka_consumer_protocol_subscription_topic_partition *value);
 static bool equal_kafka_consumer_protocol_subscription_topic_partition(
@@ -11398,6 +11408,60 @@ static bool equal_kafka_describe_topic_partitions_response(
     return same;
 }
 
+static void fill_kafka_allocate_producer_ids_request(struct test_fill *fill, i16 version,
+        struct kafka_allocate_producer_ids_request *value)
+{
+    (void)version;
+    kafka_allocate_producer_ids_request_init(value);
+    value->BrokerId = (i32)test_fill_next(fill);
+    value->BrokerEpoch = (i64)test_fill_next(fill);
+}
+
+static bool equal_kafka_allocate_producer_ids_request(
+        const struct kafka_allocate_producer_ids_request *a,
+        const struct kafka_allocate_producer_ids_request *b)
+{
+    bool same = true;
+    if (same) {
+        same = a->BrokerId == b->BrokerId;
+    }
+    if (same) {
+        same = a->BrokerEpoch == b->BrokerEpoch;
+    }
+    return same;
+}
+
+static void fill_kafka_allocate_producer_ids_response(struct test_fill *fill, i16 version,
+        struct kafka_allocate_producer_ids_response *value)
+{
+    (void)version;
+    kafka_allocate_producer_ids_response_init(value);
+    value->ThrottleTimeMs = (i32)test_fill_next(fill);
+    value->ErrorCode = (i16)test_fill_next(fill);
+    value->ProducerIdStart = (i64)test_fill_next(fill);
+    value->ProducerIdLen = (i32)test_fill_next(fill);
+}
+
+static bool equal_kafka_allocate_producer_ids_response(
+        const struct kafka_allocate_producer_ids_response *a,
+        const struct kafka_allocate_producer_ids_response *b)
+{
+    bool same = true;
+    if (same) {
+        same = a->ThrottleTimeMs == b->ThrottleTimeMs;
+    }
+    if (same) {
+        same = a->ErrorCode == b->ErrorCode;
+    }
+    if (same) {
+        same = a->ProducerIdStart == b->ProducerIdStart;
+    }
+    if (same) {
+        same = a->ProducerIdLen == b->ProducerIdLen;
+    }
+    return same;
+}
+
 static void fill_kafka_consumer_protocol_subscription_topic_partition(struct test_fill *fill,
         i16 version, struct kafka_consumer_protocol_subscription_topic_partition *value)
 {
@@ -14212,6 +14276,52 @@ static enum proto_error test_decode_kafka_describe_topic_partitions_response(
     return kafka_describe_topic_partitions_response_decode(reader, version, message, arena);
 }
 
+static void test_fill_kafka_allocate_producer_ids_request(struct test_fill *fill, i16 version,
+        void *message)
+{
+    fill_kafka_allocate_producer_ids_request(fill, version, message);
+}
+
+static bool test_equal_kafka_allocate_producer_ids_request(const void *a, const void *b)
+{
+    return equal_kafka_allocate_producer_ids_request(a, b);
+}
+
+static enum proto_error test_encode_kafka_allocate_producer_ids_request(struct proto_writer *writer,
+        i16 version, const void *message)
+{
+    return kafka_allocate_producer_ids_request_encode(writer, version, message);
+}
+
+static enum proto_error test_decode_kafka_allocate_producer_ids_request(struct proto_reader *reader,
+        i16 version, void *message, struct proto_arena *arena)
+{
+    return kafka_allocate_producer_ids_request_decode(reader, version, message, arena);
+}
+
+static void test_fill_kafka_allocate_producer_ids_response(struct test_fill *fill, i16 version,
+        void *message)
+{
+    fill_kafka_allocate_producer_ids_response(fill, version, message);
+}
+
+static bool test_equal_kafka_allocate_producer_ids_response(const void *a, const void *b)
+{
+    return equal_kafka_allocate_producer_ids_response(a, b);
+}
+
+static enum proto_error test_encode_kafka_allocate_producer_ids_response(
+        struct proto_writer *writer, i16 version, const void *message)
+{
+    return kafka_allocate_producer_ids_response_encode(writer, version, message);
+}
+
+static enum proto_error test_decode_kafka_allocate_producer_ids_response(
+        struct proto_reader *reader, i16 version, void *message, struct proto_arena *arena)
+{
+    return kafka_allocate_producer_ids_response_decode(reader, version, message, arena);
+}
+
 static void test_fill_kafka_consumer_protocol_subscription(struct test_fill *fill, i16 version,
         void *message)
 {
@@ -14922,6 +15032,18 @@ static const struct test_message test_messages[] = {
         test_equal_kafka_describe_topic_partitions_response,
         test_encode_kafka_describe_topic_partitions_response,
         test_decode_kafka_describe_topic_partitions_response},
+    {"AllocateProducerIdsRequest", 67, true, 0, 0, sizeof(
+            struct kafka_allocate_producer_ids_request),
+        test_fill_kafka_allocate_producer_ids_request,
+        test_equal_kafka_allocate_producer_ids_request,
+        test_encode_kafka_allocate_producer_ids_request,
+        test_decode_kafka_allocate_producer_ids_request},
+    {"AllocateProducerIdsResponse", 67, false, 0, 0, sizeof(
+            struct kafka_allocate_producer_ids_response),
+        test_fill_kafka_allocate_producer_ids_response,
+        test_equal_kafka_allocate_producer_ids_response,
+        test_encode_kafka_allocate_producer_ids_response,
+        test_decode_kafka_allocate_producer_ids_response},
     {"ConsumerProtocolSubscription", -1, false, 0, 3, sizeof(
             struct kafka_consumer_protocol_subscription),
         test_fill_kafka_consumer_protocol_subscription,
