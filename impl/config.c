@@ -673,6 +673,7 @@ static const struct config_property config_properties[] = {
     CONFIG_NUMBER("log.segment.bytes", log_segment_bytes, 14, CONFIG_INT_MAX),
     CONFIG_NUMBER("log.flush.interval.messages", log_flush_interval_messages, 1,
                   CONFIG_LONG_MAX),
+    CONFIG_NUMBER("producer.id.expiration.ms", producer_id_expiration_ms, 1, CONFIG_INT_MAX),
     CONFIG_NUMBER("controller.quorum.election.timeout.ms", quorum_election_timeout_ms, 1,
                   CONFIG_INT_MAX),
     CONFIG_NUMBER("controller.quorum.election.backoff.max.ms", quorum_election_backoff_max_ms,
@@ -1191,6 +1192,7 @@ void config_defaults(struct node_config *config)
     config->auto_create_topics_enable = true;
     config->log_segment_bytes = 1073741824;
     config->log_flush_interval_messages = (u64)INT64_MAX;
+    config->producer_id_expiration_ms = 86400000;
     config->quorum_election_timeout_ms = 1000;
     config->quorum_election_backoff_max_ms = 1000;
     config->quorum_fetch_timeout_ms = 2000;

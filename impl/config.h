@@ -53,6 +53,7 @@ struct node_config {
     bool auto_create_topics_enable;                  /* auto.create.topics.enable = true */
     u64 log_segment_bytes;                           /* log.segment.bytes = 1 GiB */
     u64 log_flush_interval_messages; /* log.flush.interval.messages = never (INT64_MAX) */
+    u64 producer_id_expiration_ms;   /* producer.id.expiration.ms = 1 day */
 
     /* KRaft quorum timing (Kafka's defaults). */
     u64 quorum_election_timeout_ms;      /* controller.quorum.election.timeout.ms = 1000 */

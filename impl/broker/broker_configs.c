@@ -104,6 +104,7 @@ static void broker_base_log_config(const struct broker *broker, struct log_confi
     log_config_defaults(config);
     config->segment_bytes = broker->config.log_segment_bytes;
     config->flush_messages = broker->config.log_flush_interval_messages;
+    config->producer_id_expiration_ms = (i64)broker->config.producer_id_expiration_ms;
 }
 
 void broker_topic_log_config(const struct broker *broker, const struct broker_topic *topic,

@@ -202,6 +202,9 @@ TEST(test_broker_properties)
     CHECK_EQ_U64(diagnostics.count, 0);
     CHECK_EQ_U64(config.log_flush_interval_messages, 1);
     CHECK(!parse_text(BASE_TEXT "log.flush.interval.messages=0\n"));
+    CHECK_EQ_U64(config.producer_id_expiration_ms, 86400000);
+    REQUIRE(parse_text(BASE_TEXT "producer.id.expiration.ms=60000\n"));
+    CHECK_EQ_U64(config.producer_id_expiration_ms, 60000);
     CHECK(!parse_text(BASE_TEXT "auto.create.topics.enable=yes\n"));
     CHECK(has_diagnostic(CONFIG_ERROR, 7, "expected true or false"));
     CHECK(!parse_text(BASE_TEXT "num.partitions=0\n"));

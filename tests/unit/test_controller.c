@@ -1740,7 +1740,63 @@ TEST(server_unregister_and_api_versions)
     server_stop();
 }
 
+/* ===== Producer ids ===== */
+
+static struct kafka_allocate_producer_ids_response allocate_ids(i32 id, i64 epoch)
+{
+    union kafka_request request;
+    kafka_allocate_producer_ids_request_init(&request.AllocateProducerIds);
+    request.AllocateProducerIds.BrokerId = id;
+    request.AllocateProducerIds.BrokerEpoch = epoch;
+    union kafka_response response;
+    CHECK(controller_decide_request(begin(), &decision, KAFKA_API_ALLOCATE_PRODUCER_IDS, 0,
+                                    &request, &response));
+    check_encodes(KAFKA_API_ALLOCATE_PRODUCER_IDS, 0, &response);
+    return response.AllocateProducerIds;
+}
+
+TEST(producer_id_blocks_are_consecutive_committed_and_never_repeat)
+{
+    world_reset();
+    i64 epoch1 = add_broker(1, NULL);
+    i64 epoch2 = add_broker(2, NULL);
+    CHECK(controller_serves(KAFKA_API_ALLOCATE_PRODUCER_IDS));
+    struct kafka_allocate_producer_ids_response block = allocate_ids(1, epoch1);
+    CHECK_EQ_U64(block.ErrorCode, KAFKA_ERROR_NONE);
+    CHECK_EQ_U64(block.ProducerIdStart, 0);
+    CHECK_EQ_U64(block.ProducerIdLen, CONTROLLER_PRODUCER_ID_BLOCK);
+    REQUIRE(decision.count == 1 && records[0].type == METADATA_PRODUCER_IDS);
+    CHECK_EQ_U64(records[0].as.producer_ids.next_producer_id, CONTROLLER_PRODUCER_ID_BLOCK);
+    /* Not committed (the controller failed over before): the next decision starts there
+     * again, and the first answer was never sent (answers leave after the commit). */
+    decision.count = 0;
+    block = allocate_ids(2, epoch2);
+    CHECK_EQ_U64(block.ProducerIdStart, 0);
+    commit();
+    CHECK_EQ_U64(image.next_producer_id, CONTROLLER_PRODUCER_ID_BLOCK);
+    block = allocate_ids(1, epoch1);
+    CHECK_EQ_U64(block.ProducerIdStart, CONTROLLER_PRODUCER_ID_BLOCK);
+    commit();
+    CHECK_EQ_U64(image.next_producer_id, 2 * CONTROLLER_PRODUCER_ID_BLOCK);
+    /* A stale epoch or an unknown broker gets nothing and moves nothing. */
+    block = allocate_ids(1, epoch1 + 1);
+    CHECK_EQ_U64(block.ErrorCode, KAFKA_ERROR_STALE_BROKER_EPOCH);
+    CHECK_EQ_U64(decision.count, 0);
+    block = allocate_ids(7, 1);
+    CHECK_EQ_U64(block.ErrorCode, KAFKA_ERROR_BROKER_ID_NOT_REGISTERED);
+    CHECK_EQ_U64(decision.count, 0);
+    /* An inactive controller answers NOT_CONTROLLER; the broker asks again later. */
+    union kafka_request request;
+    kafka_allocate_producer_ids_request_init(&request.AllocateProducerIds);
+    union kafka_response failed;
+    CHECK(controller_error_response(KAFKA_API_ALLOCATE_PRODUCER_IDS, 0, &request,
+                                    KAFKA_ERROR_NOT_CONTROLLER, &arena, &failed));
+    CHECK_EQ_U64(failed.AllocateProducerIds.ErrorCode, KAFKA_ERROR_NOT_CONTROLLER);
+}
+
 static const struct test_case tests[] = {
+    {"producer_id_blocks_are_consecutive_committed_and_never_repeat",
+     producer_id_blocks_are_consecutive_committed_and_never_repeat},
     {"registration_heartbeat_and_fencing", registration_heartbeat_and_fencing},
     {"session_expiry_moves_leaders_within_the_isr", session_expiry_moves_leaders_within_the_isr},
     {"last_isr_member_stays_and_no_unclean_election_unless_enabled",
