@@ -27,32 +27,16 @@ kb_require_binaries "$KBROKER"
 PYTHON=/usr/bin/python3
 HELPER=tests/integration/kafka_groups.py
 
-if ! command -v kcat >/dev/null ||
-    ! "$PYTHON" -c "import confluent_kafka, kafka" 2>/dev/null; then
-    echo "kcat, python3-confluent-kafka or python3-kafka is missing (make deps installs them)"
-    KB_FAILED=1
-    kb_finish
-    exit 1
-fi
+kb_require_python_clients
 
 kb_start_one_node offsets.topic.replication.factor=1 offsets.topic.num.partitions=3 \
     group.initial.rebalance.delay.ms=0
 BOOTSTRAP=127.0.0.1:${PORTS[0]}
 
-# helper_checks NAME ARGS...: runs a kafka_groups.py command that prints ok/FAIL lines and
-# counts them; an exit without a FAIL line is a failure too.
-helper_checks() {
-    local name=$1 out status
+helper_checks() { # helper_checks NAME ARGS...: a kafka_groups.py command
+    local name=$1
     shift
-    out=$KB_TMP/$name.txt
-    timeout 120 "$PYTHON" "$HELPER" "$@" >"$out" 2>"$KB_TMP/$name.err"
-    status=$?
-    cat "$out"
-    kb_count_results "$out"
-    if [ "$status" -ne 0 ] && ! grep -q '^FAIL ' "$out"; then
-        echo "FAIL $name: exit $status (see $KB_TMP/$name.err)"
-        KB_FAILED=$((KB_FAILED + 1))
-    fi
+    kb_helper_checks "$name" "$PYTHON" "$HELPER" "$@"
 }
 # value_is EXPECTED COMMAND...: the command prints exactly EXPECTED (else what it printed).
 value_is() {

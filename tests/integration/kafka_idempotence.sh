@@ -20,33 +20,12 @@ kb_require_binaries "$KBROKER"
 PYTHON=/usr/bin/python3
 HELPER=tests/integration/kafka_idempotence.py
 
-if ! command -v kcat >/dev/null ||
-    ! "$PYTHON" -c "import confluent_kafka, kafka" 2>/dev/null; then
-    echo "kcat, python3-confluent-kafka or python3-kafka is missing (make deps installs them)"
-    KB_FAILED=1
-    kb_finish
-    exit 1
-fi
+kb_require_python_clients
 
 kb_start_one_node offsets.topic.replication.factor=1 offsets.topic.num.partitions=1 \
     group.initial.rebalance.delay.ms=0
 BOOTSTRAP=127.0.0.1:${PORTS[0]}
 
-# helper_checks NAME ARGS...: runs a helper that prints ok/FAIL lines and counts them; an exit
-# without a FAIL line is a failure too.
-helper_checks() {
-    local name=$1 out status
-    shift
-    out=$KB_TMP/$name.txt
-    timeout 120 "$@" >"$out" 2>"$KB_TMP/$name.err"
-    status=$?
-    cat "$out"
-    kb_count_results "$out"
-    if [ "$status" -ne 0 ] && ! grep -q '^FAIL ' "$out"; then
-        echo "FAIL $name: exit $status (see $KB_TMP/$name.err)"
-        KB_FAILED=$((KB_FAILED + 1))
-    fi
-}
 create_topic() { # create_topic NAME PARTITIONS
     "$PYTHON" - "$BOOTSTRAP" "$1" "$2" <<'PY'
 import sys
@@ -59,17 +38,17 @@ PY
 
 # ----- Raw protocol, then SIGKILL and restart
 kb_check "create topic idem-raw" create_topic idem-raw 1
-helper_checks raw-before "$PYTHON" "$HELPER" raw "$BOOTSTRAP" idem-raw "$KB_TMP/producer.json" before
+kb_helper_checks raw-before "$PYTHON" "$HELPER" raw "$BOOTSTRAP" idem-raw "$KB_TMP/producer.json" before
 kill -9 "$KB_BROKER_PID"
 wait "$KB_BROKER_PID" 2>/dev/null
 echo "     SIGKILLed kbroker; restarting it on the same data directory"
 kb_one_node_launch
-helper_checks raw-after "$PYTHON" "$HELPER" raw "$BOOTSTRAP" idem-raw "$KB_TMP/producer.json" after
+kb_helper_checks raw-after "$PYTHON" "$HELPER" raw "$BOOTSTRAP" idem-raw "$KB_TMP/producer.json" after
 
 # ----- Real idempotent producers
 kb_check "create topic idem-confluent" create_topic idem-confluent 3
-helper_checks confluent "$PYTHON" "$HELPER" confluent "$BOOTSTRAP" idem-confluent 5000
-helper_checks confluent-segments "$PYTHON" "$HELPER" segments "$KB_TMP/data" idem-confluent
+kb_helper_checks confluent "$PYTHON" "$HELPER" confluent "$BOOTSTRAP" idem-confluent 5000
+kb_helper_checks confluent-segments "$PYTHON" "$HELPER" segments "$KB_TMP/data" idem-confluent
 
 kb_check "create topic idem-kcat" create_topic idem-kcat 1
 kcat_produce() {
@@ -88,7 +67,7 @@ kcat_total() {
         wc -l
 }
 kb_check "and no record twice (2000 in all)" test "$(kcat_total)" = 2000
-helper_checks kcat-segments "$PYTHON" "$HELPER" segments "$KB_TMP/data" idem-kcat
+kb_helper_checks kcat-segments "$PYTHON" "$HELPER" segments "$KB_TMP/data" idem-kcat
 
 NODE_DIR=$(cd "$KB_BUILD" && pwd)/node
 if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
@@ -99,9 +78,9 @@ elif [ ! -d "$NODE_DIR/node_modules/kafkajs" ] &&
     echo "SKIP kafkajs: npm install kafkajs@2 failed (see $KB_TMP/npm.log)"
 else
     kb_check "create topic idem-kafkajs" create_topic idem-kafkajs 3
-    NODE_PATH="$NODE_DIR/node_modules" helper_checks kafkajs node \
+    NODE_PATH="$NODE_DIR/node_modules" kb_helper_checks kafkajs node \
         tests/integration/kafka_idempotence.js "$BOOTSTRAP" idem-kafkajs 600
-    helper_checks kafkajs-segments "$PYTHON" "$HELPER" segments "$KB_TMP/data" idem-kafkajs
+    kb_helper_checks kafkajs-segments "$PYTHON" "$HELPER" segments "$KB_TMP/data" idem-kafkajs
 fi
 
 kb_check "no assertion or sanitizer report in the broker log" \

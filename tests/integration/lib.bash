@@ -202,3 +202,31 @@ kb_cluster_stop() {
     fi
     kb_finish
 }
+
+# kb_require_python_clients: kcat, confluent-kafka-python and kafka-python, or the test fails
+# at once with what is missing.
+kb_require_python_clients() {
+    if ! command -v kcat >/dev/null ||
+        ! /usr/bin/python3 -c "import confluent_kafka, kafka" 2>/dev/null; then
+        echo "kcat, python3-confluent-kafka or python3-kafka is missing (make deps installs them)"
+        KB_FAILED=1
+        kb_finish
+        exit 1
+    fi
+}
+
+# kb_helper_checks NAME COMMAND...: runs a helper that prints ok/FAIL lines and counts them; an
+# exit without a FAIL line is a failure too. Output in $KB_TMP/NAME.txt and NAME.err.
+kb_helper_checks() {
+    local name=$1 out status
+    shift
+    out=$KB_TMP/$name.txt
+    timeout 120 "$@" >"$out" 2>"$KB_TMP/$name.err"
+    status=$?
+    cat "$out"
+    kb_count_results "$out"
+    if [ "$status" -ne 0 ] && ! grep -q '^FAIL ' "$out"; then
+        echo "FAIL $name: exit $status (see $KB_TMP/$name.err)"
+        KB_FAILED=$((KB_FAILED + 1))
+    fi
+}
