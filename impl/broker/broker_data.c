@@ -106,7 +106,7 @@ static struct partition_log *broker_part_log(struct broker *broker,
 
 /* Frames the batches of one partition's records; KAFKA_ERROR_NONE when all are magic 2 and
  * an idempotent producer's batch comes alone (as Kafka requires: its sequence check is per
- * batch, and a retry must be the same batch). */
+ * batch, and a retry must be the same batch) with a sequence. */
 static i16 broker_produce_check(const u8 *records, i32 size)
 {
     if (records == NULL || size <= 0) return KAFKA_ERROR_CORRUPT_MESSAGE;
@@ -120,7 +120,11 @@ static i16 broker_produce_check(const u8 *records, i32 size)
             batch_header_decode(records + position, batch_size, &header) != BATCH_OK) {
             return KAFKA_ERROR_CORRUPT_MESSAGE;
         }
-        if (header.ProducerId >= 0) idempotent = true;
+        if (header.ProducerId >= 0) {
+            idempotent = true;
+            /* Kafka's LogValidator: a producer id without a sequence cannot be checked. */
+            if (header.BaseSequence < 0) return KAFKA_ERROR_INVALID_RECORD;
+        }
         position += batch_size;
         if (idempotent && (batches > 0 || position < (u64)size)) {
             return KAFKA_ERROR_INVALID_RECORD;
@@ -215,6 +219,9 @@ static void broker_produce_respond(struct broker *broker, struct broker_slot *sl
         out->BaseOffset = part->error == KAFKA_ERROR_NONE ? part->offset : -1;
         if (part->error == KAFKA_ERROR_NONE && slot->header.RequestApiVersion >= 5) {
             out->LogStartOffset = partition_log_start_offset(broker_part_log(broker, part));
+        }
+        if (part->error_message != NULL && slot->header.RequestApiVersion >= 8) {
+            out->ErrorMessage = proto_string_of(part->error_message);
         }
         struct kafka_produce_response_topic_produce *topic = &topics[part->request_topic];
         if (topic->PartitionResponses.count == 0) topic->PartitionResponses.items = out;
@@ -372,6 +379,16 @@ static void broker_produce_on_event(struct broker *broker, struct broker_slot *s
     ASSERT(part->appends > 0);
     part->appends--;
     broker_produce_observe(broker, slot, part, event);
+    if (event->result == LOG_ERR_PRODUCERS_FULL) {
+        /* Not the client's fault and not Kafka's (it has no such bound): the operator should
+         * see it, and the client retries (REQUEST_TIMED_OUT) until expiry frees room. */
+        part->error_message = "too many idempotent producers on this partition; retry later";
+        io_log(broker->io, IO_LOG_WARN,
+               "broker: %s-%d refuses a new producer: %u known, producer.id.expiration.ms "
+               "frees room", broker->topics[part->topic].name, part->partition,
+               partition_log_producers(&broker->topics[part->topic].logs[part->partition])
+                   ->count);
+    }
     if (event->result != LOG_OK) {
         part->error = broker_log_error(event->result);
     } else {

@@ -7,8 +7,9 @@
  * its advertised endpoint from the metadata image. While the topic does not exist the broker
  * asks the controller to create it (broker_link_create_offsets_topic: Kafka's offsets.topic.*
  * settings, cleanup.policy=compact) and answers COORDINATOR_NOT_AVAILABLE, as it does while the
- * partition has no leader; clients ask again. Key type 1 (transactions, not served) and any
- * other: INVALID_REQUEST.
+ * partition has no leader; clients ask again. Key type 1 (a transactional id): transactions
+ * are not built, so COORDINATOR_NOT_AVAILABLE, the answer InitProducerId gives a transactional
+ * id too (broker_producer_ids.c). Any other key type: INVALID_REQUEST.
  *
  * The group APIs (JoinGroup, SyncGroup, Heartbeat, LeaveGroup, OffsetCommit, OffsetFetch,
  * DescribeGroups, ListGroups, DeleteGroups, OffsetDelete) are decoded in the scratch arena and
@@ -800,7 +801,7 @@ bool broker_handle_find_coordinator(struct broker *broker, io_conn conn,
     struct proto_string message = PROTO_STRING_NULL;
     i16 error = KAFKA_ERROR_NONE;
     if (key_type == 1) {
-        error = KAFKA_ERROR_INVALID_REQUEST;
+        error = KAFKA_ERROR_COORDINATOR_NOT_AVAILABLE;
         message = proto_string_of("transactions are not supported by this broker");
     } else if (key_type != 0) {
         error = KAFKA_ERROR_INVALID_REQUEST;

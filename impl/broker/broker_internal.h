@@ -216,6 +216,7 @@ struct broker_part {
                           * watermark past it). */
     bool isr_alone;      /* Produce acks=-1: the image's ISR was this broker alone when the
                           * batches went to the log, so their appends commit them. */
+    const char *error_message; /* Produce: why, when error alone does not say (static). */
     i32 diverging_epoch; /* Fetch: DivergingEpoch to answer (-1: none), ... */
     i64 diverging_end;   /* ... and its end offset. */
 };

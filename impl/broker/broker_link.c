@@ -26,10 +26,11 @@
  *     its internal topic. That answer is read: an error (too few brokers for the replication
  *     factor, say) is logged once per distinct error, since clients only see
  *     COORDINATOR_NOT_AVAILABLE and keep asking.
- *   - carries the requests of the broker's own other parts (broker_link_request): today the
- *     leader's AlterPartition (broker_replication.c), whose answers go back there by
- *     correlation id; losing the connection gives every one in flight up
- *     (broker_replication_on_alter_answer with correlation -1), and the ISR check asks again.
+ *   - carries the requests of the broker's own other parts (broker_link_request): the
+ *     leader's AlterPartition (broker_replication.c) and AllocateProducerIds
+ *     (broker_producer_ids.c), whose answers go back there by correlation id; losing the
+ *     connection gives every one in flight up (broker_replication_on_alter_answer with
+ *     correlation -1, broker_producer_ids_on_answer with NULL), and they ask again.
  * The controller is the quorum's leader (broker_set_controller, from the node); its address is
  * its entry in controller.quorum.voters (the controller listener). The link reconnects with a
  * jittered, doubling backoff. Answers are matched by correlation id: the controller may answer

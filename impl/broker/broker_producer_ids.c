@@ -8,7 +8,10 @@
  * controller has committed the record that moves the cluster's next id past it, so ids never
  * repeat, across restarts and controller failovers alike; a block lost with a crash is skipped.
  *
- * Transactions are not built: a transactional id is answered COORDINATOR_NOT_AVAILABLE. */
+ * Transactions are not built: a transactional id is answered COORDINATOR_NOT_AVAILABLE.
+ *
+ * Tested by tests/unit/test_broker.c (init_producer_id_*) and
+ * tests/integration/kafka_idempotence.sh. */
 #include "broker_internal.h"
 
 #define PRODUCER_IDS_PREFETCH_LEFT 100 /* A tenth of the controller's block of 1000. */

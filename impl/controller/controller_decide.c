@@ -1716,7 +1716,9 @@ bool controller_serves(i16 api_key)
 
 /* KRaft's ProducerIdControlManager: a registered broker of the current epoch gets the next
  * block of ids; the block is its own once the record that moves next_producer_id commits, so
- * ids never repeat, not even across a controller failover. */
+ * ids never repeat, not even across a controller failover. As Kafka's checkBrokerEpoch, an
+ * unregistered broker is a stale epoch too; a fenced one of the current epoch is served (it
+ * may be catching up while its producers wait). */
 static bool controller_decide_allocate_producer_ids(
     const struct controller_decide_input *in, struct controller_decision *out,
     const struct kafka_allocate_producer_ids_request *request,
@@ -1726,11 +1728,7 @@ static bool controller_decide_allocate_producer_ids(
     ctl_init(&c, in, out);
     kafka_allocate_producer_ids_response_init(response);
     const struct metadata_broker *broker = metadata_broker_find(c.image, request->BrokerId);
-    if (broker == NULL) {
-        response->ErrorCode = KAFKA_ERROR_BROKER_ID_NOT_REGISTERED;
-        return true;
-    }
-    if (broker->epoch != request->BrokerEpoch) {
+    if (broker == NULL || broker->epoch != request->BrokerEpoch) {
         response->ErrorCode = KAFKA_ERROR_STALE_BROKER_EPOCH;
         return true;
     }

@@ -18,12 +18,15 @@
  * sources, synonyms, overrides from ConfigRecords); DeleteRecords (low watermark) and
  * OffsetForLeaderEpoch; malformed and random frames never crash; DeleteTopics v6 by topic id
  * (forwarded, decided by the controller's rules, relayed); error codes inside answers counted
- * in the metrics per (api, error). */
+ * in the metrics per (api, error); InitProducerId with ids in blocks from the controller
+ * (AllocateProducerIds decided by the controller's rules), and Produce of idempotent batches
+ * (duplicates, sequence and epoch refusals, the producer bound, acks=all). */
 #include "test.h"
 
 #include "log_fake_io.h"
 
 #include "../../impl/broker/broker.h"
+#include "../../impl/broker/broker_internal.h" /* A log's producer bound, lowered. */
 #include "../../impl/broker/broker_metrics.h"
 #include "../../impl/controller/controller_decide.h"
 #include "../../impl/metadata/metadata.h"
@@ -2581,6 +2584,367 @@ TEST(restarted_leader_waits_for_its_registration)
     world_deinit(&world);
 }
 
+/* ===== Idempotent producers ===== */
+
+/* InitProducerId on conn 1 (transactional_id NULL: none); its answer, which must be at once. */
+static struct kafka_init_producer_id_response init_producer_id(struct world *world,
+                                                               i16 version,
+                                                               const char *transactional_id,
+                                                               i64 producer_id, i16 epoch)
+{
+    union kafka_request body;
+    kafka_init_producer_id_request_init(&body.InitProducerId);
+    body.InitProducerId.TransactionalId =
+        transactional_id != NULL ? proto_string_of(transactional_id) : PROTO_STRING_NULL;
+    body.InitProducerId.TransactionTimeoutMs = 60000;
+    body.InitProducerId.ProducerId = producer_id;
+    body.InitProducerId.ProducerEpoch = epoch;
+    u32 before = captured_count;
+    ASSERT(world_request(world, 1, KAFKA_API_INIT_PRODUCER_ID, version, &body));
+    u32 index = answer_on(1, before);
+    union kafka_response response;
+    ASSERT(index != UINT32_MAX);
+    ASSERT(response_get(index, KAFKA_API_INIT_PRODUCER_ID, version, &response));
+    return response.InitProducerId;
+}
+
+/* The AllocateProducerIds the broker sent on its link at or after from (its BrokerId and
+ * BrokerEpoch in *request), or UINT32_MAX. */
+static u32 allocate_sent(u32 from, struct kafka_allocate_producer_ids_request *request)
+{
+    for (u32 i = from; i < captured_count; i++) {
+        if (captured[i].conn != LINK_CONN) continue;
+        struct proto_request_header header;
+        struct proto_reader reader;
+        captured_request(i, &header, &reader);
+        if (header.RequestApiKey != KAFKA_API_ALLOCATE_PRODUCER_IDS) continue;
+        static u8 arena_memory[256];
+        struct proto_arena arena;
+        proto_arena_init(&arena, arena_memory, sizeof(arena_memory));
+        ASSERT(kafka_allocate_producer_ids_request_decode(&reader, header.RequestApiVersion,
+                                                          request, &arena) == PROTO_OK);
+        ASSERT(proto_reader_remaining(&reader) == 0);
+        return i;
+    }
+    return UINT32_MAX;
+}
+
+/* Captured frames are dropped (the buffers are small beside a thousand answers). */
+static void captures_forget(void)
+{
+    captured_count = 0;
+    capture_used = 0;
+}
+
+/* The first InitProducerId asks the active controller for a block and answers
+ * COORDINATOR_LOAD_IN_PROGRESS until it comes (one request in flight, however many ask); the
+ * block, decided by the controller's own rules and committed, gives consecutive ids at epoch
+ * 0 to every version, whatever producer id a v3+ request carries; the next block is asked for
+ * once 90% is used and follows without a gap; a transactional id is COORDINATOR_NOT_AVAILABLE
+ * and an id without an epoch INVALID_REQUEST, neither using an id. */
+TEST(init_producer_id_hands_out_ids_from_controller_blocks)
+{
+    struct world world;
+    world_init(&world);
+    struct kafka_init_producer_id_response answer = init_producer_id(&world, 4, NULL, -1, -1);
+    /* Not registered with the controller yet: nothing to ask on. */
+    CHECK(answer.ErrorCode == KAFKA_ERROR_COORDINATOR_LOAD_IN_PROGRESS);
+    CHECK(answer.ProducerId == -1 && answer.ProducerEpoch == -1);
+    world_registered(&world);
+    u32 before = captured_count;
+    answer = init_producer_id(&world, 4, NULL, -1, -1);
+    CHECK(answer.ErrorCode == KAFKA_ERROR_COORDINATOR_LOAD_IN_PROGRESS);
+    CHECK(answer.ProducerId == -1);
+    struct kafka_allocate_producer_ids_request asked;
+    u32 ask = allocate_sent(before, &asked);
+    REQUIRE(ask != UINT32_MAX);
+    CHECK(asked.BrokerId == 1);
+    CHECK(asked.BrokerEpoch == metadata_broker_find(&world.image, 1)->epoch);
+    before = captured_count;
+    CHECK(init_producer_id(&world, 0, NULL, -1, -1).ErrorCode ==
+          KAFKA_ERROR_COORDINATOR_LOAD_IN_PROGRESS);
+    CHECK(allocate_sent(before, &asked) == UINT32_MAX); /* One in flight is enough. */
+    controller_decides_and_applies(&world, ask);
+    CHECK(world.image.next_producer_id == CONTROLLER_PRODUCER_ID_BLOCK);
+    u32 asks = 0;
+    for (i64 expected = 0; expected < 1100; expected++) {
+        captures_forget();
+        i16 version = (i16)(expected % 6);
+        /* A v3+ request may carry an id and epoch: without a transactional id a new id. */
+        i64 carried = version >= 3 ? expected + 5000 : -1;
+        answer = init_producer_id(&world, version, NULL, carried, version >= 3 ? 3 : -1);
+        CHECK(answer.ErrorCode == KAFKA_ERROR_NONE);
+        CHECK(answer.ProducerId == expected && answer.ProducerEpoch == 0);
+        ask = allocate_sent(0, &asked);
+        if (ask == UINT32_MAX) continue;
+        /* After 900 of the 1000 (CONTROLLER_PRODUCER_ID_BLOCK) ids: the next block. */
+        CHECK(expected == 899);
+        asks++;
+        controller_decides_and_applies(&world, ask);
+    }
+    CHECK(asks == 1);
+    CHECK(world.image.next_producer_id == 2 * CONTROLLER_PRODUCER_ID_BLOCK);
+    captures_forget();
+    answer = init_producer_id(&world, 4, "txn", -1, -1);
+    CHECK(answer.ErrorCode == KAFKA_ERROR_COORDINATOR_NOT_AVAILABLE && answer.ProducerId == -1);
+    answer = init_producer_id(&world, 3, NULL, 7, -1);
+    CHECK(answer.ErrorCode == KAFKA_ERROR_INVALID_REQUEST && answer.ProducerId == -1);
+    answer = init_producer_id(&world, 2, NULL, -1, -1);
+    CHECK(answer.ErrorCode == KAFKA_ERROR_NONE && answer.ProducerId == 1100);
+    world_deinit(&world);
+}
+
+/* The test answers the AllocateProducerIds captured at index itself (as no controller would). */
+static void allocate_answer(struct world *world, u32 index, i16 error, i64 start, i32 length)
+{
+    struct proto_request_header header;
+    struct proto_reader reader;
+    captured_request(index, &header, &reader);
+    union kafka_response response;
+    kafka_allocate_producer_ids_response_init(&response.AllocateProducerIds);
+    response.AllocateProducerIds.ErrorCode = error;
+    response.AllocateProducerIds.ProducerIdStart = start;
+    response.AllocateProducerIds.ProducerIdLen = length;
+    static u8 frame[256];
+    struct proto_writer writer;
+    proto_writer_init(&writer, frame, sizeof(frame));
+    ASSERT(proto_response_frame_encode(&writer, header.RequestApiKey, header.RequestApiVersion,
+                                       header.CorrelationId, &response) == PROTO_OK);
+    ASSERT(broker_link_on_frame(world->broker, frame + 4, writer.position - 4));
+}
+
+/* InitProducerId without an id at hand: COORDINATOR_LOAD_IN_PROGRESS, and the index of the
+ * AllocateProducerIds it sent (UINT32_MAX: none). */
+static u32 init_producer_id_waits(struct world *world)
+{
+    u32 before = captured_count;
+    struct kafka_init_producer_id_response answer = init_producer_id(world, 4, NULL, -1, -1);
+    CHECK(answer.ErrorCode == KAFKA_ERROR_COORDINATOR_LOAD_IN_PROGRESS);
+    CHECK(answer.ProducerId == -1 && answer.ProducerEpoch == -1);
+    struct kafka_allocate_producer_ids_request asked;
+    return allocate_sent(before, &asked);
+}
+
+/* The controller's refusal, or a block that is malformed or not past the ids already held,
+ * leaves the broker without ids until the next InitProducerId asks again; a link lost with the
+ * ask in flight asks again on the new connection, and the block of the lost ask (committed,
+ * never heard of) is skipped: ids never repeat. */
+TEST(init_producer_id_asks_again_after_a_refusal_or_a_lost_link)
+{
+    struct world world;
+    world_init(&world);
+    world_registered(&world);
+    u32 ask = init_producer_id_waits(&world);
+    REQUIRE(ask != UINT32_MAX);
+    /* Refused (as an older incarnation's epoch would be): the block it names is not taken. */
+    allocate_answer(&world, ask, KAFKA_ERROR_STALE_BROKER_EPOCH, 0, 1000);
+    ask = init_producer_id_waits(&world);
+    REQUIRE(ask != UINT32_MAX);
+    allocate_answer(&world, ask, KAFKA_ERROR_NONE, -1000, 1000);
+    u32 lost_ask = init_producer_id_waits(&world);
+    REQUIRE(lost_ask != UINT32_MAX);
+    /* The link drops before the answer: the ask is given up; reconnected, the next asks. */
+    broker_link_on_conn(world.broker, IO_CONN_CLOSED);
+    CHECK(init_producer_id_waits(&world) == UINT32_MAX);
+    world.fake->now_ns += 2 * NS_PER_S; /* Past the link's reconnect backoff. */
+    broker_link_on_timer(world.broker);
+    broker_link_on_conn(world.broker, IO_CONN_CONNECTED);
+    ask = init_producer_id_waits(&world);
+    REQUIRE(ask != UINT32_MAX);
+    /* The controller committed the lost ask's block; its answer, late, is not taken. */
+    controller_decides_and_applies(&world, lost_ask);
+    CHECK(init_producer_id_waits(&world) == UINT32_MAX); /* The new ask is in flight. */
+    controller_decides_and_applies(&world, ask);
+    /* [1000, 2000): 900 ids, then the prefetch is answered with a block already held. */
+    ask = UINT32_MAX;
+    for (i64 expected = CONTROLLER_PRODUCER_ID_BLOCK; expected < 1900; expected++) {
+        captures_forget();
+        struct kafka_init_producer_id_response answer =
+            init_producer_id(&world, 4, NULL, -1, -1);
+        CHECK(answer.ErrorCode == KAFKA_ERROR_NONE && answer.ProducerId == expected);
+        struct kafka_allocate_producer_ids_request asked;
+        ask = allocate_sent(0, &asked);
+    }
+    REQUIRE(ask != UINT32_MAX);
+    allocate_answer(&world, ask, KAFKA_ERROR_NONE, CONTROLLER_PRODUCER_ID_BLOCK, 1000);
+    /* Not taken: the next id asks again (once), and the last 100 are handed out. */
+    u32 asks = 0;
+    for (i64 expected = 1900; expected < 2 * CONTROLLER_PRODUCER_ID_BLOCK; expected++) {
+        captures_forget();
+        CHECK(init_producer_id(&world, 4, NULL, -1, -1).ProducerId == expected);
+        struct kafka_allocate_producer_ids_request asked;
+        u32 sent = allocate_sent(0, &asked);
+        if (sent == UINT32_MAX) continue;
+        CHECK(expected == 1900);
+        asks++;
+        controller_decides_and_applies(&world, sent);
+    }
+    CHECK(asks == 1);
+    struct kafka_init_producer_id_response answer = init_producer_id(&world, 4, NULL, -1, -1);
+    CHECK(answer.ErrorCode == KAFKA_ERROR_NONE);
+    CHECK(answer.ProducerId == 2 * CONTROLLER_PRODUCER_ID_BLOCK);
+    world_deinit(&world);
+}
+
+/* One idempotent batch in batch_buffer: producer id, epoch, first sequence, records. */
+static u32 build_idempotent_batch(i64 producer_id, i16 epoch, i32 sequence, u32 records)
+{
+    struct batch_builder builder;
+    batch_builder_init(&builder, batch_buffer, sizeof(batch_buffer), 0, 1000);
+    batch_builder_producer(&builder, producer_id, epoch, sequence, false);
+    for (u32 i = 0; i < records; i++) {
+        char value[32];
+        int length = snprintf(value, sizeof(value), "idempotent-%d", sequence + (i32)i);
+        batch_builder_add(&builder, 1000 + i, NULL, -1, (const u8 *)value, length, NULL, 0);
+    }
+    return (u32)batch_builder_finish(&builder);
+}
+
+/* The Produce answer (v9) of partition 0 on conn 1 after before; its error code, base offset
+ * in *base and error message in *message. */
+static i32 produce_answer(u32 before, i64 *base, struct proto_string *message)
+{
+    u32 index = answer_on(1, before);
+    union kafka_response response;
+    if (index == UINT32_MAX || !response_get(index, KAFKA_API_PRODUCE, 9, &response)) return -1;
+    const struct kafka_produce_response_partition_produce *out =
+        &response.Produce.Responses.items[0].PartitionResponses.items[0];
+    *base = out->BaseOffset;
+    *message = out->ErrorMessage;
+    return out->ErrorCode;
+}
+
+/* Produce of an idempotent batch with acks=1: the log's producer checks reach the client as
+ * Kafka's error codes (a retry is answered with the first write's offset and writes nothing,
+ * a gap is OUT_OF_ORDER_SEQUENCE_NUMBER, an older epoch INVALID_PRODUCER_EPOCH, a producer
+ * beyond the partition's bound a retriable REQUEST_TIMED_OUT that says why); an idempotent
+ * batch must come alone and with a sequence (INVALID_RECORD). */
+TEST(produce_maps_the_logs_producer_checks)
+{
+    struct world world;
+    world_init(&world);
+    world_topic(&world, "idem", 1);
+    i64 base = -1;
+    struct proto_string message;
+    u32 size = build_idempotent_batch(42, 0, 0, 3);
+    u32 before = captured_count;
+    REQUIRE(produce(&world, 1, "idem", 0, 1, size));
+    world_run(&world);
+    CHECK(produce_answer(before, &base, &message) == KAFKA_ERROR_NONE && base == 0);
+    size = build_idempotent_batch(42, 0, 3, 2);
+    before = captured_count;
+    REQUIRE(produce(&world, 1, "idem", 0, 1, size));
+    world_run(&world);
+    CHECK(produce_answer(before, &base, &message) == KAFKA_ERROR_NONE && base == 3);
+    /* Both retried: answered where they were written, nothing new in the log. */
+    for (u32 round = 0; round < 2; round++) {
+        size = build_idempotent_batch(42, 0, round == 0 ? 0 : 3, round == 0 ? 3 : 2);
+        before = captured_count;
+        REQUIRE(produce(&world, 1, "idem", 0, 1, size));
+        world_run(&world);
+        CHECK(produce_answer(before, &base, &message) == KAFKA_ERROR_NONE);
+        CHECK(base == (round == 0 ? 0 : 3));
+        CHECK(list_offset(&world, "idem", 0, LOG_TIMESTAMP_LATEST) == 5);
+    }
+    size = build_idempotent_batch(42, 0, 9, 1); /* Sequence 5 expected. */
+    before = captured_count;
+    REQUIRE(produce(&world, 1, "idem", 0, 1, size));
+    world_run(&world);
+    CHECK(produce_answer(before, &base, &message) == KAFKA_ERROR_OUT_OF_ORDER_SEQUENCE_NUMBER);
+    CHECK(base == -1);
+    size = build_idempotent_batch(42, 1, 0, 1); /* A new epoch starts at 0. */
+    before = captured_count;
+    REQUIRE(produce(&world, 1, "idem", 0, 1, size));
+    world_run(&world);
+    CHECK(produce_answer(before, &base, &message) == KAFKA_ERROR_NONE && base == 5);
+    size = build_idempotent_batch(42, 0, 5, 1);
+    before = captured_count;
+    REQUIRE(produce(&world, 1, "idem", 0, 1, size));
+    world_run(&world);
+    CHECK(produce_answer(before, &base, &message) == KAFKA_ERROR_INVALID_PRODUCER_EPOCH);
+    CHECK(list_offset(&world, "idem", 0, LOG_TIMESTAMP_LATEST) == 6);
+    /* Two batches in one partition's records, the second idempotent; a producer id without a
+     * sequence: INVALID_RECORD, nothing appended. */
+    u32 first = build_batch(1, 1000);
+    static u8 two[sizeof(batch_buffer)];
+    memcpy(two, batch_buffer, first);
+    size = build_idempotent_batch(42, 1, 1, 1);
+    REQUIRE(first + size <= sizeof(two));
+    memcpy(two + first, batch_buffer, size);
+    memcpy(batch_buffer, two, first + size);
+    before = captured_count;
+    REQUIRE(produce(&world, 1, "idem", 0, 1, first + size));
+    world_run(&world);
+    CHECK(produce_answer(before, &base, &message) == KAFKA_ERROR_INVALID_RECORD);
+    size = build_idempotent_batch(43, 0, -1, 1);
+    before = captured_count;
+    REQUIRE(produce(&world, 1, "idem", 0, 1, size));
+    world_run(&world);
+    CHECK(produce_answer(before, &base, &message) == KAFKA_ERROR_INVALID_RECORD);
+    CHECK(list_offset(&world, "idem", 0, LOG_TIMESTAMP_LATEST) == 6);
+    /* The partition's bound on producers (8192), lowered to one in a fresh log so that it is
+     * reached: a new producer is refused with a retriable error and a reason; the known one
+     * goes on. */
+    world_topic(&world, "idem-full", 1);
+    u32 topic = (u32)broker_topic_find(world.broker, proto_string_of("idem-full"));
+    struct producer_state *producers = &world.broker->topics[topic].logs[0].producers;
+    REQUIRE(producers->capacity == 0);
+    producers->capacity_max = 1;
+    size = build_idempotent_batch(44, 0, 0, 1);
+    before = captured_count;
+    REQUIRE(produce(&world, 1, "idem-full", 0, 1, size));
+    world_run(&world);
+    CHECK(produce_answer(before, &base, &message) == KAFKA_ERROR_NONE && base == 0);
+    CHECK(message.size < 0); /* Null: nothing to explain. */
+    size = build_idempotent_batch(45, 0, 0, 1);
+    before = captured_count;
+    REQUIRE(produce(&world, 1, "idem-full", 0, 1, size));
+    world_run(&world);
+    CHECK(produce_answer(before, &base, &message) == KAFKA_ERROR_REQUEST_TIMED_OUT);
+    CHECK(message.size > 0 && memmem(message.data, (size_t)message.size, "producers",
+                                     strlen("producers")) != NULL);
+    size = build_idempotent_batch(44, 0, 1, 1);
+    before = captured_count;
+    REQUIRE(produce(&world, 1, "idem-full", 0, 1, size));
+    world_run(&world);
+    CHECK(produce_answer(before, &base, &message) == KAFKA_ERROR_NONE && base == 1);
+    world_deinit(&world);
+}
+
+/* acks=all: a retry of a batch still waiting for its followers is a duplicate, and it too is
+ * answered only once the high watermark passes the batch (as the first attempt is). */
+TEST(produce_duplicate_with_acks_all_waits_for_the_high_watermark)
+{
+    struct world world;
+    world_init(&world);
+    world_replicated(&world, "idem-all", 2); /* ISR {1, 2}. */
+    u32 size = build_idempotent_batch(7, 0, 0, 3);
+    u32 before = captured_count;
+    REQUIRE(produce(&world, 1, "idem-all", 0, -1, size));
+    world_run(&world);
+    CHECK(produce_answered(1, before, NULL) == -1);
+    u32 retry = captured_count;
+    REQUIRE(produce(&world, 2, "idem-all", 0, -1, size)); /* The producer's retry. */
+    world_run(&world);
+    CHECK(produce_answered(2, retry, NULL) == -1);
+    CHECK(list_offset(&world, "idem-all", 0, LOG_TIMESTAMP_LATEST) == 0); /* Not committed. */
+    replica_fetch(&world, REPLICA_2_CONN, "idem-all", 2, 0, 0, -1, 0);
+    CHECK(produce_answered(2, retry, NULL) == -1);
+    replica_fetch(&world, REPLICA_2_CONN, "idem-all", 2, 3, 0, 0, 0);
+    i64 base = -1;
+    CHECK(produce_answered(1, before, &base) == KAFKA_ERROR_NONE && base == 0);
+    base = -1;
+    CHECK(produce_answered(2, retry, &base) == KAFKA_ERROR_NONE && base == 0);
+    /* Once committed, a late retry is answered at once with the same offset. */
+    retry = captured_count;
+    REQUIRE(produce(&world, 2, "idem-all", 0, -1, size));
+    world_run(&world);
+    base = -1;
+    CHECK(produce_answered(2, retry, &base) == KAFKA_ERROR_NONE && base == 0);
+    CHECK(list_offset(&world, "idem-all", 0, LOG_TIMESTAMP_LATEST) == 3);
+    world_deinit(&world);
+}
+
 static const struct test_case tests[] = {
     {"flipped_valid_requests_never_crash", flipped_valid_requests_never_crash},
     {"flipped_admin_requests_never_crash", flipped_admin_requests_never_crash},
@@ -2631,6 +2995,13 @@ static const struct test_case tests[] = {
     {"fetch_checks_leader_epochs_and_divergence", fetch_checks_leader_epochs_and_divergence},
     {"lagging_follower_leaves_the_isr_and_returns", lagging_follower_leaves_the_isr_and_returns},
     {"restarted_leader_waits_for_its_registration", restarted_leader_waits_for_its_registration},
+    {"init_producer_id_hands_out_ids_from_controller_blocks",
+     init_producer_id_hands_out_ids_from_controller_blocks},
+    {"init_producer_id_asks_again_after_a_refusal_or_a_lost_link",
+     init_producer_id_asks_again_after_a_refusal_or_a_lost_link},
+    {"produce_maps_the_logs_producer_checks", produce_maps_the_logs_producer_checks},
+    {"produce_duplicate_with_acks_all_waits_for_the_high_watermark",
+     produce_duplicate_with_acks_all_waits_for_the_high_watermark},
 };
 
 TEST_MAIN(tests)

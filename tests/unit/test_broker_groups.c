@@ -674,8 +674,11 @@ TEST(find_coordinator_asks_for_the_offsets_topic_then_names_its_leader)
         CHECK(proto_string_equal_cstr(found.Host, "127.0.0.1"));
         CHECK(found.Port == 9092);
     }
-    /* Transactions are not served. */
-    CHECK(find_coordinator(&world, 2, 3, 1, "txn", &found) == KAFKA_ERROR_INVALID_REQUEST);
+    /* Transactions are not served: no transaction coordinator (retriable, as while loading). */
+    CHECK(find_coordinator(&world, 2, 3, 1, "txn", &found) ==
+          KAFKA_ERROR_COORDINATOR_NOT_AVAILABLE);
+    CHECK(found.NodeId == -1);
+    CHECK(find_coordinator(&world, 2, 3, 2, "what", &found) == KAFKA_ERROR_INVALID_REQUEST);
     /* Metadata names it an internal topic. */
     union kafka_request body;
     kafka_metadata_request_init(&body.Metadata);

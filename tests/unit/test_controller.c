@@ -1778,12 +1778,20 @@ TEST(producer_id_blocks_are_consecutive_committed_and_never_repeat)
     CHECK_EQ_U64(block.ProducerIdStart, CONTROLLER_PRODUCER_ID_BLOCK);
     commit();
     CHECK_EQ_U64(image.next_producer_id, 2 * CONTROLLER_PRODUCER_ID_BLOCK);
+    /* A fenced broker of the current epoch is served, as by Kafka's checkBrokerEpoch. */
+    beat(2, 0, true, false);
+    commit();
+    REQUIRE(metadata_broker_find(&image, 2)->fenced);
+    block = allocate_ids(2, epoch2);
+    CHECK_EQ_U64(block.ErrorCode, KAFKA_ERROR_NONE);
+    CHECK_EQ_U64(block.ProducerIdStart, 2 * CONTROLLER_PRODUCER_ID_BLOCK);
+    commit();
     /* A stale epoch or an unknown broker gets nothing and moves nothing. */
     block = allocate_ids(1, epoch1 + 1);
     CHECK_EQ_U64(block.ErrorCode, KAFKA_ERROR_STALE_BROKER_EPOCH);
     CHECK_EQ_U64(decision.count, 0);
-    block = allocate_ids(7, 1);
-    CHECK_EQ_U64(block.ErrorCode, KAFKA_ERROR_BROKER_ID_NOT_REGISTERED);
+    block = allocate_ids(7, 1); /* Kafka's checkBrokerEpoch: unregistered is stale too. */
+    CHECK_EQ_U64(block.ErrorCode, KAFKA_ERROR_STALE_BROKER_EPOCH);
     CHECK_EQ_U64(decision.count, 0);
     /* An inactive controller answers NOT_CONTROLLER; the broker asks again later. */
     union kafka_request request;
