@@ -14,6 +14,13 @@
  * checkers report it (passed, with a message saying how many records and why) instead of
  * failing; with flush every message, or without a crash in between, the same facts fail.
  *
+ * Duplicates (kafka-no-duplicates, catalog I3): a producer that resends a value whose outcome
+ * it does not know (RETRIED) may find the first attempt in the log too. Without idempotence
+ * that is Kafka's at-least-once (labelled); an idempotent producer's SENDs carry
+ * HISTORY_KAFKA_IDEMPOTENT, and its leaders must recognise the resent batch (producer id,
+ * epoch, sequence) and write it once, answering with the first write's offset, so a second
+ * copy fails the run, as it does kafka-acked-durable.
+ *
  * Tested by tests/unit/test_model_kafka.c (crafted histories: each checker passes and fails). */
 #include "kafka_checkers.h"
 #include "replication_checkers.h"
@@ -427,18 +434,22 @@ static void kafka_durable_verdict(const struct history *history, u32 lost, u32 a
 }
 
 /* True when the producer sent the acknowledged record's operation again after an answer that
- * does not prove the first attempt missed the log (HISTORY_KAFKA_RETRIED). */
+ * does not prove the first attempt missed the log (HISTORY_KAFKA_RETRIED), without
+ * idempotence: an idempotent producer's retry is the same batch, which its leader must
+ * write once. */
 static bool kafka_retried(const struct history *history, const struct kafka_fact *ack)
 {
     const struct history_event *acked = &history->events[ack->index];
+    bool retried = false;
     for (u32 i = 0; i < ack->index; i++) {
         const struct history_event *event = &history->events[i];
-        if (event->kind == HISTORY_KAFKA_RETRIED && event->node == acked->node &&
-            event->a == acked->a) {
-            return true;
+        if (event->node != acked->node || event->a != acked->a) continue;
+        if (event->kind == HISTORY_KAFKA_SEND && (event->d & HISTORY_KAFKA_IDEMPOTENT) != 0) {
+            return false;
         }
+        retried = retried || event->kind == HISTORY_KAFKA_RETRIED;
     }
-    return false;
+    return retried;
 }
 
 /* True when the consumer read the acknowledged record at its offset (among other places). */
@@ -508,11 +519,278 @@ void kafka_check_acked_durable(const struct history *history, const struct check
         if (outcome->passed && duplicated > 0 && used < sizeof(outcome->message)) {
             snprintf(outcome->message + used, sizeof(outcome->message) - used,
                      "; LABELLED CONSEQUENCE: %u of them were also read at a second offset, "
-                     "because the producer retried after NOT_LEADER_OR_FOLLOWER, which a "
-                     "leader deposed while the append waited for its followers also answers "
-                     "(no idempotence: at least once)", duplicated);
+                     "because the producer retried without enable.idempotence after an answer "
+                     "that does not prove the first attempt missed the log (a timeout, a lost "
+                     "connection, or NOT_LEADER_OR_FOLLOWER from a leader deposed while the "
+                     "append waited for its followers): at least once", duplicated);
         }
     }
     free(acks);
     free(reads);
+}
+
+/* ===== Duplicates (catalog I3) ===== */
+
+/* What the history says of one sent value. */
+struct kafka_send_fact {
+    u64 checksum;
+    u64 operation;
+    u32 node;
+    bool idempotent;
+    bool retried;
+};
+
+static int kafka_send_by_checksum(const void *left, const void *right)
+{
+    const struct kafka_send_fact *a = left, *b = right;
+    if (a->checksum != b->checksum) return a->checksum < b->checksum ? -1 : 1;
+    if (a->node != b->node) return a->node < b->node ? -1 : 1;
+    return a->operation < b->operation ? -1 : a->operation > b->operation;
+}
+
+struct kafka_operation_key {
+    u32 node;
+    u64 operation;
+};
+
+static int kafka_operation_compare(const void *left, const void *right)
+{
+    const struct kafka_operation_key *a = left, *b = right;
+    if (a->node != b->node) return a->node < b->node ? -1 : 1;
+    return a->operation < b->operation ? -1 : a->operation > b->operation;
+}
+
+/* Every SEND, sorted by checksum, each marked retried when its producer reported RETRIED for
+ * its operation. */
+static struct kafka_send_fact *kafka_sends(const struct history *history, u32 *count)
+{
+    struct kafka_send_fact *sends = calloc(MAX(history->count, 1u), sizeof(*sends));
+    struct kafka_operation_key *retried = calloc(MAX(history->count, 1u), sizeof(*retried));
+    ASSERT(sends != NULL && retried != NULL);
+    u32 retried_count = 0;
+    *count = 0;
+    for (u32 i = 0; i < history->count; i++) {
+        const struct history_event *event = &history->events[i];
+        if (event->kind == HISTORY_KAFKA_SEND) {
+            sends[(*count)++] = (struct kafka_send_fact){
+                .checksum = event->c, .operation = event->a, .node = event->node,
+                .idempotent = (event->d & HISTORY_KAFKA_IDEMPOTENT) != 0};
+        } else if (event->kind == HISTORY_KAFKA_RETRIED) {
+            retried[retried_count++] = (struct kafka_operation_key){event->node, event->a};
+        }
+    }
+    qsort(retried, retried_count, sizeof(*retried), kafka_operation_compare);
+    for (u32 i = 0; i < *count; i++) {
+        struct kafka_operation_key key = {sends[i].node, sends[i].operation};
+        sends[i].retried = bsearch(&key, retried, retried_count, sizeof(*retried),
+                                   kafka_operation_compare) != NULL;
+    }
+    qsort(sends, *count, sizeof(*sends), kafka_send_by_checksum);
+    free(retried);
+    return sends;
+}
+
+static const struct kafka_send_fact *kafka_send_find(const struct kafka_send_fact *sends,
+                                                     u32 count, u64 checksum)
+{
+    u32 low = 0, high = count;
+    while (low < high) {
+        u32 middle = low + (high - low) / 2;
+        if (sends[middle].checksum < checksum) low = middle + 1;
+        else high = middle;
+    }
+    return low < count && sends[low].checksum == checksum ? &sends[low] : NULL;
+}
+
+/* A value some consumer's last pass over its partition read at two offsets. */
+struct kafka_duplicate {
+    u64 partition;
+    u64 checksum;
+    u64 first_offset;
+    u64 second_offset;
+    u32 index; /* The history event of the read at the second offset. */
+};
+
+static int kafka_duplicate_compare(const void *left, const void *right)
+{
+    const struct kafka_duplicate *a = left, *b = right;
+    if (a->partition != b->partition) return a->partition < b->partition ? -1 : 1;
+    if (a->checksum != b->checksum) return a->checksum < b->checksum ? -1 : 1;
+    return a->index < b->index ? -1 : a->index > b->index;
+}
+
+/* The values read at two offsets, each once (the earliest such read of any consumer), in
+ * (partition, checksum) order. The last pass of each consumer (kafka_final_reads) stands for
+ * the partition's final log, as kafka-acked-durable judges it. */
+static struct kafka_duplicate *kafka_duplicates(const struct history *history, u32 *count)
+{
+    u32 read_count = 0;
+    struct kafka_fact *reads = kafka_final_reads(history, &read_count);
+    struct kafka_duplicate *found = calloc(MAX(read_count, 1u), sizeof(*found));
+    ASSERT(found != NULL);
+    u32 found_count = 0;
+    for (u32 start = 0; start < read_count;) {
+        u32 end = start + 1;
+        while (end < read_count && reads[end].node == reads[start].node &&
+               reads[end].partition == reads[start].partition &&
+               reads[end].checksum == reads[start].checksum) {
+            end++;
+        }
+        /* Reads sort by event index within the group: the first at another offset than the
+         * first read is the second copy (a re-fetch of one offset is no copy). */
+        for (u32 i = start + 1; i < end; i++) {
+            if (reads[i].offset == reads[start].offset) continue;
+            found[found_count++] = (struct kafka_duplicate){
+                .partition = reads[start].partition, .checksum = reads[start].checksum,
+                .first_offset = MIN(reads[start].offset, reads[i].offset),
+                .second_offset = MAX(reads[start].offset, reads[i].offset),
+                .index = reads[i].index};
+            break;
+        }
+        start = end;
+    }
+    qsort(found, found_count, sizeof(*found), kafka_duplicate_compare);
+    u32 unique = 0;
+    for (u32 i = 0; i < found_count; i++) {
+        if (unique > 0 && found[unique - 1].partition == found[i].partition &&
+            found[unique - 1].checksum == found[i].checksum) {
+            continue;
+        }
+        found[unique++] = found[i];
+    }
+    free(reads);
+    *count = unique;
+    return found;
+}
+
+/* True when the topic named by a METADATA_TOPIC event is an internal one (__consumer_offsets):
+ * its appends are not the workload's. */
+static bool kafka_internal_topic(const struct history *history, u64 topic_hash)
+{
+    for (u32 i = 0; i < history->count; i++) {
+        const struct history_event *event = &history->events[i];
+        if (event->kind != HISTORY_METADATA_TOPIC || event->c != topic_hash) continue;
+        return event->data_size >= 2 && history->data[event->data_offset] == '_' &&
+               history->data[event->data_offset + 1] == '_';
+    }
+    return false;
+}
+
+/* True when no leader wrote a batch holding offset of partition between the events after and
+ * before: the leader answered the retry with what it had written earlier. */
+static bool kafka_no_leader_append(const struct history *history, u64 partition, u64 offset,
+                                   u32 after, u32 before)
+{
+    for (u32 i = after + 1; i < before; i++) {
+        const struct history_event *event = &history->events[i];
+        if (event->kind != HISTORY_REPLICA_APPENDED || event->b != partition) continue;
+        if (offset < event->c || offset > event->d) continue;
+        struct history_replica_batch batch;
+        if (event->data_size != sizeof(batch)) continue;
+        memcpy(&batch, history->data + event->data_offset, sizeof(batch));
+        if (batch.role != HISTORY_REPLICA_LEADER) continue;
+        if (kafka_internal_topic(history, event->a)) continue;
+        return false;
+    }
+    return true;
+}
+
+void kafka_history_retry_counts(const struct history *history, struct kafka_retry_counts *counts)
+{
+    memset(counts, 0, sizeof(*counts));
+    u32 send_count = 0;
+    struct kafka_send_fact *sends = kafka_sends(history, &send_count);
+    for (u32 i = 0; i < send_count; i++) {
+        counts->retried += sends[i].retried;
+        counts->retried_idempotent += sends[i].retried && sends[i].idempotent;
+    }
+    /* Per idempotent retried operation: its last RETRIED, then its ACKED. */
+    for (u32 k = 0; k < history->count; k++) {
+        const struct history_event *acked = &history->events[k];
+        if (acked->kind != HISTORY_KAFKA_ACKED) continue;
+        const struct kafka_send_fact *send = kafka_send_find(sends, send_count, acked->d);
+        if (send == NULL || !send->idempotent || !send->retried) continue;
+        u32 last_retry = UINT32_MAX;
+        for (u32 i = k; i-- > 0;) {
+            const struct history_event *event = &history->events[i];
+            if (event->kind == HISTORY_KAFKA_RETRIED && event->node == acked->node &&
+                event->a == acked->a) {
+                last_retry = i;
+                break;
+            }
+        }
+        if (last_retry == UINT32_MAX) continue;
+        if (kafka_no_leader_append(history, acked->b, acked->c, last_retry, k)) {
+            counts->deduplicated++;
+        }
+    }
+    u32 duplicate_count = 0;
+    free(kafka_duplicates(history, &duplicate_count));
+    counts->duplicated = duplicate_count;
+    u32 seen[KAFKA_CLIENTS_MAX];
+    u32 seen_count = 0;
+    for (u32 i = 0; i < history->count; i++) {
+        const struct history_event *event = &history->events[i];
+        if (event->kind != HISTORY_KAFKA_PRODUCER_ID) continue;
+        bool again = false;
+        for (u32 s = 0; s < seen_count && !again; s++) again = seen[s] == event->node;
+        if (again) counts->new_producer_ids++;
+        else if (seen_count < KAFKA_CLIENTS_MAX) seen[seen_count++] = event->node;
+    }
+    free(sends);
+}
+
+void kafka_check_no_duplicates(const struct history *history, const struct check_params *params,
+                               struct check_outcome *outcome)
+{
+    (void)params;
+    u32 send_count = 0, duplicate_count = 0, labelled = 0;
+    struct kafka_send_fact *sends = kafka_sends(history, &send_count);
+    struct kafka_duplicate *duplicates = kafka_duplicates(history, &duplicate_count);
+    outcome->passed = true;
+    for (u32 i = 0; i < duplicate_count && outcome->passed; i++) {
+        const struct kafka_duplicate *twice = &duplicates[i];
+        const struct kafka_send_fact *send = kafka_send_find(sends, send_count, twice->checksum);
+        if (send != NULL && !send->idempotent && send->retried) {
+            labelled++; /* At least once: the retry's twin is in the log too. */
+            continue;
+        }
+        outcome->passed = false;
+        outcome->event_index = twice->index;
+        int written = snprintf(outcome->message, sizeof(outcome->message),
+                               "partition %" PRIu64 " holds one value (checksum %016" PRIx64
+                               ") at offsets %" PRIu64 " and %" PRIu64 ": ", twice->partition,
+                               twice->checksum, twice->first_offset, twice->second_offset);
+        ASSERT(written > 0 && (u32)written < sizeof(outcome->message));
+        char *rest = outcome->message + written;
+        u32 room = (u32)sizeof(outcome->message) - (u32)written;
+        if (send == NULL) {
+            snprintf(rest, room, "no producer ever sent it");
+        } else if (send->idempotent) {
+            snprintf(rest, room, "producer %u (operation %" PRIu64 ") is idempotent, so its "
+                     "leaders must have written its %s batch once", send->node, send->operation,
+                     send->retried ? "retried" : "(never retried)");
+        } else {
+            snprintf(rest, room, "producer %u sent it once (operation %" PRIu64 ") and never "
+                     "retried it", send->node, send->operation);
+        }
+    }
+    if (outcome->passed) {
+        struct kafka_retry_counts counts;
+        kafka_history_retry_counts(history, &counts);
+        if (labelled > 0) {
+            snprintf(outcome->message, sizeof(outcome->message),
+                     "LABELLED CONSEQUENCE: %u records written twice because their producers "
+                     "retried without enable.idempotence (at least once); %u sends retried",
+                     labelled, counts.retried);
+        } else {
+            snprintf(outcome->message, sizeof(outcome->message),
+                     "no value read at two offsets; %u sends retried (%u by idempotent "
+                     "producers, %u of those acknowledged with the offset their leader had "
+                     "written before the retry: deduplicated)", counts.retried,
+                     counts.retried_idempotent, counts.deduplicated);
+        }
+    }
+    free(duplicates);
+    free(sends);
 }

@@ -14,6 +14,7 @@
 #include "report.h"
 
 #include "../impl/protocol/errors_generated.h"
+#include "../model/kafka_checkers.h" /* The retry and duplicate counts of the Kafka clients. */
 
 #include <errno.h>
 #include <inttypes.h>
@@ -133,6 +134,7 @@ static const struct kind_name history_kind_names[] = {
     {HISTORY_KAFKA_BROKER_CONFIG, "KAFKA_BROKER_CONFIG"},
     {HISTORY_KAFKA_CONNECTED, "KAFKA_CONNECTED"},
     {HISTORY_KAFKA_RETRIED, "KAFKA_RETRIED"},
+    {HISTORY_KAFKA_PRODUCER_ID, "KAFKA_PRODUCER_ID"},
     {HISTORY_CONTROLLER_ACTIVE, "CONTROLLER_ACTIVE"},
     {HISTORY_CONTROLLER_DECISION, "CONTROLLER_DECISION"},
     {HISTORY_METADATA_PARTITION, "METADATA_PARTITION"},
@@ -492,10 +494,13 @@ static void print_topology(FILE *out, const struct scenario *scenario)
         report_format_duration(workload->interval_ns, interval, sizeof(interval));
         report_format_duration(workload->start_ns, start, sizeof(start));
         report_format_duration(workload->stop_ns, stop, sizeof(stop));
+        const char *retrying = workload->idempotent ? ", idempotent"
+                               : workload->retries  ? ", retrying without idempotence"
+                                                    : "";
         fprintf(out, "workload    kafka-produce-consume: topic %s (%u partitions), %u producers "
-                "(acks %d, a %u-byte value every %s each, from %s%s%s), %u consumers\n",
+                "(acks %d%s, a %u-byte value every %s each, from %s%s%s), %u consumers\n",
                 workload->topic, workload->partition_count, workload->producer_count,
-                workload->acks, workload->value_size, interval, start,
+                workload->acks, retrying, workload->value_size, interval, start,
                 workload->stop_ns != 0 ? " until " : "", workload->stop_ns != 0 ? stop : "",
                 workload->consumer_count);
     } else {
@@ -520,6 +525,12 @@ static void print_kafka_clients(FILE *out, const struct history *history)
             counts[HISTORY_KAFKA_FAILED - HISTORY_KAFKA_SEND],
             counts[HISTORY_KAFKA_UNKNOWN - HISTORY_KAFKA_SEND],
             counts[HISTORY_KAFKA_READ - HISTORY_KAFKA_SEND]);
+    struct kafka_retry_counts retries;
+    kafka_history_retry_counts(history, &retries);
+    if (retries.retried == 0 && retries.duplicated == 0) return;
+    fprintf(out, "            %u sends retried (%u by idempotent producers, %u of those "
+            "deduplicated); %u values read at two offsets\n", retries.retried,
+            retries.retried_idempotent, retries.deduplicated, retries.duplicated);
 }
 
 void report_print_scenario(FILE *out, const struct scenario *scenario)
@@ -810,6 +821,20 @@ static void describe_payload(const struct history *history, const struct history
     case HISTORY_REPLICA_TRUNCATED:
         text_add(text, "log cut to end %" PRIu64 " (high watermark %" PRIu64 ")", event->c,
                  event->d);
+        break;
+    case HISTORY_KAFKA_SEND:
+        if ((event->d & HISTORY_KAFKA_IDEMPOTENT) != 0) {
+            text_add(text, "idempotent: its leader writes it once however often it is resent");
+        }
+        break;
+    case HISTORY_KAFKA_RETRIED:
+        /* REQUEST_TIMED_OUT: no answer in time; NETWORK_EXCEPTION: the connection was lost;
+         * the sequence errors: resent under a new producer id. */
+        text_add(text, "operation %" PRIu64 " sent again after %s", event->a,
+                 error_name(event->c));
+        break;
+    case HISTORY_KAFKA_PRODUCER_ID:
+        text_add(text, "producer id %" PRIu64 ", epoch %" PRIu64, event->a, event->b);
         break;
     case HISTORY_GROUP_JOINED:
         text_add(text, "joined generation %" PRIu64 " of %" PRIu64 " members%s, %s", event->a,
@@ -1109,6 +1134,34 @@ static void md_clients(FILE *out, const struct report_stats *stats)
             "restarted %u times.\n\n", stats->client_invoked, stats->client_ok,
             stats->client_failed, stats->client_unknown, pending, stats->committed_length,
             stats->leader_changes, stats->restarts);
+}
+
+/* What the Kafka producers and consumers saw, when the run had any. */
+static void md_kafka(FILE *out, const struct history *history)
+{
+    u64 sends = 0, acked = 0, failed = 0, unknown = 0, reads = 0;
+    for (u32 i = 0; i < history->count; i++) {
+        u32 kind = history->events[i].kind;
+        sends += kind == HISTORY_KAFKA_SEND;
+        acked += kind == HISTORY_KAFKA_ACKED;
+        failed += kind == HISTORY_KAFKA_FAILED;
+        unknown += kind == HISTORY_KAFKA_UNKNOWN;
+        reads += kind == HISTORY_KAFKA_READ;
+    }
+    if (sends == 0 && reads == 0) return;
+    struct kafka_retry_counts retries;
+    kafka_history_retry_counts(history, &retries);
+    fprintf(out, "## What the Kafka clients saw\n\n"
+            "- Producers sent %" PRIu64 " records: %" PRIu64 " acknowledged, %" PRIu64 " failed "
+            "(definitely not written), %" PRIu64 " with an unknown outcome; consumers read %"
+            PRIu64 " records.\n", sends, acked, failed, unknown, reads);
+    fprintf(out, "- Producers retried %u sends whose first attempt may have reached the log "
+            "(%u by idempotent producers, whose leaders recognised %u resent batches and "
+            "answered with the first write's offset: deduplicated; %u new producer ids after a "
+            "refused sequence); %u values were read at two offsets of their partition (written "
+            "twice: at least once, the price of retries without enable.idempotence).\n\n",
+            retries.retried, retries.retried_idempotent, retries.deduplicated,
+            retries.new_producer_ids, retries.duplicated);
 }
 
 static void md_checks(FILE *out, const struct scenario *scenario, const struct sim_result *result)
@@ -1423,6 +1476,7 @@ static void write_report_md(FILE *out, const struct scenario *scenario,
     struct report_stats stats;
     report_history_stats(&result->history, &stats);
     md_clients(out, &stats);
+    md_kafka(out, &result->history);
     md_checks(out, scenario, result);
     md_faults(out, &result->faults);
     md_groups(out, scenario, &result->history);

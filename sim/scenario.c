@@ -68,6 +68,7 @@ struct parser {
     struct position replication_at; /* The replication factor's token, when given. */
     struct position group_option_at; /* The first consumer-group option, when given. */
     struct position workload_at;     /* The workload's kind. */
+    struct position delivery_timeout_at; /* The delivery-timeout option, when given. */
     bool have_wan, have_name;
 };
 
@@ -813,7 +814,7 @@ static bool workload_group_option(struct parser *parser, struct scenario_workloa
 }
 
 /* Options of kafka-produce-consume: topic, partitions, replication, producers, consumers, acks,
- * stop, and the group options above. */
+ * stop, idempotent, retries, delivery-timeout, and the group options above. */
 static bool workload_kafka_option(struct parser *parser, struct scenario_workload *workload)
 {
     u64 value = 0;
@@ -857,6 +858,23 @@ static bool workload_kafka_option(struct parser *parser, struct scenario_workloa
     if (parser_keyword(parser, "stop")) {
         return parser_duration(parser, "the producers' stop time", &workload->stop_ns);
     }
+    if (parser_keyword(parser, "idempotent")) {
+        workload->idempotent = true;
+        return true;
+    }
+    if (parser_keyword(parser, "retries")) {
+        workload->retries = true;
+        return true;
+    }
+    const struct token *option = parser_peek(parser);
+    if (option != NULL && parser_keyword(parser, "delivery-timeout")) {
+        parser->delivery_timeout_at = (struct position){parser->line, option->column};
+        if (!parser_duration(parser, "the delivery timeout", &workload->delivery_timeout_ns)) {
+            return false;
+        }
+        if (workload->delivery_timeout_ns > 0) return true;
+        return parser_error(parser, option->column, "the delivery timeout must be positive");
+    }
     if (workload_group_option(parser, workload)) return parser->error[0] == '\0';
     if (parser_keyword(parser, "replication")) {
         const struct token *token = parser_peek(parser);
@@ -888,6 +906,33 @@ static bool workload_group_valid(struct parser *parser, const struct scenario_wo
     if (workload->heartbeat_interval_ns >= workload->session_timeout_ns) {
         return parser_error(parser, at.column, "the heartbeat interval must be shorter than the "
                             "session timeout (Kafka advises a third of it)");
+    }
+    return true;
+}
+
+/* Retrying producers: Kafka refuses enable.idempotence unless acks=all, and a delivery timeout
+ * means nothing to a producer that never resends. */
+static bool workload_retries_valid(struct parser *parser, struct scenario_workload *workload)
+{
+    if (workload->idempotent && workload->acks != -1) {
+        return parser_error(parser, parser->workload_at.column, "idempotent producers need acks "
+                            "all (Kafka refuses enable.idempotence with acks %d)", workload->acks);
+    }
+    bool retrying = workload->idempotent || workload->retries;
+    if (!retrying && parser->delivery_timeout_at.line != 0) {
+        return parser_error(parser, parser->delivery_timeout_at.column,
+                            "delivery-timeout needs retries or idempotent");
+    }
+    if (retrying && workload->delivery_timeout_ns == 0) {
+        /* Kafka's default is 2 minutes, longer than most runs; 30s still outlasts any fault. */
+        workload->delivery_timeout_ns = 30 * NS_PER_S;
+    }
+    if (retrying && workload->delivery_timeout_ns < workload->request_timeout_ns) {
+        return parser_error(parser, parser->delivery_timeout_at.line != 0
+                                        ? parser->delivery_timeout_at.column
+                                        : parser->workload_at.column,
+                            "the delivery timeout must be at least the request timeout "
+                            "(Kafka requires delivery.timeout.ms >= request.timeout.ms)");
     }
     return true;
 }
@@ -935,6 +980,7 @@ static bool statement_workload(struct parser *parser)
             return parser_error(parser, kind->column, "kafka values are 24..1024 bytes");
         }
         if (!workload_group_valid(parser, workload)) return false;
+        if (!workload_retries_valid(parser, workload)) return false;
     }
     return true;
 }

@@ -71,6 +71,12 @@ struct scenario_workload {
     i32 acks;               /* -1 (all), 0 or 1. */
     u32 replication_factor; /* Of the topic the producers create (1..node count). */
     u64 stop_ns;            /* Producers send nothing new from this time (0: never). */
+    /* Producers: enable.idempotence (implies retries and acks all); retries without it
+     * (a value whose outcome is unknown is sent again: duplicates are possible); how long a
+     * value is retried after its first send (delivery.timeout.ms; 30s unless given). */
+    bool idempotent;
+    bool retries;
+    u64 delivery_timeout_ns;
     /* Consumer groups: with a group name the consumers are members of that group (classic
      * protocol) instead of reading every partition; the rest only matters then. */
     char group[SCENARIO_NAME_MAX];      /* "" : no group. */

@@ -289,6 +289,9 @@ static void sim_add_kafka_clients(struct sim_run *run)
         config->value_size = workload->value_size;
         config->request_timeout_ns = workload->request_timeout_ns;
         config->stop_ns = workload->stop_ns;
+        config->idempotent = workload->idempotent;
+        config->retry_unknown = workload->retries || workload->idempotent;
+        config->delivery_timeout_ns = workload->delivery_timeout_ns;
         if (group) {
             ASSERT(strlen(workload->group) < sizeof(config->group));
             snprintf(config->group, sizeof(config->group), "%s", workload->group);

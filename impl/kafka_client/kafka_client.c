@@ -20,6 +20,14 @@
  * (sent, and the answer never came, or acks=0). An answer that means "not appended here"
  * (NOT_LEADER_OR_FOLLOWER, LEADER_NOT_AVAILABLE, UNKNOWN_TOPIC_OR_PARTITION) refreshes the
  * metadata and retries the same value after a backoff, possibly to another broker.
+ * A retrying producer (retry_unknown or idempotent) also resends, byte for byte, a batch whose
+ * attempt timed out, lost its connection or got a retriable error, until delivery_timeout_ns
+ * after its first send (RETRIED, c = the error: REQUEST_TIMED_OUT for a timeout,
+ * NETWORK_EXCEPTION for a lost connection); an idempotent one gets a producer id first
+ * (InitProducerId) and numbers its batches per partition, and a refused sequence or epoch gets
+ * it a new id (KIP-360), unless an earlier attempt of the refused batch may be in a log: that
+ * batch is resent unchanged instead. Without either flag nothing of this runs, so older runs
+ * replay exactly.
  * Consumer: per partition a position and the connection it is valid on; a partition whose
  * leader's connection is not that one is listed again (ListOffsets earliest, REREAD) before
  * it is fetched, so after a broker restart its reads describe the log the broker recovered.
@@ -56,6 +64,7 @@ struct kafka_client *kafka_client_create(const struct kafka_client_config *confi
     ASSERT(config->acks == -1 || config->acks == 0 || config->acks == 1);
     ASSERT(config->bootstrap_count > 0 && config->bootstrap_count <= KAFKA_CLIENT_BOOTSTRAP_MAX);
     ASSERT(config->replication_factor >= 1);
+    ASSERT(!config->idempotent || config->acks == -1); /* As Kafka's producers require. */
     if (config->role == KAFKA_CLIENT_GROUP_CONSUMER) {
         ASSERT(config->group[0] != '\0');
         ASSERT(config->heartbeat_interval_ns > 0 && config->commit_interval_ns > 0);
@@ -66,6 +75,8 @@ struct kafka_client *kafka_client_create(const struct kafka_client_config *confi
     client->config = *config;
     client->io = io;
     client->operation_next = 1;
+    client->producer_id = -1;
+    client->producer_epoch = -1;
     for (u32 p = 0; p < KAFKA_CLIENT_PARTITIONS_MAX; p++) client->leader_link[p] = -1;
     kc_group_init(client);
     return client;
@@ -215,7 +226,7 @@ bool kc_send(struct kafka_client *client, u32 index, enum kafka_client_request k
     return true;
 }
 
-static void producer_operation_end(struct kafka_client *client, u32 kind, u64 c);
+static void producer_attempt_lost(struct kafka_client *client, i16 error);
 
 /* The link failed (closed, refused, timed out, spoke nonsense): what was in flight on it is
  * lost, it backs off, and the leaders it stood for are asked about again. */
@@ -224,7 +235,7 @@ void kc_link_lost(struct kafka_client *client, u32 index, i16 error)
     struct kc_link *link = &client->links[index];
     enum kafka_client_request pending = link->pending;
     if (pending == KC_PRODUCE && client->active && client->sent) {
-        producer_operation_end(client, HISTORY_KAFKA_UNKNOWN, (u64)(u16)error);
+        producer_attempt_lost(client, error);
     }
     if (link->conn != 0) io_close(client->io, link->conn);
     link->conn = 0;
@@ -393,31 +404,72 @@ static void kc_on_metadata(struct kafka_client *client,
 
 /* ===== Producer ===== */
 
+/* Retries resend a batch whose outcome is unknown (retries > 0 in Kafka's producers). */
+static bool producer_retries(const struct kafka_client *client)
+{
+    return client->config.idempotent || client->config.retry_unknown;
+}
+
+static u64 producer_delivery_deadline(const struct kafka_client *client)
+{
+    u64 timeout = client->config.delivery_timeout_ns != 0 ? client->config.delivery_timeout_ns
+                                                          : client->config.request_timeout_ns;
+    return client->first_sent_ns + timeout;
+}
+
 static void producer_operation_end(struct kafka_client *client, u32 kind, u64 c)
 {
     ASSERT(client->active);
+    /* A batch that never left the client used no sequence: the next one takes it, so the
+     * leader sees no gap. */
+    if (client->config.idempotent && !client->attempted && client->batch_size != 0 &&
+        client->batch_producer_id == client->producer_id) {
+        client->next_sequence[client->partition] = client->batch_sequence;
+    }
     kc_observe(client, kind, client->operation_id, client->partition, c,
                kind == HISTORY_KAFKA_ACKED ? client->checksum : 0);
     client->active = false;
     client->sent = false;
+    client->batch_size = 0;
     io_timer_cancel(client->io, KC_TIMER_DEADLINE);
     io_timer_set(client->io, KC_TIMER_NEXT, io_now_ns(client->io) + client->config.interval_ns);
 }
 
-static void producer_send(struct kafka_client *client, u32 index)
+/* Builds the operation's batch; an idempotent producer's carries its producer id, epoch and
+ * the partition's next sequence. */
+static void producer_build(struct kafka_client *client)
 {
     struct batch_builder builder;
     batch_builder_init(&builder, client->batch, sizeof(client->batch), 0,
                        (i64)(io_wall_ns(client->io) / NS_PER_MS));
+    if (client->config.idempotent) {
+        ASSERT(client->producer_id >= 0 && client->producer_epoch >= 0);
+        i32 sequence = client->next_sequence[client->partition];
+        ASSERT(sequence >= 0);
+        batch_builder_producer(&builder, client->producer_id, client->producer_epoch, sequence,
+                               false);
+        /* Kafka's sequences wrap from INT32_MAX to 0. */
+        client->next_sequence[client->partition] = sequence == INT32_MAX ? 0 : sequence + 1;
+        client->batch_producer_id = client->producer_id;
+        client->batch_sequence = sequence;
+    }
     batch_builder_add(&builder, builder.header.BaseTimestamp, client->key, (i32)client->key_size,
                       client->value, (i32)client->config.value_size, NULL, 0);
-    u64 batch_size = batch_builder_finish(&builder);
-    ASSERT(batch_size > 0);
+    client->batch_size = batch_builder_finish(&builder);
+    ASSERT(client->batch_size > 0);
+}
+
+static void producer_send(struct kafka_client *client, u32 index)
+{
+    /* Without retries every attempt is built anew, as this producer always did; a retrying
+     * one resends the very batch, unless a new producer id made its sequence meaningless. */
+    bool stale = client->config.idempotent && client->batch_producer_id != client->producer_id;
+    if (!producer_retries(client) || client->batch_size == 0 || stale) producer_build(client);
     struct kafka_produce_request_partition_produce_data partition;
     kafka_produce_request_partition_produce_data_init(&partition);
     partition.Index = (i32)client->partition;
     partition.Records.data = client->batch;
-    partition.Records.size = (i32)batch_size;
+    partition.Records.size = (i32)client->batch_size;
     struct kafka_produce_request_topic_produce_data topic;
     kafka_produce_request_topic_produce_data_init(&topic);
     topic.Name = kc_string(client->config.topic);
@@ -434,6 +486,14 @@ static void producer_send(struct kafka_client *client, u32 index)
         return;
     }
     client->sent = true;
+    if (!client->attempted) {
+        client->attempted = true;
+        client->first_sent_ns = io_now_ns(client->io);
+        /* delivery.timeout.ms runs from here: until then an unknown outcome is retried. */
+        if (producer_retries(client)) {
+            io_timer_set(client->io, KC_TIMER_DEADLINE, producer_delivery_deadline(client));
+        }
+    }
     if (client->config.acks == 0) { /* No answer will come: the outcome stays unknown. */
         client->links[index].pending = KC_NONE;
         io_timer_cancel(client->io, KC_TIMER_LINK + index);
@@ -441,11 +501,64 @@ static void producer_send(struct kafka_client *client, u32 index)
     }
 }
 
+/* InitProducerId (no transactional id) on any idle link, after the backoff of a refusal. */
+static void producer_init_id(struct kafka_client *client)
+{
+    if (io_now_ns(client->io) < client->producer_id_not_before_ns) {
+        kc_wake(client, client->producer_id_not_before_ns);
+        return;
+    }
+    i32 index = kc_setup_link(client);
+    if (index < 0) return;
+    union kafka_request body;
+    kafka_init_producer_id_request_init(&body.InitProducerId);
+    body.InitProducerId.TransactionalId = (struct proto_string){.data = NULL, .size = -1};
+    body.InitProducerId.TransactionTimeoutMs = 60000; /* transaction.timeout.ms, unused here. */
+    if (!kc_send(client, (u32)index, KC_INIT_PRODUCER_ID, KAFKA_API_INIT_PRODUCER_ID,
+                 KC_VERSION_INIT_PRODUCER_ID, &body)) {
+        kc_link_lost(client, (u32)index, KAFKA_ERROR_NETWORK_EXCEPTION);
+    }
+}
+
+static void producer_on_init_producer_id(struct kafka_client *client,
+                                         const struct kafka_init_producer_id_response *response)
+{
+    if (!client->config.idempotent || client->producer_id >= 0) return;
+    i16 error = response->ErrorCode;
+    if (error == KAFKA_ERROR_NONE && (response->ProducerId < 0 || response->ProducerEpoch < 0)) {
+        error = KAFKA_ERROR_UNKNOWN_SERVER_ERROR;
+    }
+    if (error != KAFKA_ERROR_NONE) {
+        /* COORDINATOR_LOAD_IN_PROGRESS while the broker waits for a block of ids; anything
+         * else is asked again too (there is nothing to send without an id). */
+        if (!kafka_error_retriable(error)) {
+            io_log(client->io, IO_LOG_WARN, "kafka producer: InitProducerId refused: %s",
+                   kafka_error_name(error));
+        }
+        client->producer_id_not_before_ns = io_now_ns(client->io) + KC_BACKOFF_NS;
+        kc_wake(client, client->producer_id_not_before_ns);
+        return;
+    }
+    client->producer_id = response->ProducerId;
+    client->producer_epoch = response->ProducerEpoch;
+    memset(client->next_sequence, 0, sizeof(client->next_sequence));
+    kc_observe(client, HISTORY_KAFKA_PRODUCER_ID, (u64)client->producer_id,
+               (u64)client->producer_epoch, 0, 0);
+}
+
 static void producer_pump(struct kafka_client *client)
 {
     if (kc_any_pending(client, KC_NONE)) return; /* One request at a time. */
     if (kc_pump_setup(client)) return;
+    if (client->config.idempotent && client->producer_id < 0) {
+        producer_init_id(client);
+        return;
+    }
     if (!client->active || client->sent) return;
+    if (io_now_ns(client->io) < client->resend_not_before_ns) {
+        kc_wake(client, client->resend_not_before_ns);
+        return;
+    }
     i32 index = client->leader_link[client->partition];
     if (index < 0) {
         kc_want_metadata(client, KC_BACKOFF_NS);
@@ -486,11 +599,59 @@ static void producer_operation_start(struct kafka_client *client)
     client->checksum = kafka_client_checksum(client->value, client->config.value_size);
     client->active = true;
     client->sent = false;
-    /* The checkers need to know which acknowledgements came from the leader alone. */
+    client->attempted = false;
+    client->unresolved = false;
+    client->first_sent_ns = 0;
+    client->batch_size = 0;
+    /* The checkers need to know which acknowledgements came from the leader alone, and
+     * which values the leaders deduplicate (every batch of an idempotent producer carries
+     * its producer id: none is sent before InitProducerId answered). */
+    u64 bits = client->config.acks == 1 ? HISTORY_KAFKA_ACKS_LEADER : 0;
+    if (client->config.idempotent) bits |= HISTORY_KAFKA_IDEMPOTENT;
     kc_observe(client, HISTORY_KAFKA_SEND, client->operation_id, client->partition,
-               client->checksum, client->config.acks == 1 ? HISTORY_KAFKA_ACKS_LEADER : 0);
+               client->checksum, bits);
     /* The operation's own deadline: unsent by then, it definitely failed. */
     io_timer_set(client->io, KC_TIMER_DEADLINE, now + client->config.request_timeout_ns);
+}
+
+static bool producer_sequence_error(i16 error)
+{
+    return error == KAFKA_ERROR_OUT_OF_ORDER_SEQUENCE_NUMBER ||
+           error == KAFKA_ERROR_UNKNOWN_PRODUCER_ID ||
+           error == KAFKA_ERROR_INVALID_PRODUCER_EPOCH;
+}
+
+/* The attempt's outcome is unknown (error: REQUEST_TIMED_OUT for a timeout, NETWORK_EXCEPTION
+ * for a lost connection, CORRUPT_MESSAGE for an unreadable answer, or a retriable error the
+ * leader answered): a retrying producer sends the same batch again until its delivery timeout
+ * (RETRIED, c = error), after the caller's backoff; any other reports it UNKNOWN. */
+static void producer_retry(struct kafka_client *client, i16 error)
+{
+    ASSERT(client->active && client->attempted);
+    if (!producer_retries(client) || io_now_ns(client->io) >= producer_delivery_deadline(client)) {
+        producer_operation_end(client, HISTORY_KAFKA_UNKNOWN, (u64)(u16)error);
+        return;
+    }
+    kc_observe(client, HISTORY_KAFKA_RETRIED, client->operation_id, client->partition,
+               (u64)(u16)error, 0);
+    client->sent = false;
+    client->unresolved = client->unresolved || !producer_sequence_error(error);
+}
+
+static void producer_attempt_lost(struct kafka_client *client, i16 error)
+{
+    producer_retry(client, error);
+}
+
+/* The leader refused the producer's sequence or epoch (it lost the producer's state, or the
+ * producer's previous batch, whose outcome was unknown, never arrived): as Kafka's producers
+ * do since KIP-360 without transactions, get a new producer id and send the batch again as
+ * its sequence 0. */
+static void producer_reset_id(struct kafka_client *client, i16 error)
+{
+    client->producer_id = -1;
+    client->producer_epoch = -1;
+    producer_retry(client, error); /* Rebuilt under the new id (batch_producer_id is stale). */
 }
 
 static void producer_on_produce(struct kafka_client *client,
@@ -517,12 +678,35 @@ static void producer_on_produce(struct kafka_client *client,
         if (error == KAFKA_ERROR_NOT_LEADER_OR_FOLLOWER) {
             kc_observe(client, HISTORY_KAFKA_RETRIED, client->operation_id, client->partition,
                        (u64)(u16)error, 0);
+            client->unresolved = true;
         }
         client->sent = false;
         kc_link_backoff(client, index);
         kc_want_metadata(client, KC_BACKOFF_NS);
-    } else if (kafka_error_retriable(error)) {
+    } else if (client->config.idempotent && producer_sequence_error(error) &&
+               client->unresolved) {
+        /* An earlier attempt may be in the real leader's log, where only this producer id
+         * and sequence let it be recognised: the broker that refused it may be a deposed
+         * leader that never got the batches before it. Resend it unchanged (to whoever the
+         * metadata names next) until the delivery timeout rather than write it anew under a
+         * new id, which could put it in the log twice. */
+        producer_retry(client, error);
+        if (client->active) {
+            /* Metadata first, on the idle link, then the resend after the backoff (backing
+             * off the only link would leave the refresh nothing to go on). */
+            client->resend_not_before_ns = io_now_ns(client->io) + KC_BACKOFF_NS;
+            kc_want_metadata(client, 0);
+        }
+    } else if (client->config.idempotent && producer_sequence_error(error)) {
+        producer_reset_id(client, error);
+        kc_link_backoff(client, index);
+    } else if (error == KAFKA_ERROR_DUPLICATE_SEQUENCE_NUMBER) {
+        /* Written before, at an offset the answer does not give. */
         producer_operation_end(client, HISTORY_KAFKA_UNKNOWN, (u64)(u16)error);
+    } else if (kafka_error_retriable(error)) {
+        /* E.g. NOT_ENOUGH_REPLICAS_AFTER_APPEND: in the leader's log, maybe lost later. */
+        producer_retry(client, error);
+        if (client->active) kc_link_backoff(client, index);
     } else {
         producer_operation_end(client, HISTORY_KAFKA_FAILED, (u64)(u16)error);
     }
@@ -531,7 +715,9 @@ static void producer_on_produce(struct kafka_client *client,
 static void producer_on_deadline(struct kafka_client *client)
 {
     if (!client->active) return;
-    if (!client->sent) {
+    /* Never sent: definitely not appended. (A producer without retries also says so after a
+     * NOT_LEADER_OR_FOLLOWER that was never resent, as it always has.) */
+    if (!client->sent && !(producer_retries(client) && client->attempted)) {
         producer_operation_end(client, HISTORY_KAFKA_FAILED, KAFKA_ERROR_REQUEST_TIMED_OUT);
         return;
     }
@@ -856,6 +1042,9 @@ static void kc_dispatch(struct kafka_client *client, u32 index, enum kafka_clien
     case KC_HEARTBEAT:
     case KC_OFFSET_COMMIT:
     case KC_OFFSET_FETCH: kc_group_dispatch(client, index, kind, response); break;
+    case KC_INIT_PRODUCER_ID:
+        producer_on_init_producer_id(client, &response->InitProducerId);
+        break;
     case KC_NONE:
     case KC_REQUEST_KINDS: ASSERT(false); break;
     }
@@ -872,12 +1061,12 @@ static void kc_on_frame(void *process, io_conn conn, const u8 *frame, u32 size)
         0, KAFKA_API_CREATE_TOPICS, KAFKA_API_METADATA, KAFKA_API_PRODUCE,
         KAFKA_API_LIST_OFFSETS, KAFKA_API_FETCH, KAFKA_API_FIND_COORDINATOR, KAFKA_API_JOIN_GROUP,
         KAFKA_API_SYNC_GROUP, KAFKA_API_HEARTBEAT, KAFKA_API_OFFSET_COMMIT,
-        KAFKA_API_OFFSET_FETCH};
+        KAFKA_API_OFFSET_FETCH, KAFKA_API_INIT_PRODUCER_ID};
     static const i16 versions[KC_REQUEST_KINDS] = {
         0, KC_VERSION_CREATE_TOPICS, KC_VERSION_METADATA, KC_VERSION_PRODUCE,
         KC_VERSION_LIST_OFFSETS, KC_VERSION_FETCH, KC_VERSION_FIND_COORDINATOR,
         KC_VERSION_JOIN_GROUP, KC_VERSION_SYNC_GROUP, KC_VERSION_HEARTBEAT,
-        KC_VERSION_OFFSET_COMMIT, KC_VERSION_OFFSET_FETCH};
+        KC_VERSION_OFFSET_COMMIT, KC_VERSION_OFFSET_FETCH, KC_VERSION_INIT_PRODUCER_ID};
     enum kafka_client_request kind = link->pending;
     struct proto_reader reader;
     proto_reader_init(&reader, frame, size);

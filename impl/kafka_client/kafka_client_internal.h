@@ -29,6 +29,7 @@ enum kafka_client_request {
     KC_HEARTBEAT,
     KC_OFFSET_COMMIT,
     KC_OFFSET_FETCH,
+    KC_INIT_PRODUCER_ID,
     KC_REQUEST_KINDS,
 };
 
@@ -43,6 +44,7 @@ enum kafka_client_request {
 #define KC_VERSION_HEARTBEAT 4
 #define KC_VERSION_OFFSET_COMMIT 8
 #define KC_VERSION_OFFSET_FETCH 7
+#define KC_VERSION_INIT_PRODUCER_ID 4
 
 #define KC_LINKS_MAX 16u
 #define KC_FRAME_MAX (1024u * 1024u)
@@ -156,6 +158,24 @@ struct kafka_client {
     u8 key[32];
     u32 key_size;
     u8 value[KC_VALUE_MAX];
+    /* The operation's first request left the client (a resend may then duplicate it). */
+    bool attempted;
+    /* An attempt's outcome was unknown (or maybe appended): the batch may be in a log. */
+    bool unresolved;
+    u64 resend_not_before_ns; /* A resend waits for this (and the metadata asked before it). */
+    u64 first_sent_ns;
+    /* The operation's batch: built at its first send and, when the producer retries, resent
+     * byte for byte (same producer id, epoch and sequence) until a new producer id replaces
+     * it. 0: not built. */
+    u64 batch_size;
+    i64 batch_producer_id;
+    i32 batch_sequence;
+    /* Idempotent producer: its producer id (-1: InitProducerId is due before any send), and
+     * per partition the sequence its next new batch gets. */
+    i64 producer_id;
+    i16 producer_epoch;
+    u64 producer_id_not_before_ns;
+    i32 next_sequence[KAFKA_CLIENT_PARTITIONS_MAX];
     /* Consumer. */
     i64 position[KAFKA_CLIENT_PARTITIONS_MAX];
     u64 positioned_on[KAFKA_CLIENT_PARTITIONS_MAX]; /* A link session; 0: list it first. */

@@ -1,10 +1,12 @@
 /* test_model_kafka.c: crafted histories for the Kafka checkers (model/kafka_checkers.c). A good
  * history passes all four; each checker is shown failing on the history that breaks its
  * invariant, and a loss after a crash is labelled (passed, with the reason) only when the
- * broker does not flush every message. */
+ * broker does not flush every message. kafka-no-duplicates passes an idempotent retry written
+ * once, labels a retried value of a producer without idempotence, and fails otherwise. */
 #include "test.h"
 
 #include "../../model/history.h"
+#include "../../model/kafka_checkers.h"
 
 #define MS (1000ull * 1000ull)
 #define BROKER 1u
@@ -209,7 +211,151 @@ TEST(a_duplicate_after_a_not_leader_retry_is_labelled)
     history_free(&history);
 }
 
+/* A replicated cluster (3 replicas, min.insync.replicas 2, every message flushed). */
+static void start_replicated(void)
+{
+    start(1);
+    history.events[0].b = 3;
+    history.events[0].d = 2;
+}
+
+/* Operation op sends checksum to partition 0 (bits: HISTORY_KAFKA_IDEMPOTENT or 0), times
+ * out once and is resent (RETRIED, REQUEST_TIMED_OUT), then acknowledged at offset. */
+static void produce_retried(u64 op, u64 checksum, u64 bits, u64 offset)
+{
+    ev(PRODUCER, HISTORY_KAFKA_SEND, op, 0, checksum, bits);
+    ev(PRODUCER, HISTORY_KAFKA_RETRIED, op, 0, 7, 0);
+    ev(PRODUCER, HISTORY_KAFKA_ACKED, op, 0, offset, checksum);
+}
+
+/* A leader (BROKER) wrote offsets first..last of partition 0 of the workload topic. */
+static void leader_appended(u64 first, u64 last)
+{
+    struct history_replica_batch batch = {.leader_epoch = 1, .crc = 7, .record_count = 1,
+                                          .role = HISTORY_REPLICA_LEADER};
+    clock_ns += MS;
+    struct history_event event = {.time_ns = clock_ns, .node = BROKER,
+                                  .kind = HISTORY_REPLICA_APPENDED, .a = 0x70, .b = 0,
+                                  .c = first, .d = last};
+    history_append(&history, &event, (const u8 *)&batch, sizeof(batch));
+}
+
+static const char *const duplicate_checks[] = {"kafka-no-duplicates", "kafka-acked-durable",
+                                               "kafka-order", "kafka-offset-unique",
+                                               "kafka-no-phantom-reads"};
+
+/* An idempotent producer's retry that its leader deduplicated: one copy, acknowledged at the
+ * first write's offset; every checker passes and the retry is counted as deduplicated. */
+TEST(an_idempotent_retry_written_once_passes)
+{
+    start_replicated();
+    ev(PRODUCER, HISTORY_KAFKA_PRODUCER_ID, 1000, 0, 0, 0);
+    produce(1, 0xa1, 0);
+    ev(PRODUCER, HISTORY_KAFKA_SEND, 2, 0, 0xa2, HISTORY_KAFKA_IDEMPOTENT);
+    leader_appended(1, 1); /* The first attempt, whose answer was lost. */
+    ev(PRODUCER, HISTORY_KAFKA_RETRIED, 2, 0, 7, 0);
+    ev(PRODUCER, HISTORY_KAFKA_ACKED, 2, 0, 1, 0xa2); /* The duplicate's answer: offset 1. */
+    produce_retried(3, 0xa3, HISTORY_KAFKA_IDEMPOTENT, 2);
+    read_record(0, 0xa1);
+    read_record(1, 0xa2);
+    read_record(2, 0xa3);
+    struct check_outcome outcome;
+    for (u32 i = 0; i < ARRAY_LEN(duplicate_checks); i++) {
+        CHECK(run(duplicate_checks[i], &outcome));
+        CHECK(strstr(outcome.message, "LABELLED") == NULL);
+    }
+    CHECK(run("kafka-no-duplicates", &outcome));
+    CHECK(strstr(outcome.message, "2 sends retried (2 by idempotent producers, 2 of those") !=
+          NULL);
+    struct kafka_retry_counts counts;
+    kafka_history_retry_counts(&history, &counts);
+    CHECK_EQ_U64(counts.retried, 2);
+    CHECK_EQ_U64(counts.retried_idempotent, 2);
+    CHECK_EQ_U64(counts.deduplicated, 2);
+    CHECK_EQ_U64(counts.duplicated, 0);
+    history_free(&history);
+}
+
+/* The retry of an idempotent producer written a second time: a leader bug. */
+TEST(an_idempotent_value_written_twice_fails)
+{
+    start_replicated();
+    ev(PRODUCER, HISTORY_KAFKA_PRODUCER_ID, 1000, 0, 0, 0);
+    ev(PRODUCER, HISTORY_KAFKA_SEND, 1, 0, 0xa1, HISTORY_KAFKA_IDEMPOTENT);
+    leader_appended(0, 0);
+    ev(PRODUCER, HISTORY_KAFKA_RETRIED, 1, 0, 7, 0);
+    leader_appended(1, 1);
+    ev(PRODUCER, HISTORY_KAFKA_ACKED, 1, 0, 1, 0xa1);
+    read_record(0, 0xa1);
+    read_record(1, 0xa1);
+    struct check_outcome outcome;
+    CHECK(!run("kafka-no-duplicates", &outcome));
+    CHECK_EQ_U64(outcome.event_index, history.count - 1);
+    CHECK(strstr(outcome.message, "is idempotent") != NULL);
+    CHECK(strstr(outcome.message, "offsets 0 and 1") != NULL);
+    /* No label for an idempotent producer's retry: read twice is a failure here too. */
+    CHECK(!run("kafka-acked-durable", &outcome));
+    struct kafka_retry_counts counts;
+    kafka_history_retry_counts(&history, &counts);
+    CHECK_EQ_U64(counts.deduplicated, 0); /* A leader wrote it after the retry. */
+    CHECK_EQ_U64(counts.duplicated, 1);
+    history_free(&history);
+}
+
+/* Without idempotence a retried value may be in the log twice: labelled, not failed; the same
+ * copy of a value that was never retried fails. */
+TEST(a_retried_value_without_idempotence_is_labelled)
+{
+    start_replicated();
+    produce(1, 0xa1, 0);
+    produce_retried(2, 0xa2, 0, 2);
+    produce_retried(3, 0xa3, 0, 4);
+    read_record(0, 0xa1);
+    read_record(1, 0xa2); /* The first attempts, whose answers were lost. */
+    read_record(2, 0xa2);
+    read_record(3, 0xa3);
+    read_record(4, 0xa3);
+    struct check_outcome outcome;
+    CHECK(run("kafka-no-duplicates", &outcome));
+    CHECK(strstr(outcome.message, "LABELLED CONSEQUENCE: 2 records written twice because their "
+                                  "producers retried without enable.idempotence") != NULL);
+    CHECK(run("kafka-acked-durable", &outcome));
+    CHECK(strstr(outcome.message, "LABELLED CONSEQUENCE: 2 of them") != NULL);
+    CHECK(run("kafka-order", &outcome));
+    /* A second copy of the value that was never retried. */
+    read_record(5, 0xa1);
+    CHECK(!run("kafka-no-duplicates", &outcome));
+    CHECK(strstr(outcome.message, "never retried") != NULL);
+    history_free(&history);
+}
+
+/* Only each consumer's last pass counts: a value read before a REREAD and again after it at
+ * another offset (the log was cut and rewritten) is no duplicate; re-fetching one offset is
+ * none either. */
+TEST(duplicates_are_judged_on_the_last_pass)
+{
+    start_replicated();
+    ev(PRODUCER, HISTORY_KAFKA_SEND, 1, 0, 0xa1, HISTORY_KAFKA_IDEMPOTENT);
+    ev(PRODUCER, HISTORY_KAFKA_UNKNOWN, 1, 0, 7, 0);
+    read_record(3, 0xa1);
+    ev(CONSUMER, HISTORY_KAFKA_REREAD, 0, 0, 0, 0);
+    read_record(0, 0xa1);
+    read_record(0, 0xa1);
+    struct check_outcome outcome;
+    CHECK(run("kafka-no-duplicates", &outcome));
+    read_record(1, 0xbad); /* Never sent, read twice: not labelled either. */
+    read_record(2, 0xbad);
+    CHECK(!run("kafka-no-duplicates", &outcome));
+    CHECK(strstr(outcome.message, "no producer ever sent it") != NULL);
+    history_free(&history);
+}
+
 static const struct test_case tests[] = {
+    {"an_idempotent_retry_written_once_passes", an_idempotent_retry_written_once_passes},
+    {"an_idempotent_value_written_twice_fails", an_idempotent_value_written_twice_fails},
+    {"a_retried_value_without_idempotence_is_labelled",
+     a_retried_value_without_idempotence_is_labelled},
+    {"duplicates_are_judged_on_the_last_pass", duplicates_are_judged_on_the_last_pass},
     {"a_duplicate_after_a_not_leader_retry_is_labelled",
      a_duplicate_after_a_not_leader_retry_is_labelled},
     {"good_history_passes_every_checker", good_history_passes_every_checker},

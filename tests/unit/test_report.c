@@ -136,7 +136,70 @@ TEST(test_report_without_group)
     free(result);
 }
 
+/* An idempotent producer's id, its retries with their reasons, and the Kafka section's count
+ * of retries, deduplicated batches and values written twice. */
+TEST(test_report_retries_and_duplicates)
+{
+    struct sim_result *result = calloc(1, sizeof(*result));
+    REQUIRE(result != NULL);
+    result_init(result);
+    struct history *history = &result->history;
+    const u32 p1 = SIM_CLIENT_ID_BASE + 1, p2 = SIM_CLIENT_ID_BASE + 2;
+    const u32 c1 = SIM_CLIENT_ID_BASE + 3;
+    event_add(history, 1 * NS_PER_S, p1, HISTORY_KAFKA_PRODUCER_ID, 4000, 0, 0, 0);
+    event_add(history, 2 * NS_PER_S, p1, HISTORY_KAFKA_SEND, 1, 0, 0xa1,
+              HISTORY_KAFKA_IDEMPOTENT);
+    event_add(history, 3 * NS_PER_S, p1, HISTORY_KAFKA_RETRIED, 1, 0,
+              KAFKA_ERROR_REQUEST_TIMED_OUT, 0);
+    event_add(history, 4 * NS_PER_S, p1, HISTORY_KAFKA_ACKED, 1, 0, 0, 0xa1);
+    event_add(history, 5 * NS_PER_S, p1, HISTORY_KAFKA_PRODUCER_ID, 4001, 0, 0, 0);
+    event_add(history, 6 * NS_PER_S, p2, HISTORY_KAFKA_SEND, 1, 0, 0xb1, 0);
+    event_add(history, 7 * NS_PER_S, p2, HISTORY_KAFKA_RETRIED, 1, 0,
+              KAFKA_ERROR_NETWORK_EXCEPTION, 0);
+    event_add(history, 8 * NS_PER_S, p2, HISTORY_KAFKA_ACKED, 1, 0, 2, 0xb1);
+    event_add(history, 9 * NS_PER_S, c1, HISTORY_KAFKA_REREAD, 0, 0, 0, 0);
+    event_add(history, 9 * NS_PER_S + 1, c1, HISTORY_KAFKA_READ, 0, 0, 0xa1, 0);
+    event_add(history, 9 * NS_PER_S + 2, c1, HISTORY_KAFKA_READ, 0, 1, 0xb1, 0);
+    event_add(history, 9 * NS_PER_S + 3, c1, HISTORY_KAFKA_READ, 0, 2, 0xb1, 0);
+    event_add(history, 30 * NS_PER_S, 0, HISTORY_RUN_END, 0, 0, 0, 0);
+    char *report = NULL, *tsv = NULL;
+    render("scenarios/kafka-single-broker-crash.scn", result, &report, &tsv);
+    REQUIRE(report != NULL && tsv != NULL);
+    CHECK(strstr(report, "## What the Kafka clients saw") != NULL);
+    CHECK(strstr(report, "Producers sent 2 records: 2 acknowledged, 0 failed") != NULL);
+    CHECK(strstr(report, "Producers retried 2 sends whose first attempt may have reached the "
+                         "log (1 by idempotent producers, whose leaders recognised 1 resent "
+                         "batches") != NULL);
+    CHECK(strstr(report, "1 new producer ids after a refused sequence); 1 values were read at "
+                         "two offsets") != NULL);
+    CHECK(strstr(tsv, "\tp1\tKAFKA_PRODUCER_ID\t4000\t0\t0\t0\tproducer id 4000, epoch 0\n") !=
+          NULL);
+    CHECK(strstr(tsv, "operation 1 sent again after REQUEST_TIMED_OUT") != NULL);
+    CHECK(strstr(tsv, "operation 1 sent again after NETWORK_EXCEPTION") != NULL);
+    CHECK(strstr(tsv, "\tp1\tKAFKA_SEND\t1\t0\t161\t2\tidempotent") != NULL);
+    free(report);
+    free(tsv);
+    char *summary = NULL;
+    size_t summary_size = 0;
+    FILE *out = open_memstream(&summary, &summary_size);
+    REQUIRE(out != NULL);
+    struct scenario *scenario = calloc(1, sizeof(*scenario));
+    REQUIRE(scenario != NULL);
+    char error[512];
+    REQUIRE(scenario_load("scenarios/kafka-single-broker-crash.scn", scenario, error,
+                          sizeof(error)));
+    report_print_summary(out, scenario, result, "build/ksim", NULL);
+    fclose(out);
+    CHECK(strstr(summary, "2 sends retried (1 by idempotent producers, 1 of those "
+                          "deduplicated); 1 values read at two offsets") != NULL);
+    free(summary);
+    free(scenario);
+    history_free(&result->history);
+    free(result);
+}
+
 static const struct test_case tests[] = {
+    {"test_report_retries_and_duplicates", test_report_retries_and_duplicates},
     {"test_report_consumer_group", test_report_consumer_group},
     {"test_report_without_group", test_report_without_group},
 };

@@ -622,6 +622,47 @@ TEST(test_kafka_workload)
     CHECK(parse_fails_at("workload kafka-append\n", 8, 10, "kafka-produce-consume"));
 }
 
+/* Retrying and idempotent producers: what each option implies, and what Kafka refuses. */
+TEST(test_retrying_producers)
+{
+    struct scenario *scenario = scenario_new();
+    char error[512];
+    bool ok = parse_with("workload kafka-produce-consume idempotent timeout 1s\n", scenario, error,
+                         sizeof(error));
+    if (!ok) fprintf(stderr, "  %s\n", error);
+    REQUIRE(ok);
+    const struct scenario_workload *workload = &scenario->workload;
+    CHECK(workload->idempotent && !workload->retries);
+    CHECK_EQ_U64((u64)(i64)workload->acks, (u64)(i64)-1);
+    CHECK_EQ_U64(workload->delivery_timeout_ns, 30 * NS_PER_S);
+    memset(scenario, 0, sizeof(*scenario));
+    ok = parse_with("workload kafka-produce-consume retries acks 1 delivery-timeout 4.5s\n",
+                    scenario, error, sizeof(error));
+    if (!ok) fprintf(stderr, "  %s\n", error);
+    REQUIRE(ok);
+    CHECK(workload->retries && !workload->idempotent);
+    CHECK_EQ_U64((u64)(i64)workload->acks, 1);
+    CHECK_EQ_U64(workload->delivery_timeout_ns, 4500 * NS_PER_MS);
+    memset(scenario, 0, sizeof(*scenario));
+    ok = parse_with("workload kafka-produce-consume\n", scenario, error, sizeof(error));
+    REQUIRE(ok);
+    CHECK(!workload->retries && !workload->idempotent);
+    CHECK_EQ_U64(workload->delivery_timeout_ns, 0);
+    free(scenario);
+    CHECK(parse_fails_at("workload kafka-produce-consume idempotent acks 1\n", 8, 10,
+                         "need acks all"));
+    CHECK(parse_fails_at("workload kafka-produce-consume acks 0 idempotent\n", 8, 10,
+                         "need acks all"));
+    CHECK(parse_fails_at("workload kafka-produce-consume delivery-timeout 5s\n", 8, 32,
+                         "needs retries or idempotent"));
+    CHECK(parse_fails_at("workload kafka-produce-consume retries timeout 3s delivery-timeout 2s\n",
+                         8, 51, "at least the request timeout"));
+    CHECK(parse_fails_at("workload kafka-produce-consume retries delivery-timeout 0s\n", 8, 40,
+                         "must be positive"));
+    CHECK(parse_fails_at("workload kafka-produce-consume retries delivery-timeout soon\n", 8, 57,
+                         "not a duration"));
+}
+
 /* Group options, 'client NAME' and 'group-coordinator' targets (sim/scenario.c). */
 TEST(test_group_workload_and_client_targets)
 {
@@ -678,6 +719,7 @@ TEST(test_group_workload_and_client_targets)
 static const struct test_case tests[] = {
     {"test_every_scenario_file_parses", test_every_scenario_file_parses},
     {"test_kafka_workload", test_kafka_workload},
+    {"test_retrying_producers", test_retrying_producers},
     {"test_group_workload_and_client_targets", test_group_workload_and_client_targets},
     {"test_readme_example_parses", test_readme_example_parses},
     {"test_default_scenario_contents", test_default_scenario_contents},
