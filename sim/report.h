@@ -5,8 +5,9 @@
  * DIR/<scenario>-seed<N>/ with report.md, history.tsv and timeline.dot (+ timeline.svg when
  * graphviz's dot is on PATH). reports/README.md explains how to read both.
  *
- * May depend on: sim/scenario.h, sim/sim.h, model/history.h, model/kafka_checkers.h, impl/broker/broker_metrics.h and
- * impl/protocol/errors_generated.h (names of apis and error codes). Only the CLI calls it. */
+ * May depend on: sim/scenario.h, sim/sim.h, model/history.h, model/kafka_checkers.h,
+ * impl/broker/broker_metrics.h and impl/protocol/errors_generated.h (names of apis and error
+ * codes). Only the CLI calls it. */
 #ifndef REPORT_H
 #define REPORT_H
 
