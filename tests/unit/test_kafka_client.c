@@ -15,165 +15,23 @@
  * producer without retries still reports UNKNOWN at the first timeout. */
 #include "test.h"
 
+#include "kafka_client_fake_io.h"
+
 #include "../../impl/kafka_client/kafka_client.h"
 #include "../../impl/log/record_batch.h"
 #include "../../impl/protocol/errors_generated.h"
 #include "../../impl/protocol/header.h"
 #include "../../model/history.h"
 
-#define CONNS_MAX 64u
-#define REQUESTS_MAX 1024u
-#define OBSERVED_MAX 1024u
 #define TOPIC "t"
 #define TIMEOUT_NS (1 * NS_PER_S)
 
-struct fake_conn {
-    bool announced;
-    bool closed;
-};
-
-struct fake_request {
-    io_conn conn;
-    i16 api_key;
-    i16 version;
-    i32 correlation_id;
-    bool answered;
-    u8 *frame; /* Without the size prefix. */
-    u32 size;
-};
-
 struct world {
-    struct io io;
-    struct kafka_client *client;
-    struct kafka_client_config config;
-    u64 now;
-    u64 random_state;
-    bool armed[IO_TIMERS_MAX];
-    u64 deadline[IO_TIMERS_MAX];
-    struct fake_conn conns[CONNS_MAX + 1]; /* By conn id, from 1. */
-    u32 conn_count;
-    struct fake_request requests[REQUESTS_MAX];
-    u32 request_count;
-    struct io_observation observed[OBSERVED_MAX];
-    u32 observed_count;
+    struct kc_fake fake; /* First: the io's context. */
     _Alignas(8) u8 arena_memory[64u * 1024u];
-    u8 frame_buffer[64u * 1024u];
-};
-
-/* ===== The fake io ===== */
-
-static u64 fake_now(void *context) { return ((struct world *)context)->now; }
-static u64 fake_wall(void *context) { return 1700000000ull * NS_PER_S + fake_now(context); }
-
-static u64 fake_random(void *context)
-{
-    struct world *world = context;
-    u64 x = world->random_state;
-    x ^= x << 13;
-    x ^= x >> 7;
-    x ^= x << 17;
-    world->random_state = x;
-    return x;
-}
-
-static void fake_timer_set(void *context, u32 id, u64 deadline)
-{
-    struct world *world = context;
-    world->armed[id] = true;
-    world->deadline[id] = deadline;
-}
-
-static void fake_timer_cancel(void *context, u32 id)
-{
-    ((struct world *)context)->armed[id] = false;
-}
-
-static io_conn fake_connect(void *context, const char *endpoint, u64 tag, u32 frame_size_max)
-{
-    struct world *world = context;
-    (void)endpoint;
-    (void)tag;
-    (void)frame_size_max;
-    ASSERT(world->conn_count < CONNS_MAX);
-    io_conn conn = ++world->conn_count;
-    memset(&world->conns[conn], 0, sizeof(world->conns[conn]));
-    return conn;
-}
-
-static enum io_result fake_send(void *context, io_conn conn, const u8 *bytes, u32 size)
-{
-    struct world *world = context;
-    ASSERT(conn >= 1 && conn <= world->conn_count);
-    ASSERT(world->conns[conn].announced && !world->conns[conn].closed);
-    ASSERT(size >= 4 && load_u32_be(bytes) == size - 4);
-    ASSERT(world->request_count < REQUESTS_MAX);
-    struct fake_request *request = &world->requests[world->request_count++];
-    memset(request, 0, sizeof(*request));
-    request->conn = conn;
-    request->size = size - 4;
-    request->frame = malloc(request->size);
-    ASSERT(request->frame != NULL);
-    memcpy(request->frame, bytes + 4, request->size);
-    struct proto_reader reader;
-    proto_reader_init(&reader, request->frame, request->size);
-    struct proto_request_header header;
-    ASSERT(proto_request_header_decode(&reader, &header) == PROTO_OK);
-    request->api_key = header.RequestApiKey;
-    request->version = header.RequestApiVersion;
-    request->correlation_id = header.CorrelationId;
-    return IO_OK;
-}
-
-static void fake_close(void *context, io_conn conn)
-{
-    struct world *world = context;
-    ASSERT(conn >= 1 && conn <= world->conn_count);
-    world->conns[conn].closed = true;
-}
-
-static void fake_log(void *context, enum io_log_level level, const char *message)
-{
-    (void)context;
-    (void)level;
-    (void)message;
-}
-
-static void fake_observe(void *context, const struct io_observation *observation)
-{
-    struct world *world = context;
-    ASSERT(world->observed_count < OBSERVED_MAX);
-    world->observed[world->observed_count] = *observation;
-    world->observed[world->observed_count++].data = NULL;
-}
-
-static const struct io_vtable fake_vtable = {
-    .now_ns = fake_now,
-    .wall_ns = fake_wall,
-    .random_u64 = fake_random,
-    .timer_set = fake_timer_set,
-    .timer_cancel = fake_timer_cancel,
-    .connect = fake_connect,
-    .send = fake_send,
-    .close = fake_close,
-    .log = fake_log,
-    .observe = fake_observe,
 };
 
 /* ===== Answers ===== */
-
-static void world_deliver(struct world *world, struct fake_request *request,
-                          const union kafka_response *response)
-{
-    ASSERT(!request->answered);
-    request->answered = true;
-    if (world->conns[request->conn].closed) return;
-    struct proto_writer writer;
-    proto_writer_init(&writer, world->frame_buffer, sizeof(world->frame_buffer));
-    ASSERT(proto_response_frame_encode(&writer, request->api_key, request->version,
-                                       request->correlation_id, response) == PROTO_OK);
-    kafka_client_handler.on_frame(world->client, request->conn, world->frame_buffer + 4,
-                                  writer.position - 4);
-}
 
 static void answer_create_topics(struct world *world, struct fake_request *request)
 {
@@ -184,7 +42,7 @@ static void answer_create_topics(struct world *world, struct fake_request *reque
     kafka_create_topics_response_init(&response.CreateTopics);
     response.CreateTopics.Topics.items = &topic;
     response.CreateTopics.Topics.count = 1;
-    world_deliver(world, request, &response);
+    kc_fake_deliver(&world->fake, request, &response);
 }
 
 static void answer_metadata(struct world *world, struct fake_request *request)
@@ -196,7 +54,7 @@ static void answer_metadata(struct world *world, struct fake_request *request)
     broker.Port = 9092;
     struct kafka_metadata_response_partition partitions[KAFKA_CLIENT_PARTITIONS_MAX];
     i32 replicas[1] = {1};
-    for (u32 p = 0; p < world->config.partition_count; p++) {
+    for (u32 p = 0; p < world->fake.config.partition_count; p++) {
         kafka_metadata_response_partition_init(&partitions[p]);
         partitions[p].PartitionIndex = (i32)p;
         partitions[p].LeaderId = 1;
@@ -209,32 +67,32 @@ static void answer_metadata(struct world *world, struct fake_request *request)
     kafka_metadata_response_topic_init(&topic);
     topic.Name = proto_string_of(TOPIC);
     topic.Partitions.items = partitions;
-    topic.Partitions.count = (i32)world->config.partition_count;
+    topic.Partitions.count = (i32)world->fake.config.partition_count;
     union kafka_response response;
     kafka_metadata_response_init(&response.Metadata);
     response.Metadata.Brokers.items = &broker;
     response.Metadata.Brokers.count = 1;
     response.Metadata.Topics.items = &topic;
     response.Metadata.Topics.count = 1;
-    world_deliver(world, request, &response);
+    kc_fake_deliver(&world->fake, request, &response);
 }
 
 /* One thing that can happen now; false when nothing can. */
 static bool world_step(struct world *world)
 {
-    for (io_conn conn = 1; conn <= world->conn_count; conn++) {
-        struct fake_conn *fake = &world->conns[conn];
+    for (io_conn conn = 1; conn <= world->fake.conn_count; conn++) {
+        struct fake_conn *fake = &world->fake.conns[conn];
         if (!fake->announced && !fake->closed) {
             fake->announced = true;
-            kafka_client_handler.on_conn(world->client, conn, IO_CONN_CONNECTED, IO_CLOSE_NONE,
+            kafka_client_handler.on_conn(world->fake.client, conn, IO_CONN_CONNECTED, IO_CLOSE_NONE,
                                          0);
             return true;
         }
     }
-    for (u32 i = 0; i < world->request_count; i++) {
-        struct fake_request *request = &world->requests[i];
+    for (u32 i = 0; i < world->fake.request_count; i++) {
+        struct fake_request *request = &world->fake.requests[i];
         if (request->answered) continue;
-        if (world->conns[request->conn].closed) {
+        if (world->fake.conns[request->conn].closed) {
             request->answered = true;
             continue;
         }
@@ -248,9 +106,9 @@ static bool world_step(struct world *world)
         }
     }
     for (u32 id = 0; id < IO_TIMERS_MAX; id++) {
-        if (world->armed[id] && world->deadline[id] <= world->now) {
-            world->armed[id] = false;
-            kafka_client_handler.on_timer(world->client, id);
+        if (world->fake.armed[id] && world->fake.deadline[id] <= world->fake.now) {
+            world->fake.armed[id] = false;
+            kafka_client_handler.on_timer(world->fake.client, id);
             return true;
         }
     }
@@ -265,14 +123,11 @@ static void world_settle(struct world *world)
 /* Runs until `ns` from now, moving the clock to each due timer in turn. */
 static void world_run(struct world *world, u64 ns)
 {
-    u64 until = world->now + ns;
+    u64 until = world->fake.now + ns;
     world_settle(world);
     for (;;) {
-        u64 next = until;
-        for (u32 id = 0; id < IO_TIMERS_MAX; id++) {
-            if (world->armed[id] && world->deadline[id] < next) next = world->deadline[id];
-        }
-        world->now = MAX(world->now, next);
+        u64 next = kc_fake_next_timer(&world->fake, until);
+        world->fake.now = MAX(world->fake.now, next);
         world_settle(world);
         if (next >= until) return;
     }
@@ -282,11 +137,8 @@ static struct world *world_new(bool idempotent, bool retry_unknown, u32 partitio
 {
     struct world *world = calloc(1, sizeof(*world));
     ASSERT(world != NULL);
-    world->io.vtable = &fake_vtable;
-    world->io.context = world;
-    world->random_state = 0x9e3779b97f4a7c15ull;
-    world->now = 1 * NS_PER_S;
-    struct kafka_client_config *config = &world->config;
+    kc_fake_init(&world->fake, 1 * NS_PER_S);
+    struct kafka_client_config *config = &world->fake.config;
     config->role = KAFKA_CLIENT_PRODUCER;
     config->client_id = 1001;
     snprintf(config->bootstrap[0], CONFIG_ENDPOINT_MAX, "b1:9092");
@@ -301,27 +153,26 @@ static struct world *world_new(bool idempotent, bool retry_unknown, u32 partitio
     config->idempotent = idempotent;
     config->retry_unknown = retry_unknown;
     config->delivery_timeout_ns = 5 * NS_PER_S;
-    world->client = kafka_client_create(config, &world->io);
-    ASSERT(world->client != NULL);
-    kafka_client_handler.on_start(world->client);
+    world->fake.client = kafka_client_create(config, &world->fake.io);
+    ASSERT(world->fake.client != NULL);
+    kafka_client_handler.on_start(world->fake.client);
     world_settle(world);
     return world;
 }
 
 static void world_free(struct world *world)
 {
-    for (u32 i = 0; i < world->request_count; i++) free(world->requests[i].frame);
-    kafka_client_destroy(world->client);
+    kc_fake_deinit(&world->fake);
     free(world);
 }
 
 /* The newest unanswered request of api_key, or NULL. */
 static struct fake_request *pending(struct world *world, i16 api_key)
 {
-    for (u32 i = world->request_count; i-- > 0;) {
-        struct fake_request *request = &world->requests[i];
+    for (u32 i = world->fake.request_count; i-- > 0;) {
+        struct fake_request *request = &world->fake.requests[i];
         if (!request->answered && request->api_key == api_key &&
-            !world->conns[request->conn].closed) {
+            !world->fake.conns[request->conn].closed) {
             return request;
         }
     }
@@ -346,7 +197,7 @@ static void answer_init_producer_id(struct world *world, struct fake_request *re
     response.InitProducerId.ErrorCode = error;
     response.InitProducerId.ProducerId = error == 0 ? producer_id : -1;
     response.InitProducerId.ProducerEpoch = error == 0 ? 0 : -1;
-    world_deliver(world, request, &response);
+    kc_fake_deliver(&world->fake, request, &response);
 }
 
 /* The batch a Produce request carries (its bytes copied into batch) and its partition. */
@@ -396,7 +247,7 @@ static void answer_produce(struct world *world, struct fake_request *request, i1
     kafka_produce_response_init(&response.Produce);
     response.Produce.Responses.items = &topic;
     response.Produce.Responses.count = 1;
-    world_deliver(world, request, &response);
+    kc_fake_deliver(&world->fake, request, &response);
 }
 
 /* Observations of kind, in order: how many, and the index-th one. */
@@ -404,9 +255,9 @@ static u32 observed(const struct world *world, u32 kind, u32 index,
                     struct io_observation *found)
 {
     u32 count = 0;
-    for (u32 i = 0; i < world->observed_count; i++) {
-        if (world->observed[i].kind != kind) continue;
-        if (count == index && found != NULL) *found = world->observed[i];
+    for (u32 i = 0; i < world->fake.observed_count; i++) {
+        if (world->fake.observed[i].kind != kind) continue;
+        if (count == index && found != NULL) *found = world->fake.observed[i];
         count++;
     }
     return count;
@@ -483,14 +334,15 @@ TEST(an_unknown_outcome_resends_the_same_batch)
     REQUIRE(observed(world, HISTORY_KAFKA_RETRIED, 0, &event) == 1);
     CHECK_EQ_U64(event.a, 1);
     CHECK_EQ_U64(event.c, KAFKA_ERROR_REQUEST_TIMED_OUT);
-    CHECK(world->conns[produce->conn].closed);
+    CHECK(world->fake.conns[produce->conn].closed);
     produce = next_produce(world);
     REQUIRE(produce != NULL);
     (void)produce_batch(world, produce, again, &again_size, &partition);
     CHECK(again_size == first_size && memcmp(first, again, first_size) == 0);
     /* The broker's connection breaks while the resend is in flight. */
-    world->conns[produce->conn].closed = true;
-    kafka_client_handler.on_conn(world->client, produce->conn, IO_CONN_CLOSED, IO_CLOSE_RESET, 0);
+    world->fake.conns[produce->conn].closed = true;
+    kafka_client_handler.on_conn(world->fake.client, produce->conn, IO_CONN_CLOSED,
+                                 IO_CLOSE_RESET, 0);
     REQUIRE(observed(world, HISTORY_KAFKA_RETRIED, 1, &event) == 2);
     CHECK_EQ_U64(event.c, KAFKA_ERROR_NETWORK_EXCEPTION);
     produce = next_produce(world);
@@ -517,16 +369,16 @@ TEST(the_delivery_timeout_ends_the_retries)
     world_run(world, 10 * NS_PER_MS);
     answer_init_producer_id(world, pending(world, KAFKA_API_INIT_PRODUCER_ID), 0, 7);
     REQUIRE(next_produce(world) != NULL);
-    u64 first_sent = world->now;
+    u64 first_sent = world->fake.now;
     while (observed(world, HISTORY_KAFKA_UNKNOWN, 0, NULL) == 0 &&
-           world->now < first_sent + 10 * NS_PER_S) {
+           world->fake.now < first_sent + 10 * NS_PER_S) {
         world_run(world, 10 * NS_PER_MS);
     }
     struct io_observation event;
     REQUIRE(observed(world, HISTORY_KAFKA_UNKNOWN, 0, &event) == 1);
     CHECK_EQ_U64(event.c, KAFKA_ERROR_REQUEST_TIMED_OUT);
-    CHECK(world->now >= first_sent + 5 * NS_PER_S && world->now <= first_sent + 5 * NS_PER_S +
-          20 * NS_PER_MS);
+    CHECK(world->fake.now >= first_sent + 5 * NS_PER_S &&
+          world->fake.now <= first_sent + 5 * NS_PER_S + 20 * NS_PER_MS);
     u32 retries = observed(world, HISTORY_KAFKA_RETRIED, 0, NULL);
     CHECK(retries >= 3 && retries <= 5); /* One per timeout (1s) plus backoffs, within 5s. */
     world_free(world);

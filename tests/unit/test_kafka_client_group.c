@@ -22,6 +22,8 @@
  * moves; malformed answers. */
 #include "test.h"
 
+#include "kafka_client_fake_io.h"
+
 #include "../../impl/kafka_client/kafka_client.h"
 #include "../../impl/kafka_client/kafka_client_assign.h"
 #include "../../impl/log/record_batch.h"
@@ -29,46 +31,13 @@
 #include "../../impl/protocol/header.h"
 #include "../../model/history.h"
 
-#define CONNS_MAX 64u
-#define REQUESTS_MAX 4096u
-#define OBSERVED_MAX 8192u
 #define LOG_PARTITIONS 16u
 #define LONG_POLL_NS (100 * NS_PER_MS)
 #define TOPIC "orders"
 #define GROUP "g"
 
-struct fake_conn {
-    char endpoint[CONFIG_ENDPOINT_MAX];
-    bool connected;
-    bool announced; /* CONNECTED delivered. */
-    bool closed;
-};
-
-struct fake_request {
-    io_conn conn;
-    i16 api_key;
-    i16 version;
-    i32 correlation_id;
-    u64 sent_ns;
-    bool answered;
-    u8 *frame; /* Without the size prefix. */
-    u32 size;
-};
-
 struct world {
-    struct io io;
-    struct kafka_client *client;
-    struct kafka_client_config config;
-    u64 now;
-    u64 random_state;
-    bool armed[IO_TIMERS_MAX];
-    u64 deadline[IO_TIMERS_MAX];
-    struct fake_conn conns[CONNS_MAX + 1]; /* By conn id, from 1. */
-    u32 conn_count;
-    struct fake_request requests[REQUESTS_MAX];
-    u32 request_count;
-    struct io_observation observed[OBSERVED_MAX];
-    u32 observed_count;
+    struct kc_fake fake; /* First: the io's context. */
     /* The brokers' part. */
     u32 log_records[LOG_PARTITIONS]; /* Records at offsets 0..n-1. */
     char coordinator[CONFIG_ENDPOINT_MAX];
@@ -76,128 +45,10 @@ struct world {
     i16 find_error;
     bool manual_heartbeats; /* Else every Heartbeat is answered at once with no error. */
     _Alignas(8) u8 arena_memory[256u * 1024u];
-    u8 frame_buffer[256u * 1024u];
     u8 batch_buffer[64u * 1024u];
 };
 
-/* ===== The fake io ===== */
-
-static u64 fake_now(void *context) { return ((struct world *)context)->now; }
-static u64 fake_wall(void *context) { return 1700000000ull * NS_PER_S + fake_now(context); }
-
-static u64 fake_random(void *context)
-{
-    struct world *world = context;
-    u64 x = world->random_state;
-    x ^= x << 13;
-    x ^= x >> 7;
-    x ^= x << 17;
-    world->random_state = x;
-    return x;
-}
-
-static void fake_timer_set(void *context, u32 id, u64 deadline)
-{
-    struct world *world = context;
-    world->armed[id] = true;
-    world->deadline[id] = deadline;
-}
-
-static void fake_timer_cancel(void *context, u32 id)
-{
-    struct world *world = context;
-    world->armed[id] = false;
-}
-
-static io_conn fake_connect(void *context, const char *endpoint, u64 tag, u32 frame_size_max)
-{
-    struct world *world = context;
-    (void)tag;
-    (void)frame_size_max;
-    ASSERT(world->conn_count < CONNS_MAX);
-    io_conn conn = ++world->conn_count;
-    struct fake_conn *fake = &world->conns[conn];
-    memset(fake, 0, sizeof(*fake));
-    snprintf(fake->endpoint, sizeof(fake->endpoint), "%s", endpoint);
-    fake->connected = true; /* Announced from the loop. */
-    return conn;
-}
-
-static enum io_result fake_send(void *context, io_conn conn, const u8 *bytes, u32 size)
-{
-    struct world *world = context;
-    ASSERT(conn >= 1 && conn <= world->conn_count);
-    ASSERT(world->conns[conn].announced && !world->conns[conn].closed);
-    ASSERT(size >= 4 && load_u32_be(bytes) == size - 4); /* Whole frames, one per send. */
-    ASSERT(world->request_count < REQUESTS_MAX);
-    struct fake_request *request = &world->requests[world->request_count++];
-    memset(request, 0, sizeof(*request));
-    request->conn = conn;
-    request->sent_ns = world->now;
-    request->size = size - 4;
-    request->frame = malloc(request->size);
-    ASSERT(request->frame != NULL);
-    memcpy(request->frame, bytes + 4, request->size);
-    struct proto_reader reader;
-    proto_reader_init(&reader, request->frame, request->size);
-    struct proto_request_header header;
-    ASSERT(proto_request_header_decode(&reader, &header) == PROTO_OK);
-    request->api_key = header.RequestApiKey;
-    request->version = header.RequestApiVersion;
-    request->correlation_id = header.CorrelationId;
-    return IO_OK;
-}
-
-static void fake_close(void *context, io_conn conn)
-{
-    struct world *world = context;
-    ASSERT(conn >= 1 && conn <= world->conn_count);
-    world->conns[conn].closed = true;
-}
-
-static void fake_log(void *context, enum io_log_level level, const char *message)
-{
-    (void)context;
-    (void)level;
-    (void)message;
-}
-
-static void fake_observe(void *context, const struct io_observation *observation)
-{
-    struct world *world = context;
-    ASSERT(world->observed_count < OBSERVED_MAX);
-    world->observed[world->observed_count] = *observation;
-    world->observed[world->observed_count++].data = NULL;
-}
-
-static const struct io_vtable fake_vtable = {
-    .now_ns = fake_now,
-    .wall_ns = fake_wall,
-    .random_u64 = fake_random,
-    .timer_set = fake_timer_set,
-    .timer_cancel = fake_timer_cancel,
-    .connect = fake_connect,
-    .send = fake_send,
-    .close = fake_close,
-    .log = fake_log,
-    .observe = fake_observe,
-};
-
 /* ===== Answers ===== */
-
-static void world_deliver(struct world *world, struct fake_request *request,
-                          const union kafka_response *response)
-{
-    ASSERT(!request->answered);
-    request->answered = true;
-    if (world->conns[request->conn].closed) return; /* Nobody listens any more. */
-    struct proto_writer writer;
-    proto_writer_init(&writer, world->frame_buffer, sizeof(world->frame_buffer));
-    ASSERT(proto_response_frame_encode(&writer, request->api_key, request->version,
-                                       request->correlation_id, response) == PROTO_OK);
-    kafka_client_handler.on_frame(world->client, request->conn, world->frame_buffer + 4,
-                                  writer.position - 4);
-}
 
 static void answer_metadata(struct world *world, struct fake_request *request)
 {
@@ -212,7 +63,7 @@ static void answer_metadata(struct world *world, struct fake_request *request)
     brokers[1].Port = 9092;
     struct kafka_metadata_response_partition partitions[LOG_PARTITIONS];
     i32 replicas[1] = {1};
-    for (u32 p = 0; p < world->config.partition_count; p++) {
+    for (u32 p = 0; p < world->fake.config.partition_count; p++) {
         kafka_metadata_response_partition_init(&partitions[p]);
         partitions[p].PartitionIndex = (i32)p;
         partitions[p].LeaderId = 1;
@@ -226,14 +77,14 @@ static void answer_metadata(struct world *world, struct fake_request *request)
     kafka_metadata_response_topic_init(&topic);
     topic.Name = proto_string_of(TOPIC);
     topic.Partitions.items = partitions;
-    topic.Partitions.count = (i32)world->config.partition_count;
+    topic.Partitions.count = (i32)world->fake.config.partition_count;
     union kafka_response response;
     kafka_metadata_response_init(&response.Metadata);
     response.Metadata.Brokers.items = brokers;
     response.Metadata.Brokers.count = 2;
     response.Metadata.Topics.items = &topic;
     response.Metadata.Topics.count = 1;
-    world_deliver(world, request, &response);
+    kc_fake_deliver(&world->fake, request, &response);
 }
 
 static void answer_find_coordinator(struct world *world, struct fake_request *request)
@@ -247,7 +98,7 @@ static void answer_find_coordinator(struct world *world, struct fake_request *re
     *strchr(host, ':') = '\0';
     response.FindCoordinator.Host = proto_string_of(world->find_error == 0 ? host : "");
     response.FindCoordinator.Port = world->find_error == 0 ? 9092 : -1;
-    world_deliver(world, request, &response);
+    kc_fake_deliver(&world->fake, request, &response);
 }
 
 /* Decodes a captured request (arrays in the world's arena, valid until the next decode). */
@@ -285,7 +136,7 @@ static void answer_list_offsets(struct world *world, struct fake_request *reques
     kafka_list_offsets_response_init(&response.ListOffsets);
     response.ListOffsets.Topics.items = &topic;
     response.ListOffsets.Topics.count = 1;
-    world_deliver(world, request, &response);
+    kc_fake_deliver(&world->fake, request, &response);
 }
 
 static u64 value_checksum(u32 p, u32 offset)
@@ -307,7 +158,7 @@ static bool answer_fetch(struct world *world, struct fake_request *request)
         const struct kafka_fetch_request_partition *partition = &asked->Partitions.items[i];
         any = any || partition->FetchOffset < world->log_records[partition->Partition];
     }
-    if (!any && world->now < request->sent_ns + LONG_POLL_NS) return false;
+    if (!any && world->fake.now < request->sent_ns + LONG_POLL_NS) return false;
     struct kafka_fetch_response_partition_data partitions[LOG_PARTITIONS];
     u64 used = 0;
     for (i32 i = 0; i < asked->Partitions.count; i++) {
@@ -343,7 +194,7 @@ static bool answer_fetch(struct world *world, struct fake_request *request)
     kafka_fetch_response_init(&response.Fetch);
     response.Fetch.Responses.items = &topic;
     response.Fetch.Responses.count = 1;
-    world_deliver(world, request, &response);
+    kc_fake_deliver(&world->fake, request, &response);
     return true;
 }
 
@@ -359,19 +210,19 @@ static bool is_group_api(i16 api_key)
 /* One thing that can happen now; false when nothing can. */
 static bool world_step(struct world *world)
 {
-    for (io_conn conn = 1; conn <= world->conn_count; conn++) {
-        struct fake_conn *fake = &world->conns[conn];
+    for (io_conn conn = 1; conn <= world->fake.conn_count; conn++) {
+        struct fake_conn *fake = &world->fake.conns[conn];
         if (fake->connected && !fake->announced && !fake->closed) {
             fake->announced = true;
-            kafka_client_handler.on_conn(world->client, conn, IO_CONN_CONNECTED, IO_CLOSE_NONE,
+            kafka_client_handler.on_conn(world->fake.client, conn, IO_CONN_CONNECTED, IO_CLOSE_NONE,
                                          0);
             return true;
         }
     }
-    for (u32 i = 0; i < world->request_count; i++) {
-        struct fake_request *request = &world->requests[i];
+    for (u32 i = 0; i < world->fake.request_count; i++) {
+        struct fake_request *request = &world->fake.requests[i];
         if (request->answered) continue;
-        if (world->conns[request->conn].closed) {
+        if (world->fake.conns[request->conn].closed) {
             request->answered = true;
             continue;
         }
@@ -390,9 +241,9 @@ static bool world_step(struct world *world)
         }
     }
     for (u32 id = 0; id < IO_TIMERS_MAX; id++) {
-        if (world->armed[id] && world->deadline[id] <= world->now) {
-            world->armed[id] = false;
-            kafka_client_handler.on_timer(world->client, id);
+        if (world->fake.armed[id] && world->fake.deadline[id] <= world->fake.now) {
+            world->fake.armed[id] = false;
+            kafka_client_handler.on_timer(world->fake.client, id);
             return true;
         }
     }
@@ -407,32 +258,29 @@ static void world_settle(struct world *world)
 /* Runs until `ns` from now, moving the clock to each due timer and long-poll end in turn. */
 static void world_run(struct world *world, u64 ns)
 {
-    u64 until = world->now + ns;
+    u64 until = world->fake.now + ns;
     world_settle(world);
     for (;;) {
-        u64 next = until;
-        for (u32 id = 0; id < IO_TIMERS_MAX; id++) {
-            if (world->armed[id] && world->deadline[id] < next) next = world->deadline[id];
-        }
-        for (u32 i = 0; i < world->request_count; i++) {
-            const struct fake_request *request = &world->requests[i];
+        u64 next = kc_fake_next_timer(&world->fake, until);
+        for (u32 i = 0; i < world->fake.request_count; i++) {
+            const struct fake_request *request = &world->fake.requests[i];
             if (!request->answered && request->api_key == KAFKA_API_FETCH) {
                 next = MIN(next, request->sent_ns + LONG_POLL_NS);
             }
         }
-        if (next > world->now) world->now = next;
+        if (next > world->fake.now) world->fake.now = next;
         world_settle(world);
-        if (world->now >= until) return;
+        if (world->fake.now >= until) return;
     }
 }
 
 /* The oldest unanswered group request of api_key, or NULL. */
 static struct fake_request *world_pending(struct world *world, i16 api_key)
 {
-    for (u32 i = 0; i < world->request_count; i++) {
-        struct fake_request *request = &world->requests[i];
+    for (u32 i = 0; i < world->fake.request_count; i++) {
+        struct fake_request *request = &world->fake.requests[i];
         if (!request->answered && request->api_key == api_key &&
-            !world->conns[request->conn].closed) {
+            !world->fake.conns[request->conn].closed) {
             return request;
         }
     }
@@ -442,23 +290,23 @@ static struct fake_request *world_pending(struct world *world, i16 api_key)
 /* Any group request waiting for the test. */
 static struct fake_request *world_pending_group(struct world *world)
 {
-    for (u32 i = 0; i < world->request_count; i++) {
-        struct fake_request *request = &world->requests[i];
+    for (u32 i = 0; i < world->fake.request_count; i++) {
+        struct fake_request *request = &world->fake.requests[i];
         if (!request->answered && is_group_api(request->api_key) &&
-            !world->conns[request->conn].closed) {
+            !world->fake.conns[request->conn].closed) {
             return request;
         }
     }
     return NULL;
 }
 
-static u32 observed_mark(const struct world *world) { return world->observed_count; }
+static u32 observed_mark(const struct world *world) { return world->fake.observed_count; }
 
 /* The index of the first observation of kind at or after from, or UINT32_MAX. */
 static u32 observed_find(const struct world *world, u32 from, u32 kind)
 {
-    for (u32 i = from; i < world->observed_count; i++) {
-        if (world->observed[i].kind == kind) return i;
+    for (u32 i = from; i < world->fake.observed_count; i++) {
+        if (world->fake.observed[i].kind == kind) return i;
     }
     return UINT32_MAX;
 }
@@ -466,7 +314,9 @@ static u32 observed_find(const struct world *world, u32 from, u32 kind)
 static u32 observed_count_of(const struct world *world, u32 from, u32 kind)
 {
     u32 count = 0;
-    for (u32 i = from; i < world->observed_count; i++) count += world->observed[i].kind == kind;
+    for (u32 i = from; i < world->fake.observed_count; i++) {
+        count += world->fake.observed[i].kind == kind;
+    }
     return count;
 }
 
@@ -475,13 +325,10 @@ static struct world *world_create(enum kafka_client_assignor assignor, bool stat
 {
     struct world *world = calloc(1, sizeof(*world));
     ASSERT(world != NULL);
-    world->io.context = world;
-    world->io.vtable = &fake_vtable;
-    world->random_state = 0x9e3779b97f4a7c15ull;
-    world->now = NS_PER_S;
+    kc_fake_init(&world->fake, NS_PER_S);
     snprintf(world->coordinator, sizeof(world->coordinator), "b1:9092");
     world->coordinator_id = 1;
-    struct kafka_client_config *config = &world->config;
+    struct kafka_client_config *config = &world->fake.config;
     config->role = KAFKA_CLIENT_GROUP_CONSUMER;
     config->client_id = 1001;
     snprintf(config->bootstrap[0], CONFIG_ENDPOINT_MAX, "b1:9092");
@@ -500,16 +347,15 @@ static struct world *world_create(enum kafka_client_assignor assignor, bool stat
     config->rebalance_timeout_ns = 20 * NS_PER_S;
     config->heartbeat_interval_ns = 3 * NS_PER_S;
     config->commit_interval_ns = 1 * NS_PER_S;
-    world->client = kafka_client_create(config, &world->io);
-    ASSERT(world->client != NULL);
-    kafka_client_handler.on_start(world->client);
+    world->fake.client = kafka_client_create(config, &world->fake.io);
+    ASSERT(world->fake.client != NULL);
+    kafka_client_handler.on_start(world->fake.client);
     return world;
 }
 
 static void world_destroy(struct world *world)
 {
-    kafka_client_destroy(world->client);
-    for (u32 i = 0; i < world->request_count; i++) free(world->requests[i].frame);
+    kc_fake_deinit(&world->fake);
     free(world);
 }
 
@@ -560,7 +406,7 @@ static struct fake_request *take_join(struct world *world, struct join_seen *see
     struct proto_arena arena;
     proto_arena_init(&arena, memory, sizeof(memory));
     ASSERT(kafka_client_subscription_decode(metadata.data, (u32)metadata.size, TOPIC,
-                                            world->config.partition_count, &arena,
+                                            world->fake.config.partition_count, &arena,
                                             &seen->subscribed, &seen->owned));
     ASSERT(load_u16_be(metadata.data) == 1); /* v1: owned partitions included. */
     return request;
@@ -575,7 +421,7 @@ static void answer_join_error(struct world *world, struct fake_request *request,
     response.JoinGroup.MemberId = proto_string_of(member_id);
     response.JoinGroup.Leader = proto_string_of("");
     response.JoinGroup.ProtocolName = PROTO_STRING_NULL;
-    world_deliver(world, request, &response);
+    kc_fake_deliver(&world->fake, request, &response);
 }
 
 /* A successful JoinGroup: the member with id member_id in generation; when leader, the
@@ -593,7 +439,7 @@ static void answer_join(struct world *world, struct fake_request *request, const
     response.JoinGroup.MemberId = proto_string_of(member_id);
     response.JoinGroup.Members.items = (struct kafka_join_group_response_member *)members;
     response.JoinGroup.Members.count = (i32)count;
-    world_deliver(world, request, &response);
+    kc_fake_deliver(&world->fake, request, &response);
 }
 
 static void answer_sync(struct world *world, struct fake_request *request, i16 error, u32 mask)
@@ -606,7 +452,7 @@ static void answer_sync(struct world *world, struct fake_request *request, i16 e
     response.SyncGroup.ErrorCode = error;
     response.SyncGroup.Assignment.data = assignment;
     response.SyncGroup.Assignment.size = error == 0 ? (i32)size : 0;
-    world_deliver(world, request, &response);
+    kc_fake_deliver(&world->fake, request, &response);
 }
 
 static void answer_heartbeat(struct world *world, struct fake_request *request, i16 error)
@@ -614,7 +460,7 @@ static void answer_heartbeat(struct world *world, struct fake_request *request, 
     union kafka_response response;
     kafka_heartbeat_response_init(&response.Heartbeat);
     response.Heartbeat.ErrorCode = error;
-    world_deliver(world, request, &response);
+    kc_fake_deliver(&world->fake, request, &response);
 }
 
 struct commit_seen {
@@ -670,7 +516,7 @@ static void answer_commit(struct world *world, struct fake_request *request, i16
     kafka_offset_commit_response_init(&response.OffsetCommit);
     response.OffsetCommit.Topics.items = &topic;
     response.OffsetCommit.Topics.count = 1;
-    world_deliver(world, request, &response);
+    kc_fake_deliver(&world->fake, request, &response);
 }
 
 /* committed[p] for each partition asked (-1: none). */
@@ -701,7 +547,7 @@ static u32 answer_offset_fetch(struct world *world, struct fake_request *request
     kafka_offset_fetch_response_init(&response.OffsetFetch);
     response.OffsetFetch.Topics.items = &topic;
     response.OffsetFetch.Topics.count = 1;
-    world_deliver(world, request, &response);
+    kc_fake_deliver(&world->fake, request, &response);
     return mask;
 }
 
@@ -732,7 +578,7 @@ static void join_alone(struct world *world, const char *member_id, i32 generatio
     world_run(world, 0);
     struct fake_request *sync = world_pending(world, KAFKA_API_SYNC_GROUP);
     ASSERT(sync != NULL);
-    u32 all = (1u << world->config.partition_count) - 1;
+    u32 all = (1u << world->fake.config.partition_count) - 1;
     answer_sync(world, sync, 0, all);
     world_run(world, 0);
     struct fake_request *fetch = world_pending(world, KAFKA_API_OFFSET_FETCH);
@@ -1039,9 +885,9 @@ TEST(member_id_required_then_reads_from_committed_or_earliest)
     CHECK(seen.subscribed && seen.owned == 0);
     /* The coordinator's link is its own: not the one Metadata went over. */
     io_conn metadata_conn = 0;
-    for (u32 i = 0; i < world->request_count; i++) {
-        if (world->requests[i].api_key == KAFKA_API_METADATA) {
-            metadata_conn = world->requests[i].conn;
+    for (u32 i = 0; i < world->fake.request_count; i++) {
+        if (world->fake.requests[i].api_key == KAFKA_API_METADATA) {
+            metadata_conn = world->fake.requests[i].conn;
         }
     }
     CHECK(metadata_conn != 0 && join->conn != metadata_conn);
@@ -1071,10 +917,10 @@ TEST(member_id_required_then_reads_from_committed_or_earliest)
     world_run(world, 0);
     u32 joined = observed_find(world, mark, HISTORY_GROUP_JOINED);
     REQUIRE(joined != UINT32_MAX);
-    CHECK_EQ_U64(world->observed[joined].a, 3);
-    CHECK_EQ_U64(world->observed[joined].b, 1);
-    CHECK_EQ_U64(world->observed[joined].c, HISTORY_GROUP_EAGER);
-    CHECK_EQ_U64(world->observed[joined].d, 2);
+    CHECK_EQ_U64(world->fake.observed[joined].a, 3);
+    CHECK_EQ_U64(world->fake.observed[joined].b, 1);
+    CHECK_EQ_U64(world->fake.observed[joined].c, HISTORY_GROUP_EAGER);
+    CHECK_EQ_U64(world->fake.observed[joined].d, 2);
     struct fake_request *sync = world_pending(world, KAFKA_API_SYNC_GROUP);
     REQUIRE(sync != NULL);
     union kafka_request body;
@@ -1102,40 +948,40 @@ TEST(member_id_required_then_reads_from_committed_or_earliest)
     world_run(world, 0);
     u32 assigned = observed_find(world, mark, HISTORY_GROUP_ASSIGNED);
     REQUIRE(assigned != UINT32_MAX);
-    CHECK_EQ_U64(world->observed[assigned].a, 3);
-    CHECK_EQ_U64(world->observed[assigned].b, 0x3);
+    CHECK_EQ_U64(world->fake.observed[assigned].a, 3);
+    CHECK_EQ_U64(world->fake.observed[assigned].b, 0x3);
     CHECK(observed_find(world, mark, HISTORY_KAFKA_READ) == UINT32_MAX); /* Not positioned. */
     struct fake_request *fetch = world_pending(world, KAFKA_API_OFFSET_FETCH);
     REQUIRE(fetch != NULL);
     u64 fetch_sent = fetch->sent_ns;
-    world->now += 5 * NS_PER_MS; /* The answer comes later than the request went. */
+    world->fake.now += 5 * NS_PER_MS; /* The answer comes later than the request went. */
     i64 committed[LOG_PARTITIONS] = {5, -1};
     CHECK_EQ_U64(answer_offset_fetch(world, fetch, committed), 0x3);
     world_run(world, 50 * NS_PER_MS);
     u32 fetched = observed_find(world, mark, HISTORY_GROUP_OFFSET_FETCHED);
     REQUIRE(fetched != UINT32_MAX);
-    CHECK_EQ_U64(world->observed[fetched].a, 3);
-    CHECK_EQ_U64(world->observed[fetched].b, 0);
-    CHECK_EQ_U64(world->observed[fetched].c, 5);
-    CHECK_EQ_U64(world->observed[fetched].d, fetch_sent);
+    CHECK_EQ_U64(world->fake.observed[fetched].a, 3);
+    CHECK_EQ_U64(world->fake.observed[fetched].b, 0);
+    CHECK_EQ_U64(world->fake.observed[fetched].c, 5);
+    CHECK_EQ_U64(world->fake.observed[fetched].d, fetch_sent);
     fetched = observed_find(world, fetched + 1, HISTORY_GROUP_OFFSET_FETCHED);
     REQUIRE(fetched != UINT32_MAX);
-    CHECK_EQ_U64(world->observed[fetched].b, 1);
-    CHECK_EQ_U64(world->observed[fetched].c, UINT64_MAX);
+    CHECK_EQ_U64(world->fake.observed[fetched].b, 1);
+    CHECK_EQ_U64(world->fake.observed[fetched].c, UINT64_MAX);
     /* p0 from its committed offset 5, p1 from the earliest (ListOffsets). */
     u32 position = observed_find(world, mark, HISTORY_GROUP_POSITION);
     REQUIRE(position != UINT32_MAX);
-    CHECK_EQ_U64(world->observed[position].a, 0);
-    CHECK_EQ_U64(world->observed[position].b, 5);
-    CHECK_EQ_U64(world->observed[position].c, 3);
+    CHECK_EQ_U64(world->fake.observed[position].a, 0);
+    CHECK_EQ_U64(world->fake.observed[position].b, 5);
+    CHECK_EQ_U64(world->fake.observed[position].c, 3);
     position = observed_find(world, position + 1, HISTORY_GROUP_POSITION);
     REQUIRE(position != UINT32_MAX);
-    CHECK_EQ_U64(world->observed[position].a, 1);
-    CHECK_EQ_U64(world->observed[position].b, 0);
+    CHECK_EQ_U64(world->fake.observed[position].a, 1);
+    CHECK_EQ_U64(world->fake.observed[position].b, 0);
     /* Reads: p0 offsets 5..7, p1 offsets 0..2, each once, with the record's checksum. */
     u32 reads[2] = {0, 0};
-    for (u32 i = mark; i < world->observed_count; i++) {
-        const struct io_observation *o = &world->observed[i];
+    for (u32 i = mark; i < world->fake.observed_count; i++) {
+        const struct io_observation *o = &world->fake.observed[i];
         if (o->kind != HISTORY_KAFKA_READ) continue;
         CHECK(o->a < 2);
         CHECK_EQ_U64(o->b, (o->a == 0 ? 5u : 0u) + reads[o->a]);
@@ -1172,7 +1018,7 @@ TEST(static_leader_skips_the_assignment_when_told)
     response.JoinGroup.MemberId = proto_string_of("1001-7");
     response.JoinGroup.Members.items = &member;
     response.JoinGroup.Members.count = 1;
-    world_deliver(world, join, &response);
+    kc_fake_deliver(&world->fake, join, &response);
     world_run(world, 0);
     struct fake_request *sync = world_pending(world, KAFKA_API_SYNC_GROUP);
     REQUIRE(sync != NULL);
@@ -1184,8 +1030,8 @@ TEST(static_leader_skips_the_assignment_when_told)
     world_run(world, 0);
     u32 assigned = observed_find(world, 0, HISTORY_GROUP_ASSIGNED);
     REQUIRE(assigned != UINT32_MAX);
-    CHECK_EQ_U64(world->observed[assigned].a, 5);
-    CHECK_EQ_U64(world->observed[assigned].b, 0x2);
+    CHECK_EQ_U64(world->fake.observed[assigned].a, 5);
+    CHECK_EQ_U64(world->fake.observed[assigned].b, 0x2);
     world_destroy(world);
 }
 
@@ -1214,13 +1060,13 @@ TEST(commits_positions_and_reports_outcomes)
     world_run(world, 0);
     CHECK_EQ_U64(observed_count_of(world, mark, HISTORY_GROUP_COMMITTED), 2);
     u32 committed = observed_find(world, mark, HISTORY_GROUP_COMMITTED);
-    CHECK_EQ_U64(world->observed[committed].a, 1);
-    CHECK_EQ_U64(world->observed[committed].b, 0);
-    CHECK_EQ_U64(world->observed[committed].c, 4);
+    CHECK_EQ_U64(world->fake.observed[committed].a, 1);
+    CHECK_EQ_U64(world->fake.observed[committed].b, 0);
+    CHECK_EQ_U64(world->fake.observed[committed].c, 4);
     /* Nothing moved: every interval commits the same positions again (as the Java consumer's
      * auto-commit does), and the heartbeats still go. */
     mark = observed_mark(world);
-    u32 requests = world->request_count;
+    u32 requests = world->fake.request_count;
     for (u32 i = 0; i < 4; i++) {
         world_run(world, NS_PER_S);
         commit = world_pending(world, KAFKA_API_OFFSET_COMMIT);
@@ -1232,8 +1078,8 @@ TEST(commits_positions_and_reports_outcomes)
         answer_commit(world, commit, 0);
     }
     u32 heartbeats = 0;
-    for (u32 i = requests; i < world->request_count; i++) {
-        heartbeats += world->requests[i].api_key == KAFKA_API_HEARTBEAT;
+    for (u32 i = requests; i < world->fake.request_count; i++) {
+        heartbeats += world->fake.requests[i].api_key == KAFKA_API_HEARTBEAT;
     }
     CHECK(heartbeats >= 1);
     CHECK_EQ_U64(observed_count_of(world, mark, HISTORY_GROUP_COMMIT), 8);
@@ -1251,8 +1097,8 @@ TEST(commits_positions_and_reports_outcomes)
     world_run(world, 0);
     u32 failed = observed_find(world, mark, HISTORY_GROUP_COMMIT_FAILED);
     REQUIRE(failed != UINT32_MAX);
-    CHECK_EQ_U64(world->observed[failed].c, 6);
-    CHECK_EQ_U64(world->observed[failed].d, KAFKA_ERROR_COORDINATOR_LOAD_IN_PROGRESS);
+    CHECK_EQ_U64(world->fake.observed[failed].c, 6);
+    CHECK_EQ_U64(world->fake.observed[failed].d, KAFKA_ERROR_COORDINATOR_LOAD_IN_PROGRESS);
     /* Retried at the next interval; this time the answer never comes: unknown outcome. */
     world_run(world, NS_PER_S);
     commit = world_pending(world, KAFKA_API_OFFSET_COMMIT);
@@ -1261,8 +1107,8 @@ TEST(commits_positions_and_reports_outcomes)
     world_run(world, 6 * NS_PER_S); /* Past the request timeout. */
     failed = observed_find(world, mark, HISTORY_GROUP_COMMIT_FAILED);
     REQUIRE(failed != UINT32_MAX);
-    CHECK_EQ_U64(world->observed[failed].d, 0xffff);
-    CHECK(world->conns[commit->conn].closed); /* The coordinator is looked up again. */
+    CHECK_EQ_U64(world->fake.observed[failed].d, 0xffff);
+    CHECK(world->fake.conns[commit->conn].closed); /* The coordinator is looked up again. */
     CHECK(observed_find(world, mark, HISTORY_GROUP_REVOKED) == UINT32_MAX); /* Still owns. */
     world_destroy(world);
 }
@@ -1315,9 +1161,9 @@ TEST(eager_commits_then_revokes_everything_before_joining)
     u32 revoked = observed_find(world, mark, HISTORY_GROUP_REVOKED);
     REQUIRE(committed != UINT32_MAX && revoked != UINT32_MAX);
     CHECK(committed < revoked);
-    CHECK_EQ_U64(world->observed[revoked].a, 1);
-    CHECK_EQ_U64(world->observed[revoked].b, 0x7);
-    CHECK_EQ_U64(world->observed[revoked].c, 0);
+    CHECK_EQ_U64(world->fake.observed[revoked].a, 1);
+    CHECK_EQ_U64(world->fake.observed[revoked].b, 0x7);
+    CHECK_EQ_U64(world->fake.observed[revoked].c, 0);
     struct join_seen joined;
     struct fake_request *join = take_join(world, &joined);
     REQUIRE(join != NULL);
@@ -1382,8 +1228,8 @@ TEST(cooperative_revokes_only_moved_partitions_then_rejoins)
     world_run(world, 0);
     u32 joined = observed_find(world, mark, HISTORY_GROUP_JOINED);
     REQUIRE(joined != UINT32_MAX);
-    CHECK_EQ_U64(world->observed[joined].b, 0);
-    CHECK_EQ_U64(world->observed[joined].c, HISTORY_GROUP_COOPERATIVE);
+    CHECK_EQ_U64(world->fake.observed[joined].b, 0);
+    CHECK_EQ_U64(world->fake.observed[joined].c, HISTORY_GROUP_COOPERATIVE);
     world->log_records[2] = 5; /* p2 moved after the commit: committed before it is revoked. */
     world_run(world, 150 * NS_PER_MS);
     struct fake_request *sync = world_pending(world, KAFKA_API_SYNC_GROUP);
@@ -1404,9 +1250,9 @@ TEST(cooperative_revokes_only_moved_partitions_then_rejoins)
     u32 revoked = observed_find(world, mark, HISTORY_GROUP_REVOKED);
     REQUIRE(assigned != UINT32_MAX && revoked != UINT32_MAX);
     CHECK(assigned < revoked);
-    CHECK_EQ_U64(world->observed[revoked].a, 1);
-    CHECK_EQ_U64(world->observed[revoked].b, 0xc);
-    CHECK_EQ_U64(world->observed[revoked].c, 0);
+    CHECK_EQ_U64(world->fake.observed[revoked].a, 1);
+    CHECK_EQ_U64(world->fake.observed[revoked].b, 0xc);
+    CHECK_EQ_U64(world->fake.observed[revoked].c, 0);
     /* The second round: it rejoins at once (committing what it read of 0 and 1 first), owning
      * 0 and 1, without fetching their offsets again. */
     CHECK(world_pending(world, KAFKA_API_OFFSET_FETCH) == NULL);
@@ -1414,8 +1260,9 @@ TEST(cooperative_revokes_only_moved_partitions_then_rejoins)
     world->log_records[0] = 6;
     world->log_records[3] = 9;
     world_run(world, 150 * NS_PER_MS);
-    for (u32 i = mark2; i < world->observed_count; i++) {
-        if (world->observed[i].kind == HISTORY_KAFKA_READ) CHECK(world->observed[i].a < 2);
+    for (u32 i = mark2; i < world->fake.observed_count; i++) {
+        const struct io_observation *event = &world->fake.observed[i];
+        if (event->kind == HISTORY_KAFKA_READ) CHECK(event->a < 2);
     }
     CHECK(observed_count_of(world, mark2, HISTORY_KAFKA_READ) >= 1);
     mark2 = observed_mark(world);
@@ -1456,9 +1303,9 @@ TEST(fencing_errors_lose_partitions_and_rejoin)
         /* Lost at once, without a commit (it is someone else's now). */
         u32 revoked = observed_find(world, mark, HISTORY_GROUP_REVOKED);
         REQUIRE(revoked != UINT32_MAX);
-        CHECK_EQ_U64(world->observed[revoked].a, 4);
-        CHECK_EQ_U64(world->observed[revoked].b, 0x3);
-        CHECK_EQ_U64(world->observed[revoked].c, (u16)errors[e]);
+        CHECK_EQ_U64(world->fake.observed[revoked].a, 4);
+        CHECK_EQ_U64(world->fake.observed[revoked].b, 0x3);
+        CHECK_EQ_U64(world->fake.observed[revoked].c, (u16)errors[e]);
         CHECK(observed_find(world, mark, HISTORY_GROUP_COMMIT) == UINT32_MAX);
         CHECK(world_pending(world, KAFKA_API_OFFSET_COMMIT) == NULL);
         struct join_seen seen;
@@ -1491,7 +1338,7 @@ TEST(zombie_sends_its_stale_commit_after_a_pause)
     world_run(world, 100 * NS_PER_MS);
     /* Frozen for 30 s (past the session timeout): every timer is overdue when it wakes up, and
      * it has read nothing since its last commit. */
-    world->now += 30 * NS_PER_S;
+    world->fake.now += 30 * NS_PER_S;
     u32 mark = observed_mark(world);
     world_settle(world);
     /* Its first group request is the commit of what it read, in its old generation. */
@@ -1509,8 +1356,8 @@ TEST(zombie_sends_its_stale_commit_after_a_pause)
     u32 revoked = observed_find(world, mark, HISTORY_GROUP_REVOKED);
     REQUIRE(sent != UINT32_MAX && failed != UINT32_MAX && revoked != UINT32_MAX);
     CHECK(sent < failed && failed < revoked);
-    CHECK_EQ_U64(world->observed[failed].d, KAFKA_ERROR_ILLEGAL_GENERATION);
-    CHECK_EQ_U64(world->observed[revoked].c, KAFKA_ERROR_ILLEGAL_GENERATION);
+    CHECK_EQ_U64(world->fake.observed[failed].d, KAFKA_ERROR_ILLEGAL_GENERATION);
+    CHECK_EQ_U64(world->fake.observed[revoked].c, KAFKA_ERROR_ILLEGAL_GENERATION);
     CHECK_EQ_U64(observed_count_of(world, mark, HISTORY_GROUP_COMMIT), 1); /* Only once. */
     struct join_seen joined;
     CHECK(take_join(world, &joined) != NULL);
@@ -1535,7 +1382,7 @@ TEST(coordinator_moves_and_the_member_keeps_its_generation)
     u32 mark = observed_mark(world);
     answer_heartbeat(world, heartbeat, KAFKA_ERROR_NOT_COORDINATOR);
     world_run(world, 0);
-    CHECK(world->conns[old_conn].closed);
+    CHECK(world->fake.conns[old_conn].closed);
     world_run(world, 300 * NS_PER_MS);
     world->find_error = 0;
     heartbeat = NULL;
@@ -1546,7 +1393,7 @@ TEST(coordinator_moves_and_the_member_keeps_its_generation)
         heartbeat = world_pending(world, KAFKA_API_HEARTBEAT);
     }
     REQUIRE(heartbeat != NULL);
-    CHECK(strcmp(world->conns[heartbeat->conn].endpoint, "b2:9092") == 0);
+    CHECK(strcmp(world->fake.conns[heartbeat->conn].endpoint, "b2:9092") == 0);
     union kafka_request body;
     request_decode(world, heartbeat, &body);
     CHECK(body.Heartbeat.GenerationId == 2);
@@ -1573,8 +1420,8 @@ TEST(malformed_answers_close_the_link_and_the_member_rejoins)
         u32 size = 4 + (u32)(test_random(&state) % (sizeof(garbage) - 4));
         for (u32 i = 4; i < size; i++) garbage[i] = (u8)test_random(&state);
         request->answered = true;
-        kafka_client_handler.on_frame(world->client, request->conn, garbage, size);
-        closed += world->conns[request->conn].closed; /* Noise may happen to decode. */
+        kafka_client_handler.on_frame(world->fake.client, request->conn, garbage, size);
+        closed += world->fake.conns[request->conn].closed; /* Noise may happen to decode. */
         world_run(world, 500 * NS_PER_MS);
     }
     CHECK(closed >= 25);
