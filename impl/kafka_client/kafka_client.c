@@ -226,7 +226,7 @@ bool kc_send(struct kafka_client *client, u32 index, enum kafka_client_request k
     return true;
 }
 
-static void producer_attempt_lost(struct kafka_client *client, i16 error);
+static void producer_retry(struct kafka_client *client, i16 error);
 
 /* The link failed (closed, refused, timed out, spoke nonsense): what was in flight on it is
  * lost, it backs off, and the leaders it stood for are asked about again. */
@@ -235,7 +235,7 @@ void kc_link_lost(struct kafka_client *client, u32 index, i16 error)
     struct kc_link *link = &client->links[index];
     enum kafka_client_request pending = link->pending;
     if (pending == KC_PRODUCE && client->active && client->sent) {
-        producer_attempt_lost(client, error);
+        producer_retry(client, error);
     }
     if (link->conn != 0) io_close(client->io, link->conn);
     link->conn = 0;
@@ -636,11 +636,6 @@ static void producer_retry(struct kafka_client *client, i16 error)
                (u64)(u16)error, 0);
     client->sent = false;
     client->unresolved = client->unresolved || !producer_sequence_error(error);
-}
-
-static void producer_attempt_lost(struct kafka_client *client, i16 error)
-{
-    producer_retry(client, error);
 }
 
 /* The leader refused the producer's sequence or epoch (it lost the producer's state, or the
